@@ -1,0 +1,31 @@
+import { Currency } from './currency';
+import { Decimal } from './money';
+
+export type GrantKind = 'plan' | 'voucher' | 'topup';
+export const GRANT_KINDS: readonly GrantKind[] = ['plan', 'voucher', 'topup'];
+
+/** A bucket of credit. Only top-up grants may go negative (debt). */
+export interface Grant {
+  readonly id: string;
+  readonly kind: GrantKind;
+  readonly amount: Decimal;
+  readonly remaining: Decimal;
+  readonly currency: Currency;
+  /** Only this service may draw from the grant; null means any service. */
+  readonly service: string | null;
+  /** The grant pays only for usage that ends before this instant; null means never expires. */
+  readonly expiresAt: Date | null;
+  readonly createdAt: Date;
+  readonly sourceRef: string | null;
+}
+
+export function isExpiredAt(grant: Grant, at: Date): boolean {
+  return grant.expiresAt !== null && grant.expiresAt.getTime() <= at.getTime();
+}
+
+/** Whether the grant may pay for usage of `service` ending at `usageEndsAt`. */
+export function canPayFor(grant: Grant, service: string, usageEndsAt: Date): boolean {
+  if (isExpiredAt(grant, usageEndsAt)) return false;
+  if (grant.kind === 'topup') return true;
+  return grant.service === null || grant.service === service;
+}

@@ -1,0 +1,32 @@
+import { SplitPart } from './allocation';
+import { Currency } from './currency';
+import { Decimal } from './money';
+
+export type EntryType = 'topup' | 'grant' | 'debit' | 'expire' | 'correction';
+
+/**
+ * One effect on a wallet. Credits are positive, debits and write-offs negative; `split` says
+ * which grants the amount landed on or came from and always sums to `amount`.
+ */
+export interface LedgerEntry {
+  readonly id: string;
+  readonly orgId: string;
+  /** Position in the organization's ledger, 1-based, gapless. */
+  readonly seq: number;
+  readonly type: EntryType;
+  readonly amount: Decimal;
+  readonly currency: Currency;
+  readonly split: readonly SplitPart[];
+  readonly idempotencyKey: string;
+  /** Fingerprint of the request that made the entry; a reused key with another payload is refused. */
+  readonly requestHash: string;
+  readonly service: string | null;
+  readonly workspaceId: string | null;
+  readonly resourceId: string | null;
+  readonly description: string | null;
+  /** Provider reference of a top-up, code of a voucher, id of a grant: where the money came from. */
+  readonly reference: string | null;
+  /** Wallet total right after this entry. */
+  readonly totalAfter: Decimal;
+  readonly at: Date;
+}

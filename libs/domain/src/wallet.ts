@@ -1,0 +1,324 @@
+import { allocate, SplitPart } from './allocation';
+import { Currency } from './currency';
+import { Grant, GrantKind, isExpiredAt } from './grant';
+import { LedgerEntry } from './ledger-entry';
+import { Decimal, sum, ZERO } from './money';
+import { DomainRefusalCode, Refusal, refusal } from './refusal';
+
+/**
+ * Everything the wallet actor needs to decide a command. Grants that are spent and can never
+ * change again (remaining zero) may be left out; the totals are over the grants held here.
+ */
+export interface WalletState {
+  readonly orgId: string;
+  /** Set by the first credit; null for a wallet that never received one. */
+  readonly currency: Currency | null;
+  /** True once a top-up fixed the billing currency for good. */
+  readonly currencyLocked: boolean;
+  /** Seq of the last ledger entry. */
+  readonly seq: number;
+  readonly grants: readonly Grant[];
+}
+
+export function emptyWallet(orgId: string): WalletState {
+  return { orgId, currency: null, currencyLocked: false, seq: 0, grants: [] };
+}
+
+export interface TopupCommand {
+  readonly type: 'topup';
+  readonly idempotencyKey: string;
+  readonly amount: Decimal;
+  readonly currency: Currency;
+  readonly provider: string;
+  readonly reference: string;
+}
+
+export interface GrantCommand {
+  readonly type: 'grant';
+  readonly idempotencyKey: string;
+  readonly kind: Exclude<GrantKind, 'topup'>;
+  readonly amount: Decimal;
+  readonly currency: Currency;
+  readonly service: string | null;
+  readonly expiresAt: Date | null;
+  readonly reference: string | null;
+}
+
+export interface DebitCommand {
+  readonly type: 'debit';
+  readonly idempotencyKey: string;
+  readonly amount: Decimal;
+  readonly service: string;
+  readonly workspaceId: string;
+  readonly resourceId: string | null;
+  readonly description: string | null;
+  /** When given, must be the wallet's currency. */
+  readonly currency: Currency | null;
+}
+
+export type WalletCommand = TopupCommand | GrantCommand | DebitCommand;
+
+/** What the actor passes in: the clock reading for this command and an id source. */
+export interface DecisionContext {
+  readonly now: Date;
+  readonly newId: () => string;
+  readonly requestHash: string;
+}
+
+export interface Accepted {
+  readonly ok: true;
+  readonly state: WalletState;
+  readonly entry: LedgerEntry;
+}
+
+export interface Refused {
+  readonly ok: false;
+  readonly refusal: Refusal;
+}
+
+export type Decision = Accepted | Refused;
+
+export interface Balance {
+  readonly plan: Decimal;
+  readonly voucher: Decimal;
+  readonly topup: Decimal;
+  readonly total: Decimal;
+}
+
+export function balanceOf(state: WalletState): Balance {
+  let plan = ZERO;
+  let voucher = ZERO;
+  let topup = ZERO;
+  for (const g of state.grants) {
+    if (g.kind === 'plan') plan = plan.plus(g.remaining);
+    else if (g.kind === 'voucher') voucher = voucher.plus(g.remaining);
+    else topup = topup.plus(g.remaining);
+  }
+  return { plan, voucher, topup, total: plan.plus(voucher).plus(topup) };
+}
+
+export function totalOf(state: WalletState): Decimal {
+  return sum(state.grants.map((g) => g.remaining));
+}
+
+/** The pure decision: `(state, command, now) -> (state, entry)` or a refusal that changes nothing. */
+export function decide(state: WalletState, command: WalletCommand, ctx: DecisionContext): Decision {
+  switch (command.type) {
+    case 'topup':
+      return topup(state, command, ctx);
+    case 'grant':
+      return grant(state, command, ctx);
+    case 'debit':
+      return debit(state, command, ctx);
+  }
+}
+
+function checkCreditCurrency(state: WalletState, currency: Currency): Refusal | null {
+  if (state.currency === null || state.currency === currency) return null;
+  return state.currencyLocked
+    ? refusal(DomainRefusalCode.CURRENCY_LOCKED, `the billing currency is ${state.currency}, fixed by the first top-up; ${currency} is refused`)
+    : refusal(DomainRefusalCode.CURRENCY_LOCKED, `the wallet already holds credit in ${state.currency}; the first top-up and every credit must be in ${state.currency}, ${currency} is refused`);
+}
+
+function topup(state: WalletState, cmd: TopupCommand, ctx: DecisionContext): Decision {
+  const wrongCurrency = checkCreditCurrency(state, cmd.currency);
+  if (wrongCurrency) return { ok: false, refusal: wrongCurrency };
+  // The next top-up pays the debt first: the negative top-up grant is brought back to zero and
+  // the new grant keeps what is left (or the rest of the debt, if the top-up is smaller).
+  const debtor = state.grants.find((g) => g.kind === 'topup' && g.remaining.isNegative());
+  const debt = debtor ? debtor.remaining.negated() : ZERO;
+  const created: Grant = {
+    id: ctx.newId(),
+    kind: 'topup',
+    amount: cmd.amount,
+    remaining: cmd.amount.minus(debt),
+    currency: cmd.currency,
+    service: null,
+    expiresAt: null,
+    createdAt: ctx.now,
+    sourceRef: `${cmd.provider}:${cmd.reference}`,
+  };
+  const split: SplitPart[] = [];
+  let grants = state.grants;
+  if (debtor) {
+    split.push({ grantId: debtor.id, amount: debt });
+    grants = grants.map((g) => (g === debtor ? { ...g, remaining: ZERO } : g));
+  }
+  split.push({ grantId: created.id, amount: created.remaining });
+  const next: WalletState = { ...state, currency: cmd.currency, currencyLocked: true, seq: state.seq + 1, grants: [...grants, created] };
+  return accept(next, ctx, {
+    type: 'topup',
+    amount: cmd.amount,
+    split,
+    idempotencyKey: cmd.idempotencyKey,
+    reference: created.sourceRef,
+  });
+}
+
+function grant(state: WalletState, cmd: GrantCommand, ctx: DecisionContext): Decision {
+  const wrongCurrency = checkCreditCurrency(state, cmd.currency);
+  if (wrongCurrency) return { ok: false, refusal: wrongCurrency };
+  if (cmd.expiresAt !== null && cmd.expiresAt.getTime() <= ctx.now.getTime()) {
+    return { ok: false, refusal: refusal(DomainRefusalCode.GRANT_ALREADY_EXPIRED, `expiresAt ${cmd.expiresAt.toISOString()} is not in the future`) };
+  }
+  const created: Grant = {
+    id: ctx.newId(),
+    kind: cmd.kind,
+    amount: cmd.amount,
+    remaining: cmd.amount,
+    currency: cmd.currency,
+    service: cmd.service,
+    expiresAt: cmd.expiresAt,
+    createdAt: ctx.now,
+    sourceRef: cmd.reference,
+  };
+  const next: WalletState = { ...state, currency: cmd.currency, seq: state.seq + 1, grants: [...state.grants, created] };
+  return accept(next, ctx, {
+    type: 'grant',
+    amount: cmd.amount,
+    split: [{ grantId: created.id, amount: cmd.amount }],
+    idempotencyKey: cmd.idempotencyKey,
+    service: cmd.service,
+    reference: cmd.reference,
+  });
+}
+
+function debit(state: WalletState, cmd: DebitCommand, ctx: DecisionContext): Decision {
+  if (state.currency === null) {
+    return { ok: false, refusal: refusal(DomainRefusalCode.NO_BILLING_CURRENCY, 'the wallet has never been credited, so it has no billing currency to charge in') };
+  }
+  if (cmd.currency !== null && cmd.currency !== state.currency) {
+    return { ok: false, refusal: refusal(DomainRefusalCode.CURRENCY_MISMATCH, `the wallet bills in ${state.currency}, not ${cmd.currency}`) };
+  }
+  const { parts, shortfall } = allocate(state.grants, cmd.amount, cmd.service, ctx.now);
+  const deltas = new Map<string, Decimal>(parts.map((p) => [p.grantId, p.amount]));
+  let grants = state.grants;
+  const split = [...parts];
+  if (!shortfall.isZero()) {
+    // Usage that happened is never lost: the rest becomes debt on one top-up grant (the one
+    // already in debt, else the newest), or on a new empty top-up grant if there is none.
+    const topups = grants.filter((g) => g.kind === 'topup');
+    const debtor = topups.find((g) => g.remaining.isNegative()) ?? newest(topups);
+    if (debtor) {
+      deltas.set(debtor.id, (deltas.get(debtor.id) ?? ZERO).minus(shortfall));
+      const existing = split.findIndex((p) => p.grantId === debtor.id);
+      if (existing >= 0) split[existing] = { grantId: debtor.id, amount: split[existing].amount.minus(shortfall) };
+      else split.push({ grantId: debtor.id, amount: shortfall.negated() });
+    } else {
+      const debtGrant: Grant = {
+        id: ctx.newId(),
+        kind: 'topup',
+        amount: ZERO,
+        remaining: shortfall.negated(),
+        currency: state.currency,
+        service: null,
+        expiresAt: null,
+        createdAt: ctx.now,
+        sourceRef: 'debt',
+      };
+      grants = [...grants, debtGrant];
+      split.push({ grantId: debtGrant.id, amount: shortfall.negated() });
+    }
+  }
+  if (deltas.size > 0) {
+    grants = grants.map((g) => {
+      const delta = deltas.get(g.id);
+      return delta === undefined ? g : { ...g, remaining: g.remaining.plus(delta) };
+    });
+  }
+  const next: WalletState = { ...state, seq: state.seq + 1, grants };
+  return accept(next, ctx, {
+    type: 'debit',
+    amount: cmd.amount.negated(),
+    split,
+    idempotencyKey: cmd.idempotencyKey,
+    service: cmd.service,
+    workspaceId: cmd.workspaceId,
+    resourceId: cmd.resourceId,
+    description: cmd.description,
+  });
+}
+
+function newest(grants: readonly Grant[]): Grant | undefined {
+  let best: Grant | undefined;
+  for (const g of grants) if (!best || g.createdAt.getTime() >= best.createdAt.getTime()) best = g;
+  return best;
+}
+
+type EntryFields = Pick<LedgerEntry, 'type' | 'amount' | 'split' | 'idempotencyKey'> &
+  Partial<Pick<LedgerEntry, 'service' | 'workspaceId' | 'resourceId' | 'description' | 'reference'>>;
+
+function accept(next: WalletState, ctx: DecisionContext, fields: EntryFields): Accepted {
+  const entry: LedgerEntry = {
+    id: ctx.newId(),
+    orgId: next.orgId,
+    seq: next.seq,
+    currency: next.currency as Currency,
+    requestHash: ctx.requestHash,
+    service: null,
+    workspaceId: null,
+    resourceId: null,
+    description: null,
+    reference: null,
+    ...fields,
+    totalAfter: totalOf(next),
+    at: ctx.now,
+  };
+  return { ok: true, state: next, entry };
+}
+
+/**
+ * Writes off what is left on every grant expired at `now`: one `expire` entry per grant, keyed
+ * by the grant so that doing it twice is impossible.
+ */
+export function expireGrants(state: WalletState, ctx: Omit<DecisionContext, 'requestHash'>): { state: WalletState; entries: LedgerEntry[] } {
+  const entries: LedgerEntry[] = [];
+  let current = state;
+  for (const g of state.grants) {
+    if (g.kind === 'topup' || !isExpiredAt(g, ctx.now) || !g.remaining.greaterThan(ZERO)) continue;
+    const writeOff = g.remaining;
+    current = {
+      ...current,
+      seq: current.seq + 1,
+      grants: current.grants.map((x) => (x.id === g.id ? { ...x, remaining: ZERO } : x)),
+    };
+    entries.push(
+      accept(current, { ...ctx, requestHash: '' }, {
+        type: 'expire',
+        amount: writeOff.negated(),
+        split: [{ grantId: g.id, amount: writeOff.negated() }],
+        idempotencyKey: `expire:${g.id}`,
+        service: g.service,
+        reference: g.id,
+      }).entry,
+    );
+  }
+  return { state: current, entries };
+}
+
+/** The next instant at which a grant of this wallet expires with credit left, if any. */
+export function nextExpiry(state: WalletState): Date | null {
+  let next: Date | null = null;
+  for (const g of state.grants) {
+    if (g.kind === 'topup' || g.expiresAt === null || !g.remaining.greaterThan(ZERO)) continue;
+    if (next === null || g.expiresAt.getTime() < next.getTime()) next = g.expiresAt;
+  }
+  return next;
+}
+
+/** Drops grants that are spent for good, so a long-lived wallet's state stays small. */
+export function pruneSpentGrants(state: WalletState): WalletState {
+  const live = state.grants.filter((g) => !g.remaining.isZero() || (g.kind === 'topup' && isNewestTopup(state, g)));
+  return live.length === state.grants.length ? state : { ...state, grants: live };
+}
+
+function isNewestTopup(state: WalletState, grant: Grant): boolean {
+  return newest(state.grants.filter((g) => g.kind === 'topup')) === grant;
+}
+
+export function assertLedgerInvariant(state: WalletState, ledgerTotal: Decimal): void {
+  const total = totalOf(state);
+  if (!total.equals(ledgerTotal)) {
+    throw new Error(`invariant broken for ${state.orgId}: grants hold ${total.toFixed()} but the ledger sums to ${ledgerTotal.toFixed()}`);
+  }
+}
