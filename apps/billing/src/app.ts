@@ -1,0 +1,14 @@
+import 'reflect-metadata';
+import { INestApplicationContext, LoggerService } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { BillingModule } from './billing.module';
+import { BillingConfig } from './config';
+import { JsonLogger } from './json-logger';
+
+/** Builds and starts the engine: migrations applied, stream ensured, wallet subjects answered. */
+export async function createBillingApp(config: BillingConfig, logger: LoggerService | false = new JsonLogger('billing')): Promise<INestApplicationContext> {
+  const app = await NestFactory.createApplicationContext(BillingModule.forRoot(config), { logger, abortOnError: false });
+  app.enableShutdownHooks();
+  await app.init();
+  return app;
+}

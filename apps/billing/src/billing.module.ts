@@ -1,0 +1,74 @@
+import { DynamicModule, Inject, Injectable, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Subjects } from '@billing/contracts';
+import { connectNats, OutboxRelay } from '@billing/messaging';
+import { openDatabase, OutboxRepository, WalletRepository } from '@billing/persistence';
+import { MikroORM } from '@mikro-orm/postgresql';
+import { NatsConnection } from 'nats';
+import { BillingConfig } from './config';
+import { CONFIG, NATS } from './tokens';
+import { WalletNatsHandler } from './wallet/wallet.handler';
+import { WalletService } from './wallet/wallet.service';
+
+/** Starts listening once everything is wired, and stops in the reverse order of the data flow. */
+@Injectable()
+class BillingLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Billing');
+
+  constructor(
+    @Inject(CONFIG) private readonly config: BillingConfig,
+    @Inject(NATS) private readonly nc: NatsConnection,
+    private readonly orm: MikroORM,
+    private readonly relay: OutboxRelay,
+    private readonly wallets: WalletService,
+    private readonly handler: WalletNatsHandler,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.handler.listen();
+    this.logger.log({ msg: 'billing engine listening', prefix: this.config.subjectPrefix, stream: this.config.eventsStream });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.handler.drain().catch(() => undefined);
+    this.wallets.close();
+    await this.relay.stop();
+    await this.nc.drain().catch(() => undefined);
+    await this.orm.close(true);
+  }
+}
+
+@Module({})
+export class BillingModule {
+  static forRoot(config: BillingConfig): DynamicModule {
+    return {
+      module: BillingModule,
+      providers: [
+        { provide: CONFIG, useValue: config },
+        { provide: Subjects, useValue: new Subjects(config.subjectPrefix) },
+        { provide: MikroORM, useFactory: () => openDatabase(config.databaseUrl, config.dbPoolMax) },
+        { provide: NATS, useFactory: () => connectNats(config.natsUrl, 'billing-engine') },
+        { provide: WalletRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new WalletRepository(orm) },
+        { provide: OutboxRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new OutboxRepository(orm) },
+        {
+          provide: OutboxRelay,
+          inject: [NATS, OutboxRepository],
+          useFactory: async (nc: NatsConnection, outbox: OutboxRepository) => {
+            const logger = new Logger('OutboxRelay');
+            const relay = new OutboxRelay(nc.jetstream(), await nc.jetstreamManager(), outbox, {
+              stream: { name: config.eventsStream, subjects: [`${config.subjectPrefix}.events.>`], duplicateWindowMs: 10 * 60_000, maxAgeMs: 7 * 24 * 3600_000 },
+              sweepIntervalMs: config.outboxSweepIntervalMs,
+              sweepBatch: 1000,
+              onError: (error) => logger.warn({ msg: 'event not published yet; it stays in the outbox', error: String((error as Error)?.message ?? error) }),
+            });
+            await relay.start();
+            return relay;
+          },
+        },
+        WalletService,
+        WalletNatsHandler,
+        BillingLifecycle,
+      ],
+      exports: [WalletService, OutboxRelay, MikroORM, NATS],
+    };
+  }
+}

@@ -1,0 +1,50 @@
+import { DEFAULT_DATABASE_URL } from '@billing/persistence';
+import { DEFAULT_NATS_URL } from '@billing/messaging';
+
+/** The engine's settings, read and checked once at start; every default runs on a development machine. */
+export interface BillingConfig {
+  readonly databaseUrl: string;
+  readonly natsUrl: string;
+  /** First token of every subject (`billing.wallet...`, `billing.events...`). */
+  readonly subjectPrefix: string;
+  readonly eventsStream: string;
+  /** NATS queue group: processes in the same group share the wallet commands. */
+  readonly queueGroup: string;
+  readonly mailboxCapacity: number;
+  readonly maxBatchCommands: number;
+  readonly actorIdleMs: number;
+  readonly dbPoolMax: number;
+  /** Wallet batches committed in one transaction at most. */
+  readonly maxWalletsPerCommit: number;
+  readonly outboxSweepIntervalMs: number;
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max}, got '${raw}'`);
+  return n;
+}
+
+function token(env: NodeJS.ProcessEnv, name: string, fallback: string, pattern: RegExp): string {
+  const v = env[name] ?? fallback;
+  if (!pattern.test(v)) throw new Error(`${name} '${v}' does not match ${pattern}`);
+  return v;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): BillingConfig {
+  return {
+    databaseUrl: env.DATABASE_URL || DEFAULT_DATABASE_URL,
+    natsUrl: env.NATS_URL || DEFAULT_NATS_URL,
+    subjectPrefix: token(env, 'SUBJECT_PREFIX', 'billing', /^[A-Za-z0-9_-]+$/),
+    eventsStream: token(env, 'EVENTS_STREAM', 'BILLING_EVENTS', /^[A-Za-z0-9_-]+$/),
+    queueGroup: token(env, 'QUEUE_GROUP', 'billing', /^[A-Za-z0-9_.-]+$/),
+    mailboxCapacity: int(env, 'MAILBOX_CAPACITY', 4096, 1, 1_000_000),
+    maxBatchCommands: int(env, 'MAX_BATCH_COMMANDS', 1000, 1, 100_000),
+    actorIdleMs: int(env, 'ACTOR_IDLE_MS', 120_000, 10, 86_400_000),
+    dbPoolMax: int(env, 'DB_POOL_MAX', 10, 2, 200),
+    maxWalletsPerCommit: int(env, 'MAX_WALLETS_PER_COMMIT', 500, 1, 100_000),
+    outboxSweepIntervalMs: int(env, 'OUTBOX_SWEEP_INTERVAL_MS', 1000, 10, 600_000),
+  };
+}

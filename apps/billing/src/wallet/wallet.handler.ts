@@ -1,0 +1,68 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { entryView, ErrorCode, errorReply, InputError, parseOrgId, parseWalletCommand, Subjects } from '@billing/contracts';
+import { Msg, NatsConnection, Subscription } from 'nats';
+import { BillingConfig } from '../config';
+import { CONFIG, NATS } from '../tokens';
+import { WalletService } from './wallet.service';
+
+/**
+ * The wallet's NATS face: plain JSON requests on `<prefix>.wallet.<orgId>.<command>`, plain
+ * JSON replies. Input is checked here, before any actor sees it, so bad input changes nothing.
+ */
+@Injectable()
+export class WalletNatsHandler {
+  private readonly logger = new Logger('WalletNatsHandler');
+  private subscription: Subscription | null = null;
+
+  constructor(
+    @Inject(NATS) private readonly nc: NatsConnection,
+    @Inject(CONFIG) private readonly config: BillingConfig,
+    private readonly subjects: Subjects,
+    private readonly wallets: WalletService,
+  ) {}
+
+  listen(): void {
+    this.subscription = this.nc.subscribe(this.subjects.walletWildcard(), {
+      queue: this.config.queueGroup,
+      callback: (error, msg) => {
+        if (error) {
+          this.logger.error({ msg: 'wallet subscription error', error: String(error) });
+          return;
+        }
+        this.handle(msg);
+      },
+    });
+  }
+
+  async drain(): Promise<void> {
+    await this.subscription?.drain();
+  }
+
+  private handle(msg: Msg): void {
+    const reply = (body: object) => {
+      if (msg.reply) msg.respond(Buffer.from(JSON.stringify(body)));
+    };
+    try {
+      const target = this.subjects.parseWalletCommand(msg.subject);
+      if (!target) throw new InputError(ErrorCode.UNKNOWN_COMMAND, `'${msg.subject}' is not a wallet command subject`);
+      const orgId = parseOrgId(target.orgId);
+      const parsed = parseWalletCommand(target.command, msg.data);
+      if (parsed.name === 'ledger') {
+        this.wallets.ledgerPage(orgId, parsed.cursor, parsed.limit).then(
+          (entries) => reply({ ok: true, entries: entries.map(entryView), nextCursor: entries.length === parsed.limit ? entries[entries.length - 1].seq : null }),
+          () => reply(errorReply(ErrorCode.UNAVAILABLE, 'the ledger could not be read; retry')),
+        );
+        return;
+      }
+      if (!this.wallets.tell(orgId, { parsed, reply })) {
+        reply(errorReply(ErrorCode.MAILBOX_FULL, `organization ${orgId} has ${this.config.mailboxCapacity} commands waiting; retry later`));
+      }
+    } catch (error) {
+      if (error instanceof InputError) reply(errorReply(error.code, error.message));
+      else {
+        this.logger.error({ msg: 'wallet request failed', subject: msg.subject, error: String((error as Error)?.stack ?? error) });
+        reply(errorReply(ErrorCode.INTERNAL, 'internal error'));
+      }
+    }
+  }
+}

@@ -1,0 +1,4 @@
+export * from './actor';
+export * from './actor-registry';
+export * from './batcher';
+export * from './mailbox';

@@ -1,0 +1,45 @@
+/** Every error code a wallet reply can carry, in one place. */
+export const ErrorCode = {
+  // input
+  MALFORMED_JSON: 'MALFORMED_JSON',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  MISSING_FIELD: 'MISSING_FIELD',
+  INVALID_FIELD: 'INVALID_FIELD',
+  INVALID_AMOUNT: 'INVALID_AMOUNT',
+  TOO_MANY_DECIMALS: 'TOO_MANY_DECIMALS',
+  AMOUNT_TOO_LARGE: 'AMOUNT_TOO_LARGE',
+  UNKNOWN_CURRENCY: 'UNKNOWN_CURRENCY',
+  INVALID_ORG_ID: 'INVALID_ORG_ID',
+  UNKNOWN_COMMAND: 'UNKNOWN_COMMAND',
+  // idempotency
+  IDEMPOTENCY_CONFLICT: 'IDEMPOTENCY_CONFLICT',
+  // business refusals (from the domain)
+  CURRENCY_LOCKED: 'CURRENCY_LOCKED',
+  CURRENCY_MISMATCH: 'CURRENCY_MISMATCH',
+  NO_BILLING_CURRENCY: 'NO_BILLING_CURRENCY',
+  GRANT_ALREADY_EXPIRED: 'GRANT_ALREADY_EXPIRED',
+  // engine
+  MAILBOX_FULL: 'MAILBOX_FULL',
+  UNAVAILABLE: 'UNAVAILABLE',
+  CONFLICT: 'CONFLICT',
+  INTERNAL: 'INTERNAL',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface ErrorBody {
+  readonly code: string;
+  readonly message: string;
+}
+
+export type Reply<T extends object = object> = ({ ok: true } & T) | { ok: false; error: ErrorBody };
+
+export function errorReply(code: string, message: string): { ok: false; error: ErrorBody } {
+  return { ok: false, error: { code, message } };
+}
+
+/** A refusal raised while reading input; carries its reply code. */
+export class InputError extends Error {
+  constructor(readonly code: ErrorCode, message: string) {
+    super(message);
+  }
+}

@@ -1,0 +1,4 @@
+export * from './error-codes';
+export * from './subjects';
+export * from './wallet-commands';
+export * from './wallet-replies';

@@ -1,0 +1,37 @@
+/** NATS subjects of the wire contract (DESIGN.md section 5); the prefix is configurable. */
+export const WALLET_COMMANDS = ['topup', 'grant', 'debit', 'balance', 'ledger'] as const;
+export type WalletCommandName = (typeof WALLET_COMMANDS)[number];
+
+export const EVENT_TYPES = ['balance', 'low_balance', 'depleted', 'grant_expired'] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export class Subjects {
+  constructor(readonly prefix = 'billing') {}
+
+  /** `billing.wallet.<orgId>.<command>`; commands may contain dots (`alerts.set`). */
+  walletCommand(orgId: string, command: string): string {
+    return `${this.prefix}.wallet.${orgId}.${command}`;
+  }
+
+  walletWildcard(): string {
+    return `${this.prefix}.wallet.*.>`;
+  }
+
+  /** Splits a wallet command subject into organization and command, or null if it is not one. */
+  parseWalletCommand(subject: string): { orgId: string; command: string } | null {
+    const head = `${this.prefix}.wallet.`;
+    if (!subject.startsWith(head)) return null;
+    const rest = subject.slice(head.length);
+    const dot = rest.indexOf('.');
+    if (dot <= 0) return null;
+    return { orgId: rest.slice(0, dot), command: rest.slice(dot + 1) };
+  }
+
+  event(orgId: string, type: EventType): string {
+    return `${this.prefix}.events.${orgId}.${type}`;
+  }
+
+  eventsWildcard(): string {
+    return `${this.prefix}.events.>`;
+  }
+}

@@ -1,0 +1,199 @@
+import { createHash } from 'crypto';
+import {
+  Currency,
+  CURRENCIES,
+  Decimal,
+  DebitCommand,
+  GrantCommand,
+  isCurrency,
+  LEDGER_SCALE,
+  MAX_COMMAND_AMOUNT,
+  minorUnits,
+  TopupCommand,
+  WalletCommand,
+} from '@billing/domain';
+import { ErrorCode, InputError } from './error-codes';
+import { WalletCommandName, WALLET_COMMANDS } from './subjects';
+
+/** Largest request body accepted on a wallet subject. */
+export const MAX_PAYLOAD_BYTES = 16 * 1024;
+/** Largest ledger page. */
+export const MAX_LEDGER_PAGE = 500;
+export const DEFAULT_LEDGER_PAGE = 100;
+
+const ORG_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const TOKEN = /^[A-Za-z0-9_.:\-]{1,128}$/;
+const SERVICE = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
+const AMOUNT = /^(0|[1-9][0-9]*)(\.[0-9]+)?$/;
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
+
+export type ParsedCommand =
+  | { readonly name: 'topup' | 'grant' | 'debit'; readonly command: WalletCommand; readonly requestHash: string }
+  | { readonly name: 'balance' }
+  | { readonly name: 'ledger'; readonly cursor: number; readonly limit: number };
+
+export function parseOrgId(orgId: string): string {
+  if (!ORG_ID.test(orgId)) throw new InputError(ErrorCode.INVALID_ORG_ID, 'orgId must be 1-64 characters of letters, digits, _ or -');
+  return orgId;
+}
+
+/** Reads a request body: size, JSON, then the command's own fields. Throws InputError. */
+export function parseWalletCommand(command: string, body: Uint8Array): ParsedCommand {
+  if (!(WALLET_COMMANDS as readonly string[]).includes(command)) {
+    throw new InputError(ErrorCode.UNKNOWN_COMMAND, `unknown wallet command '${command}'; known: ${WALLET_COMMANDS.join(', ')}`);
+  }
+  const input = readJson(body, command === 'balance' || command === 'ledger');
+  switch (command as WalletCommandName) {
+    case 'topup':
+      return withHash('topup', parseTopup(input));
+    case 'grant':
+      return withHash('grant', parseGrant(input));
+    case 'debit':
+      return withHash('debit', parseDebit(input));
+    case 'balance':
+      return { name: 'balance' };
+    case 'ledger':
+      return parseLedger(input);
+  }
+}
+
+function readJson(body: Uint8Array, mayBeEmpty: boolean): Record<string, unknown> {
+  if (body.length > MAX_PAYLOAD_BYTES) {
+    throw new InputError(ErrorCode.PAYLOAD_TOO_LARGE, `payload is ${body.length} bytes; the limit is ${MAX_PAYLOAD_BYTES}`);
+  }
+  if (body.length === 0 && mayBeEmpty) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.length).toString('utf8'));
+  } catch {
+    throw new InputError(ErrorCode.MALFORMED_JSON, 'the payload is not valid JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InputError(ErrorCode.MALFORMED_JSON, 'the payload must be a JSON object');
+  }
+  return value as Record<string, unknown>;
+}
+
+function withHash(name: 'topup' | 'grant' | 'debit', command: WalletCommand): ParsedCommand {
+  return { name, command, requestHash: fingerprint(command) };
+}
+
+/** A fingerprint of the command's meaning: the same request in other spelling ("5" vs "5.00") hashes the same. */
+export function fingerprint(command: WalletCommand): string {
+  const canonical = JSON.stringify(command, (_k, v: unknown) => (Decimal.isDecimal(v) ? (v as Decimal).toFixed() : v));
+  return createHash('sha256').update(canonical).digest('base64url').slice(0, 32);
+}
+
+function required(input: Record<string, unknown>, field: string): unknown {
+  const v = input[field];
+  if (v === undefined || v === null) throw new InputError(ErrorCode.MISSING_FIELD, `'${field}' is required`);
+  return v;
+}
+
+function text(input: Record<string, unknown>, field: string, pattern: RegExp, rule: string): string {
+  const v = required(input, field);
+  if (typeof v !== 'string' || !pattern.test(v)) throw new InputError(ErrorCode.INVALID_FIELD, `'${field}' must be ${rule}`);
+  return v;
+}
+
+function optionalText(input: Record<string, unknown>, field: string, pattern: RegExp, rule: string): string | null {
+  return input[field] === undefined || input[field] === null ? null : text(input, field, pattern, rule);
+}
+
+function currency(input: Record<string, unknown>, field = 'currency'): Currency {
+  const v = required(input, field);
+  if (!isCurrency(v)) throw new InputError(ErrorCode.UNKNOWN_CURRENCY, `'${field}' must be one of ${CURRENCIES.join(', ')}`);
+  return v;
+}
+
+/** A positive decimal string with at most `maxDecimals` decimals, never a JSON number. */
+export function amount(input: Record<string, unknown>, field: string, maxDecimals = LEDGER_SCALE): Decimal {
+  const v = required(input, field);
+  if (typeof v !== 'string') {
+    throw new InputError(ErrorCode.INVALID_AMOUNT, `'${field}' must be a decimal string such as "12.50", not a JSON ${typeof v}`);
+  }
+  if (!AMOUNT.test(v)) throw new InputError(ErrorCode.INVALID_AMOUNT, `'${field}' must be a positive decimal string such as "12.50"`);
+  const value = new Decimal(v);
+  if (value.isZero()) throw new InputError(ErrorCode.INVALID_AMOUNT, `'${field}' must be greater than zero`);
+  if (value.decimalPlaces() > maxDecimals) {
+    throw new InputError(ErrorCode.TOO_MANY_DECIMALS, `'${field}' has ${value.decimalPlaces()} decimals; at most ${maxDecimals} are kept`);
+  }
+  if (value.greaterThan(MAX_COMMAND_AMOUNT)) {
+    throw new InputError(ErrorCode.AMOUNT_TOO_LARGE, `'${field}' exceeds the limit of ${MAX_COMMAND_AMOUNT.toFixed()} per command`);
+  }
+  return value;
+}
+
+function timestamp(input: Record<string, unknown>, field: string): Date | null {
+  const v = input[field];
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'string' || !ISO_UTC.test(v) || Number.isNaN(Date.parse(v))) {
+    throw new InputError(ErrorCode.INVALID_FIELD, `'${field}' must be an ISO-8601 UTC time such as 2026-12-31T00:00:00Z`);
+  }
+  return new Date(v);
+}
+
+const KEY_RULE = '1-128 characters of letters, digits, _ . : or -';
+
+function parseTopup(input: Record<string, unknown>): TopupCommand {
+  const cur = currency(input);
+  return {
+    type: 'topup',
+    idempotencyKey: text(input, 'idempotencyKey', TOKEN, KEY_RULE),
+    // A payment is made in the currency's minor unit: no fractions of a cent, of a dong or a yen.
+    amount: amount(input, 'amount', minorUnits(cur)),
+    currency: cur,
+    provider: text(input, 'provider', /^[a-z][a-z0-9_-]{0,31}$/, 'a provider name such as stripe, vnpay or paypal'),
+    reference: text(input, 'reference', /^[\x21-\x7e]{1,256}$/, '1-256 printable characters without spaces'),
+  };
+}
+
+function parseGrant(input: Record<string, unknown>): GrantCommand {
+  const kind = required(input, 'kind');
+  if (kind !== 'voucher' && kind !== 'plan') throw new InputError(ErrorCode.INVALID_FIELD, "'kind' must be 'voucher' or 'plan'");
+  const expiresAt = timestamp(input, 'expiresAt');
+  if (kind === 'voucher' && expiresAt === null) {
+    throw new InputError(ErrorCode.MISSING_FIELD, "'expiresAt' is required for a voucher: vouchers always expire");
+  }
+  const service = optionalText(input, 'service', SERVICE, 'a service name such as ai-notebook');
+  if (kind === 'plan' && service !== null) throw new InputError(ErrorCode.INVALID_FIELD, 'plan credits are usable for any service; omit service');
+  return {
+    type: 'grant',
+    idempotencyKey: text(input, 'idempotencyKey', TOKEN, KEY_RULE),
+    kind,
+    amount: amount(input, 'amount'),
+    currency: currency(input),
+    service,
+    expiresAt,
+    reference: optionalText(input, 'reference', /^[\x21-\x7e]{1,256}$/, '1-256 printable characters without spaces'),
+  };
+}
+
+function parseDebit(input: Record<string, unknown>): DebitCommand {
+  const description = input.description;
+  if (description !== undefined && description !== null && (typeof description !== 'string' || description.length > 500)) {
+    throw new InputError(ErrorCode.INVALID_FIELD, "'description' must be a string of at most 500 characters");
+  }
+  return {
+    type: 'debit',
+    idempotencyKey: text(input, 'idempotencyKey', TOKEN, KEY_RULE),
+    amount: amount(input, 'amount'),
+    service: text(input, 'service', SERVICE, 'a service name such as gpu-container'),
+    workspaceId: text(input, 'workspaceId', TOKEN, KEY_RULE),
+    resourceId: optionalText(input, 'resourceId', TOKEN, KEY_RULE),
+    description: (description as string | undefined) ?? null,
+    currency: input.currency === undefined || input.currency === null ? null : currency(input),
+  };
+}
+
+function parseLedger(input: Record<string, unknown>): ParsedCommand {
+  const cursor = input.cursor ?? 0;
+  const limit = input.limit ?? DEFAULT_LEDGER_PAGE;
+  if (typeof cursor !== 'number' && typeof cursor !== 'string') throw new InputError(ErrorCode.INVALID_FIELD, "'cursor' must be a ledger seq");
+  const c = Number(cursor);
+  if (!Number.isSafeInteger(c) || c < 0) throw new InputError(ErrorCode.INVALID_FIELD, "'cursor' must be a non-negative integer (the seq of the last entry seen)");
+  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > MAX_LEDGER_PAGE) {
+    throw new InputError(ErrorCode.INVALID_FIELD, `'limit' must be an integer from 1 to ${MAX_LEDGER_PAGE}`);
+  }
+  return { name: 'ledger', cursor: c, limit };
+}

@@ -1,0 +1,3 @@
+export * from './nats-connection';
+export * from './outbox-relay';
+export * from './streams';

@@ -1,0 +1,135 @@
+import { JetStreamClient, JetStreamManager, headers } from 'nats';
+import { ensureStream, StreamSpec } from './streams';
+
+export interface OutboxMessageRef {
+  readonly id: string;
+  readonly eventId: string;
+  readonly subject: string;
+  readonly payload: string;
+}
+
+/** What the relay needs from the outbox table. */
+export interface OutboxStore {
+  pending(limit: number): Promise<OutboxMessageRef[]>;
+  delete(ids: readonly string[]): Promise<void>;
+}
+
+export interface RelayOptions {
+  readonly stream: StreamSpec;
+  /** How often committed-but-unpublished events (after a failure or a crash) are looked for. */
+  readonly sweepIntervalMs: number;
+  /** Rows read per sweep. */
+  readonly sweepBatch: number;
+  readonly onError?: (error: unknown) => void;
+}
+
+/**
+ * Publishes outbox rows to JetStream, at least once, with the event id as the JetStream
+ * message id so the server drops a repeat within its duplicate window: together, each event
+ * lands once. Fresh commits are handed over in memory; a periodic sweep of the table catches
+ * whatever a failure or a crash left behind.
+ */
+export class OutboxRelay {
+  private readonly inFlight = new Set<string>();
+  private toDelete: string[] = [];
+  private deleting: Promise<void> | null = null;
+  private sweeping = false;
+  private streamKnownGood = false;
+  private timer: NodeJS.Timeout | null = null;
+  published = 0;
+  failures = 0;
+
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly store: OutboxStore,
+    private readonly options: RelayOptions,
+  ) {}
+
+  async start(): Promise<void> {
+    await ensureStream(this.jsm, this.options.stream);
+    this.streamKnownGood = true;
+    this.timer = setInterval(() => void this.sweep(), this.options.sweepIntervalMs);
+    this.timer.unref();
+    void this.sweep();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.flushDeletes();
+  }
+
+  /** Hands over messages just committed. */
+  publish(messages: readonly OutboxMessageRef[]): void {
+    for (const m of messages) void this.publishOne(m);
+  }
+
+  get backlog(): number {
+    return this.inFlight.size;
+  }
+
+  private async publishOne(m: OutboxMessageRef): Promise<void> {
+    if (this.inFlight.has(m.id)) return;
+    this.inFlight.add(m.id);
+    try {
+      const h = headers();
+      h.set('Content-Type', 'application/json');
+      await this.js.publish(m.subject, Buffer.from(m.payload), { msgID: m.eventId, headers: h });
+      this.published++;
+      this.toDelete.push(m.id);
+      void this.flushDeletes();
+    } catch (error) {
+      // Left in the table: the sweep retries it.
+      this.failures++;
+      this.streamKnownGood = false;
+      this.options.onError?.(error);
+    } finally {
+      this.inFlight.delete(m.id);
+    }
+  }
+
+  /** Deletes published rows in groups, one statement at a time. */
+  private flushDeletes(): Promise<void> {
+    if (this.deleting) return this.deleting;
+    if (this.toDelete.length === 0) return Promise.resolve();
+    this.deleting = (async () => {
+      try {
+        while (this.toDelete.length > 0) {
+          const ids = this.toDelete.splice(0, 5000);
+          try {
+            await this.store.delete(ids);
+          } catch (error) {
+            // Published but not deleted: a re-publish is dropped by the server as a duplicate.
+            this.options.onError?.(error);
+          }
+        }
+      } finally {
+        this.deleting = null;
+      }
+    })();
+    return this.deleting;
+  }
+
+  /** Publishes what is in the table and not already under way. Exposed for tests and shutdown. */
+  async sweep(): Promise<number> {
+    if (this.sweeping) return 0;
+    this.sweeping = true;
+    try {
+      if (!this.streamKnownGood) {
+        await ensureStream(this.jsm, this.options.stream);
+        this.streamKnownGood = true;
+      }
+      await this.flushDeletes();
+      const rows = (await this.store.pending(this.options.sweepBatch)).filter((r) => !this.inFlight.has(r.id));
+      await Promise.all(rows.map((r) => this.publishOne(r)));
+      await this.flushDeletes();
+      return rows.length;
+    } catch (error) {
+      this.options.onError?.(error);
+      return 0;
+    } finally {
+      this.sweeping = false;
+    }
+  }
+}

@@ -1,0 +1,28 @@
+import { EntitySchema } from '@mikro-orm/core';
+
+/** One row per organization. `version` fences writers: every commit moves it by one. */
+export interface WalletRow {
+  orgId: string;
+  currency?: string | null;
+  currencyLocked: boolean;
+  version: number;
+  seq: string;
+  total: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export const WalletEntity = new EntitySchema<WalletRow>({
+  name: 'Wallet',
+  tableName: 'wallets',
+  properties: {
+    orgId: { type: 'text', primary: true },
+    currency: { type: 'text', nullable: true },
+    currencyLocked: { type: 'boolean', default: false },
+    version: { type: 'integer' },
+    seq: { type: 'bigint' },
+    total: { type: 'decimal', precision: 38, scale: 8 },
+    createdAt: { type: 'Date', columnType: 'timestamptz', defaultRaw: 'now()' },
+    updatedAt: { type: 'Date', columnType: 'timestamptz', defaultRaw: 'now()' },
+  },
+});

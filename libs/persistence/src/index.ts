@@ -1,0 +1,6 @@
+export * from './database';
+export * from './entities';
+export * from './mikro-orm.config';
+export * from './outbox.repository';
+export * from './row-mapping';
+export * from './wallet.repository';

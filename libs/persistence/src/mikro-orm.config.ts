@@ -1,0 +1,30 @@
+import { defineConfig, PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { Migrator } from '@mikro-orm/migrations';
+import { GrantEntity, LedgerEntryEntity, OutboxEventEntity, WalletEntity } from './entities';
+import { MIGRATIONS } from './migrations';
+
+export const DEFAULT_DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/test';
+
+export function ormConfig(databaseUrl = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL, poolMax = 10) {
+  return defineConfig({
+    driver: PostgreSqlDriver,
+    clientUrl: databaseUrl,
+    entities: [WalletEntity, GrantEntity, LedgerEntryEntity, OutboxEventEntity],
+    extensions: [Migrator],
+    discovery: { warnWhenNoEntities: true },
+    pool: { min: 1, max: poolMax },
+    debug: false,
+    allowGlobalContext: false,
+    migrations: {
+      tableName: 'mikro_orm_migrations',
+      path: 'dist/libs/persistence/src/migrations',
+      pathTs: 'libs/persistence/src/migrations',
+      migrationsList: MIGRATIONS,
+      transactional: true,
+      allOrNothing: true,
+      snapshot: false,
+    },
+  });
+}
+
+export default ormConfig();
