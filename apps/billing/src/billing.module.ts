@@ -1,6 +1,6 @@
 import { DynamicModule, Inject, Injectable, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Subjects } from '@billing/contracts';
-import { connectNats, OutboxRelay } from '@billing/messaging';
+import { connectNats, JetStreamPublisher, OutboxRelay } from '@billing/messaging';
 import { openDatabase, OutboxRepository, WalletRepository } from '@billing/persistence';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { NatsConnection } from 'nats';
@@ -54,7 +54,7 @@ export class BillingModule {
           inject: [NATS, OutboxRepository],
           useFactory: async (nc: NatsConnection, outbox: OutboxRepository) => {
             const logger = new Logger('OutboxRelay');
-            const relay = new OutboxRelay(nc.jetstream(), await nc.jetstreamManager(), outbox, {
+            const relay = new OutboxRelay(new JetStreamPublisher(nc), await nc.jetstreamManager(), outbox, {
               stream: { name: config.eventsStream, subjects: [`${config.subjectPrefix}.events.>`], duplicateWindowMs: 10 * 60_000, maxAgeMs: 7 * 24 * 3600_000 },
               sweepIntervalMs: config.outboxSweepIntervalMs,
               sweepBatch: 1000,

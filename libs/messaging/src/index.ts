@@ -1,3 +1,4 @@
 export * from './nats-connection';
 export * from './outbox-relay';
 export * from './streams';
+export * from './jetstream-publisher';

@@ -1,4 +1,5 @@
-import { JetStreamClient, JetStreamManager, headers } from 'nats';
+import { JetStreamManager } from 'nats';
+import { JetStreamPublisher } from './jetstream-publisher';
 import { ensureStream, StreamSpec } from './streams';
 
 export interface OutboxMessageRef {
@@ -40,7 +41,7 @@ export class OutboxRelay {
   failures = 0;
 
   constructor(
-    private readonly js: JetStreamClient,
+    private readonly publisher: JetStreamPublisher,
     private readonly jsm: JetStreamManager,
     private readonly store: OutboxStore,
     private readonly options: RelayOptions,
@@ -58,6 +59,7 @@ export class OutboxRelay {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.flushDeletes();
+    this.publisher.close();
   }
 
   /** Hands over messages just committed. */
@@ -73,9 +75,7 @@ export class OutboxRelay {
     if (this.inFlight.has(m.id)) return;
     this.inFlight.add(m.id);
     try {
-      const h = headers();
-      h.set('Content-Type', 'application/json');
-      await this.js.publish(m.subject, Buffer.from(m.payload), { msgID: m.eventId, headers: h });
+      await this.publisher.publish(m.subject, Buffer.from(m.payload), m.eventId);
       this.published++;
       this.toDelete.push(m.id);
       void this.flushDeletes();

@@ -23,6 +23,7 @@ export function ormConfig(databaseUrl = process.env.DATABASE_URL ?? DEFAULT_DATA
       transactional: true,
       allOrNothing: true,
       snapshot: false,
+      silent: true,
     },
   });
 }

@@ -74,6 +74,14 @@ export class WalletRepository {
     return this.orm.em.getConnection();
   }
 
+  /**
+   * The hot path talks to knex (MikroORM's own pool) with bound parameters: MikroORM's
+   * `execute` would inline and escape each JSON document into the SQL text first.
+   */
+  private get knex() {
+    return this.connection.getKnex();
+  }
+
   async load(orgId: string): Promise<LoadedWallet> {
     const wallets = await this.connection.execute<{ currency: string | null; currency_locked: boolean; version: number; seq: string; total: string }[]>(
       'select currency, currency_locked, version, seq, total from wallets where org_id = ?',
@@ -103,12 +111,12 @@ export class WalletRepository {
   /** Ledger entries already recorded under these (organization, idempotency key) pairs. */
   async findByIdempotencyKeys(keys: readonly { orgId: string; key: string }[]): Promise<LedgerEntry[]> {
     if (keys.length === 0) return [];
-    const rows = await this.connection.execute<LedgerRecord[]>(
+    const result = await this.knex.raw(
       `select l.* from ledger_entries l
        join jsonb_to_recordset(?::jsonb) as k(org_id text, key text) on l.org_id = k.org_id and l.idempotency_key = k.key`,
       [JSON.stringify(keys.map((k) => ({ org_id: k.orgId, key: k.key })))],
     );
-    return rows.map(toEntry);
+    return (result.rows as LedgerRecord[]).map(toEntry);
   }
 
   /**
@@ -131,8 +139,7 @@ export class WalletRepository {
 
   /** One transaction; returns the conflicting organizations (and commits nothing) if any. */
   private async tryCommit(changes: readonly WalletChange[], results: Map<string, StoredOutboxMessage[] | Error>): Promise<string[]> {
-    const conn = this.connection;
-    const trx = await conn.begin();
+    const trx = await this.knex.transaction();
     try {
       const walletRows = changes.map((c) => ({
         org_id: c.orgId,
@@ -142,24 +149,24 @@ export class WalletRepository {
         seq: c.state.seq,
         total: c.state.grants.reduce((s, g) => s.plus(g.remaining), new Decimal(0)).toFixed(),
       }));
-      const updated = await conn.execute<{ org_id: string }[]>(WALLET_UPSERT, [JSON.stringify(walletRows)], 'all', trx);
+      const updated: { org_id: string }[] = (await trx.raw(WALLET_UPSERT, [JSON.stringify(walletRows)])).rows;
       if (updated.length !== changes.length) {
-        await conn.rollback(trx);
+        await trx.rollback();
         const ok = new Set(updated.map((r) => r.org_id));
         return changes.filter((c) => !ok.has(c.orgId)).map((c) => c.orgId);
       }
       const entries = changes.flatMap((c) => c.entries.map(fromEntry));
-      if (entries.length > 0) await conn.execute(LEDGER_INSERT, [JSON.stringify(entries)], 'run', trx);
+      if (entries.length > 0) await trx.raw(LEDGER_INSERT, [JSON.stringify(entries)]);
       const grants = changes.flatMap((c) => c.grants.map((g) => fromGrant(c.orgId, g)));
-      if (grants.length > 0) await conn.execute(GRANT_UPSERT, [JSON.stringify(grants)], 'run', trx);
+      if (grants.length > 0) await trx.raw(GRANT_UPSERT, [JSON.stringify(grants)]);
       const events = changes.flatMap((c) => c.events.map((e) => ({ event_id: e.eventId, subject: e.subject, payload: e.payload })));
-      const stored = events.length > 0 ? await conn.execute<{ id: string; event_id: string; subject: string; payload: string }[]>(OUTBOX_INSERT, [JSON.stringify(events)], 'all', trx) : [];
-      await conn.commit(trx);
+      const stored: { id: string; event_id: string; subject: string; payload: string }[] = events.length > 0 ? (await trx.raw(OUTBOX_INSERT, [JSON.stringify(events)])).rows : [];
+      await trx.commit();
       const byEventId = new Map(stored.map((r) => [r.event_id, { id: String(r.id), eventId: r.event_id, subject: r.subject, payload: r.payload }]));
       for (const c of changes) results.set(c.orgId, c.events.map((e) => byEventId.get(e.eventId)!));
       return [];
     } catch (error) {
-      await conn.rollback(trx).catch(() => undefined);
+      if (!trx.isCompleted()) await trx.rollback().catch(() => undefined);
       throw error;
     }
   }

@@ -1,0 +1,58 @@
+// `npm start`: runs the billing engine (migrations applied on start), waits until it answers a
+// `balance` request, then runs the live demo (DEMO=off to skip it). Ctrl-C stops everything.
+const { spawn } = require('child_process');
+const path = require('path');
+const { connect, StringCodec } = require('nats');
+
+const root = path.join(__dirname, '..');
+const prefix = process.env.SUBJECT_PREFIX || 'billing';
+const natsUrl = process.env.NATS_URL || 'nats://127.0.0.1:4222';
+const children = [];
+
+function run(name, script) {
+  const child = spawn(process.execPath, ['-r', path.join(__dirname, 'register-paths.js'), path.join(root, script)], { stdio: 'inherit', env: process.env });
+  child.on('exit', (code, signal) => {
+    console.error(`${name} exited (${signal || code})`);
+    shutdown(code || 1);
+  });
+  children.push(child);
+  return child;
+}
+
+function shutdown(code) {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  setTimeout(() => process.exit(code), 500).unref();
+}
+process.on('SIGINT', () => shutdown(0));
+process.on('SIGTERM', () => shutdown(0));
+
+async function waitUntilReady() {
+  const nc = await connect({ servers: natsUrl.split(','), maxReconnectAttempts: -1 });
+  const sc = StringCodec();
+  const deadline = Date.now() + 60_000;
+  try {
+    for (;;) {
+      try {
+        const reply = JSON.parse(sc.decode((await nc.request(`${prefix}.wallet.readiness-probe.balance`, sc.encode(''), { timeout: 1000 })).data));
+        if (reply.ok) return;
+      } catch (e) {
+        if (Date.now() > deadline) throw new Error(`the engine did not answer a balance request within 60 s: ${e.message}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  } finally {
+    await nc.close();
+  }
+}
+
+run('billing engine', 'dist/apps/billing/src/main.js');
+waitUntilReady().then(
+  () => {
+    console.log(`\nbilling engine ready: NATS ${natsUrl}, try\n  nats req ${prefix}.wallet.org-1.balance ''\n`);
+    if (process.env.DEMO !== 'off') run('demo', 'dist/apps/simulator/src/main.js');
+  },
+  (e) => {
+    console.error(e.message);
+    shutdown(1);
+  },
+);

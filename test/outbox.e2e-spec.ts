@@ -1,0 +1,78 @@
+import { OutboxRelay } from '@billing/messaging';
+import { connect, NatsConnection } from 'nats';
+import { deleteStream, isolatedNames, NATS_URL, readEvents, sql, startEngine, WalletClient } from './support/engine';
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * The outbox: an event is committed with its change, and published even when JetStream refused
+ * it at first, or the engine stopped between commit and publish.
+ */
+describe('transactional outbox', () => {
+  let nc: NatsConnection;
+  beforeAll(async () => {
+    nc = await connect({ servers: NATS_URL });
+  });
+  afterAll(async () => nc.close());
+
+  it('keeps events in the outbox while JetStream refuses them, across an engine restart, and publishes each once when it can', async () => {
+    const names = isolatedNames();
+    const jsm = await nc.jetstreamManager();
+    const first = await startEngine({ OUTBOX_SWEEP_INTERVAL_MS: '100' }, names);
+    const client = await WalletClient.connect(names.subjectPrefix);
+    const org = 'org-outbox';
+    try {
+      await client.request(org, 'topup', { idempotencyKey: 't1', amount: '3', currency: 'USD', provider: 'stripe', reference: 'pi_o' });
+      await waitFor(async () => (await sql('select count(*)::int as n from outbox_events where subject like $1', [`${names.subjectPrefix}.%`]))[0].n === 0);
+
+      // The stream now exists but no longer takes the engine's subjects: every publish fails.
+      await jsm.streams.update(names.eventsStream, { subjects: [`${names.subjectPrefix}.elsewhere.>`] });
+      const debit = await client.request(org, 'debit', { idempotencyKey: 'd1', amount: '5', service: 'vm', workspaceId: 'ws' });
+      expect(debit.ok).toBe(true);
+      await new Promise((r) => setTimeout(r, 500));
+      const stuck = await sql('select subject from outbox_events where subject like $1 order by id', [`${names.subjectPrefix}.%`]);
+      expect(stuck.map((r) => r.subject)).toEqual([`${names.subjectPrefix}.events.${org}.balance`, `${names.subjectPrefix}.events.${org}.depleted`]);
+      expect(first.app.get(OutboxRelay).failures).toBeGreaterThan(0);
+
+      // The engine stops with the events still unpublished, as a crash after commit would leave them.
+      await first.stop();
+      await jsm.streams.update(names.eventsStream, { subjects: [`${names.subjectPrefix}.events.>`] });
+      const second = await startEngine({ OUTBOX_SWEEP_INTERVAL_MS: '100' }, names);
+      try {
+        await waitFor(async () => (await sql('select count(*)::int as n from outbox_events where subject like $1', [`${names.subjectPrefix}.%`]))[0].n === 0);
+        const balances = await readEvents(nc, names.eventsStream, `${names.subjectPrefix}.events.${org}.balance`, 2);
+        expect(balances.map((b) => [b.seq, b.exact.total])).toEqual([
+          [1, '3'],
+          [2, '-2'],
+        ]);
+        const [depleted] = await readEvents(nc, names.eventsStream, `${names.subjectPrefix}.events.${org}.depleted`, 1);
+        expect(depleted).toMatchObject({ orgId: org, seq: 2 });
+        const info = await jsm.streams.info(names.eventsStream);
+        expect(info.state.messages).toBe(3);
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await deleteStream(nc, names.eventsStream);
+      await client.close();
+    }
+  });
+
+  it('creates the events stream when it is missing', async () => {
+    const names = isolatedNames();
+    const engine = await startEngine({}, names);
+    try {
+      const info = await (await nc.jetstreamManager()).streams.info(names.eventsStream);
+      expect(info.config.subjects).toEqual([`${names.subjectPrefix}.events.>`]);
+    } finally {
+      await deleteStream(nc, names.eventsStream);
+      await engine.stop();
+    }
+  });
+});
