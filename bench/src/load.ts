@@ -8,6 +8,15 @@ export interface LoadResult {
   readonly firstError: string | null;
 }
 
+const OK_PREFIX = Buffer.from('{"ok":true');
+
+/** Every reply of the wire contract starts with its `ok` flag: no need to decode the rest. */
+function isOk(data: Uint8Array): boolean {
+  if (data.length < OK_PREFIX.length) return false;
+  for (let i = 0; i < OK_PREFIX.length; i++) if (data[i] !== OK_PREFIX[i]) return false;
+  return true;
+}
+
 /**
  * Closed-loop load: `concurrency` requests in flight at all times, spread over the connections,
  * for `durationMs`. A reply counts as completed only if it says `"ok":true`.
@@ -30,11 +39,10 @@ export async function closedLoop(
       const { subject, body } = request(next++);
       try {
         const reply = await nc.request(subject, body, { timeout: 30_000 });
-        const text = Buffer.from(reply.data).toString('utf8');
-        if (text.startsWith('{"ok":true')) completed++;
+        if (isOk(reply.data)) completed++;
         else {
           failed++;
-          firstError ??= text.slice(0, 300);
+          firstError ??= Buffer.from(reply.data).toString('utf8').slice(0, 300);
         }
       } catch (error) {
         failed++;

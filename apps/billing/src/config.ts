@@ -16,6 +16,8 @@ export interface BillingConfig {
   readonly dbPoolMax: number;
   /** Wallet batches committed in one transaction at most. */
   readonly maxWalletsPerCommit: number;
+  /** Group commits under way at once (each holds one pooled connection). */
+  readonly concurrentCommits: number;
   readonly outboxSweepIntervalMs: number;
 }
 
@@ -45,6 +47,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BillingConfig 
     actorIdleMs: int(env, 'ACTOR_IDLE_MS', 120_000, 10, 86_400_000),
     dbPoolMax: int(env, 'DB_POOL_MAX', 10, 2, 200),
     maxWalletsPerCommit: int(env, 'MAX_WALLETS_PER_COMMIT', 500, 1, 100_000),
+    concurrentCommits: int(env, 'CONCURRENT_COMMITS', 3, 1, 64),
     outboxSweepIntervalMs: int(env, 'OUTBOX_SWEEP_INTERVAL_MS', 1000, 10, 600_000),
   };
 }

@@ -9,6 +9,7 @@ export class Batcher<I, O> {
   private scheduled = false;
   flushes = 0;
   itemsFlushed = 0;
+  flushMs = 0;
 
   constructor(
     private readonly flush: (items: I[]) => Promise<(O | Error)[]>,
@@ -43,8 +44,10 @@ export class Batcher<I, O> {
     this.inFlight++;
     this.flushes++;
     this.itemsFlushed += taken.length;
+    const startedMs = performance.now();
     try {
       const results = await this.flush(taken.map((t) => t.item));
+      this.flushMs += performance.now() - startedMs;
       taken.forEach((t, i) => {
         const r = results[i];
         if (r instanceof Error) t.reject(r);

@@ -80,8 +80,8 @@ function withHash(name: 'topup' | 'grant' | 'debit', command: WalletCommand): Pa
 
 /** A fingerprint of the command's meaning: the same request in other spelling ("5" vs "5.00") hashes the same. */
 export function fingerprint(command: WalletCommand): string {
-  const canonical = JSON.stringify(command, (_k, v: unknown) => (Decimal.isDecimal(v) ? (v as Decimal).toFixed() : v));
-  return createHash('sha256').update(canonical).digest('base64url').slice(0, 32);
+  const fields = Object.entries(command).map(([k, v]) => `${k}=${v instanceof Date ? v.toISOString() : Decimal.isDecimal(v) ? (v as Decimal).toFixed() : String(v)}`);
+  return createHash('sha256').update(fields.join('\u0000')).digest('base64url').slice(0, 32);
 }
 
 function required(input: Record<string, unknown>, field: string): unknown {

@@ -1,4 +1,4 @@
-import { Currency, Decimal, emptyWallet, Grant, LedgerEntry, WalletState } from '@billing/domain';
+import { Currency, emptyWallet, Grant, LedgerEntry, totalOf, WalletState } from '@billing/domain';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { fromEntry, fromGrant, GrantRecord, LedgerRecord, toEntry, toGrant } from './row-mapping';
 
@@ -36,32 +36,15 @@ export class VersionConflictError extends Error {
   }
 }
 
-const WALLET_UPSERT = `
-insert into wallets (org_id, currency, currency_locked, version, seq, total, created_at, updated_at)
-select x.org_id, x.currency, x.currency_locked, x.version, x.seq, x.total, now(), now()
-from jsonb_to_recordset(?::jsonb) as x(org_id text, currency text, currency_locked boolean, version int, seq bigint, total numeric)
-on conflict (org_id) do update set currency = excluded.currency, currency_locked = excluded.currency_locked,
-  version = excluded.version, seq = excluded.seq, total = excluded.total, updated_at = now()
-where wallets.version = excluded.version - 1
-returning org_id`;
-
-const LEDGER_INSERT = `
-insert into ledger_entries (id, org_id, seq, type, amount, currency, split, idempotency_key, request_hash, service,
-  workspace_id, resource_id, description, reference, total_after, created_at)
-select * from jsonb_to_recordset(?::jsonb) as x(id uuid, org_id text, seq bigint, type text, amount numeric, currency text,
-  split jsonb, idempotency_key text, request_hash text, service text, workspace_id text, resource_id text, description text,
-  reference text, total_after numeric, created_at timestamptz)`;
-
-const GRANT_UPSERT = `
-insert into grants (id, org_id, kind, amount, remaining, currency, service, expires_at, created_at, source_ref)
-select * from jsonb_to_recordset(?::jsonb) as x(id uuid, org_id text, kind text, amount numeric, remaining numeric,
-  currency text, service text, expires_at timestamptz, created_at timestamptz, source_ref text)
-on conflict (id) do update set remaining = excluded.remaining`;
-
-const OUTBOX_INSERT = `
-insert into outbox_events (event_id, subject, payload)
-select x.event_id, x.subject, x.payload from jsonb_to_recordset(?::jsonb) as x(event_id uuid, subject text, payload text)
-returning id, event_id, subject, payload`;
+/**
+ * An idempotency key of the batch is already in the ledger: the batch was decided as if it were
+ * new. Nothing of it is committed; look the keys up and decide again.
+ */
+export class DuplicateKeyError extends Error {
+  constructor(readonly orgId: string) {
+    super(`wallet ${orgId}: an idempotency key of the batch is already in the ledger`);
+  }
+}
 
 /**
  * The wallet tables. Writes go through `commit`, which applies many wallets' batches in one
@@ -103,7 +86,7 @@ export class WalletRepository {
       seq: Number(w.seq),
       grants: grants.map(toGrant),
     };
-    const held = state.grants.reduce((s, g) => s.plus(g.remaining), new Decimal(0));
+    const held = totalOf(state);
     if (!held.equals(w.total)) throw new Error(`wallet ${orgId}: grants hold ${held.toFixed()} but the wallet row says ${w.total}`);
     return { state, version: w.version };
   }
@@ -120,55 +103,63 @@ export class WalletRepository {
   }
 
   /**
-   * Commits the changes of many wallets in one transaction. A wallet whose version moved since
-   * its actor loaded it is left out (its VersionConflictError is in its slot) and the others
-   * are committed without it. Returns, per change, the stored outbox messages or an error.
+   * Commits the changes of many wallets in one transaction and one round trip (the
+   * `commit_wallet_batch` function). A wallet whose version moved since its actor loaded it,
+   * or whose batch repeats an idempotency key already in the ledger, is left out (its slot
+   * holds the error) and the others are committed without it. Returns, per change, the
+   * stored outbox messages or an error.
    */
   async commit(changes: readonly WalletChange[]): Promise<(StoredOutboxMessage[] | Error)[]> {
     const results = new Map<string, StoredOutboxMessage[] | Error>();
-    // Lock order by organization, so two processes committing overlapping sets never deadlock.
-    let pending = [...changes].sort((a, b) => (a.orgId < b.orgId ? -1 : a.orgId > b.orgId ? 1 : 0));
+    let pending = [...changes];
     while (pending.length > 0) {
-      const conflicts = await this.tryCommit(pending, results);
-      if (conflicts.length === 0) break;
-      for (const orgId of conflicts) results.set(orgId, new VersionConflictError(orgId));
+      const refused = await this.tryCommit(pending, results);
+      if (refused.length === 0) break;
+      for (const error of refused) results.set(error.orgId, error);
       pending = pending.filter((c) => !results.has(c.orgId));
     }
     return changes.map((c) => results.get(c.orgId) ?? new Error(`no commit result for ${c.orgId}`));
   }
 
-  /** One transaction; returns the conflicting organizations (and commits nothing) if any. */
-  private async tryCommit(changes: readonly WalletChange[], results: Map<string, StoredOutboxMessage[] | Error>): Promise<string[]> {
-    const trx = await this.knex.transaction();
+  /** One call of the commit function; if it refused some wallets, nothing was written. */
+  private async tryCommit(changes: readonly WalletChange[], results: Map<string, StoredOutboxMessage[] | Error>): Promise<(VersionConflictError | DuplicateKeyError)[]> {
+    const wallets = changes.map((c) => ({
+      org_id: c.orgId,
+      currency: c.state.currency,
+      currency_locked: c.state.currencyLocked,
+      version: c.expectedVersion + 1,
+      seq: c.state.seq,
+      total: totalOf(c.state).toFixed(),
+    }));
+    const entries = changes.flatMap((c) => c.entries.map(fromEntry));
+    const grants = changes.flatMap((c) => c.grants.map((g) => fromGrant(c.orgId, g)));
+    const events = changes.flatMap((c) => c.events.map((e) => ({ event_id: e.eventId, subject: e.subject, payload: e.payload })));
+    let outcome: { versionConflicts?: string[]; duplicateKeys?: string[]; outbox?: [string, string][] };
     try {
-      const walletRows = changes.map((c) => ({
-        org_id: c.orgId,
-        currency: c.state.currency,
-        currency_locked: c.state.currencyLocked,
-        version: c.expectedVersion + 1,
-        seq: c.state.seq,
-        total: c.state.grants.reduce((s, g) => s.plus(g.remaining), new Decimal(0)).toFixed(),
-      }));
-      const updated: { org_id: string }[] = (await trx.raw(WALLET_UPSERT, [JSON.stringify(walletRows)])).rows;
-      if (updated.length !== changes.length) {
-        await trx.rollback();
-        const ok = new Set(updated.map((r) => r.org_id));
-        return changes.filter((c) => !ok.has(c.orgId)).map((c) => c.orgId);
-      }
-      const entries = changes.flatMap((c) => c.entries.map(fromEntry));
-      if (entries.length > 0) await trx.raw(LEDGER_INSERT, [JSON.stringify(entries)]);
-      const grants = changes.flatMap((c) => c.grants.map((g) => fromGrant(c.orgId, g)));
-      if (grants.length > 0) await trx.raw(GRANT_UPSERT, [JSON.stringify(grants)]);
-      const events = changes.flatMap((c) => c.events.map((e) => ({ event_id: e.eventId, subject: e.subject, payload: e.payload })));
-      const stored: { id: string; event_id: string; subject: string; payload: string }[] = events.length > 0 ? (await trx.raw(OUTBOX_INSERT, [JSON.stringify(events)])).rows : [];
-      await trx.commit();
-      const byEventId = new Map(stored.map((r) => [r.event_id, { id: String(r.id), eventId: r.event_id, subject: r.subject, payload: r.payload }]));
-      for (const c of changes) results.set(c.orgId, c.events.map((e) => byEventId.get(e.eventId)!));
-      return [];
+      const result = await this.knex.raw('select commit_wallet_batch(?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb) as r', [
+        JSON.stringify(wallets),
+        JSON.stringify(entries),
+        JSON.stringify(grants),
+        JSON.stringify(events),
+      ]);
+      outcome = result.rows[0].r;
     } catch (error) {
-      if (!trx.isCompleted()) await trx.rollback().catch(() => undefined);
-      throw error;
+      // A first commit of a wallet raced another writer's (40001 from the function, or 23505 from
+      // a key inserted meanwhile): which wallet is unknown, so each is tried on its own.
+      const code = (error as { code?: string }).code;
+      if (code !== '40001' && code !== '23505') throw error;
+      if (changes.length === 1) return [new VersionConflictError(changes[0].orgId)];
+      for (const c of changes) {
+        const [one] = await this.commit([c]);
+        results.set(c.orgId, one);
+      }
+      return [];
     }
+    if (outcome.versionConflicts) return outcome.versionConflicts.map((orgId) => new VersionConflictError(orgId));
+    if (outcome.duplicateKeys) return outcome.duplicateKeys.map((orgId) => new DuplicateKeyError(orgId));
+    const idByEvent = new Map((outcome.outbox ?? []).map(([id, eventId]) => [eventId, id]));
+    for (const c of changes) results.set(c.orgId, c.events.map((e) => ({ ...e, id: idByEvent.get(e.eventId)! })));
+    return [];
   }
 
   async ledgerPage(orgId: string, afterSeq: number, limit: number): Promise<LedgerEntry[]> {

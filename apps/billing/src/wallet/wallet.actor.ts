@@ -15,7 +15,7 @@ import {
   WalletState,
   ZERO,
 } from '@billing/domain';
-import { LoadedWallet, OutboxMessage, StoredOutboxMessage, VersionConflictError, WalletChange } from '@billing/persistence';
+import { DuplicateKeyError, LoadedWallet, OutboxMessage, StoredOutboxMessage, VersionConflictError, WalletChange } from '@billing/persistence';
 import { WalletMessage } from './wallet-message';
 
 /** How often a batch is decided again after another writer committed the same wallet first. */
@@ -57,14 +57,14 @@ export class WalletActor implements Behavior<WalletMessage> {
   ) {}
 
   async receive(batch: WalletMessage[]): Promise<void> {
+    // Keys are looked up in the ledger only after the commit said one of them is there already.
+    let prior: LedgerEntry[] = [];
     for (let attempt = 0; attempt <= MAX_CONFLICT_RETRIES; attempt++) {
       if (!this.loaded) {
         this.loaded = await this.guard(this.deps.load(this.orgId));
         this.scheduleExpiry();
       }
       const wallet = this.loaded;
-      const keys = [...new Set(batch.flatMap((m) => ('command' in m.parsed ? [m.parsed.command.idempotencyKey] : [])))];
-      const prior = keys.length > 0 ? await this.guard(this.deps.findByKeys(this.orgId, keys)) : [];
       const { state, entries, outcomes } = this.decideBatch(wallet.state, batch, prior);
       if (entries.length === 0) {
         this.answer(outcomes, wallet.state);
@@ -77,6 +77,11 @@ export class WalletActor implements Behavior<WalletMessage> {
       } catch (error) {
         if (error instanceof VersionConflictError) {
           this.loaded = null;
+          continue;
+        }
+        if (error instanceof DuplicateKeyError) {
+          const keys = [...new Set(batch.flatMap((m) => ('command' in m.parsed ? [m.parsed.command.idempotencyKey] : [])))];
+          prior = await this.guard(this.deps.findByKeys(this.orgId, keys));
           continue;
         }
         throw new StoreUnavailableError(String((error as Error)?.message ?? error));

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ActorRegistry, Batcher } from '@billing/actors';
 import { Subjects } from '@billing/contracts';
-import { LedgerEntry, ZERO } from '@billing/domain';
+import { ZERO } from '@billing/domain';
 import { OutboxRelay } from '@billing/messaging';
 import { StoredOutboxMessage, WalletChange, WalletRepository } from '@billing/persistence';
 import { BillingConfig } from '../config';
@@ -10,15 +10,13 @@ import { WalletActor } from './wallet.actor';
 import { WalletMessage } from './wallet-message';
 
 /**
- * Owns the wallet actors and the two group-commit queues they share: idempotency look-ups
- * and commits. However many actors have work at one moment, each queue costs one statement
- * or one transaction per round.
+ * Owns the wallet actors and the group-commit queue they share: however many actors have a
+ * batch ready at one moment, they are committed in one transaction.
  */
 @Injectable()
 export class WalletService {
   private readonly logger = new Logger('WalletService');
   readonly registry: ActorRegistry<WalletMessage>;
-  readonly lookups: Batcher<{ orgId: string; keys: string[] }, LedgerEntry[]>;
   readonly commits: Batcher<WalletChange, StoredOutboxMessage[]>;
 
   constructor(
@@ -27,16 +25,12 @@ export class WalletService {
     private readonly relay: OutboxRelay,
     subjects: Subjects,
   ) {
-    this.lookups = new Batcher(async (items) => {
-      const found = await repository.findByIdempotencyKeys(items.flatMap((i) => i.keys.map((key) => ({ orgId: i.orgId, key }))));
-      return items.map((i) => found.filter((e) => e.orgId === i.orgId));
-    }, config.maxWalletsPerCommit, 2);
-    this.commits = new Batcher((changes) => repository.commit(changes), config.maxWalletsPerCommit, 2);
+    this.commits = new Batcher((changes) => repository.commit(changes), config.maxWalletsPerCommit, config.concurrentCommits);
     const deps = {
       subjects,
       now: () => new Date(),
       load: (orgId: string) => repository.load(orgId),
-      findByKeys: (orgId: string, keys: string[]) => this.lookups.submit({ orgId, keys }),
+      findByKeys: (orgId: string, keys: string[]) => repository.findByIdempotencyKeys(keys.map((key) => ({ orgId, key }))),
       commit: (change: WalletChange) => this.commits.submit(change),
       published: (messages: StoredOutboxMessage[]) => relay.publish(messages),
       burnRatePerHour: () => ZERO,

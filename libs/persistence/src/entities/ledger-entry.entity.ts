@@ -1,7 +1,7 @@
 import { EntitySchema } from '@mikro-orm/core';
 
 /**
- * Append-only: a trigger refuses UPDATE and DELETE. The idempotency key is unique per
+ * Append-only: a trigger refuses UPDATE and DELETE. Keyed by (organization, seq), gapless. The idempotency key is unique per
  * organization, so a command can never be applied twice, whichever process commits it.
  */
 export interface LedgerEntryRow {
@@ -26,14 +26,12 @@ export interface LedgerEntryRow {
 export const LedgerEntryEntity = new EntitySchema<LedgerEntryRow>({
   name: 'LedgerEntry',
   tableName: 'ledger_entries',
-  uniques: [
-    { name: 'ledger_entries_org_seq_unique', properties: ['orgId', 'seq'] },
-    { name: 'ledger_entries_org_idempotency_key_unique', properties: ['orgId', 'idempotencyKey'] },
-  ],
+  uniques: [{ name: 'ledger_entries_org_idempotency_key_unique', properties: ['orgId', 'idempotencyKey'] }],
   properties: {
-    id: { type: 'uuid', primary: true },
-    orgId: { type: 'text' },
-    seq: { type: 'bigint' },
+    // The ledger is read by organization and position; the entry id is a public reference only.
+    orgId: { type: 'text', primary: true },
+    seq: { type: 'bigint', primary: true },
+    id: { type: 'uuid' },
     type: { type: 'text' },
     amount: { type: 'decimal', precision: 38, scale: 8 },
     currency: { type: 'text' },

@@ -14,7 +14,7 @@ export const OutboxEventEntity = new EntitySchema<OutboxEventRow>({
   tableName: 'outbox_events',
   properties: {
     id: { type: 'bigint', primary: true, autoincrement: true },
-    eventId: { type: 'uuid', unique: true },
+    eventId: { type: 'uuid' },
     subject: { type: 'text' },
     payload: { type: 'text' },
     createdAt: { type: 'Date', columnType: 'timestamptz', defaultRaw: 'now()' },

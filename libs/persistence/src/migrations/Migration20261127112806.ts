@@ -1,17 +1,15 @@
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261127111445 extends Migration {
+export class Migration20261127112806 extends Migration {
 
   override async up(): Promise<void> {
     this.addSql(`create table "grants" ("id" uuid not null, "org_id" text not null, "kind" text not null, "amount" numeric(38,8) not null, "remaining" numeric(38,8) not null, "currency" text not null, "service" text null, "expires_at" timestamptz null, "created_at" timestamptz not null, "source_ref" text null, constraint "grants_pkey" primary key ("id"));`);
     this.addSql(`create index "grants_org_id_idx" on "grants" ("org_id");`);
 
-    this.addSql(`create table "ledger_entries" ("id" uuid not null, "org_id" text not null, "seq" bigint not null, "type" text not null, "amount" numeric(38,8) not null, "currency" text not null, "split" jsonb not null, "idempotency_key" text not null, "request_hash" text not null, "service" text null, "workspace_id" text null, "resource_id" text null, "description" text null, "reference" text null, "total_after" numeric(38,8) not null, "created_at" timestamptz not null, constraint "ledger_entries_pkey" primary key ("id"));`);
-    this.addSql(`alter table "ledger_entries" add constraint "ledger_entries_org_seq_unique" unique ("org_id", "seq");`);
+    this.addSql(`create table "ledger_entries" ("org_id" text not null, "seq" bigint not null, "id" uuid not null, "type" text not null, "amount" numeric(38,8) not null, "currency" text not null, "split" jsonb not null, "idempotency_key" text not null, "request_hash" text not null, "service" text null, "workspace_id" text null, "resource_id" text null, "description" text null, "reference" text null, "total_after" numeric(38,8) not null, "created_at" timestamptz not null, constraint "ledger_entries_pkey" primary key ("org_id", "seq"));`);
     this.addSql(`alter table "ledger_entries" add constraint "ledger_entries_org_idempotency_key_unique" unique ("org_id", "idempotency_key");`);
 
     this.addSql(`create table "outbox_events" ("id" bigserial primary key, "event_id" uuid not null, "subject" text not null, "payload" text not null, "created_at" timestamptz not null default now());`);
-    this.addSql(`alter table "outbox_events" add constraint "outbox_events_event_id_unique" unique ("event_id");`);
 
     this.addSql(`create table "wallets" ("org_id" text not null, "currency" text null, "currency_locked" boolean not null default false, "version" int not null, "seq" bigint not null, "total" numeric(38,8) not null, "created_at" timestamptz not null default now(), "updated_at" timestamptz not null default now(), constraint "wallets_pkey" primary key ("org_id"));`);
 
