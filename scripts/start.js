@@ -9,8 +9,10 @@ const prefix = process.env.SUBJECT_PREFIX || 'billing';
 const natsUrl = process.env.NATS_URL || 'nats://127.0.0.1:4222';
 const children = [];
 
-function run(name, script) {
-  const child = spawn(process.execPath, ['-r', path.join(__dirname, 'register-paths.js'), path.join(root, script)], { stdio: 'inherit', env: process.env });
+const engineFlags = require('./engine-node-flags');
+
+function run(name, script, flags = []) {
+  const child = spawn(process.execPath, [...flags, '-r', path.join(__dirname, 'register-paths.js'), path.join(root, script)], { stdio: 'inherit', env: process.env });
   child.on('exit', (code, signal) => {
     console.error(`${name} exited (${signal || code})`);
     shutdown(code || 1);
@@ -45,7 +47,7 @@ async function waitUntilReady() {
   }
 }
 
-run('billing engine', 'dist/apps/billing/src/main.js');
+run('billing engine', 'dist/apps/billing/src/main.js', engineFlags);
 waitUntilReady().then(
   () => {
     console.log(`\nbilling engine ready: NATS ${natsUrl}, try\n  nats req ${prefix}.wallet.org-1.balance ''\n`);

@@ -20,8 +20,12 @@ const ORGS = 1000;
 const dist = path.join(__dirname, '..', '..');
 const register = path.join(dist, '..', 'scripts', 'register-paths.js');
 
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const engineFlags: string[] = require(path.join(dist, '..', 'scripts', 'engine-node-flags.js'));
+
+/** Every server runs with the engine's Node flags, so the comparison is between code, not settings. */
 function start(script: string, env: Record<string, string>): Promise<ChildProcess> {
-  const child = fork(path.join(dist, script), [], { env: { ...process.env, ...env }, execArgv: ['-r', register], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const child = fork(path.join(dist, script), [], { env: { ...process.env, ...env }, execArgv: [...engineFlags, '-r', register], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     child.once('message', () => resolve(child));
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
