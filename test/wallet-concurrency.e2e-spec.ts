@@ -111,8 +111,8 @@ describe('wallet actor under concurrency', () => {
       const repo = new WalletRepository(engine.app.get(MikroORM));
       const stale = await repo.load(org);
       const fresh = await repo.load(org);
-      await expect(repo.commit([{ orgId: org, expectedVersion: fresh.version, state: fresh.state, entries: [], grants: [], events: [] }])).resolves.toHaveLength(1);
-      const [result] = await repo.commit([{ orgId: org, expectedVersion: stale.version, state: stale.state, entries: [], grants: [], events: [] }]);
+      await expect(repo.commit([{ orgId: org, expectedVersion: fresh.version, state: fresh.state, entries: [], grants: [], meters: [], events: [] }])).resolves.toHaveLength(1);
+      const [result] = await repo.commit([{ orgId: org, expectedVersion: stale.version, state: stale.state, entries: [], grants: [], meters: [], events: [] }]);
       expect(result).toBeInstanceOf(VersionConflictError);
     } finally {
       await deleteStream(c2.nc, other.config.eventsStream);

@@ -1,11 +1,17 @@
 import { DynamicModule, Inject, Injectable, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Subjects } from '@billing/contracts';
 import { connectNats, JetStreamPublisher, OutboxRelay } from '@billing/messaging';
-import { openDatabase, OutboxRepository, WalletRepository } from '@billing/persistence';
+import { openDatabase, OutboxRepository, ResourceRepository, WalletRepository } from '@billing/persistence';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { NatsConnection } from 'nats';
 import { BillingConfig } from './config';
 import { CONFIG, NATS } from './tokens';
+import { LifecycleConsumer } from './resources/lifecycle.consumer';
+import { MeterTicker } from './resources/meter.ticker';
+import { loadPriceCatalog } from './resources/price-catalog';
+import { ResourceBook } from './resources/resource-book';
+import { ResourceService } from './resources/resource.service';
+import { ExpirySweeper } from './wallet/expiry.sweeper';
 import { WalletNatsHandler } from './wallet/wallet.handler';
 import { WalletService } from './wallet/wallet.service';
 
@@ -21,15 +27,27 @@ class BillingLifecycle implements OnApplicationBootstrap, OnApplicationShutdown 
     private readonly relay: OutboxRelay,
     private readonly wallets: WalletService,
     private readonly handler: WalletNatsHandler,
+    private readonly resources: ResourceService,
+    private readonly lifecycle: LifecycleConsumer,
+    private readonly ticker: MeterTicker,
+    private readonly expiry: ExpirySweeper,
   ) {}
 
-  onApplicationBootstrap(): void {
+  async onApplicationBootstrap(): Promise<void> {
+    const resumed = await this.resources.resume();
     this.handler.listen();
-    this.logger.log({ msg: 'billing engine listening', prefix: this.config.subjectPrefix, stream: this.config.eventsStream });
+    await this.lifecycle.start();
+    this.ticker.start();
+    this.expiry.start();
+    this.logger.log({ msg: 'billing engine listening', prefix: this.config.subjectPrefix, stream: this.config.eventsStream, lifecycleStream: this.config.lifecycleStream, resumedResources: resumed });
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.ticker.stop();
+    this.expiry.stop();
+    await this.lifecycle.stop().catch(() => undefined);
     await this.handler.drain().catch(() => undefined);
+    this.resources.close();
     this.wallets.close();
     await this.relay.stop();
     await this.nc.drain().catch(() => undefined);
@@ -64,11 +82,17 @@ export class BillingModule {
             return relay;
           },
         },
+        { provide: ResourceRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new ResourceRepository(orm) },
+        { provide: ResourceBook, useFactory: () => new ResourceBook(loadPriceCatalog(config.priceCatalogPath)) },
         WalletService,
         WalletNatsHandler,
+        ResourceService,
+        LifecycleConsumer,
+        MeterTicker,
+        ExpirySweeper,
         BillingLifecycle,
       ],
-      exports: [WalletService, OutboxRelay, MikroORM, NATS],
+      exports: [WalletService, ResourceService, LifecycleConsumer, OutboxRelay, MikroORM, NATS],
     };
   }
 }

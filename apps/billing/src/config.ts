@@ -1,5 +1,6 @@
 import { DEFAULT_DATABASE_URL } from '@billing/persistence';
 import { DEFAULT_NATS_URL } from '@billing/messaging';
+import { defaultPriceCatalogPath } from './resources/price-catalog';
 
 /** The engine's settings, read and checked once at start; every default runs on a development machine. */
 export interface BillingConfig {
@@ -19,6 +20,18 @@ export interface BillingConfig {
   /** Group commits under way at once (each holds one pooled connection). */
   readonly concurrentCommits: number;
   readonly outboxSweepIntervalMs: number;
+  /** JSON price catalog (see README); the shipped one by default. */
+  readonly priceCatalogPath: string;
+  /** How often running resources are charged. */
+  readonly tickIntervalMs: number;
+  /** `authorize` refuses when the usable balance covers less than this much of the SKU's rate. */
+  readonly minRunwayMinutes: number;
+  readonly lifecycleStream: string;
+  readonly lifecycleSubjectPrefix: string;
+  /** Durable consumer name: processes sharing it share the lifecycle messages. */
+  readonly lifecycleConsumer: string;
+  /** How often grants expiring soon are looked for, so passivated wallets expire on time too. */
+  readonly expirySweepIntervalMs: number;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -49,5 +62,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BillingConfig 
     maxWalletsPerCommit: int(env, 'MAX_WALLETS_PER_COMMIT', 500, 1, 100_000),
     concurrentCommits: int(env, 'CONCURRENT_COMMITS', 3, 1, 64),
     outboxSweepIntervalMs: int(env, 'OUTBOX_SWEEP_INTERVAL_MS', 1000, 10, 600_000),
+    priceCatalogPath: env.PRICE_CATALOG || defaultPriceCatalogPath(),
+    tickIntervalMs: int(env, 'TICK_INTERVAL_MS', 60_000, 10, 3_600_000),
+    minRunwayMinutes: int(env, 'MIN_RUNWAY_MINUTES', 10, 0, 10_080),
+    lifecycleStream: token(env, 'LIFECYCLE_STREAM', 'GPU_LIFECYCLE', /^[A-Za-z0-9_-]+$/),
+    lifecycleSubjectPrefix: token(env, 'LIFECYCLE_SUBJECT_PREFIX', 'gpu.lifecycle', /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/),
+    lifecycleConsumer: token(env, 'LIFECYCLE_CONSUMER', 'billing-engine', /^[A-Za-z0-9_-]+$/),
+    expirySweepIntervalMs: int(env, 'EXPIRY_SWEEP_INTERVAL_MS', 30_000, 10, 3_600_000),
   };
 }

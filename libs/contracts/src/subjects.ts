@@ -1,5 +1,5 @@
 /** NATS subjects of the wire contract (DESIGN.md section 5); the prefix is configurable. */
-export const WALLET_COMMANDS = ['topup', 'grant', 'debit', 'balance', 'ledger'] as const;
+export const WALLET_COMMANDS = ['topup', 'grant', 'debit', 'balance', 'ledger', 'authorize', 'alerts.set', 'usage'] as const;
 export type WalletCommandName = (typeof WALLET_COMMANDS)[number];
 
 export const EVENT_TYPES = ['balance', 'low_balance', 'depleted', 'grant_expired'] as const;
@@ -33,5 +33,24 @@ export class Subjects {
 
   eventsWildcard(): string {
     return `${this.prefix}.events.>`;
+  }
+}
+
+/** Lifecycle input from the GPU control plane: `gpu.lifecycle.<orgId>.<resourceId>` (prefix configurable). */
+export class LifecycleSubjects {
+  constructor(readonly prefix = 'gpu.lifecycle') {}
+
+  of(orgId: string, resourceId: string): string {
+    return `${this.prefix}.${orgId}.${resourceId}`;
+  }
+
+  wildcard(): string {
+    return `${this.prefix}.>`;
+  }
+
+  parse(subject: string): { orgId: string; resourceId: string } | null {
+    if (!subject.startsWith(`${this.prefix}.`)) return null;
+    const parts = subject.slice(this.prefix.length + 1).split('.');
+    return parts.length === 2 && parts[0] && parts[1] ? { orgId: parts[0], resourceId: parts[1] } : null;
   }
 }

@@ -21,16 +21,25 @@ export const MAX_PAYLOAD_BYTES = 16 * 1024;
 export const MAX_LEDGER_PAGE = 500;
 export const DEFAULT_LEDGER_PAGE = 100;
 
-const ORG_ID = /^[A-Za-z0-9_-]{1,64}$/;
-const TOKEN = /^[A-Za-z0-9_.:\-]{1,128}$/;
-const SERVICE = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
+export const ORG_ID = /^[A-Za-z0-9_-]{1,64}$/;
+export const TOKEN = /^[A-Za-z0-9_.:\-]{1,128}$/;
+export const SERVICE = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
 const AMOUNT = /^(0|[1-9][0-9]*)(\.[0-9]+)?$/;
+export const SKU = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
+
+/** Low-balance thresholds one organization may set. */
+export const MAX_LOW_BALANCE_THRESHOLDS = 10;
+/** Longest range one usage query may cover. */
+export const MAX_USAGE_RANGE_DAYS = 366;
 
 export type ParsedCommand =
   | { readonly name: 'topup' | 'grant' | 'debit'; readonly command: WalletCommand; readonly requestHash: string }
   | { readonly name: 'balance' }
-  | { readonly name: 'ledger'; readonly cursor: number; readonly limit: number };
+  | { readonly name: 'ledger'; readonly cursor: number; readonly limit: number }
+  | { readonly name: 'authorize'; readonly service: string; readonly sku: string; readonly workspaceId: string }
+  | { readonly name: 'alerts.set'; readonly lowBalance: Decimal[] }
+  | { readonly name: 'usage'; readonly workspaceId: string | null; readonly from: Date; readonly to: Date };
 
 export function parseOrgId(orgId: string): string {
   if (!ORG_ID.test(orgId)) throw new InputError(ErrorCode.INVALID_ORG_ID, 'orgId must be 1-64 characters of letters, digits, _ or -');
@@ -54,10 +63,21 @@ export function parseWalletCommand(command: string, body: Uint8Array): ParsedCom
       return { name: 'balance' };
     case 'ledger':
       return parseLedger(input);
+    case 'authorize':
+      return {
+        name: 'authorize',
+        service: text(input, 'service', SERVICE, 'a service name such as gpu-container'),
+        sku: text(input, 'sku', SKU, 'a SKU such as h100-1x'),
+        workspaceId: text(input, 'workspaceId', TOKEN, KEY_RULE),
+      };
+    case 'alerts.set':
+      return parseAlerts(input);
+    case 'usage':
+      return parseUsage(input);
   }
 }
 
-function readJson(body: Uint8Array, mayBeEmpty: boolean): Record<string, unknown> {
+export function readJson(body: Uint8Array, mayBeEmpty: boolean): Record<string, unknown> {
   if (body.length > MAX_PAYLOAD_BYTES) {
     throw new InputError(ErrorCode.PAYLOAD_TOO_LARGE, `payload is ${body.length} bytes; the limit is ${MAX_PAYLOAD_BYTES}`);
   }
@@ -84,13 +104,13 @@ export function fingerprint(command: WalletCommand): string {
   return createHash('sha256').update(fields.join('\u0000')).digest('base64url').slice(0, 32);
 }
 
-function required(input: Record<string, unknown>, field: string): unknown {
+export function required(input: Record<string, unknown>, field: string): unknown {
   const v = input[field];
   if (v === undefined || v === null) throw new InputError(ErrorCode.MISSING_FIELD, `'${field}' is required`);
   return v;
 }
 
-function text(input: Record<string, unknown>, field: string, pattern: RegExp, rule: string): string {
+export function text(input: Record<string, unknown>, field: string, pattern: RegExp, rule: string): string {
   const v = required(input, field);
   if (typeof v !== 'string' || !pattern.test(v)) throw new InputError(ErrorCode.INVALID_FIELD, `'${field}' must be ${rule}`);
   return v;
@@ -124,7 +144,7 @@ export function amount(input: Record<string, unknown>, field: string, maxDecimal
   return value;
 }
 
-function timestamp(input: Record<string, unknown>, field: string): Date | null {
+export function timestamp(input: Record<string, unknown>, field: string): Date | null {
   const v = input[field];
   if (v === undefined || v === null) return null;
   if (typeof v !== 'string' || !ISO_UTC.test(v) || Number.isNaN(Date.parse(v))) {
@@ -133,7 +153,7 @@ function timestamp(input: Record<string, unknown>, field: string): Date | null {
   return new Date(v);
 }
 
-const KEY_RULE = '1-128 characters of letters, digits, _ . : or -';
+export const KEY_RULE = '1-128 characters of letters, digits, _ . : or -';
 
 function parseTopup(input: Record<string, unknown>): TopupCommand {
   const cur = currency(input);
@@ -196,4 +216,27 @@ function parseLedger(input: Record<string, unknown>): ParsedCommand {
     throw new InputError(ErrorCode.INVALID_FIELD, `'limit' must be an integer from 1 to ${MAX_LEDGER_PAGE}`);
   }
   return { name: 'ledger', cursor: c, limit };
+}
+
+function parseAlerts(input: Record<string, unknown>): ParsedCommand {
+  const list = required(input, 'lowBalance');
+  if (!Array.isArray(list) || list.length > MAX_LOW_BALANCE_THRESHOLDS) {
+    throw new InputError(ErrorCode.INVALID_FIELD, `'lowBalance' must be an array of at most ${MAX_LOW_BALANCE_THRESHOLDS} decimal strings`);
+  }
+  const values = list.map((v, i) => amount({ [`lowBalance[${i}]`]: v }, `lowBalance[${i}]`));
+  const unique = [...new Map(values.map((v) => [v.toFixed(), v])).values()].sort((a, b) => a.comparedTo(b));
+  return { name: 'alerts.set', lowBalance: unique };
+}
+
+function parseUsage(input: Record<string, unknown>): ParsedCommand {
+  const from = timestamp(input, 'from');
+  const to = timestamp(input, 'to');
+  if (!from) throw new InputError(ErrorCode.MISSING_FIELD, "'from' is required");
+  if (!to) throw new InputError(ErrorCode.MISSING_FIELD, "'to' is required");
+  if (to.getTime() <= from.getTime()) throw new InputError(ErrorCode.INVALID_FIELD, "'to' must be after 'from'");
+  if (to.getTime() - from.getTime() > MAX_USAGE_RANGE_DAYS * 86_400_000) {
+    throw new InputError(ErrorCode.INVALID_FIELD, `a usage query covers at most ${MAX_USAGE_RANGE_DAYS} days`);
+  }
+  const workspaceId = input.workspaceId === undefined || input.workspaceId === null ? null : text(input, 'workspaceId', TOKEN, KEY_RULE);
+  return { name: 'usage', workspaceId, from, to };
 }

@@ -5,3 +5,5 @@ export * from './ledger-entry';
 export * from './money';
 export * from './refusal';
 export * from './wallet';
+export * from './metering';
+export * from './pricing';

@@ -2,6 +2,7 @@ import { SplitPart } from './allocation';
 import { Currency } from './currency';
 import { Decimal } from './money';
 
+/** `correction` gives back what a meter charged beyond the usage (a late stop). */
 export type EntryType = 'topup' | 'grant' | 'debit' | 'expire' | 'correction';
 
 /**
@@ -26,6 +27,10 @@ export interface LedgerEntry {
   readonly description: string | null;
   /** Provider reference of a top-up, code of a voucher, id of a grant: where the money came from. */
   readonly reference: string | null;
+  /** For metered usage: GPU time this entry charges (negative for a correction), in milliseconds. */
+  readonly usageMs: number | null;
+  /** For metered usage: the instant up to which the resource's usage is charged by this entry. */
+  readonly usageUntil: Date | null;
   /** Wallet total right after this entry. */
   readonly totalAfter: Decimal;
   readonly at: Date;

@@ -1,6 +1,6 @@
-import { allocate, SplitPart } from './allocation';
+import { allocate, compareConsumptionOrder, SplitPart } from './allocation';
 import { Currency } from './currency';
-import { Grant, GrantKind, isExpiredAt } from './grant';
+import { canPayFor, Grant, GrantKind, isExpiredAt } from './grant';
 import { LedgerEntry } from './ledger-entry';
 import { Decimal, sum, ZERO } from './money';
 import { DomainRefusalCode, Refusal, refusal } from './refusal';
@@ -183,14 +183,22 @@ function grant(state: WalletState, cmd: GrantCommand, ctx: DecisionContext): Dec
   });
 }
 
-function debit(state: WalletState, cmd: DebitCommand, ctx: DecisionContext): Decision {
+function checkChargeCurrency(state: WalletState, currency: Currency | null): Refused | null {
   if (state.currency === null) {
     return { ok: false, refusal: refusal(DomainRefusalCode.NO_BILLING_CURRENCY, 'the wallet has never been credited, so it has no billing currency to charge in') };
   }
-  if (cmd.currency !== null && cmd.currency !== state.currency) {
-    return { ok: false, refusal: refusal(DomainRefusalCode.CURRENCY_MISMATCH, `the wallet bills in ${state.currency}, not ${cmd.currency}`) };
+  if (currency !== null && currency !== state.currency) {
+    return { ok: false, refusal: refusal(DomainRefusalCode.CURRENCY_MISMATCH, `the wallet bills in ${state.currency}, not ${currency}`) };
   }
-  const { parts, shortfall } = allocate(state.grants, cmd.amount, cmd.service, ctx.now);
+  return null;
+}
+
+/**
+ * Draws `amount` for `service` from the grants in consumption order; what they cannot pay
+ * becomes debt on top-up. Returns the new grants and the split (negative parts).
+ */
+function charge(state: WalletState, amount: Decimal, service: string, usageEndsAt: Date, ctx: DecisionContext): { grants: readonly Grant[]; split: SplitPart[] } {
+  const { parts, shortfall } = allocate(state.grants, amount, service, usageEndsAt);
   const deltas = new Map<string, Decimal>(parts.map((p) => [p.grantId, p.amount]));
   let grants = state.grants;
   const split = [...parts];
@@ -210,7 +218,7 @@ function debit(state: WalletState, cmd: DebitCommand, ctx: DecisionContext): Dec
         kind: 'topup',
         amount: ZERO,
         remaining: shortfall.negated(),
-        currency: state.currency,
+        currency: state.currency as Currency,
         service: null,
         expiresAt: null,
         createdAt: ctx.now,
@@ -220,12 +228,21 @@ function debit(state: WalletState, cmd: DebitCommand, ctx: DecisionContext): Dec
       split.push({ grantId: debtGrant.id, amount: shortfall.negated() });
     }
   }
-  if (deltas.size > 0) {
-    grants = grants.map((g) => {
-      const delta = deltas.get(g.id);
-      return delta === undefined ? g : { ...g, remaining: g.remaining.plus(delta) };
-    });
-  }
+  return { grants: applyDeltas(grants, deltas), split };
+}
+
+function applyDeltas(grants: readonly Grant[], deltas: ReadonlyMap<string, Decimal>): readonly Grant[] {
+  if (deltas.size === 0) return grants;
+  return grants.map((g) => {
+    const delta = deltas.get(g.id);
+    return delta === undefined ? g : { ...g, remaining: g.remaining.plus(delta) };
+  });
+}
+
+function debit(state: WalletState, cmd: DebitCommand, ctx: DecisionContext): Decision {
+  const wrong = checkChargeCurrency(state, cmd.currency);
+  if (wrong) return wrong;
+  const { grants, split } = charge(state, cmd.amount, cmd.service, ctx.now, ctx);
   const next: WalletState = { ...state, seq: state.seq + 1, grants };
   return accept(next, ctx, {
     type: 'debit',
@@ -246,7 +263,7 @@ function newest(grants: readonly Grant[]): Grant | undefined {
 }
 
 type EntryFields = Pick<LedgerEntry, 'type' | 'amount' | 'split' | 'idempotencyKey'> &
-  Partial<Pick<LedgerEntry, 'service' | 'workspaceId' | 'resourceId' | 'description' | 'reference'>>;
+  Partial<Pick<LedgerEntry, 'service' | 'workspaceId' | 'resourceId' | 'description' | 'reference' | 'usageMs' | 'usageUntil'>>;
 
 function accept(next: WalletState, ctx: DecisionContext, fields: EntryFields): Accepted {
   const entry: LedgerEntry = {
@@ -260,6 +277,8 @@ function accept(next: WalletState, ctx: DecisionContext, fields: EntryFields): A
     resourceId: null,
     description: null,
     reference: null,
+    usageMs: null,
+    usageUntil: null,
     ...fields,
     totalAfter: totalOf(next),
     at: ctx.now,
@@ -306,9 +325,12 @@ export function nextExpiry(state: WalletState): Date | null {
   return next;
 }
 
-/** Drops grants that are spent for good, so a long-lived wallet's state stays small. */
-export function pruneSpentGrants(state: WalletState): WalletState {
-  const live = state.grants.filter((g) => !g.remaining.isZero() || (g.kind === 'topup' && isNewestTopup(state, g)));
+/**
+ * Drops grants that are spent for good, so a long-lived wallet's state stays small. Grants in
+ * `keep` (those a meter may give a correction back to) stay.
+ */
+export function pruneSpentGrants(state: WalletState, keep: ReadonlySet<string> = new Set()): WalletState {
+  const live = state.grants.filter((g) => !g.remaining.isZero() || keep.has(g.id) || (g.kind === 'topup' && isNewestTopup(state, g)));
   return live.length === state.grants.length ? state : { ...state, grants: live };
 }
 
@@ -321,4 +343,95 @@ export function assertLedgerInvariant(state: WalletState, ledgerTotal: Decimal):
   if (!total.equals(ledgerTotal)) {
     throw new Error(`invariant broken for ${state.orgId}: grants hold ${total.toFixed()} but the ledger sums to ${ledgerTotal.toFixed()}`);
   }
+}
+
+/** What a meter (one per resource) has charged so far, and from which grants. */
+export interface MeterState {
+  readonly charged: Decimal;
+  readonly usageMs: number;
+  readonly until: Date | null;
+  /** Entries written for this meter; the next entry's idempotency key is derived from it. */
+  readonly entries: number;
+  /** What each grant paid for this meter, net of corrections: where a correction goes back to. */
+  readonly byGrant: ReadonlyMap<string, Decimal>;
+}
+
+export const EMPTY_METER: MeterState = { charged: ZERO, usageMs: 0, until: null, entries: 0, byGrant: new Map() };
+
+/**
+ * Sets a resource's cumulative charge. The wallet charges the difference from what the meter
+ * already charged, or gives back the excess (a late stop) to the grants that paid it, latest
+ * in consumption order first. Sending the same cumulative value again changes nothing.
+ */
+export interface MeterCommand {
+  readonly type: 'meter';
+  readonly resourceId: string;
+  readonly workspaceId: string;
+  readonly service: string;
+  readonly currency: Currency;
+  /** Everything the resource owes up to `until`. */
+  readonly amount: Decimal;
+  readonly usageMs: number;
+  readonly until: Date;
+}
+
+export type MeterDecision = { ok: true; state: WalletState; meter: MeterState; entry: LedgerEntry | null } | Refused;
+
+export function decideMeter(state: WalletState, meter: MeterState, cmd: MeterCommand, ctx: Omit<DecisionContext, 'requestHash'>): MeterDecision {
+  const wrong = checkChargeCurrency(state, cmd.currency);
+  if (wrong) return wrong;
+  const delta = cmd.amount.minus(meter.charged);
+  const until = meter.until === null || cmd.until.getTime() > meter.until.getTime() ? cmd.until : meter.until;
+  if (delta.isZero()) return { ok: true, state, meter: { ...meter, usageMs: cmd.usageMs, until }, entry: null };
+  const byGrant = new Map(meter.byGrant);
+  let grants: readonly Grant[];
+  let split: SplitPart[];
+  if (delta.greaterThan(ZERO)) {
+    ({ grants, split } = charge(state, delta, cmd.service, cmd.until, { ...ctx, requestHash: '' }));
+    for (const p of split) byGrant.set(p.grantId, (byGrant.get(p.grantId) ?? ZERO).minus(p.amount));
+  } else {
+    split = [];
+    let left = delta.negated();
+    const payers = state.grants.filter((g) => (byGrant.get(g.id) ?? ZERO).greaterThan(ZERO)).sort(compareConsumptionOrder).reverse();
+    for (const g of payers) {
+      if (left.isZero()) break;
+      const back = Decimal.min(left, byGrant.get(g.id) as Decimal);
+      split.push({ grantId: g.id, amount: back });
+      byGrant.set(g.id, (byGrant.get(g.id) as Decimal).minus(back));
+      left = left.minus(back);
+    }
+    if (!left.isZero()) {
+      // The meter's grants are always held (see pruneSpentGrants): this is a bug, not a refusal.
+      throw new Error(`meter ${cmd.resourceId}: ${left.toFixed()} of a correction has no grant that paid it`);
+    }
+    grants = applyDeltas(state.grants, new Map(split.map((p) => [p.grantId, p.amount])));
+  }
+  for (const [id, amount] of byGrant) if (amount.isZero()) byGrant.delete(id);
+  const next: WalletState = { ...state, seq: state.seq + 1, grants };
+  const entries = meter.entries + 1;
+  const { entry } = accept(next, { ...ctx, requestHash: '' }, {
+    type: delta.greaterThan(ZERO) ? 'debit' : 'correction',
+    amount: delta.negated(),
+    split,
+    idempotencyKey: `meter:${cmd.resourceId}:${entries}`,
+    service: cmd.service,
+    workspaceId: cmd.workspaceId,
+    resourceId: cmd.resourceId,
+    usageMs: cmd.usageMs - meter.usageMs,
+    usageUntil: cmd.until,
+  });
+  return { ok: true, state: next, meter: { charged: cmd.amount, usageMs: cmd.usageMs, until, entries, byGrant }, entry };
+}
+
+/** What the grants that may pay for `service` hold at `at` (debt not subtracted). */
+export function usableBalance(state: WalletState, service: string, at: Date): Decimal {
+  let usable = ZERO;
+  for (const g of state.grants) if (g.remaining.greaterThan(ZERO) && canPayFor(g, service, at)) usable = usable.plus(g.remaining);
+  const debt = state.grants.find((g) => g.remaining.isNegative());
+  return debt ? usable.plus(debt.remaining) : usable;
+}
+
+/** Thresholds the total crossed downwards between two commits (at or above before, below after). */
+export function lowBalanceCrossings(before: Decimal, after: Decimal, thresholds: readonly Decimal[]): Decimal[] {
+  return thresholds.filter((t) => before.greaterThanOrEqualTo(t) && after.lessThan(t));
 }

@@ -4,3 +4,4 @@ export * from './mikro-orm.config';
 export * from './outbox.repository';
 export * from './row-mapping';
 export * from './wallet.repository';
+export * from './resource.repository';

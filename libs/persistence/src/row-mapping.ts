@@ -30,6 +30,8 @@ export interface LedgerRecord {
   description: string | null;
   reference: string | null;
   total_after: string;
+  usage_ms: string | number | null;
+  usage_until: Date | string | null;
   created_at: Date | string;
 }
 
@@ -81,6 +83,8 @@ export function toEntry(r: LedgerRecord): LedgerEntry {
     description: r.description,
     reference: r.reference,
     totalAfter: new Decimal(r.total_after),
+    usageMs: r.usage_ms === null || r.usage_ms === undefined ? null : Number(r.usage_ms),
+    usageUntil: r.usage_until === null || r.usage_until === undefined ? null : date(r.usage_until),
     at: date(r.created_at),
   };
 }
@@ -102,6 +106,8 @@ export function fromEntry(e: LedgerEntry): LedgerRecord {
     description: e.description,
     reference: e.reference,
     total_after: e.totalAfter.toFixed(),
+    usage_ms: e.usageMs,
+    usage_until: e.usageUntil,
     created_at: e.at,
   };
 }

@@ -1,4 +1,4 @@
-import { Currency, emptyWallet, Grant, LedgerEntry, totalOf, WalletState } from '@billing/domain';
+import { Currency, Decimal, emptyWallet, Grant, LedgerEntry, MeterState, totalOf, WalletState } from '@billing/domain';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { fromEntry, fromGrant, GrantRecord, LedgerRecord, toEntry, toGrant } from './row-mapping';
 
@@ -6,6 +6,9 @@ export interface LoadedWallet {
   readonly state: WalletState;
   /** The wallet row's version; 0 for a wallet that has no row yet. */
   readonly version: number;
+  /** What each resource of the organization has been charged so far (owned by the wallet actor). */
+  readonly meters: Map<string, MeterState>;
+  readonly lowBalanceThresholds: readonly Decimal[];
 }
 
 export interface OutboxMessage {
@@ -22,6 +25,8 @@ export interface WalletChange {
   readonly entries: readonly LedgerEntry[];
   /** Grants created or changed by the batch, as they now are. */
   readonly grants: readonly Grant[];
+  /** Meters changed by the batch, as they now are. */
+  readonly meters: readonly { readonly resourceId: string; readonly meter: MeterState }[];
   readonly events: readonly OutboxMessage[];
 }
 
@@ -66,19 +71,42 @@ export class WalletRepository {
   }
 
   async load(orgId: string): Promise<LoadedWallet> {
-    const wallets = await this.connection.execute<{ currency: string | null; currency_locked: boolean; version: number; seq: string; total: string }[]>(
-      'select currency, currency_locked, version, seq, total from wallets where org_id = ?',
-      [orgId],
-    );
-    if (wallets.length === 0) return { state: emptyWallet(orgId), version: 0 };
+    const wallets = (
+      await this.knex.raw('select currency, currency_locked, version, seq, total, low_balance_thresholds from wallets where org_id = ?', [orgId])
+    ).rows as { currency: string | null; currency_locked: boolean; version: number; seq: string; total: string; low_balance_thresholds: string[] }[];
+    if (wallets.length === 0) return { state: emptyWallet(orgId), version: 0, meters: new Map(), lowBalanceThresholds: [] };
     const w = wallets[0];
-    // Spent grants never change again, except the newest top-up, which takes any new debt.
-    const grants = await this.connection.execute<GrantRecord[]>(
-      `select * from grants where org_id = ? and (remaining <> 0 or id = (
-         select id from grants where org_id = ? and kind = 'topup' order by created_at desc, id desc limit 1))
-       order by created_at, id`,
-      [orgId, orgId],
+    const meterRows = (await this.knex.raw('select resource_id, charged, usage_ms, until, entries, by_grant from meters where org_id = ?', [orgId])).rows as {
+      resource_id: string;
+      charged: string;
+      usage_ms: string;
+      until: Date | null;
+      entries: number;
+      by_grant: Record<string, string>;
+    }[];
+    const meters = new Map<string, MeterState>(
+      meterRows.map((m) => [
+        m.resource_id,
+        {
+          charged: new Decimal(m.charged),
+          usageMs: Number(m.usage_ms),
+          until: m.until,
+          entries: m.entries,
+          byGrant: new Map(Object.entries(m.by_grant).map(([g, a]) => [g, new Decimal(a)])),
+        },
+      ]),
     );
+    // Spent grants never change again, except the newest top-up (which takes new debt) and
+    // those a meter may give a correction back to.
+    const grants = (
+      await this.knex.raw(
+        `select * from grants where org_id = ? and (remaining <> 0
+           or id = (select id from grants where org_id = ? and kind = 'topup' order by created_at desc, id desc limit 1)
+           or id in (select jsonb_object_keys(by_grant)::uuid from meters where org_id = ?))
+         order by created_at, id`,
+        [orgId, orgId, orgId],
+      )
+    ).rows as GrantRecord[];
     const state: WalletState = {
       orgId,
       currency: w.currency as Currency | null,
@@ -88,7 +116,16 @@ export class WalletRepository {
     };
     const held = totalOf(state);
     if (!held.equals(w.total)) throw new Error(`wallet ${orgId}: grants hold ${held.toFixed()} but the wallet row says ${w.total}`);
-    return { state, version: w.version };
+    return { state, version: w.version, meters, lowBalanceThresholds: w.low_balance_thresholds.map((t) => new Decimal(t)) };
+  }
+
+  /** Low-balance thresholds are settings, not money: written directly, outside the ledger. */
+  async setLowBalanceThresholds(orgId: string, thresholds: readonly Decimal[]): Promise<void> {
+    await this.knex.raw(
+      `insert into wallets (org_id, version, seq, total, low_balance_thresholds) values (?, 0, 0, 0, ?::jsonb)
+       on conflict (org_id) do update set low_balance_thresholds = excluded.low_balance_thresholds, updated_at = now()`,
+      [orgId, JSON.stringify(thresholds.map((t) => t.toFixed()))],
+    );
   }
 
   /** Ledger entries already recorded under these (organization, idempotency key) pairs. */
@@ -133,13 +170,25 @@ export class WalletRepository {
     }));
     const entries = changes.flatMap((c) => c.entries.map(fromEntry));
     const grants = changes.flatMap((c) => c.grants.map((g) => fromGrant(c.orgId, g)));
+    const meters = changes.flatMap((c) =>
+      c.meters.map(({ resourceId, meter }) => ({
+        org_id: c.orgId,
+        resource_id: resourceId,
+        charged: meter.charged.toFixed(),
+        usage_ms: meter.usageMs,
+        until: meter.until,
+        entries: meter.entries,
+        by_grant: Object.fromEntries([...meter.byGrant].map(([g, a]) => [g, a.toFixed()])),
+      })),
+    );
     const events = changes.flatMap((c) => c.events.map((e) => ({ event_id: e.eventId, subject: e.subject, payload: e.payload })));
     let outcome: { versionConflicts?: string[]; duplicateKeys?: string[]; outbox?: [string, string][] };
     try {
-      const result = await this.knex.raw('select commit_wallet_batch(?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb) as r', [
+      const result = await this.knex.raw('select commit_wallet_batch(?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb) as r', [
         JSON.stringify(wallets),
         JSON.stringify(entries),
         JSON.stringify(grants),
+        JSON.stringify(meters),
         JSON.stringify(events),
       ]);
       outcome = result.rows[0].r;

@@ -1,7 +1,14 @@
 import { ParsedCommand } from '@billing/contracts';
 
+/** Work for a wallet actor that does not come from a NATS request. */
+export type InternalCommand =
+  /** Write off what expired (the actor's own timer, or the expiry sweep for passivated wallets). */
+  | { readonly name: 'expire' }
+  /** Bring meters up to now: the listed resources, or every billable one of the organization. */
+  | { readonly name: 'meter'; readonly resourceIds: readonly string[] | null };
+
 /** A wallet command on its way through an actor's mailbox, with the way to answer it. */
 export interface WalletMessage {
-  readonly parsed: Exclude<ParsedCommand, { name: 'ledger' }> | { readonly name: 'expire' };
+  readonly parsed: Exclude<ParsedCommand, { name: 'ledger' } | { name: 'usage' }> | InternalCommand;
   readonly reply: (body: object) => void;
 }

@@ -1,21 +1,32 @@
 import { randomUUID } from 'crypto';
 import { Behavior } from '@billing/actors';
-import { balanceSnapshot, entryView, ErrorCode, errorReply, Subjects } from '@billing/contracts';
+import { balanceSnapshot, BalanceSnapshot, entryView, ErrorCode, errorReply, EventType, Subjects } from '@billing/contracts';
 import {
   assertLedgerInvariant,
   balanceOf,
   decide,
+  decideMeter,
   Decimal,
+  EMPTY_METER,
   expireGrants,
+  firstBillableMs,
   Grant,
+  gpuRatePerHour,
+  lastBillableMs,
   LedgerEntry,
+  lowBalanceCrossings,
+  meteredUntil,
+  MeterState,
+  meterPoints,
   nextExpiry,
   pruneSpentGrants,
   totalOf,
+  usableBalance,
   WalletState,
   ZERO,
 } from '@billing/domain';
 import { DuplicateKeyError, LoadedWallet, OutboxMessage, StoredOutboxMessage, VersionConflictError, WalletChange } from '@billing/persistence';
+import { ResourceBook, ResourceRecord } from '../resources/resource-book';
 import { WalletMessage } from './wallet-message';
 
 /** How often a batch is decided again after another writer committed the same wallet first. */
@@ -28,8 +39,9 @@ export interface WalletActorDeps {
   readonly findByKeys: (orgId: string, keys: string[]) => Promise<LedgerEntry[]>;
   readonly commit: (change: WalletChange) => Promise<StoredOutboxMessage[]>;
   readonly published: (messages: StoredOutboxMessage[]) => void;
-  /** Running resources' burn rate; zero until resources are billed. */
-  readonly burnRatePerHour: (orgId: string) => Decimal;
+  readonly setLowBalanceThresholds: (orgId: string, thresholds: readonly Decimal[]) => Promise<void>;
+  readonly resources: ResourceBook;
+  readonly minRunwayMinutes: number;
 }
 
 /** The store could not be reached: nothing of the batch is known to be committed. */
@@ -38,6 +50,15 @@ export class StoreUnavailableError extends Error {}
 interface Outcome {
   readonly message: WalletMessage;
   readonly body: (state: WalletState) => object;
+}
+
+interface BatchResult {
+  readonly state: WalletState;
+  readonly entries: LedgerEntry[];
+  readonly outcomes: Outcome[];
+  readonly meters: Map<string, MeterState>;
+  /** Resources whose meter is now final, with the record it was computed from. */
+  readonly settled: ResourceRecord[];
 }
 
 /**
@@ -64,16 +85,15 @@ export class WalletActor implements Behavior<WalletMessage> {
         this.loaded = await this.guard(this.deps.load(this.orgId));
         this.scheduleExpiry();
       }
-      const wallet = this.loaded;
-      const { state, entries, outcomes } = this.decideBatch(wallet.state, batch, prior);
-      if (entries.length === 0) {
-        this.answer(outcomes, wallet.state);
+      const wallet = (this.loaded = await this.applySettings(batch, this.loaded));
+      const result = this.decideBatch(wallet, batch, prior);
+      if (result.entries.length === 0) {
+        this.finish(wallet, result);
         return;
       }
-      const change = this.changeOf(wallet, state, entries);
       let stored: StoredOutboxMessage[];
       try {
-        stored = await this.deps.commit(change);
+        stored = await this.deps.commit(this.changeOf(wallet, result));
       } catch (error) {
         if (error instanceof VersionConflictError) {
           this.loaded = null;
@@ -86,10 +106,13 @@ export class WalletActor implements Behavior<WalletMessage> {
         }
         throw new StoreUnavailableError(String((error as Error)?.message ?? error));
       }
-      assertLedgerInvariant(state, totalOf(wallet.state).plus(entries.reduce((s, e) => s.plus(e.amount), ZERO)));
-      this.loaded = { state: pruneSpentGrants(state), version: wallet.version + 1 };
+      assertLedgerInvariant(result.state, totalOf(wallet.state).plus(result.entries.reduce((s, e) => s.plus(e.amount), ZERO)));
+      const keep = new Set<string>();
+      for (const [id, m] of result.meters) wallet.meters.set(id, m);
+      for (const m of wallet.meters.values()) for (const g of m.byGrant.keys()) keep.add(g);
+      this.loaded = { ...wallet, state: pruneSpentGrants(result.state, keep), version: wallet.version + 1 };
       this.deps.published(stored);
-      this.answer(outcomes, this.loaded.state);
+      this.finish(this.loaded, result);
       this.scheduleExpiry();
       return;
     }
@@ -113,13 +136,13 @@ export class WalletActor implements Behavior<WalletMessage> {
     this.expiryTimer = null;
   }
 
-  snapshot(state: WalletState) {
+  private snapshot(state: WalletState): BalanceSnapshot {
     return balanceSnapshot({
       orgId: this.orgId,
       seq: state.seq,
       currency: state.currency,
       balance: balanceOf(state),
-      burnRatePerHour: this.deps.burnRatePerHour(this.orgId),
+      burnRatePerHour: this.deps.resources.burnRatePerHour(this.orgId, state.currency),
       at: this.deps.now(),
     });
   }
@@ -132,45 +155,139 @@ export class WalletActor implements Behavior<WalletMessage> {
     }
   }
 
-  private decideBatch(start: WalletState, batch: WalletMessage[], prior: LedgerEntry[]) {
+  /** Low-balance thresholds are settings: stored before the batch, effective for its crossings. */
+  private async applySettings(batch: WalletMessage[], wallet: LoadedWallet): Promise<LoadedWallet> {
+    for (let i = batch.length - 1; i >= 0; i--) {
+      const parsed = batch[i].parsed;
+      if (parsed.name !== 'alerts.set') continue;
+      await this.guard(this.deps.setLowBalanceThresholds(this.orgId, parsed.lowBalance));
+      return { ...wallet, lowBalanceThresholds: parsed.lowBalance };
+    }
+    return wallet;
+  }
+
+  private decideBatch(wallet: LoadedWallet, batch: WalletMessage[], prior: LedgerEntry[]): BatchResult {
     const now = this.deps.now();
     const seen = new Map(prior.map((e) => [e.idempotencyKey, e]));
-    const expired = expireGrants(start, { now, newId: randomUUID });
+    const expired = expireGrants(wallet.state, { now, newId: randomUUID });
     let state = expired.state;
     const entries: LedgerEntry[] = [...expired.entries];
     const outcomes: Outcome[] = [];
+    const meters = new Map<string, MeterState>();
+    const settled: ResourceRecord[] = [];
+    const fixed = (body: object) => () => body;
     for (const message of batch) {
       const parsed = message.parsed;
-      if (!('command' in parsed)) {
-        if (parsed.name === 'balance') outcomes.push({ message, body: (s) => ({ ok: true, balance: this.snapshot(s) }) });
-        continue;
+      switch (parsed.name) {
+        case 'balance':
+          outcomes.push({ message, body: (s) => ({ ok: true, balance: this.snapshot(s) }) });
+          break;
+        case 'expire':
+          break;
+        case 'alerts.set':
+          outcomes.push({ message, body: fixed({ ok: true, lowBalance: parsed.lowBalance.map((t) => t.toFixed()) }) });
+          break;
+        case 'authorize':
+          outcomes.push({ message, body: fixed(this.authorize(state, parsed.service, parsed.sku, now)) });
+          break;
+        case 'meter': {
+          const before = entries.length;
+          state = this.meter(state, wallet, parsed.resourceIds, now, entries, meters, settled);
+          outcomes.push({ message, body: fixed({ ok: true, entries: entries.length - before }) });
+          break;
+        }
+        default: {
+          const { command, requestHash } = parsed;
+          const first = seen.get(command.idempotencyKey);
+          if (first) {
+            const body =
+              first.requestHash === requestHash
+                ? { ok: true, entry: entryView(first) }
+                : errorReply(ErrorCode.IDEMPOTENCY_CONFLICT, `idempotency key '${command.idempotencyKey}' was used for a different request`);
+            outcomes.push({ message, body: fixed(body) });
+            break;
+          }
+          const decision = decide(state, command, { now, newId: randomUUID, requestHash });
+          if (!decision.ok) {
+            outcomes.push({ message, body: fixed(errorReply(decision.refusal.code, decision.refusal.message)) });
+            break;
+          }
+          state = decision.state;
+          entries.push(decision.entry);
+          seen.set(command.idempotencyKey, decision.entry);
+          outcomes.push({ message, body: fixed({ ok: true, entry: entryView(decision.entry) }) });
+        }
       }
-      const { command, requestHash } = parsed;
-      const first = seen.get(command.idempotencyKey);
-      if (first) {
-        const body =
-          first.requestHash === requestHash
-            ? { ok: true, entry: entryView(first) }
-            : errorReply(ErrorCode.IDEMPOTENCY_CONFLICT, `idempotency key '${command.idempotencyKey}' was used for a different request`);
-        outcomes.push({ message, body: () => body });
-        continue;
-      }
-      const decision = decide(state, command, { now, newId: randomUUID, requestHash });
-      if (!decision.ok) {
-        const body = errorReply(decision.refusal.code, decision.refusal.message);
-        outcomes.push({ message, body: () => body });
-        continue;
-      }
-      state = decision.state;
-      entries.push(decision.entry);
-      seen.set(command.idempotencyKey, decision.entry);
-      const body = { ok: true, entry: entryView(decision.entry) };
-      outcomes.push({ message, body: () => body });
     }
-    return { state, entries, outcomes };
+    // A correction may give credit back to a grant that has expired since: written off at once.
+    const after = expireGrants(state, { now, newId: randomUUID });
+    entries.push(...after.entries);
+    return { state: after.state, entries, outcomes, meters, settled };
   }
 
-  private changeOf(before: LoadedWallet, state: WalletState, entries: LedgerEntry[]): WalletChange {
+  /** Brings the meters of the given resources (or all billable ones) up to now, cut at UTC midnights. */
+  private meter(
+    start: WalletState,
+    wallet: LoadedWallet,
+    resourceIds: readonly string[] | null,
+    now: Date,
+    entries: LedgerEntry[],
+    meters: Map<string, MeterState>,
+    settled: ResourceRecord[],
+  ): WalletState {
+    const currency = start.currency;
+    if (currency === null) return start; // never credited: usage waits, it is billed once there is a currency
+    const book = this.deps.resources;
+    const records = resourceIds === null ? book.billable(this.orgId) : resourceIds.flatMap((id) => book.get(this.orgId, id) ?? []);
+    let state = start;
+    for (const record of records) {
+      const rates = book.rates(record, currency);
+      const startMs = firstBillableMs(record.periods);
+      if (!rates || startMs === null) continue;
+      let meter = meters.get(record.resourceId) ?? wallet.meters.get(record.resourceId) ?? EMPTY_METER;
+      for (const point of meterPoints(meter.until?.getTime() ?? null, startMs, now.getTime())) {
+        const due = meteredUntil(record.periods, rates, point);
+        const d = decideMeter(state, meter, {
+          type: 'meter',
+          resourceId: record.resourceId,
+          workspaceId: record.workspaceId,
+          service: record.service,
+          currency,
+          amount: due.amount,
+          usageMs: due.gpuMs,
+          until: new Date(point),
+        }, { now, newId: randomUUID });
+        if (!d.ok) throw new Error(`meter ${record.resourceId}: ${d.refusal.message}`);
+        state = d.state;
+        meter = d.meter;
+        if (d.entry) entries.push(d.entry);
+      }
+      meters.set(record.resourceId, meter);
+      const last = lastBillableMs(record.periods);
+      if (last !== null && last <= now.getTime()) settled.push(record);
+    }
+    return state;
+  }
+
+  private authorize(state: WalletState, service: string, sku: string, now: Date): object {
+    if (state.currency === null) return errorReply(ErrorCode.NO_BILLING_CURRENCY, 'the wallet has never been credited');
+    const rate = gpuRatePerHour(this.deps.resources.catalog, sku, state.currency);
+    if (rate === null) return errorReply(ErrorCode.UNKNOWN_SKU, `no price for SKU '${sku}' in ${state.currency}`);
+    const required = rate.times(this.deps.minRunwayMinutes).dividedBy(60);
+    const usable = usableBalance(state, service, now);
+    const authorized = usable.greaterThanOrEqualTo(required);
+    return {
+      ok: true,
+      authorized,
+      ...(authorized ? {} : { reason: `the balance usable for ${service} (${usable.toFixed()} ${state.currency}) does not cover ${this.deps.minRunwayMinutes} minutes of ${sku} (${required.toFixed()} ${state.currency})` }),
+      required: required.toFixed(),
+      usable: usable.toFixed(),
+      balance: this.snapshot(state),
+    };
+  }
+
+  private changeOf(before: LoadedWallet, result: BatchResult): WalletChange {
+    const { state, entries } = result;
     const touched = new Set(entries.flatMap((e) => e.split.map((p) => p.grantId)));
     const grants: Grant[] = state.grants.filter((g) => touched.has(g.id));
     const totalBefore = totalOf(before.state);
@@ -178,23 +295,39 @@ export class WalletActor implements Behavior<WalletMessage> {
     const snapshot = this.snapshot(state);
     const events: OutboxMessage[] = [this.event('balance', snapshot)];
     if (totalBefore.greaterThan(ZERO) && !totalAfter.greaterThan(ZERO)) {
-      events.push(this.event('depleted', { orgId: this.orgId, seq: state.seq, currency: state.currency, total: snapshot.total, exact: { total: totalAfter.toFixed() }, runningResources: [], at: snapshot.at }));
+      events.push(
+        this.event('depleted', {
+          orgId: this.orgId,
+          seq: state.seq,
+          currency: state.currency,
+          total: snapshot.total,
+          exact: { total: totalAfter.toFixed() },
+          runningResources: this.deps.resources.running(this.orgId),
+          at: snapshot.at,
+        }),
+      );
+    }
+    for (const threshold of lowBalanceCrossings(totalBefore, totalAfter, before.lowBalanceThresholds)) {
+      events.push(this.event('low_balance', { orgId: this.orgId, seq: state.seq, currency: state.currency, threshold: threshold.toFixed(), total: snapshot.total, exact: { total: totalAfter.toFixed() }, runwaySeconds: snapshot.runwaySeconds, at: snapshot.at }));
     }
     for (const e of entries) {
       if (e.type === 'expire') {
         events.push(this.event('grant_expired', { orgId: this.orgId, seq: e.seq, grantId: e.reference, service: e.service, amount: e.amount.negated().toFixed(), currency: e.currency, at: e.at.toISOString() }));
       }
     }
-    return { orgId: this.orgId, expectedVersion: before.version, state, entries, grants, events };
+    const meters = [...result.meters].map(([resourceId, meter]) => ({ resourceId, meter }));
+    return { orgId: this.orgId, expectedVersion: before.version, state, entries, grants, meters, events };
   }
 
-  private event(type: 'balance' | 'depleted' | 'grant_expired', body: object): OutboxMessage {
+  private event(type: EventType, body: object): OutboxMessage {
     const eventId = randomUUID();
     return { eventId, subject: this.deps.subjects.event(this.orgId, type), payload: JSON.stringify({ eventId, type, ...body }) };
   }
 
-  private answer(outcomes: Outcome[], state: WalletState): void {
-    for (const o of outcomes) o.message.reply(o.body(state));
+  private finish(wallet: LoadedWallet, result: BatchResult): void {
+    if (result.entries.length === 0) for (const [id, m] of result.meters) wallet.meters.set(id, m);
+    for (const record of result.settled) this.deps.resources.settled(this.orgId, record.resourceId, record);
+    for (const o of result.outcomes) o.message.reply(o.body(wallet.state));
   }
 
   /** Expiry happens on time even when nothing is charged: the actor wakes itself at the next expiry. */

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { entryView, ErrorCode, errorReply, InputError, parseOrgId, parseWalletCommand, Subjects } from '@billing/contracts';
+import { Decimal, toExact } from '@billing/domain';
 import { Msg, NatsConnection, Subscription } from 'nats';
 import { BillingConfig } from '../config';
 import { CONFIG, NATS } from '../tokens';
@@ -51,6 +52,13 @@ export class WalletNatsHandler {
         this.wallets.ledgerPage(orgId, parsed.cursor, parsed.limit).then(
           (entries) => reply({ ok: true, entries: entries.map(entryView), nextCursor: entries.length === parsed.limit ? entries[entries.length - 1].seq : null }),
           () => reply(errorReply(ErrorCode.UNAVAILABLE, 'the ledger could not be read; retry')),
+        );
+        return;
+      }
+      if (parsed.name === 'usage') {
+        this.wallets.usage(orgId, parsed.workspaceId, parsed.from, parsed.to).then(
+          (rows) => reply({ ok: true, from: parsed.from.toISOString(), to: parsed.to.toISOString(), usage: rows.map((r) => ({ ...r, amount: toExact(new Decimal(r.amount)), gpuHours: toExact(new Decimal(r.gpuHours)) })) }),
+          () => reply(errorReply(ErrorCode.UNAVAILABLE, 'usage could not be read; retry')),
         );
         return;
       }

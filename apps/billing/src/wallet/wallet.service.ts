@@ -1,12 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ActorRegistry, Batcher } from '@billing/actors';
 import { Subjects } from '@billing/contracts';
-import { ZERO } from '@billing/domain';
 import { OutboxRelay } from '@billing/messaging';
-import { StoredOutboxMessage, WalletChange, WalletRepository } from '@billing/persistence';
+import { ResourceRepository, StoredOutboxMessage, WalletChange, WalletRepository } from '@billing/persistence';
+import { ResourceBook } from '../resources/resource-book';
 import { BillingConfig } from '../config';
 import { CONFIG } from '../tokens';
-import { WalletActor } from './wallet.actor';
+import { WalletActor, WalletActorDeps } from './wallet.actor';
 import { WalletMessage } from './wallet-message';
 
 /**
@@ -22,18 +22,22 @@ export class WalletService {
   constructor(
     @Inject(CONFIG) config: BillingConfig,
     private readonly repository: WalletRepository,
-    private readonly relay: OutboxRelay,
+    relay: OutboxRelay,
     subjects: Subjects,
+    resources: ResourceBook,
+    private readonly resourceRepository: ResourceRepository,
   ) {
     this.commits = new Batcher((changes) => repository.commit(changes), config.maxWalletsPerCommit, config.concurrentCommits);
-    const deps = {
+    const deps: WalletActorDeps = {
       subjects,
       now: () => new Date(),
-      load: (orgId: string) => repository.load(orgId),
-      findByKeys: (orgId: string, keys: string[]) => repository.findByIdempotencyKeys(keys.map((key) => ({ orgId, key }))),
-      commit: (change: WalletChange) => this.commits.submit(change),
-      published: (messages: StoredOutboxMessage[]) => relay.publish(messages),
-      burnRatePerHour: () => ZERO,
+      load: (orgId) => repository.load(orgId),
+      findByKeys: (orgId, keys) => repository.findByIdempotencyKeys(keys.map((key) => ({ orgId, key }))),
+      commit: (change) => this.commits.submit(change),
+      published: (messages) => relay.publish(messages),
+      setLowBalanceThresholds: (orgId, thresholds) => repository.setLowBalanceThresholds(orgId, thresholds),
+      resources,
+      minRunwayMinutes: config.minRunwayMinutes,
     };
     this.registry = new ActorRegistry<WalletMessage>(
       (orgId) => new WalletActor(orgId, deps, (m) => this.registry.tell(orgId, m)),
@@ -49,6 +53,20 @@ export class WalletService {
 
   ledgerPage(orgId: string, afterSeq: number, limit: number) {
     return this.repository.ledgerPage(orgId, afterSeq, limit);
+  }
+
+  usage(orgId: string, workspaceId: string | null, from: Date, to: Date) {
+    return this.resourceRepository.usage(orgId, workspaceId, from, to);
+  }
+
+  /**
+   * Brings meters up to now and resolves once that is committed (or refused). Rejects when the
+   * organization's mailbox is full.
+   */
+  meter(orgId: string, resourceIds: readonly string[] | null): Promise<object> {
+    return new Promise((resolve, reject) => {
+      if (!this.registry.tell(orgId, { parsed: { name: 'meter', resourceIds }, reply: resolve })) reject(new Error(`wallet ${orgId}: mailbox full`));
+    });
   }
 
   close(): void {

@@ -20,6 +20,8 @@ export interface LedgerEntryRow {
   description?: string | null;
   reference?: string | null;
   totalAfter: string;
+  usageMs?: string | null;
+  usageUntil?: Date | null;
   createdAt: Date;
 }
 
@@ -44,6 +46,8 @@ export const LedgerEntryEntity = new EntitySchema<LedgerEntryRow>({
     description: { type: 'text', nullable: true },
     reference: { type: 'text', nullable: true },
     totalAfter: { type: 'decimal', precision: 38, scale: 8 },
+    usageMs: { type: 'bigint', nullable: true },
+    usageUntil: { type: 'Date', columnType: 'timestamptz', nullable: true },
     createdAt: { type: 'Date', columnType: 'timestamptz' },
   },
 });

@@ -8,6 +8,8 @@ export interface WalletRow {
   version: number;
   seq: string;
   total: string;
+  /** Totals below which a `low_balance` event goes out, once per downward crossing. */
+  lowBalanceThresholds: string[];
   createdAt: Date;
   updatedAt: Date;
 }
@@ -22,6 +24,7 @@ export const WalletEntity = new EntitySchema<WalletRow>({
     version: { type: 'integer' },
     seq: { type: 'bigint' },
     total: { type: 'decimal', precision: 38, scale: 8 },
+    lowBalanceThresholds: { type: 'json', defaultRaw: `'[]'::jsonb` },
     createdAt: { type: 'Date', columnType: 'timestamptz', defaultRaw: 'now()' },
     updatedAt: { type: 'Date', columnType: 'timestamptz', defaultRaw: 'now()' },
   },

@@ -2,16 +2,16 @@ import { Migration } from '@mikro-orm/migrations';
 
 /**
  * Group commit in one round trip: `commit_wallet_batch` applies the batches of many wallets
- * (wallet rows, ledger entries, grants, outbox events) as one statement, hence one
+ * (wallet rows, ledger entries, grants, meters, outbox events) as one statement, hence one
  * transaction. Each wallet row is written only if its version is the one its actor expects,
  * and each ledger entry only if its idempotency key is new; if either check fails for any
  * wallet, the call undoes everything and names the wallets that must decide again. Written by
  * hand: MikroORM generates tables, not functions.
  */
-export class Migration20261127113500 extends Migration {
+export class Migration20261127114500 extends Migration {
   override async up(): Promise<void> {
     this.addSql(`
-create function "commit_wallet_batch"(p_wallets jsonb, p_entries jsonb, p_grants jsonb, p_events jsonb) returns jsonb
+create function "commit_wallet_batch"(p_wallets jsonb, p_entries jsonb, p_grants jsonb, p_meters jsonb, p_events jsonb) returns jsonb
 language plpgsql as $$
 declare
   v_expected int := jsonb_array_length(p_wallets);
@@ -42,12 +42,12 @@ begin
     -- The unique (org, idempotency key) index is the duplicate check.
     with written as (
       insert into ledger_entries (id, org_id, seq, type, amount, currency, split, idempotency_key, request_hash, service,
-        workspace_id, resource_id, description, reference, total_after, created_at)
+        workspace_id, resource_id, description, reference, total_after, usage_ms, usage_until, created_at)
       select x.id, x.org_id, x.seq, x.type, x.amount, x.currency, x.split, x.idempotency_key, x.request_hash, x.service,
-        x.workspace_id, x.resource_id, x.description, x.reference, x.total_after, x.created_at
+        x.workspace_id, x.resource_id, x.description, x.reference, x.total_after, x.usage_ms, x.usage_until, x.created_at
       from jsonb_to_recordset(p_entries) as x(id uuid, org_id text, seq bigint, type text, amount numeric, currency text,
         split jsonb, idempotency_key text, request_hash text, service text, workspace_id text, resource_id text, description text,
-        reference text, total_after numeric, created_at timestamptz)
+        reference text, total_after numeric, usage_ms bigint, usage_until timestamptz, created_at timestamptz)
       on conflict (org_id, idempotency_key) do nothing
       returning org_id, idempotency_key
     )
@@ -65,6 +65,13 @@ begin
       currency text, service text, expires_at timestamptz, created_at timestamptz, source_ref text)
     on conflict (id) do update set remaining = excluded.remaining;
 
+    insert into meters (org_id, resource_id, charged, usage_ms, until, entries, by_grant, updated_at)
+    select x.org_id, x.resource_id, x.charged, x.usage_ms, x.until, x.entries, x.by_grant, now()
+    from jsonb_to_recordset(p_meters) as x(org_id text, resource_id text, charged numeric, usage_ms bigint, until timestamptz,
+      entries int, by_grant jsonb)
+    on conflict (org_id, resource_id) do update set charged = excluded.charged, usage_ms = excluded.usage_ms,
+      until = excluded.until, entries = excluded.entries, by_grant = excluded.by_grant, updated_at = now();
+
     with stored as (
       insert into outbox_events (event_id, subject, payload)
       select x.event_id, x.subject, x.payload from jsonb_to_recordset(p_events) as x(event_id uuid, subject text, payload text)
@@ -80,6 +87,6 @@ end $$;`);
   }
 
   override async down(): Promise<void> {
-    this.addSql(`drop function if exists "commit_wallet_batch"(jsonb, jsonb, jsonb, jsonb);`);
+    this.addSql(`drop function if exists "commit_wallet_batch"(jsonb, jsonb, jsonb, jsonb, jsonb);`);
   }
 }

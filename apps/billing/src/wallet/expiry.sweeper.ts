@@ -1,0 +1,48 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { MikroORM } from '@mikro-orm/postgresql';
+import { BillingConfig } from '../config';
+import { CONFIG } from '../tokens';
+import { WalletService } from './wallet.service';
+
+/**
+ * Vouchers and plan credits expire on time even in wallets nobody touches: every sweep wakes the
+ * wallets that hold a grant expiring before the next sweep (an active actor has its own timer).
+ */
+@Injectable()
+export class ExpirySweeper {
+  private readonly logger = new Logger('ExpirySweeper');
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    @Inject(CONFIG) private readonly config: BillingConfig,
+    private readonly orm: MikroORM,
+    private readonly wallets: WalletService,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.sweep(), this.config.expirySweepIntervalMs);
+    this.timer.unref();
+    void this.sweep();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  async sweep(): Promise<void> {
+    try {
+      const rows = (
+        await this.orm.em.getConnection().getKnex().raw(
+          `select distinct org_id from grants where kind <> 'topup' and remaining > 0 and expires_at <= now() + (? * interval '1 millisecond')`,
+          [this.config.expirySweepIntervalMs],
+        )
+      ).rows as { org_id: string }[];
+      for (const { org_id } of rows) {
+        if (!this.wallets.registry.has(org_id)) this.wallets.registry.tell(org_id, { parsed: { name: 'expire' }, reply: () => undefined });
+      }
+    } catch (error) {
+      this.logger.warn({ msg: 'expiry sweep failed; next one retries', error: String((error as Error)?.message ?? error) });
+    }
+  }
+}
