@@ -35,7 +35,8 @@ export async function startEngine(env: Record<string, string> = {}, names = isol
     QUEUE_GROUP: `q-${names.subjectPrefix}-${randomBytes(2).toString('hex')}`,
     ...env,
   });
-  const app = await createBillingApp(config, false);
+  // TEST_LOGS=1 shows the engine's own logs while debugging a test.
+  const app = await createBillingApp(config, process.env.TEST_LOGS ? undefined : false);
   return { app, config, stop: () => app.close() };
 }
 

@@ -6,7 +6,8 @@ import { BillingConfig } from './config';
 import { JsonLogger } from './json-logger';
 
 /** Builds and starts the engine: migrations applied, stream ensured, wallet subjects answered. */
-export async function createBillingApp(config: BillingConfig, logger: LoggerService | false = new JsonLogger('billing')): Promise<INestApplicationContext> {
+export async function createBillingApp(config: BillingConfig, logger: LoggerService | false | undefined = new JsonLogger('billing')): Promise<INestApplicationContext> {
+  logger ??= new JsonLogger('billing');
   const app = await NestFactory.createApplicationContext(BillingModule.forRoot(config), { logger, abortOnError: false });
   app.enableShutdownHooks();
   await app.init();

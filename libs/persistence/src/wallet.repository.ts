@@ -80,7 +80,7 @@ export class WalletRepository {
       resource_id: string;
       charged: string;
       usage_ms: string;
-      until: Date | null;
+      until: Date | string | null;
       entries: number;
       by_grant: Record<string, string>;
     }[];
@@ -90,7 +90,7 @@ export class WalletRepository {
         {
           charged: new Decimal(m.charged),
           usageMs: Number(m.usage_ms),
-          until: m.until,
+          until: m.until === null ? null : new Date(m.until),
           entries: m.entries,
           byGrant: new Map(Object.entries(m.by_grant).map(([g, a]) => [g, new Decimal(a)])),
         },

@@ -307,7 +307,7 @@ export class WalletActor implements Behavior<WalletMessage> {
         }),
       );
     }
-    for (const threshold of lowBalanceCrossings(totalBefore, totalAfter, before.lowBalanceThresholds)) {
+    for (const threshold of lowBalanceCrossings(totalBefore, totalAfter, before.lowBalanceThresholds).reverse()) {
       events.push(this.event('low_balance', { orgId: this.orgId, seq: state.seq, currency: state.currency, threshold: threshold.toFixed(), total: snapshot.total, exact: { total: totalAfter.toFixed() }, runwaySeconds: snapshot.runwaySeconds, at: snapshot.at }));
     }
     for (const e of entries) {
