@@ -1,10 +1,13 @@
 // `npm start`: runs the billing engine (migrations applied on start), waits until it answers a
-// `balance` request, then runs the live demo (DEMO=off to skip it). Ctrl-C stops everything.
+// `balance` request, then runs the live demo: a simulated control plane starting and stopping
+// GPU resources (DEMO=off to skip it). Ctrl-C stops everything. Unless TICK_INTERVAL_MS is set,
+// the demo ticks every second so that balances move visibly (the engine's default is 60 s).
 const { spawn } = require('child_process');
 const path = require('path');
 const { connect, StringCodec } = require('nats');
 
 const root = path.join(__dirname, '..');
+if (process.env.DEMO !== 'off' && !process.env.TICK_INTERVAL_MS) process.env.TICK_INTERVAL_MS = '1000';
 const prefix = process.env.SUBJECT_PREFIX || 'billing';
 const natsUrl = process.env.NATS_URL || 'nats://127.0.0.1:4222';
 const children = [];

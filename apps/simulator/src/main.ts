@@ -1,39 +1,46 @@
 import { connect, StringCodec } from 'nats';
+import { ControlPlaneSimulator } from './control-plane.simulator';
 
 /**
- * Live demo of the wallet: tops up a demo organization once, then charges it every second the
- * way a running GPU would, and prints each balance event the engine publishes.
+ * The live demo: a simulated control plane runs GPU resources for a few organizations; the
+ * engine charges them as they run and every balance change is printed as the engine publishes it.
  */
-const prefix = process.env.SUBJECT_PREFIX ?? 'billing';
-const orgId = process.env.DEMO_ORG ?? 'demo-org';
-const intervalMs = Number(process.env.DEMO_INTERVAL_MS ?? 1000);
+const env = process.env;
 const sc = StringCodec();
 
 async function main(): Promise<void> {
-  const nc = await connect({ servers: (process.env.NATS_URL ?? 'nats://127.0.0.1:4222').split(','), name: 'billing-demo' });
-  const request = async (command: string, body: object) =>
-    JSON.parse(sc.decode((await nc.request(`${prefix}.wallet.${orgId}.${command}`, sc.encode(JSON.stringify(body)), { timeout: 5000 })).data));
-
-  nc.subscribe(`${prefix}.events.${orgId}.*`, {
+  const nc = await connect({ servers: (env.NATS_URL ?? 'nats://127.0.0.1:4222').split(','), name: 'control-plane-simulator' });
+  const walletPrefix = env.SUBJECT_PREFIX ?? 'billing';
+  const sim = new ControlPlaneSimulator(nc, {
+    walletPrefix,
+    lifecyclePrefix: env.LIFECYCLE_SUBJECT_PREFIX ?? 'gpu.lifecycle',
+    orgs: Number(env.SIM_ORGS ?? 3),
+    resourcesPerOrg: Number(env.SIM_RESOURCES ?? 3),
+    currency: (env.SIM_CURRENCY as 'USD' | 'VND' | 'JPY') ?? 'USD',
+    topup: env.SIM_TOPUP ?? '5.00',
+    skus: ['h100-1x', 'a100-1x', 'l40s-1x'],
+    services: ['gpu-container', 'ai-notebook', 'vm'],
+    orgPrefix: env.SIM_ORG_PREFIX ?? 'demo-org',
+  });
+  await sim.fund();
+  for (const orgId of sim.orgIds()) {
+    await sim.request(orgId, 'alerts.set', { lowBalance: ['4', '1'] });
+  }
+  nc.subscribe(`${walletPrefix}.events.*.*`, {
     callback: (_e, msg) => {
-      const event = JSON.parse(sc.decode(msg.data));
-      if (event.type === 'balance') {
-        process.stdout.write(`[demo] ${orgId} seq=${event.seq} total=${event.total} ${event.currency} exact=${event.exact.total} (plan ${event.plan}, voucher ${event.voucher}, top-up ${event.topup})\n`);
+      const e = JSON.parse(sc.decode(msg.data));
+      if (!sim.orgIds().includes(e.orgId)) return;
+      if (e.type === 'balance') {
+        process.stdout.write(`[demo] ${e.orgId} total ${e.total} ${e.currency} (exact ${e.exact.total}) burning ${e.burnRatePerHour}/h, runway ${e.runwaySeconds ?? '-'} s\n`);
       } else {
-        process.stdout.write(`[demo] ${orgId} ${event.type}: ${JSON.stringify(event)}\n`);
+        process.stdout.write(`[demo] ${e.orgId} ${e.type} ${JSON.stringify(e)}\n`);
       }
     },
   });
-
-  await request('topup', { idempotencyKey: 'demo-topup-1', amount: '25.00', currency: 'USD', provider: 'stripe', reference: 'pi_demo_1' });
-  await request('grant', { idempotencyKey: 'demo-voucher-1', kind: 'voucher', amount: '2.00', currency: 'USD', service: 'ai-notebook', expiresAt: new Date(Date.now() + 30 * 86400_000).toISOString() });
-  // An H100 at 2.50 USD/h costs 0.000694444... USD a second: charged with the ledger's 8 decimals.
+  const stepMs = Number(env.SIM_STEP_MS ?? 3000);
   const timer = setInterval(() => {
-    const at = Date.now();
-    request('debit', { idempotencyKey: `demo-${at}`, amount: '0.00069444', service: at % 2 ? 'gpu-container' : 'ai-notebook', workspaceId: 'ws-demo', resourceId: 'r-demo' }).catch((e) =>
-      process.stdout.write(`[demo] debit failed: ${String(e)}\n`),
-    );
-  }, intervalMs);
+    sim.step().then((what) => process.stdout.write(`[control plane] ${what}\n`), (e) => process.stdout.write(`[control plane] ${String(e)}\n`));
+  }, stepMs);
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
@@ -47,6 +54,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error) => {
-  process.stderr.write(`demo failed: ${error}\n`);
+  process.stderr.write(`simulator failed: ${error}\n`);
   process.exit(1);
 });
