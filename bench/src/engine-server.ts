@@ -1,10 +1,33 @@
 import { createBillingApp } from '../../apps/billing/src/app';
 import { loadConfig } from '../../apps/billing/src/config';
+import { LifecycleConsumer } from '../../apps/billing/src/resources/lifecycle.consumer';
+import { ResourceService } from '../../apps/billing/src/resources/resource.service';
+import { WalletService } from '../../apps/billing/src/wallet/wallet.service';
 
-/** The real engine, started as the benchmark's child process; tells the parent when it is up. */
+/**
+ * The real engine, started as the benchmark's child process. Tells the parent when it is up,
+ * and answers `stats` with its own CPU time, memory and counters.
+ */
 createBillingApp(loadConfig(), false).then(
   (app) => {
     process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));
+    process.on('message', (m: { type?: string; gc?: boolean }) => {
+      if (m?.type !== 'stats') return;
+      const gc = (globalThis as { gc?: () => void }).gc;
+      if (m.gc && gc) gc();
+      const resources = app.get(ResourceService);
+      const wallets = app.get(WalletService);
+      process.send?.({
+        type: 'stats',
+        cpu: process.cpuUsage(),
+        memory: process.memoryUsage(),
+        billableResources: resources.book.size,
+        resourceActors: resources.registry.size,
+        walletActors: wallets.registry.size,
+        lifecycleApplied: app.get(LifecycleConsumer).applied,
+        commits: wallets.commits.flushes,
+      });
+    });
     process.send?.('ready');
   },
   (error) => {

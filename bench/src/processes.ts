@@ -1,0 +1,60 @@
+import { ChildProcess, fork } from 'child_process';
+import path from 'path';
+import { NatsConnection } from 'nats';
+
+const dist = path.join(__dirname, '..', '..');
+const register = path.join(dist, '..', 'scripts', 'register-paths.js');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const engineFlags: string[] = require(path.join(dist, '..', 'scripts', 'engine-node-flags.js'));
+
+/** Starts a compiled script as a child with the engine's Node flags; resolves when it says it is ready. */
+export function start(script: string, env: Record<string, string>, extraFlags: string[] = []): Promise<ChildProcess> {
+  const child = fork(path.join(dist, script), [], { env: { ...process.env, ...env }, execArgv: [...engineFlags, ...extraFlags, '-r', register], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    child.once('message', () => resolve(child));
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+  });
+}
+
+export async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  if (child.exitCode === null) child.kill('SIGKILL');
+}
+
+export interface EngineStats {
+  readonly cpu: NodeJS.CpuUsage;
+  readonly memory: NodeJS.MemoryUsage;
+  readonly billableResources: number;
+  readonly resourceActors: number;
+  readonly walletActors: number;
+  readonly lifecycleApplied: number;
+  readonly commits: number;
+}
+
+/** Asks the engine child (bench/src/engine-server) for its figures; `gc` collects garbage first. */
+export function engineStats(child: ChildProcess, gc = false): Promise<EngineStats> {
+  return new Promise((resolve) => {
+    const onMessage = (m: { type?: string } & EngineStats) => {
+      if (m?.type !== 'stats') return;
+      child.off('message', onMessage);
+      resolve(m);
+    };
+    child.on('message', onMessage);
+    child.send({ type: 'stats', gc });
+  });
+}
+
+export async function waitForBalance(nc: NatsConnection, prefix: string): Promise<void> {
+  for (let i = 0; i < 240; i++) {
+    try {
+      const r = await nc.request(`${prefix}.wallet.ready.balance`, Buffer.from(''), { timeout: 500 });
+      if (Buffer.from(r.data).toString().startsWith('{"ok":true')) return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  throw new Error('engine did not become ready');
+}
