@@ -60,6 +60,7 @@ describe('transactional outbox', () => {
       }
     } finally {
       await deleteStream(nc, names.eventsStream);
+      await deleteStream(nc, names.lifecycleStream);
       await client.close();
     }
   });
@@ -71,8 +72,7 @@ describe('transactional outbox', () => {
       const info = await (await nc.jetstreamManager()).streams.info(names.eventsStream);
       expect(info.config.subjects).toEqual([`${names.subjectPrefix}.events.>`]);
     } finally {
-      await deleteStream(nc, names.eventsStream);
-      await engine.stop();
+      await engine.dispose(nc);
     }
   });
 });

@@ -1,15 +1,14 @@
 import { Decimal } from '@billing/domain';
 import { LifecycleConsumer } from '../apps/billing/src/resources/lifecycle.consumer';
-import { deleteStream, isolatedNames, ledgerTotals, readEvents, sql, startEngine, TestEngine, WalletClient } from './support/engine';
-import { ControlPlane, eventually, lifecycleNames } from './support/lifecycle';
+import { isolatedNames, ledgerTotals, readEvents, sql, startEngine, TestEngine, WalletClient } from './support/engine';
+import { ControlPlane, eventually } from './support/lifecycle';
 
 const HOUR = 3_600_000;
 
 /** Resource billing (DESIGN.md section 3) from real lifecycle messages on JetStream. */
 describe('resource billing from lifecycle events', () => {
   const names = isolatedNames();
-  const lifecycle = lifecycleNames();
-  const env = { TICK_INTERVAL_MS: '200', ...lifecycle };
+  const env = { TICK_INTERVAL_MS: '200' };
   let engine: TestEngine;
   let client: WalletClient;
   let plane: ControlPlane;
@@ -17,13 +16,11 @@ describe('resource billing from lifecycle events', () => {
   beforeAll(async () => {
     engine = await startEngine(env, names);
     client = await WalletClient.connect(names.subjectPrefix);
-    plane = new ControlPlane(client.nc, lifecycle.LIFECYCLE_SUBJECT_PREFIX);
+    plane = new ControlPlane(client.nc, names.lifecycleSubjectPrefix);
   });
 
   afterAll(async () => {
-    await engine?.stop();
-    await deleteStream(client.nc, names.eventsStream);
-    await deleteStream(client.nc, lifecycle.LIFECYCLE_STREAM);
+    await engine?.dispose(client.nc);
     await client.close();
   });
 
@@ -38,7 +35,7 @@ describe('resource billing from lifecycle events', () => {
   }
 
   it('bills a run of known length exactly, by catch-up when its events are in the past', async () => {
-    const org = 'org-run';
+    const org = 'res-run';
     await topup(org, '100.00');
     const start = Date.now() - 3 * HOUR;
     const r = { orgId: org, resourceId: 'r-run' };
@@ -53,7 +50,7 @@ describe('resource billing from lifecycle events', () => {
   });
 
   it('bills storage from the first RUNNING to DELETED, also while the resource is stopped', async () => {
-    const org = 'org-storage';
+    const org = 'res-storage';
     await topup(org, '100.00');
     const start = Date.now() - 5 * HOUR;
     const r = { orgId: org, resourceId: 'r-disk', storageGb: 100 };
@@ -69,8 +66,32 @@ describe('resource billing from lifecycle events', () => {
     await consistent(org);
   });
 
+  it('cuts charges at UTC midnight and reports usage per workspace, service, resource and day, matching the ledger', async () => {
+    const org = 'res-usage';
+    await topup(org, '100.00');
+    const midnight = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 86_400_000;
+    const a = { orgId: org, resourceId: 'r-night', workspaceId: 'ws-a' };
+    const b = { orgId: org, resourceId: 'r-day', workspaceId: 'ws-b', service: 'ai-notebook', sku: 'a100-1x' };
+    await plane.publish(a, 'RUNNING', midnight - HOUR);
+    await plane.publish(a, 'STOPPED', midnight + 2 * HOUR);
+    await plane.publish(b, 'RUNNING', midnight + HOUR);
+    await plane.publish(b, 'STOPPED', midnight + HOUR + 30 * 60_000);
+    await eventually(charged(org, '100'), (c) => c.equals('8.3'));
+    const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+    const usage = await client.request(org, 'usage', { from: new Date(midnight - 2 * HOUR).toISOString(), to: new Date().toISOString() });
+    expect(usage.usage).toEqual([
+      { workspaceId: 'ws-a', service: 'gpu-container', resourceId: 'r-night', day: day(midnight - HOUR), amount: '2.5', gpuHours: '1' },
+      { workspaceId: 'ws-a', service: 'gpu-container', resourceId: 'r-night', day: day(midnight), amount: '5', gpuHours: '2' },
+      { workspaceId: 'ws-b', service: 'ai-notebook', resourceId: 'r-day', day: day(midnight), amount: '0.8', gpuHours: '0.5' },
+    ]);
+    const onlyB = await client.request(org, 'usage', { from: new Date(midnight - 2 * HOUR).toISOString(), to: new Date().toISOString(), workspaceId: 'ws-b' });
+    expect(onlyB.usage.map((u: any) => u.resourceId)).toEqual(['r-day']);
+    const [ledger] = await sql("select (-sum(amount))::text as total from ledger_entries where org_id = $1 and resource_id is not null", [org]);
+    expect(new Decimal(ledger.total).toFixed()).toBe('8.3');
+  });
+
   it('handles duplicated and out-of-order events: the total follows the events sorted by time', async () => {
-    const org = 'org-order';
+    const org = 'res-order';
     await topup(org, '100.00');
     const start = Date.now() - 4 * HOUR;
     const r = { orgId: org, resourceId: 'r-order' };
@@ -85,7 +106,7 @@ describe('resource billing from lifecycle events', () => {
   });
 
   it('corrects a stop that arrives after ticks billed past it with a refund entry', async () => {
-    const org = 'org-late';
+    const org = 'res-late';
     await topup(org, '100.00');
     const start = Date.now() - HOUR;
     const r = { orgId: org, resourceId: 'r-late' };
@@ -101,7 +122,7 @@ describe('resource billing from lifecycle events', () => {
   });
 
   it('spends a voucher scoped to the resource\'s service first, and top-up for other services', async () => {
-    const org = 'org-scoped';
+    const org = 'res-scoped';
     await topup(org, '100.00');
     await client.request(org, 'grant', { idempotencyKey: 'v', kind: 'voucher', amount: '1.00', currency: 'USD', service: 'ai-notebook', expiresAt: new Date(Date.now() + 86400_000).toISOString() });
     const start = Date.now() - 2 * HOUR;
@@ -115,7 +136,7 @@ describe('resource billing from lifecycle events', () => {
   });
 
   it('authorizes a start only when the balance usable for the service covers the minimum runway', async () => {
-    const org = 'org-authorize';
+    const org = 'res-authorize';
     const ask = (service: string, sku = 'h100-1x') => client.request(org, 'authorize', { service, sku, workspaceId: 'ws-1' });
     expect((await ask('gpu-container')).error.code).toBe('NO_BILLING_CURRENCY');
     await topup(org, '0.40'); // 10 minutes of h100-1x cost 0.41666667
@@ -129,7 +150,7 @@ describe('resource billing from lifecycle events', () => {
   });
 
   it('reports the burn rate and runway, and names the running resources when the wallet is depleted', async () => {
-    const org = 'org-depleted';
+    const org = 'res-depleted';
     await topup(org, '1.00');
     const r = { orgId: org, resourceId: 'r-burn', storageGb: 50 };
     await plane.publish(r, 'RUNNING', Date.now() - 30 * 60_000);
@@ -146,7 +167,7 @@ describe('resource billing from lifecycle events', () => {
   });
 
   it('sends one low_balance event per downward crossing of a threshold, re-armed when the balance rises above it', async () => {
-    const org = 'org-alerts';
+    const org = 'res-alerts';
     await topup(org, '100.00');
     expect(await client.request(org, 'alerts.set', { lowBalance: ['50', '10'] })).toEqual({ ok: true, lowBalance: ['10', '50'] });
     const debit = (key: string, amount: string) => client.request(org, 'debit', { idempotencyKey: key, amount, service: 'vm', workspaceId: 'ws' });
@@ -169,9 +190,9 @@ describe('resource billing from lifecycle events', () => {
   });
 
   it('records malformed and unknown events as rejected with the reason, and keeps consuming', async () => {
-    const org = 'org-rejects';
+    const org = 'res-rejects';
     await topup(org, '100.00');
-    const prefix = lifecycle.LIFECYCLE_SUBJECT_PREFIX;
+    const prefix = names.lifecycleSubjectPrefix;
     await plane.raw(`${prefix}.${org}.r-x`, '{not json');
     await plane.raw(`${prefix}.${org}.r-x`, JSON.stringify({ eventId: 'e1', orgId: 'someone-else', resourceId: 'r-x', workspaceId: 'w', service: 'vm', sku: 'h100-1x', status: 'RUNNING', at: new Date().toISOString() }));
     await plane.publish({ orgId: org, resourceId: 'r-tpu', sku: 'tpu-9000' }, 'RUNNING', Date.now() - HOUR);
@@ -189,7 +210,7 @@ describe('resource billing from lifecycle events', () => {
   });
 
   it('bills a run across an engine restart exactly once: events published while it is down are billed when it is back', async () => {
-    const org = 'org-restart';
+    const org = 'res-restart';
     await topup(org, '100.00');
     const start = Date.now() - 10 * 60_000;
     const r = { orgId: org, resourceId: 'r-restart', storageGb: 10 };

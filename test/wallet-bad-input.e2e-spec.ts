@@ -1,4 +1,4 @@
-import { deleteStream, sql, startEngine, TestEngine, WalletClient } from './support/engine';
+import { sql, startEngine, TestEngine, WalletClient } from './support/engine';
 
 /** Every kind of bad input gets an error reply with a code, and changes nothing. */
 describe('wallet bad input', () => {
@@ -14,9 +14,8 @@ describe('wallet bad input', () => {
   });
 
   afterAll(async () => {
-    await deleteStream(client.nc, engine.config.eventsStream);
+    await engine.dispose(client.nc);
     await client.close();
-    await engine.stop();
   });
 
   const debit = { idempotencyKey: 'd-bad', amount: '1.00', service: 'gpu-container', workspaceId: 'ws-1' };

@@ -2,7 +2,7 @@ import { Decimal } from '@billing/domain';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { VersionConflictError, WalletRepository } from '@billing/persistence';
 import { WalletService } from '../apps/billing/src/wallet/wallet.service';
-import { deleteStream, isolatedNames, ledgerTotals, sql, startEngine, TestEngine, WalletClient } from './support/engine';
+import { isolatedNames, ledgerTotals, sql, startEngine, TestEngine, WalletClient } from './support/engine';
 
 describe('wallet actor under concurrency', () => {
   let engine: TestEngine;
@@ -14,9 +14,8 @@ describe('wallet actor under concurrency', () => {
   });
 
   afterAll(async () => {
-    await deleteStream(clients[0].nc, engine.config.eventsStream);
+    await engine.dispose(clients[0].nc);
     await Promise.all(clients.map((c) => c.close()));
-    await engine.stop();
   });
 
   it('applies 1,000 concurrent debits from many clients exactly once each, and the ledger sums to the balance', async () => {
@@ -83,9 +82,8 @@ describe('wallet actor under concurrency', () => {
       expect(totals.entries).toBe(accepted + 1);
       expect(new Decimal(totals.wallet!).equals(new Decimal(100).minus(new Decimal('0.01').times(accepted)))).toBe(true);
     } finally {
-      await deleteStream(c.nc, small.config.eventsStream);
+      await small.dispose(c.nc);
       await c.close();
-      await small.stop();
     }
   });
 
@@ -115,9 +113,8 @@ describe('wallet actor under concurrency', () => {
       const [result] = await repo.commit([{ orgId: org, expectedVersion: stale.version, state: stale.state, entries: [], grants: [], meters: [], events: [] }]);
       expect(result).toBeInstanceOf(VersionConflictError);
     } finally {
-      await deleteStream(c2.nc, other.config.eventsStream);
+      await other.dispose(c2.nc);
       await c2.close();
-      await other.stop();
     }
   });
 

@@ -1,5 +1,6 @@
 import { Decimal } from '@billing/domain';
-import { ledgerTotals, readEvents, startEngine, TestEngine, WalletClient, deleteStream } from './support/engine';
+import { WalletService } from '../apps/billing/src/wallet/wallet.service';
+import { ledgerTotals, readEvents, startEngine, TestEngine, WalletClient } from './support/engine';
 
 /** The money rules of DESIGN.md section 2, through the NATS interface, against real Postgres and NATS. */
 describe('wallet money rules over NATS', () => {
@@ -13,9 +14,8 @@ describe('wallet money rules over NATS', () => {
   });
 
   afterAll(async () => {
-    await deleteStream(client.nc, engine.config.eventsStream);
+    await engine.dispose(client.nc);
     await client.close();
-    await engine.stop();
   });
 
   async function expectConsistent(orgId: string) {
@@ -103,6 +103,25 @@ describe('wallet money rules over NATS', () => {
       ['expire', '-7.5'],
     ]);
     expect((await expectConsistent(org)).ledger).toBe('0.00000000');
+  });
+
+  it('expires a voucher on time in a wallet whose actor was passivated', async () => {
+    const quiet = await startEngine({ ACTOR_IDLE_MS: '100', EXPIRY_SWEEP_INTERVAL_MS: '200' });
+    const c = await WalletClient.connect(quiet.config.subjectPrefix);
+    try {
+      const org = 'org-quiet';
+      await c.request(org, 'grant', { idempotencyKey: 'v1', kind: 'plan', amount: '3', currency: 'JPY', expiresAt: new Date(Date.now() + 1500).toISOString() });
+      const registry = quiet.app.get(WalletService).registry;
+      await new Promise((r) => setTimeout(r, 300));
+      registry.passivateIdle();
+      expect(registry.has(org)).toBe(false);
+      const [expired] = await readEvents(c.nc, quiet.config.eventsStream, `${quiet.config.subjectPrefix}.events.${org}.grant_expired`, 1, 15_000);
+      expect(expired).toMatchObject({ amount: '3', currency: 'JPY' });
+      expect((await ledgerTotals(org)).entries).toBe(2);
+    } finally {
+      await quiet.dispose(c.nc);
+      await c.close();
+    }
   });
 
   it('pages through the ledger with a cursor', async () => {

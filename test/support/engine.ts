@@ -13,16 +13,25 @@ export function testDatabaseUrl(): string {
   return url;
 }
 
-/** A subject prefix and stream name of its own, so tests never see each other's messages. */
+/** Subjects, streams and a durable consumer of its own, so tests never see each other's messages (or anyone's). */
 export function isolatedNames() {
   const tag = randomBytes(4).toString('hex');
-  return { subjectPrefix: `t${tag}`, eventsStream: `T_${tag}_EVENTS` };
+  return {
+    subjectPrefix: `t${tag}`,
+    eventsStream: `T_${tag}_EVENTS`,
+    lifecycleStream: `T_${tag}_LIFECYCLE`,
+    lifecycleSubjectPrefix: `t${tag}.lifecycle`,
+    lifecycleConsumer: `t${tag}-billing`,
+  };
 }
+export type TestNames = ReturnType<typeof isolatedNames>;
 
 export interface TestEngine {
   readonly app: INestApplicationContext;
   readonly config: BillingConfig;
   stop(): Promise<void>;
+  /** Stops the engine and deletes its streams. */
+  dispose(nc: NatsConnection): Promise<void>;
 }
 
 export async function startEngine(env: Record<string, string> = {}, names = isolatedNames()): Promise<TestEngine> {
@@ -32,12 +41,24 @@ export async function startEngine(env: Record<string, string> = {}, names = isol
     NATS_URL,
     SUBJECT_PREFIX: names.subjectPrefix,
     EVENTS_STREAM: names.eventsStream,
+    LIFECYCLE_STREAM: names.lifecycleStream,
+    LIFECYCLE_SUBJECT_PREFIX: names.lifecycleSubjectPrefix,
+    LIFECYCLE_CONSUMER: names.lifecycleConsumer,
     QUEUE_GROUP: `q-${names.subjectPrefix}-${randomBytes(2).toString('hex')}`,
     ...env,
   });
   // TEST_LOGS=1 shows the engine's own logs while debugging a test.
   const app = await createBillingApp(config, process.env.TEST_LOGS ? undefined : false);
-  return { app, config, stop: () => app.close() };
+  return {
+    app,
+    config,
+    stop: () => app.close(),
+    dispose: async (nc) => {
+      await app.close();
+      await deleteStream(nc, config.eventsStream);
+      await deleteStream(nc, config.lifecycleStream);
+    },
+  };
 }
 
 /** A plain NATS client, as the control plane or a Go program would use. */

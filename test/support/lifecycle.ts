@@ -1,16 +1,6 @@
 import { randomBytes } from 'crypto';
 import { NatsConnection } from 'nats';
 
-/** Lifecycle names of its own for one test engine: stream, subject prefix, durable consumer. */
-export function lifecycleNames() {
-  const tag = randomBytes(4).toString('hex');
-  return {
-    LIFECYCLE_STREAM: `T_${tag}_LIFECYCLE`,
-    LIFECYCLE_SUBJECT_PREFIX: `t${tag}.lifecycle`,
-    LIFECYCLE_CONSUMER: `t${tag}-billing`,
-  };
-}
-
 export interface ResourceSpec {
   readonly orgId: string;
   readonly resourceId: string;

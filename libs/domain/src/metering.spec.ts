@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { billingPeriods, LifecycleEvent, LifecycleStatus, meteredUntil, Rates } from './metering';
+import { billingPeriods, LifecycleEvent, LifecycleStatus, meterDays, meteredUntil, Rates } from './metering';
 import { Decimal, roundToLedgerScale, sum, ZERO } from './money';
 import { balanceOf, decide, decideMeter, EMPTY_METER, emptyWallet, MeterState, WalletState } from './wallet';
 
@@ -50,6 +50,22 @@ describe('billing periods', () => {
   });
 });
 
+describe('meter days', () => {
+  it('splits usage into UTC days that add up to the cumulative charge exactly', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 5 * 86_400_000 }), fc.integer({ min: 1, max: 5 * 86_400_000 }), (offset, length) => {
+        const from = t0 + offset;
+        const p = billingPeriods([ev('a', 'RUNNING', offset), ev('b', 'STOPPED', offset + length)]);
+        const now = from + length + 1;
+        const days = meterDays(from, now);
+        const perDay = days.map((d) => meteredUntil(p, rates, Math.min(d.endMs, now)).amount.minus(meteredUntil(p, rates, d.startMs).amount));
+        expect(sum(perDay).equals(meteredUntil(p, rates, now).amount)).toBe(true);
+        expect(days[0].startMs).toBeLessThanOrEqual(from);
+      }),
+    );
+  });
+});
+
 describe('meter decisions', () => {
   const now = new Date(t0);
   const ctx = () => ({ now, newId: (() => { let i = 0; return () => `g-${i++}`; })() });
@@ -62,7 +78,7 @@ describe('meter decisions', () => {
     if (!v.ok) throw new Error('grant');
     return v.state;
   }
-  const meter = (amount: string, untilMs: number) => ({ type: 'meter' as const, resourceId: 'r-1', workspaceId: 'ws', service: 'gpu', currency: 'USD' as const, amount: new Decimal(amount), usageMs: 0, until: new Date(t0 + untilMs) });
+  const meter = (amount: string, untilMs: number) => ({ type: 'meter' as const, resourceId: 'r-1', day: '2026-11-27', workspaceId: 'ws', service: 'gpu', currency: 'USD' as const, amount: new Decimal(amount), usageMs: 0, until: new Date(t0 + untilMs) });
 
   it('charges the difference, ignores a repeat, and gives back an over-charge to the grants that paid it, latest first', () => {
     let state = funded();
@@ -81,6 +97,6 @@ describe('meter decisions', () => {
     expect(correction.split.map((p) => p.amount.toFixed())).toEqual(['0.5', '0.25']);
     expect(balanceOf(state)).toMatchObject({ voucher: new Decimal('0.25'), topup: new Decimal('10') });
     expect(m.charged.toFixed()).toBe('0.75');
-    expect(correction.idempotencyKey).toBe('meter:r-1:2');
+    expect(correction.idempotencyKey).toBe('meter:r-1:2026-11-27:2');
   });
 });

@@ -137,19 +137,25 @@ export function nextUtcMidnightMs(ms: number): number {
   return (Math.floor(ms / 86_400_000) + 1) * 86_400_000;
 }
 
+export interface MeterDay {
+  /** UTC date, YYYY-MM-DD. */
+  readonly day: string;
+  readonly startMs: number;
+  readonly endMs: number;
+}
+
 /**
- * The instants at which a resource's cumulative charge is set: every UTC midnight after the
- * last one charged (or the start of its usage) up to `nowMs`, then `nowMs` itself.
+ * The UTC days from the one holding `fromMs` to the one holding `nowMs`. Each day has a meter
+ * of its own: its charge is the cumulative charge at its end (or now) less that at its start,
+ * so the days add up exactly to the cumulative charge, and a correction lands on the day of the
+ * usage it corrects.
  */
-export function meterPoints(lastUntilMs: number | null, startMs: number, nowMs: number): number[] {
-  const points: number[] = [];
-  let t = nextUtcMidnightMs(Math.max(lastUntilMs ?? startMs, startMs));
-  while (t < nowMs) {
-    points.push(t);
-    t += 86_400_000;
+export function meterDays(fromMs: number, nowMs: number): MeterDay[] {
+  const days: MeterDay[] = [];
+  for (let start = Math.floor(fromMs / 86_400_000) * 86_400_000; start <= nowMs; start += 86_400_000) {
+    days.push({ day: new Date(start).toISOString().slice(0, 10), startMs: start, endMs: start + 86_400_000 });
   }
-  points.push(nowMs);
-  return points;
+  return days;
 }
 
 /** When a resource's usage starts: its first billable instant, or null if it never ran. */

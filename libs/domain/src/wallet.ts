@@ -345,7 +345,7 @@ export function assertLedgerInvariant(state: WalletState, ledgerTotal: Decimal):
   }
 }
 
-/** What a meter (one per resource) has charged so far, and from which grants. */
+/** What a meter (one per resource and UTC day) has charged so far, and from which grants. */
 export interface MeterState {
   readonly charged: Decimal;
   readonly usageMs: number;
@@ -359,17 +359,19 @@ export interface MeterState {
 export const EMPTY_METER: MeterState = { charged: ZERO, usageMs: 0, until: null, entries: 0, byGrant: new Map() };
 
 /**
- * Sets a resource's cumulative charge. The wallet charges the difference from what the meter
+ * Sets what a resource owes for one day. The wallet charges the difference from what the meter
  * already charged, or gives back the excess (a late stop) to the grants that paid it, latest
- * in consumption order first. Sending the same cumulative value again changes nothing.
+ * in consumption order first. Sending the same value again changes nothing.
  */
 export interface MeterCommand {
   readonly type: 'meter';
   readonly resourceId: string;
+  /** The UTC day (YYYY-MM-DD) whose usage this meter charges. */
+  readonly day: string;
   readonly workspaceId: string;
   readonly service: string;
   readonly currency: Currency;
-  /** Everything the resource owes up to `until`. */
+  /** What the resource owes for its usage in that day, up to `until`. */
   readonly amount: Decimal;
   readonly usageMs: number;
   readonly until: Date;
@@ -413,7 +415,7 @@ export function decideMeter(state: WalletState, meter: MeterState, cmd: MeterCom
     type: delta.greaterThan(ZERO) ? 'debit' : 'correction',
     amount: delta.negated(),
     split,
-    idempotencyKey: `meter:${cmd.resourceId}:${entries}`,
+    idempotencyKey: `meter:${cmd.resourceId}:${cmd.day}:${entries}`,
     service: cmd.service,
     workspaceId: cmd.workspaceId,
     resourceId: cmd.resourceId,

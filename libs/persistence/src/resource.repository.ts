@@ -11,6 +11,11 @@ export interface StoredResource {
   readonly events: readonly LifecycleEvent[];
 }
 
+export interface LiveResource extends StoredResource {
+  /** The furthest instant any of its meters was charged up to; null if never charged. */
+  readonly meteredUntil: Date | null;
+}
+
 interface ResourceRecordRow {
   org_id: string;
   resource_id: string;
@@ -65,18 +70,19 @@ export class ResourceRepository {
   }
 
   /** Every resource that may still bill: not deleted, or deleted recently (a late event may still correct it). */
-  async *live(recentSince: Date, pageSize = 5000): AsyncGenerator<StoredResource[]> {
+  async *live(recentSince: Date, pageSize = 5000): AsyncGenerator<LiveResource[]> {
     let after = { org: '', res: '' };
     for (;;) {
       const rows = (
         await this.knex.raw(
-          `select * from resources where (not deleted or updated_at >= ?) and (org_id, resource_id) > (?, ?)
-           order by org_id, resource_id limit ?`,
+          `select r.*, (select max(m.until) from meters m where m.org_id = r.org_id and m.resource_id = r.resource_id) as metered_until
+           from resources r where (not r.deleted or r.updated_at >= ?) and (r.org_id, r.resource_id) > (?, ?)
+           order by r.org_id, r.resource_id limit ?`,
           [recentSince, after.org, after.res, pageSize],
         )
-      ).rows as ResourceRecordRow[];
+      ).rows as (ResourceRecordRow & { metered_until: Date | string | null })[];
       if (rows.length === 0) return;
-      yield rows.map(toStored);
+      yield rows.map((r) => ({ ...toStored(r), meteredUntil: r.metered_until === null ? null : new Date(r.metered_until) }));
       const last = rows[rows.length - 1];
       after = { org: last.org_id, res: last.resource_id };
     }
@@ -98,7 +104,9 @@ export class ResourceRepository {
          where org_id = ? and resource_id is not null and type in ('debit', 'correction')
            and coalesce(usage_until, created_at) > ? and coalesce(usage_until, created_at) <= ?
            and (?::text is null or workspace_id = ?)
-         group by 1, 2, 3, 4 order by 4, 1, 2, 3`,
+         group by 1, 2, 3, 4
+         having sum(amount) <> 0 or coalesce(sum(usage_ms), 0) <> 0
+         order by 4, 1, 2, 3`,
         [orgId, from, to, workspaceId, workspaceId],
       )
     ).rows as { workspace_id: string | null; service: string | null; resource_id: string; day: string; amount: string; gpu_hours: string }[];

@@ -6,8 +6,14 @@ export interface LoadedWallet {
   readonly state: WalletState;
   /** The wallet row's version; 0 for a wallet that has no row yet. */
   readonly version: number;
-  /** What each resource of the organization has been charged so far (owned by the wallet actor). */
+  /**
+   * What each resource has been charged per day, keyed `meterKey(resourceId, day)`, for the
+   * days that can still change often (today and yesterday); older ones are loaded when needed.
+   * Owned by the wallet actor.
+   */
   readonly meters: Map<string, MeterState>;
+  /** The first day whose meters are all in `meters` (absent there means never charged). */
+  readonly metersCompleteFrom: string;
   readonly lowBalanceThresholds: readonly Decimal[];
 }
 
@@ -16,6 +22,33 @@ export interface OutboxMessage {
   readonly subject: string;
   readonly payload: string;
 }
+
+/** One meter per resource and UTC day (YYYY-MM-DD). */
+export function meterKey(resourceId: string, day: string): string {
+  return `${resourceId}|${day}`;
+}
+
+interface MeterRecord {
+  resource_id: string;
+  day: string;
+  charged: string;
+  usage_ms: string;
+  until: Date | string | null;
+  entries: number;
+  by_grant: Record<string, string>;
+}
+
+function toMeter(m: MeterRecord): MeterState {
+  return {
+    charged: new Decimal(m.charged),
+    usageMs: Number(m.usage_ms),
+    until: m.until === null ? null : new Date(m.until),
+    entries: m.entries,
+    byGrant: new Map(Object.entries(m.by_grant).map(([g, a]) => [g, new Decimal(a)])),
+  };
+}
+
+const METER_COLUMNS = `m.resource_id, to_char(m.day, 'YYYY-MM-DD') as day, m.charged, m.usage_ms, m.until, m.entries, m.by_grant`;
 
 /** Everything one wallet actor commits for one batch. */
 export interface WalletChange {
@@ -26,7 +59,7 @@ export interface WalletChange {
   /** Grants created or changed by the batch, as they now are. */
   readonly grants: readonly Grant[];
   /** Meters changed by the batch, as they now are. */
-  readonly meters: readonly { readonly resourceId: string; readonly meter: MeterState }[];
+  readonly meters: readonly { readonly resourceId: string; readonly day: string; readonly meter: MeterState }[];
   readonly events: readonly OutboxMessage[];
 }
 
@@ -74,37 +107,20 @@ export class WalletRepository {
     const wallets = (
       await this.knex.raw('select currency, currency_locked, version, seq, total, low_balance_thresholds from wallets where org_id = ?', [orgId])
     ).rows as { currency: string | null; currency_locked: boolean; version: number; seq: string; total: string; low_balance_thresholds: string[] }[];
-    if (wallets.length === 0) return { state: emptyWallet(orgId), version: 0, meters: new Map(), lowBalanceThresholds: [] };
+    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    if (wallets.length === 0) return { state: emptyWallet(orgId), version: 0, meters: new Map(), metersCompleteFrom: yesterday, lowBalanceThresholds: [] };
     const w = wallets[0];
-    const meterRows = (await this.knex.raw('select resource_id, charged, usage_ms, until, entries, by_grant from meters where org_id = ?', [orgId])).rows as {
-      resource_id: string;
-      charged: string;
-      usage_ms: string;
-      until: Date | string | null;
-      entries: number;
-      by_grant: Record<string, string>;
-    }[];
-    const meters = new Map<string, MeterState>(
-      meterRows.map((m) => [
-        m.resource_id,
-        {
-          charged: new Decimal(m.charged),
-          usageMs: Number(m.usage_ms),
-          until: m.until === null ? null : new Date(m.until),
-          entries: m.entries,
-          byGrant: new Map(Object.entries(m.by_grant).map(([g, a]) => [g, new Decimal(a)])),
-        },
-      ]),
-    );
+    const meterRows = (await this.knex.raw(`select ${METER_COLUMNS} from meters m where m.org_id = ? and m.day >= ?::date`, [orgId, yesterday])).rows as MeterRecord[];
+    const meters = new Map<string, MeterState>(meterRows.map((m) => [meterKey(m.resource_id, m.day), toMeter(m)]));
     // Spent grants never change again, except the newest top-up (which takes new debt) and
     // those a meter may give a correction back to.
     const grants = (
       await this.knex.raw(
         `select * from grants where org_id = ? and (remaining <> 0
            or id = (select id from grants where org_id = ? and kind = 'topup' order by created_at desc, id desc limit 1)
-           or id in (select jsonb_object_keys(by_grant)::uuid from meters where org_id = ?))
+           or id in (select jsonb_object_keys(by_grant)::uuid from meters where org_id = ? and day >= ?::date))
          order by created_at, id`,
-        [orgId, orgId, orgId],
+        [orgId, orgId, orgId, yesterday],
       )
     ).rows as GrantRecord[];
     const state: WalletState = {
@@ -116,7 +132,27 @@ export class WalletRepository {
     };
     const held = totalOf(state);
     if (!held.equals(w.total)) throw new Error(`wallet ${orgId}: grants hold ${held.toFixed()} but the wallet row says ${w.total}`);
-    return { state, version: w.version, meters, lowBalanceThresholds: w.low_balance_thresholds.map((t) => new Decimal(t)) };
+    return { state, version: w.version, meters, metersCompleteFrom: yesterday, lowBalanceThresholds: w.low_balance_thresholds.map((t) => new Decimal(t)) };
+  }
+
+  /** Older meters, when a late event changes a day the wallet no longer holds; absent ones are new. */
+  async findMeters(orgId: string, keys: readonly { resourceId: string; day: string }[]): Promise<Map<string, MeterState>> {
+    if (keys.length === 0) return new Map();
+    const rows = (
+      await this.knex.raw(
+        `select ${METER_COLUMNS} from meters m join jsonb_to_recordset(?::jsonb) as k(resource_id text, day date)
+         on m.resource_id = k.resource_id and m.day = k.day where m.org_id = ?`,
+        [JSON.stringify(keys.map((k) => ({ resource_id: k.resourceId, day: k.day }))), orgId],
+      )
+    ).rows as MeterRecord[];
+    return new Map(rows.map((m) => [meterKey(m.resource_id, m.day), toMeter(m)]));
+  }
+
+  /** Grants by id (spent ones too): those an older meter may give a correction back to. */
+  async findGrants(orgId: string, ids: readonly string[]): Promise<Grant[]> {
+    if (ids.length === 0) return [];
+    const rows = (await this.knex.raw('select * from grants where org_id = ? and id = any(?::uuid[])', [orgId, `{${ids.join(',')}}`])).rows as GrantRecord[];
+    return rows.map(toGrant);
   }
 
   /** Low-balance thresholds are settings, not money: written directly, outside the ledger. */
@@ -171,9 +207,10 @@ export class WalletRepository {
     const entries = changes.flatMap((c) => c.entries.map(fromEntry));
     const grants = changes.flatMap((c) => c.grants.map((g) => fromGrant(c.orgId, g)));
     const meters = changes.flatMap((c) =>
-      c.meters.map(({ resourceId, meter }) => ({
+      c.meters.map(({ resourceId, day, meter }) => ({
         org_id: c.orgId,
         resource_id: resourceId,
+        day,
         charged: meter.charged.toFixed(),
         usage_ms: meter.usageMs,
         until: meter.until,

@@ -1,4 +1,4 @@
-import { billingPeriods, BillingPeriods, burnRatePerHour, Currency, Decimal, gpuRatePerHour, LifecycleEvent, PriceCatalog, Rates, storageRatePerGbHour, ZERO } from '@billing/domain';
+import { billingPeriods, BillingPeriods, burnRatePerHour, Currency, Decimal, firstBillableMs, gpuRatePerHour, lastBillableMs, LifecycleEvent, PriceCatalog, Rates, storageRatePerGbHour, ZERO } from '@billing/domain';
 
 /** What the engine knows of one GPU resource: who it belongs to, what it is, what happened to it. */
 export interface ResourceRecord {
@@ -16,14 +16,21 @@ export function withEvents(record: Omit<ResourceRecord, 'periods'>, events: read
   return { ...record, events, periods: billingPeriods(events) };
 }
 
+/** A resource in the book, with the instant from which its charge must be computed again. */
+export interface BookEntry {
+  readonly record: ResourceRecord;
+  /** Days from the one holding this instant up to now are metered at the next meter. */
+  readonly meterFromMs: number;
+  /** An event (or a restart) changed it since its meter last caught up. */
+  readonly pending: boolean;
+}
+
 /**
  * The resources that still bill or still have to be settled, by organization: what the ticker
  * walks, and where a wallet finds its burn rate and its running resources.
  */
 export class ResourceBook {
-  private readonly byOrg = new Map<string, Map<string, ResourceRecord>>();
-  /** Resources changed since their meter last caught up with them. */
-  private readonly dirty = new Map<string, Set<string>>();
+  private readonly byOrg = new Map<string, Map<string, BookEntry>>();
 
   constructor(readonly catalog: PriceCatalog) {}
 
@@ -34,47 +41,54 @@ export class ResourceBook {
   }
 
   get(orgId: string, resourceId: string): ResourceRecord | undefined {
+    return this.byOrg.get(orgId)?.get(resourceId)?.record;
+  }
+
+  entry(orgId: string, resourceId: string): BookEntry | undefined {
     return this.byOrg.get(orgId)?.get(resourceId);
   }
 
-  put(record: ResourceRecord): void {
+  /**
+   * A resource changed from `changedFromMs` on (its earliest new event, or for a resumed
+   * resource the last instant its meters reached): its days from then on are metered again.
+   */
+  put(record: ResourceRecord, changedFromMs: number): void {
     let org = this.byOrg.get(record.orgId);
     if (!org) this.byOrg.set(record.orgId, (org = new Map()));
-    org.set(record.resourceId, record);
-    let d = this.dirty.get(record.orgId);
-    if (!d) this.dirty.set(record.orgId, (d = new Set()));
-    d.add(record.resourceId);
+    const previous = org.get(record.resourceId);
+    const start = firstBillableMs(record.periods) ?? changedFromMs;
+    const from = Math.max(start, previous ? Math.min(previous.meterFromMs, changedFromMs) : changedFromMs);
+    org.set(record.resourceId, { record, meterFromMs: from, pending: true });
   }
 
   orgs(): IterableIterator<string> {
     return this.byOrg.keys();
   }
 
-  /** Resources whose charge can still change: a period is open, or an event came since the last meter. */
-  billable(orgId: string): ResourceRecord[] {
-    const org = this.byOrg.get(orgId);
-    if (!org) return [];
-    const dirty = this.dirty.get(orgId);
-    const out: ResourceRecord[] = [];
-    for (const r of org.values()) {
-      if (r.periods.running || (r.periods.storage && r.periods.storage.endMs === null) || dirty?.has(r.resourceId)) out.push(r);
+  /** Resources whose charge can still change: a period is open, or something changed since the last meter. */
+  billable(orgId: string): BookEntry[] {
+    const out: BookEntry[] = [];
+    for (const e of this.byOrg.get(orgId)?.values() ?? []) {
+      const p = e.record.periods;
+      if (e.pending || p.running || (p.storage && p.storage.endMs === null)) out.push(e);
     }
     return out;
   }
 
-  /** The meter caught up with the resource; a deleted one is forgotten (a later event reloads it). */
-  settled(orgId: string, resourceId: string, changedSince: ResourceRecord): void {
-    const current = this.get(orgId, resourceId);
-    if (current !== changedSince) return;
-    this.dirty.get(orgId)?.delete(resourceId);
-    if (current.periods.deleted) {
-      const org = this.byOrg.get(orgId)!;
-      org.delete(resourceId);
-      if (org.size === 0) {
-        this.byOrg.delete(orgId);
-        this.dirty.delete(orgId);
-      }
+  /**
+   * The meter caught up with `entry` at `nowMs`. Next time only the day of `nowMs` onwards is
+   * recomputed; a deleted resource whose periods are all over is forgotten (a later event reloads it).
+   */
+  metered(orgId: string, entry: BookEntry, nowMs: number): void {
+    const org = this.byOrg.get(orgId);
+    if (!org || org.get(entry.record.resourceId) !== entry) return; // changed meanwhile: stays pending
+    const last = lastBillableMs(entry.record.periods);
+    if (entry.record.periods.deleted && last !== null && last <= nowMs) {
+      org.delete(entry.record.resourceId);
+      if (org.size === 0) this.byOrg.delete(orgId);
+      return;
     }
+    org.set(entry.record.resourceId, { record: entry.record, meterFromMs: Math.max(entry.meterFromMs, nowMs), pending: last !== null && last > nowMs });
   }
 
   rates(record: ResourceRecord, currency: Currency): Rates | null {
@@ -87,16 +101,16 @@ export class ResourceBook {
   burnRatePerHour(orgId: string, currency: Currency | null): Decimal {
     if (currency === null) return ZERO;
     let rate = ZERO;
-    for (const r of this.byOrg.get(orgId)?.values() ?? []) {
-      const rates = this.rates(r, currency);
-      if (rates) rate = rate.plus(burnRatePerHour(r.periods, rates));
+    for (const { record } of this.byOrg.get(orgId)?.values() ?? []) {
+      const rates = this.rates(record, currency);
+      if (rates) rate = rate.plus(burnRatePerHour(record.periods, rates));
     }
     return rate;
   }
 
   running(orgId: string): { resourceId: string; workspaceId: string; service: string; sku: string }[] {
     const out = [];
-    for (const r of this.byOrg.get(orgId)?.values() ?? []) {
+    for (const { record: r } of this.byOrg.get(orgId)?.values() ?? []) {
       if (r.periods.running) out.push({ resourceId: r.resourceId, workspaceId: r.workspaceId, service: r.service, sku: r.sku });
     }
     return out;

@@ -38,6 +38,7 @@ export class ResourceActor implements Behavior<ResourceMessage> {
     let events: LifecycleEvent[] = [...(record?.events ?? [])];
     const known = new Set(events.map((e) => e.eventId));
     const outcomes: LifecycleOutcome[] = [];
+    let changedFromMs = Number.POSITIVE_INFINITY;
     for (const { event } of batch) {
       if (!book.catalog.gpu.has(event.sku)) {
         outcomes.push({ kind: 'rejected', code: ErrorCode.UNKNOWN_SKU, reason: `SKU '${event.sku}' is not in the price catalog; nothing was billed` });
@@ -62,12 +63,13 @@ export class ResourceActor implements Behavior<ResourceMessage> {
       record ??= { orgId: this.orgId, resourceId: this.resourceId, workspaceId: event.workspaceId, service: event.service, sku: event.sku, storageGb: event.storageGb, events: [] };
       events.push({ eventId: event.eventId, status: event.status, at: event.at });
       known.add(event.eventId);
+      changedFromMs = Math.min(changedFromMs, event.at.getTime());
       outcomes.push({ kind: 'applied' });
     }
     if (record && outcomes.some((o) => o.kind === 'applied')) {
       const next = withEvents(record, events);
       await repository.save(next, next.periods.deleted);
-      book.put(next);
+      book.put(next, changedFromMs);
       // The event is stored, so the charge follows from it even if this meter call fails: the
       // next tick (or the restart's catch-up) sets the same cumulative amount.
       await this.deps.meter(this.orgId, [this.resourceId]).catch(() => undefined);

@@ -41,11 +41,14 @@ export class ResourceService {
     });
   }
 
-  /** After a restart: every resource that may still bill is back in the book, to be caught up by the ticker. */
+  /**
+   * After a restart: every resource that may still bill is back in the book, to be caught up
+   * by the ticker from the last instant its meters reached (every day since is metered).
+   */
   async resume(now = new Date()): Promise<number> {
     let n = 0;
     for await (const page of this.repository.live(new Date(now.getTime() - RECENTLY_DELETED_MS))) {
-      for (const stored of page) this.book.put(withEvents(stored, stored.events));
+      for (const stored of page) this.book.put(withEvents(stored, stored.events), stored.meteredUntil?.getTime() ?? 0);
       n += page.length;
     }
     return n;

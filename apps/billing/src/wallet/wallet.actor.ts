@@ -12,12 +12,11 @@ import {
   firstBillableMs,
   Grant,
   gpuRatePerHour,
-  lastBillableMs,
   LedgerEntry,
   lowBalanceCrossings,
+  meterDays,
   meteredUntil,
   MeterState,
-  meterPoints,
   nextExpiry,
   pruneSpentGrants,
   totalOf,
@@ -25,8 +24,8 @@ import {
   WalletState,
   ZERO,
 } from '@billing/domain';
-import { DuplicateKeyError, LoadedWallet, OutboxMessage, StoredOutboxMessage, VersionConflictError, WalletChange } from '@billing/persistence';
-import { ResourceBook, ResourceRecord } from '../resources/resource-book';
+import { DuplicateKeyError, LoadedWallet, meterKey, OutboxMessage, StoredOutboxMessage, VersionConflictError, WalletChange } from '@billing/persistence';
+import { BookEntry, ResourceBook } from '../resources/resource-book';
 import { WalletMessage } from './wallet-message';
 
 /** How often a batch is decided again after another writer committed the same wallet first. */
@@ -36,6 +35,8 @@ export interface WalletActorDeps {
   readonly subjects: Subjects;
   readonly now: () => Date;
   readonly load: (orgId: string) => Promise<LoadedWallet>;
+  readonly findMeters: (orgId: string, keys: { resourceId: string; day: string }[]) => Promise<Map<string, MeterState>>;
+  readonly findGrants: (orgId: string, ids: string[]) => Promise<Grant[]>;
   readonly findByKeys: (orgId: string, keys: string[]) => Promise<LedgerEntry[]>;
   readonly commit: (change: WalletChange) => Promise<StoredOutboxMessage[]>;
   readonly published: (messages: StoredOutboxMessage[]) => void;
@@ -56,10 +57,21 @@ interface BatchResult {
   readonly state: WalletState;
   readonly entries: LedgerEntry[];
   readonly outcomes: Outcome[];
-  readonly meters: Map<string, MeterState>;
-  /** Resources whose meter is now final, with the record it was computed from. */
-  readonly settled: ResourceRecord[];
+  /** Meters set by the batch, by `meterKey`. */
+  readonly meters: Map<string, { resourceId: string; day: string; meter: MeterState }>;
+  /** Resources whose meters caught up with them, and when. */
+  readonly metered: BookEntry[];
+  readonly now: Date;
 }
+
+/** Which days of which resources a batch's meter messages will set. */
+interface MeterPlan {
+  readonly entry: BookEntry;
+  readonly days: ReturnType<typeof meterDays>;
+}
+
+const DAY_MS = 86_400_000;
+const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 /**
  * The only writer of one organization's wallet. Decides a whole batch on its in-memory state,
@@ -85,8 +97,10 @@ export class WalletActor implements Behavior<WalletMessage> {
         this.loaded = await this.guard(this.deps.load(this.orgId));
         this.scheduleExpiry();
       }
-      const wallet = (this.loaded = await this.applySettings(batch, this.loaded));
-      const result = this.decideBatch(wallet, batch, prior);
+      const now = this.deps.now();
+      const plans = this.planMeters(batch, now);
+      const wallet = (this.loaded = await this.ensureMeters(plans, await this.applySettings(batch, this.loaded)));
+      const result = this.decideBatch(wallet, batch, prior, plans, now);
       if (result.entries.length === 0) {
         this.finish(wallet, result);
         return;
@@ -108,7 +122,7 @@ export class WalletActor implements Behavior<WalletMessage> {
       }
       assertLedgerInvariant(result.state, totalOf(wallet.state).plus(result.entries.reduce((s, e) => s.plus(e.amount), ZERO)));
       const keep = new Set<string>();
-      for (const [id, m] of result.meters) wallet.meters.set(id, m);
+      for (const [key, { meter }] of result.meters) wallet.meters.set(key, meter);
       for (const m of wallet.meters.values()) for (const g of m.byGrant.keys()) keep.add(g);
       this.loaded = { ...wallet, state: pruneSpentGrants(result.state, keep), version: wallet.version + 1 };
       this.deps.published(stored);
@@ -166,15 +180,14 @@ export class WalletActor implements Behavior<WalletMessage> {
     return wallet;
   }
 
-  private decideBatch(wallet: LoadedWallet, batch: WalletMessage[], prior: LedgerEntry[]): BatchResult {
-    const now = this.deps.now();
+  private decideBatch(wallet: LoadedWallet, batch: WalletMessage[], prior: LedgerEntry[], plans: Map<WalletMessage, MeterPlan[]>, now: Date): BatchResult {
     const seen = new Map(prior.map((e) => [e.idempotencyKey, e]));
     const expired = expireGrants(wallet.state, { now, newId: randomUUID });
     let state = expired.state;
     const entries: LedgerEntry[] = [...expired.entries];
     const outcomes: Outcome[] = [];
-    const meters = new Map<string, MeterState>();
-    const settled: ResourceRecord[] = [];
+    const meters: BatchResult['meters'] = new Map();
+    const metered: BookEntry[] = [];
     const fixed = (body: object) => () => body;
     for (const message of batch) {
       const parsed = message.parsed;
@@ -192,7 +205,7 @@ export class WalletActor implements Behavior<WalletMessage> {
           break;
         case 'meter': {
           const before = entries.length;
-          state = this.meter(state, wallet, parsed.resourceIds, now, entries, meters, settled);
+          state = this.meter(state, wallet, plans.get(message) ?? [], now, entries, meters, metered);
           outcomes.push({ message, body: fixed({ ok: true, entries: entries.length - before }) });
           break;
         }
@@ -222,49 +235,88 @@ export class WalletActor implements Behavior<WalletMessage> {
     // A correction may give credit back to a grant that has expired since: written off at once.
     const after = expireGrants(state, { now, newId: randomUUID });
     entries.push(...after.entries);
-    return { state: after.state, entries, outcomes, meters, settled };
+    return { state: after.state, entries, outcomes, meters, metered, now };
   }
 
-  /** Brings the meters of the given resources (or all billable ones) up to now, cut at UTC midnights. */
+  /** The resources each meter message covers (the listed ones, or every billable one) and their days to set. */
+  private planMeters(batch: WalletMessage[], now: Date): Map<WalletMessage, MeterPlan[]> {
+    const plans = new Map<WalletMessage, MeterPlan[]>();
+    const book = this.deps.resources;
+    for (const message of batch) {
+      const parsed = message.parsed;
+      if (parsed.name !== 'meter') continue;
+      const entries = parsed.resourceIds === null ? book.billable(this.orgId) : parsed.resourceIds.flatMap((id) => book.entry(this.orgId, id) ?? []);
+      plans.set(message, entries.map((entry) => ({ entry, days: meterDays(entry.meterFromMs, now.getTime()) })));
+    }
+    return plans;
+  }
+
+  /**
+   * Meters of days the wallet no longer holds in memory (a late event about an old day) are read
+   * before deciding, with the spent grants they may give a correction back to.
+   */
+  private async ensureMeters(plans: Map<WalletMessage, MeterPlan[]>, wallet: LoadedWallet): Promise<LoadedWallet> {
+    const missing: { resourceId: string; day: string }[] = [];
+    for (const list of plans.values()) {
+      for (const { entry, days } of list) {
+        for (const { day } of days) {
+          if (day < wallet.metersCompleteFrom && !wallet.meters.has(meterKey(entry.record.resourceId, day))) missing.push({ resourceId: entry.record.resourceId, day });
+        }
+      }
+    }
+    if (missing.length === 0) return wallet;
+    const found = await this.guard(this.deps.findMeters(this.orgId, missing));
+    for (const k of missing) wallet.meters.set(meterKey(k.resourceId, k.day), found.get(meterKey(k.resourceId, k.day)) ?? EMPTY_METER);
+    const held = new Set(wallet.state.grants.map((g) => g.id));
+    const grantIds = [...new Set([...found.values()].flatMap((m) => [...m.byGrant.keys()]))].filter((id) => !held.has(id));
+    if (grantIds.length === 0) return wallet;
+    const grants = await this.guard(this.deps.findGrants(this.orgId, grantIds));
+    return { ...wallet, state: { ...wallet.state, grants: [...wallet.state.grants, ...grants] } };
+  }
+
+  /** Sets each planned resource's charge for each of its days (UTC), up to now. */
   private meter(
     start: WalletState,
     wallet: LoadedWallet,
-    resourceIds: readonly string[] | null,
+    plans: MeterPlan[],
     now: Date,
     entries: LedgerEntry[],
-    meters: Map<string, MeterState>,
-    settled: ResourceRecord[],
+    meters: BatchResult['meters'],
+    metered: BookEntry[],
   ): WalletState {
     const currency = start.currency;
     if (currency === null) return start; // never credited: usage waits, it is billed once there is a currency
-    const book = this.deps.resources;
-    const records = resourceIds === null ? book.billable(this.orgId) : resourceIds.flatMap((id) => book.get(this.orgId, id) ?? []);
+    const nowMs = now.getTime();
     let state = start;
-    for (const record of records) {
-      const rates = book.rates(record, currency);
+    for (const { entry, days } of plans) {
+      const { record } = entry;
+      const rates = this.deps.resources.rates(record, currency);
       const startMs = firstBillableMs(record.periods);
       if (!rates || startMs === null) continue;
-      let meter = meters.get(record.resourceId) ?? wallet.meters.get(record.resourceId) ?? EMPTY_METER;
-      for (const point of meterPoints(meter.until?.getTime() ?? null, startMs, now.getTime())) {
-        const due = meteredUntil(record.periods, rates, point);
-        const d = decideMeter(state, meter, {
+      let before = meteredUntil(record.periods, rates, days.length ? days[0].startMs : nowMs);
+      for (const d of days) {
+        const upto = Math.min(d.endMs, nowMs);
+        const due = meteredUntil(record.periods, rates, upto);
+        const key = meterKey(record.resourceId, d.day);
+        const meter = meters.get(key)?.meter ?? wallet.meters.get(key) ?? EMPTY_METER;
+        const decision = decideMeter(state, meter, {
           type: 'meter',
           resourceId: record.resourceId,
+          day: d.day,
           workspaceId: record.workspaceId,
           service: record.service,
           currency,
-          amount: due.amount,
-          usageMs: due.gpuMs,
-          until: new Date(point),
+          amount: due.amount.minus(before.amount),
+          usageMs: due.gpuMs - before.gpuMs,
+          until: new Date(upto),
         }, { now, newId: randomUUID });
-        if (!d.ok) throw new Error(`meter ${record.resourceId}: ${d.refusal.message}`);
-        state = d.state;
-        meter = d.meter;
-        if (d.entry) entries.push(d.entry);
+        if (!decision.ok) throw new Error(`meter ${record.resourceId} ${d.day}: ${decision.refusal.message}`);
+        state = decision.state;
+        if (decision.entry) entries.push(decision.entry);
+        if (decision.meter !== meter) meters.set(key, { resourceId: record.resourceId, day: d.day, meter: decision.meter });
+        before = due;
       }
-      meters.set(record.resourceId, meter);
-      const last = lastBillableMs(record.periods);
-      if (last !== null && last <= now.getTime()) settled.push(record);
+      metered.push(entry);
     }
     return state;
   }
@@ -315,7 +367,7 @@ export class WalletActor implements Behavior<WalletMessage> {
         events.push(this.event('grant_expired', { orgId: this.orgId, seq: e.seq, grantId: e.reference, service: e.service, amount: e.amount.negated().toFixed(), currency: e.currency, at: e.at.toISOString() }));
       }
     }
-    const meters = [...result.meters].map(([resourceId, meter]) => ({ resourceId, meter }));
+    const meters = [...result.meters.values()];
     return { orgId: this.orgId, expectedVersion: before.version, state, entries, grants, meters, events };
   }
 
@@ -325,9 +377,18 @@ export class WalletActor implements Behavior<WalletMessage> {
   }
 
   private finish(wallet: LoadedWallet, result: BatchResult): void {
-    if (result.entries.length === 0) for (const [id, m] of result.meters) wallet.meters.set(id, m);
-    for (const record of result.settled) this.deps.resources.settled(this.orgId, record.resourceId, record);
+    if (result.entries.length === 0) for (const [key, { meter }] of result.meters) wallet.meters.set(key, meter);
+    for (const entry of result.metered) this.deps.resources.metered(this.orgId, entry, result.now.getTime());
+    this.forgetOldMeters(wallet, result.now.getTime());
     for (const o of result.outcomes) o.message.reply(o.body(wallet.state));
+  }
+
+  /** Days before yesterday rarely change again: their meters leave memory (read back if a late event needs them). */
+  private forgetOldMeters(wallet: LoadedWallet, nowMs: number): void {
+    const yesterday = dayOf(nowMs - DAY_MS);
+    if (wallet.metersCompleteFrom >= yesterday) return;
+    for (const key of wallet.meters.keys()) if (key.slice(key.lastIndexOf('|') + 1) < yesterday) wallet.meters.delete(key);
+    this.loaded = { ...(this.loaded ?? wallet), metersCompleteFrom: yesterday };
   }
 
   /** Expiry happens on time even when nothing is charged: the actor wakes itself at the next expiry. */

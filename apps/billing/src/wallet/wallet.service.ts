@@ -32,6 +32,8 @@ export class WalletService {
       subjects,
       now: () => new Date(),
       load: (orgId) => repository.load(orgId),
+      findMeters: (orgId, keys) => repository.findMeters(orgId, keys),
+      findGrants: (orgId, ids) => repository.findGrants(orgId, ids),
       findByKeys: (orgId, keys) => repository.findByIdempotencyKeys(keys.map((key) => ({ orgId, key }))),
       commit: (change) => this.commits.submit(change),
       published: (messages) => relay.publish(messages),

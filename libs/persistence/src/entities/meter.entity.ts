@@ -1,12 +1,13 @@
 import { EntitySchema } from '@mikro-orm/core';
 
 /**
- * What each resource has been charged so far, written in the same transaction as the ledger
- * entries that charged it: the wallet charges only the difference to a new cumulative value.
+ * What each resource has been charged for each UTC day of its usage, written in the same
+ * transaction as the ledger entries that charged it: the wallet charges only the difference.
  */
 export interface MeterRow {
   orgId: string;
   resourceId: string;
+  day: string;
   charged: string;
   usageMs: string;
   until?: Date | null;
@@ -21,6 +22,7 @@ export const MeterEntity = new EntitySchema<MeterRow>({
   properties: {
     orgId: { type: 'text', primary: true },
     resourceId: { type: 'text', primary: true },
+    day: { type: 'date', primary: true },
     charged: { type: 'decimal', precision: 38, scale: 8 },
     usageMs: { type: 'bigint' },
     until: { type: 'Date', columnType: 'timestamptz', nullable: true },

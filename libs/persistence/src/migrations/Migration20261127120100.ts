@@ -8,7 +8,7 @@ import { Migration } from '@mikro-orm/migrations';
  * wallet, the call undoes everything and names the wallets that must decide again. Written by
  * hand: MikroORM generates tables, not functions.
  */
-export class Migration20261127114500 extends Migration {
+export class Migration20261127120100 extends Migration {
   override async up(): Promise<void> {
     this.addSql(`
 create function "commit_wallet_batch"(p_wallets jsonb, p_entries jsonb, p_grants jsonb, p_meters jsonb, p_events jsonb) returns jsonb
@@ -65,11 +65,11 @@ begin
       currency text, service text, expires_at timestamptz, created_at timestamptz, source_ref text)
     on conflict (id) do update set remaining = excluded.remaining;
 
-    insert into meters (org_id, resource_id, charged, usage_ms, until, entries, by_grant, updated_at)
-    select x.org_id, x.resource_id, x.charged, x.usage_ms, x.until, x.entries, x.by_grant, now()
-    from jsonb_to_recordset(p_meters) as x(org_id text, resource_id text, charged numeric, usage_ms bigint, until timestamptz,
+    insert into meters (org_id, resource_id, day, charged, usage_ms, until, entries, by_grant, updated_at)
+    select x.org_id, x.resource_id, x.day, x.charged, x.usage_ms, x.until, x.entries, x.by_grant, now()
+    from jsonb_to_recordset(p_meters) as x(org_id text, resource_id text, day date, charged numeric, usage_ms bigint, until timestamptz,
       entries int, by_grant jsonb)
-    on conflict (org_id, resource_id) do update set charged = excluded.charged, usage_ms = excluded.usage_ms,
+    on conflict (org_id, resource_id, day) do update set charged = excluded.charged, usage_ms = excluded.usage_ms,
       until = excluded.until, entries = excluded.entries, by_grant = excluded.by_grant, updated_at = now();
 
     with stored as (

@@ -1,6 +1,6 @@
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261127114407 extends Migration {
+export class Migration20261127120043 extends Migration {
 
   override async up(): Promise<void> {
     this.addSql(`create table "grants" ("id" uuid not null, "org_id" text not null, "kind" text not null, "amount" numeric(38,8) not null, "remaining" numeric(38,8) not null, "currency" text not null, "service" text null, "expires_at" timestamptz null, "created_at" timestamptz not null, "source_ref" text null, constraint "grants_pkey" primary key ("id"));`);
@@ -9,7 +9,7 @@ export class Migration20261127114407 extends Migration {
     this.addSql(`create table "ledger_entries" ("org_id" text not null, "seq" bigint not null, "id" uuid not null, "type" text not null, "amount" numeric(38,8) not null, "currency" text not null, "split" jsonb not null, "idempotency_key" text not null, "request_hash" text not null, "service" text null, "workspace_id" text null, "resource_id" text null, "description" text null, "reference" text null, "total_after" numeric(38,8) not null, "usage_ms" bigint null, "usage_until" timestamptz null, "created_at" timestamptz not null, constraint "ledger_entries_pkey" primary key ("org_id", "seq"));`);
     this.addSql(`alter table "ledger_entries" add constraint "ledger_entries_org_idempotency_key_unique" unique ("org_id", "idempotency_key");`);
 
-    this.addSql(`create table "meters" ("org_id" text not null, "resource_id" text not null, "charged" numeric(38,8) not null, "usage_ms" bigint not null, "until" timestamptz null, "entries" int not null, "by_grant" jsonb not null, "updated_at" timestamptz not null default now(), constraint "meters_pkey" primary key ("org_id", "resource_id"));`);
+    this.addSql(`create table "meters" ("org_id" text not null, "resource_id" text not null, "day" date not null, "charged" numeric(38,8) not null, "usage_ms" bigint not null, "until" timestamptz null, "entries" int not null, "by_grant" jsonb not null, "updated_at" timestamptz not null default now(), constraint "meters_pkey" primary key ("org_id", "resource_id", "day"));`);
 
     this.addSql(`create table "outbox_events" ("id" bigserial primary key, "event_id" uuid not null, "subject" text not null, "payload" text not null, "created_at" timestamptz not null default now());`);
 
