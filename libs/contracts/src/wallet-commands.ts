@@ -39,7 +39,8 @@ export type ParsedCommand =
   | { readonly name: 'ledger'; readonly cursor: number; readonly limit: number }
   | { readonly name: 'authorize'; readonly service: string; readonly sku: string; readonly workspaceId: string }
   | { readonly name: 'alerts.set'; readonly lowBalance: Decimal[] }
-  | { readonly name: 'usage'; readonly workspaceId: string | null; readonly from: Date; readonly to: Date };
+  | { readonly name: 'usage'; readonly workspaceId: string | null; readonly from: Date; readonly to: Date }
+  | { readonly name: 'resources' };
 
 export function parseOrgId(orgId: string): string {
   if (!ORG_ID.test(orgId)) throw new InputError(ErrorCode.INVALID_ORG_ID, 'orgId must be 1-64 characters of letters, digits, _ or -');
@@ -51,7 +52,7 @@ export function parseWalletCommand(command: string, body: Uint8Array): ParsedCom
   if (!(WALLET_COMMANDS as readonly string[]).includes(command)) {
     throw new InputError(ErrorCode.UNKNOWN_COMMAND, `unknown wallet command '${command}'; known: ${WALLET_COMMANDS.join(', ')}`);
   }
-  const input = readJson(body, command === 'balance' || command === 'ledger');
+  const input = readJson(body, command === 'balance' || command === 'ledger' || command === 'resources');
   switch (command as WalletCommandName) {
     case 'topup':
       return withHash('topup', parseTopup(input));
@@ -74,6 +75,8 @@ export function parseWalletCommand(command: string, body: Uint8Array): ParsedCom
       return parseAlerts(input);
     case 'usage':
       return parseUsage(input);
+    case 'resources':
+      return { name: 'resources' };
   }
 }
 

@@ -88,6 +88,14 @@ export class ResourceRepository {
     }
   }
 
+  /** An organization's resources: all not deleted, and those deleted in the last day. */
+  async list(orgId: string, limit = 1000): Promise<StoredResource[]> {
+    const rows = (
+      await this.knex.raw(`select * from resources where org_id = ? and (not deleted or updated_at > now() - interval '1 day') order by resource_id limit ?`, [orgId, limit])
+    ).rows as ResourceRecordRow[];
+    return rows.map(toStored);
+  }
+
   async reject(subject: string, eventId: string | null, reason: string, payload: string): Promise<void> {
     await this.knex.raw('insert into rejected_lifecycle_events (subject, event_id, reason, payload) values (?, ?, ?, ?)', [subject, eventId, reason, payload.slice(0, 16_384)]);
   }

@@ -1,18 +1,12 @@
+import { StoredResource } from '@billing/persistence';
 import { billingPeriods, BillingPeriods, burnRatePerHour, Currency, Decimal, firstBillableMs, gpuRatePerHour, lastBillableMs, LifecycleEvent, PriceCatalog, Rates, storageRatePerGbHour, ZERO } from '@billing/domain';
 
-/** What the engine knows of one GPU resource: who it belongs to, what it is, what happened to it. */
-export interface ResourceRecord {
-  readonly orgId: string;
-  readonly resourceId: string;
-  readonly workspaceId: string;
-  readonly service: string;
-  readonly sku: string;
-  readonly storageGb: number;
-  readonly events: readonly LifecycleEvent[];
+/** What the engine knows of one GPU resource (as stored), with the billing periods its events make. */
+export interface ResourceRecord extends StoredResource {
   readonly periods: BillingPeriods;
 }
 
-export function withEvents(record: Omit<ResourceRecord, 'periods'>, events: readonly LifecycleEvent[]): ResourceRecord {
+export function withEvents(record: StoredResource, events: readonly LifecycleEvent[]): ResourceRecord {
   return { ...record, events, periods: billingPeriods(events) };
 }
 

@@ -1,8 +1,8 @@
 import { Behavior } from '@billing/actors';
 import { ErrorCode, LifecycleMessage } from '@billing/contracts';
 import { LifecycleEvent } from '@billing/domain';
-import { ResourceRepository } from '@billing/persistence';
-import { ResourceBook, ResourceRecord, withEvents } from './resource-book';
+import { ResourceRepository, StoredResource } from '@billing/persistence';
+import { ResourceBook, withEvents } from './resource-book';
 
 /** Lifecycle events one resource may accumulate; past it, events are refused, not stored. */
 export const MAX_EVENTS_PER_RESOURCE = 10_000;
@@ -34,7 +34,7 @@ export class ResourceActor implements Behavior<ResourceMessage> {
 
   async receive(batch: ResourceMessage[]): Promise<void> {
     const { book, repository } = this.deps;
-    let record: Omit<ResourceRecord, 'periods'> | null = book.get(this.orgId, this.resourceId) ?? (await repository.find(this.orgId, this.resourceId));
+    let record: StoredResource | null = book.get(this.orgId, this.resourceId) ?? (await repository.find(this.orgId, this.resourceId));
     let events: LifecycleEvent[] = [...(record?.events ?? [])];
     const known = new Set(events.map((e) => e.eventId));
     const outcomes: LifecycleOutcome[] = [];

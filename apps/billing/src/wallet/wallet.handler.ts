@@ -55,6 +55,13 @@ export class WalletNatsHandler {
         );
         return;
       }
+      if (parsed.name === 'resources') {
+        this.wallets.resources(orgId).then(
+          (resources) => reply({ ok: true, resources }),
+          () => reply(errorReply(ErrorCode.UNAVAILABLE, 'resources could not be read; retry')),
+        );
+        return;
+      }
       if (parsed.name === 'usage') {
         this.wallets.usage(orgId, parsed.workspaceId, parsed.from, parsed.to).then(
           (rows) => reply({ ok: true, from: parsed.from.toISOString(), to: parsed.to.toISOString(), usage: rows.map((r) => ({ ...r, amount: toExact(new Decimal(r.amount)), gpuHours: toExact(new Decimal(r.gpuHours)) })) }),

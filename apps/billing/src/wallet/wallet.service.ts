@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ActorRegistry, Batcher } from '@billing/actors';
+import { billingPeriods, compareEvents } from '@billing/domain';
 import { Subjects } from '@billing/contracts';
 import { OutboxRelay } from '@billing/messaging';
 import { ResourceRepository, StoredOutboxMessage, WalletChange, WalletRepository } from '@billing/persistence';
@@ -55,6 +56,26 @@ export class WalletService {
 
   ledgerPage(orgId: string, afterSeq: number, limit: number) {
     return this.repository.ledgerPage(orgId, afterSeq, limit);
+  }
+
+  /** The organization's resources with their live state, from their stored lifecycle events. */
+  async resources(orgId: string) {
+    const stored = await this.resourceRepository.list(orgId);
+    return stored.map((r) => {
+      const periods = billingPeriods(r.events);
+      const last = [...r.events].sort(compareEvents).at(-1);
+      return {
+        resourceId: r.resourceId,
+        workspaceId: r.workspaceId,
+        service: r.service,
+        sku: r.sku,
+        storageGb: r.storageGb,
+        status: periods.deleted ? 'DELETED' : (last?.status ?? 'PENDING'),
+        running: periods.running,
+        runningSince: periods.running ? new Date(periods.gpu[periods.gpu.length - 1].startMs).toISOString() : null,
+        lastEventAt: last ? last.at.toISOString() : null,
+      };
+    });
   }
 
   usage(orgId: string, workspaceId: string | null, from: Date, to: Date) {

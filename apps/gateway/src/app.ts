@@ -1,0 +1,35 @@
+import 'reflect-metadata';
+import path from 'path';
+import { existsSync } from 'fs';
+import { LoggerService } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { JsonLogger } from '@billing/observability';
+import { GatewayConfig } from './config';
+import { GatewayModule } from './gateway.module';
+
+/** The dashboard page, from the sources or next to the compiled code. */
+function publicDir(): string {
+  let dir = __dirname;
+  while (!existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return path.join(dir, 'apps', 'gateway', 'public');
+}
+
+export async function createGatewayApp(config: GatewayConfig, logger: LoggerService | false | undefined = new JsonLogger('gateway')): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(GatewayModule.forRoot(config), { logger: logger ?? new JsonLogger('gateway'), abortOnError: false });
+  app.enableShutdownHooks();
+  app.useStaticAssets(publicDir(), { index: 'index.html' });
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('GPU billing engine')
+      .setDescription('Wallet, ledger, usage and resources of the organization named by the bearer token (HS256 JWT, claim `org`; `role: admin` for grants).')
+      .setVersion('1')
+      .addBearerAuth()
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document);
+  await app.listen(config.port, '0.0.0.0');
+  return app;
+}

@@ -1,0 +1,59 @@
+import { DynamicModule, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { connectNats } from '@billing/messaging';
+import { natsProbe, ObservabilityModule, postgresProbe } from '@billing/observability';
+import { NatsConnection } from 'nats';
+import { Pool } from 'pg';
+import { Counter, Gauge } from 'prom-client';
+import { AuthGuard } from './auth/auth.guard';
+import { GatewayConfig } from './config';
+import { BalanceGateway, GatewayStats } from './live/balance.gateway';
+import { GATEWAY_CONFIG, GATEWAY_NATS } from './tokens';
+import { BillingClient } from './wallet/billing.client';
+import { WalletController } from './wallet/wallet.controller';
+
+const GATEWAY_PG = Symbol('GatewayPostgres');
+
+class GatewayShutdown implements OnApplicationShutdown {
+  constructor(@Inject(GATEWAY_NATS) private readonly nc: NatsConnection, @Inject(GATEWAY_PG) private readonly pool: Pool) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.nc.drain().catch(() => undefined);
+    await this.pool.end().catch(() => undefined);
+  }
+}
+
+/** HTTP API, socket.io balances and the dashboard; no money logic, everything asks the engine over NATS. */
+@Module({})
+export class GatewayModule {
+  static forRoot(config: GatewayConfig): DynamicModule {
+    let nc: NatsConnection;
+    // The gateway reads no tables; the pool exists so that /health can say whether Postgres answers.
+    const pool = new Pool({ connectionString: config.databaseUrl, max: 1 });
+    const stats = new GatewayStats();
+    return {
+      module: GatewayModule,
+      imports: [
+        ObservabilityModule.forRoot({
+          service: 'gateway',
+          probes: { nats: natsProbe(() => nc), postgres: async () => postgresProbe((sql) => pool.query(sql))() },
+          metrics: (registry) => {
+            new Gauge({ name: 'gateway_sockets', help: 'Connected socket.io clients', registers: [registry], collect() { this.set(stats.sockets); } });
+            new Counter({ name: 'gateway_balance_pushes_total', help: 'Balance snapshots pushed to organization rooms (after coalescing)', registers: [registry], collect() { this.reset(); this.inc(stats.pushes); } });
+            new Counter({ name: 'gateway_balance_events_total', help: 'Balance events received from NATS', registers: [registry], collect() { this.reset(); this.inc(stats.events); } });
+          },
+        }),
+      ],
+      controllers: [WalletController],
+      providers: [
+        { provide: GATEWAY_CONFIG, useValue: config },
+        { provide: GATEWAY_NATS, useFactory: async () => (nc = await connectNats(config.natsUrl, 'billing-gateway')) },
+        { provide: GATEWAY_PG, useValue: pool },
+        BillingClient,
+        AuthGuard,
+        { provide: GatewayStats, useValue: stats },
+        BalanceGateway,
+        GatewayShutdown,
+      ],
+    };
+  }
+}

@@ -1,0 +1,96 @@
+import { Inject, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { ConnectedSocket, MessageBody, OnGatewayConnection, OnGatewayDisconnect, OnGatewayInit, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
+import { NatsConnection, Subscription } from 'nats';
+import { Server, Socket } from 'socket.io';
+import { AuthError, Principal, verifyToken } from '../auth/token';
+import { GatewayConfig } from '../config';
+import { GATEWAY_CONFIG, GATEWAY_NATS } from '../tokens';
+import { BillingClient } from '../wallet/billing.client';
+import { BalanceFanout } from './balance-fanout';
+
+const room = (orgId: string) => `org:${orgId}`;
+
+/** What the gateway counts, for /metrics. */
+export class GatewayStats {
+  sockets = 0;
+  pushes = 0;
+  events = 0;
+}
+
+/**
+ * Live balances for browsers. A socket authenticates at the handshake with `auth: { token }`
+ * and joins its organization's room only; it gets a snapshot at once, then every change, taken
+ * from the engine's `balance` events on NATS (so any number of gateway processes can run) and
+ * coalesced per organization.
+ */
+@WebSocketGateway({ cors: { origin: true } })
+export class BalanceGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect, OnApplicationShutdown {
+  private readonly logger = new Logger('BalanceGateway');
+  @WebSocketServer() server!: Server;
+  private fanout!: BalanceFanout<{ orgId: string; seq: number }>;
+  private subscription: Subscription | null = null;
+
+  constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    @Inject(GATEWAY_NATS) private readonly nc: NatsConnection,
+    private readonly billing: BillingClient,
+    private readonly stats: GatewayStats,
+  ) {}
+
+  afterInit(server: Server): void {
+    server.use((socket, next) => {
+      try {
+        socket.data.principal = verifyToken(socket.handshake.auth?.token, this.config.jwtSecret);
+        next();
+      } catch (error) {
+        const e = error instanceof AuthError ? error : new AuthError('UNAUTHENTICATED', 'invalid token');
+        next(Object.assign(new Error(e.message), { data: { code: e.code } }));
+      }
+    });
+    this.fanout = new BalanceFanout(this.config.pushIntervalMs, (snapshot) => {
+      this.stats.pushes++;
+      server.to(room(snapshot.orgId)).emit('balance', snapshot);
+    });
+    this.subscription = this.nc.subscribe(this.billing.subjects.event('*', 'balance'), {
+      callback: (_error, msg) => {
+        try {
+          this.stats.events++;
+          const { eventId: _id, type: _type, ...snapshot } = JSON.parse(Buffer.from(msg.data).toString('utf8'));
+          if (typeof snapshot.orgId === 'string' && typeof snapshot.seq === 'number') this.fanout.offer(snapshot);
+        } catch {
+          this.logger.warn({ msg: 'unreadable balance event', subject: msg.subject });
+        }
+      },
+    });
+  }
+
+  async handleConnection(socket: Socket): Promise<void> {
+    const principal = socket.data.principal as Principal;
+    this.stats.sockets++;
+    await socket.join(room(principal.orgId));
+    const reply = await this.billing.request(principal.orgId, 'balance');
+    if (reply.ok) socket.emit('balance', reply.balance);
+    else socket.emit('billing_error', reply.error);
+  }
+
+  handleDisconnect(): void {
+    this.stats.sockets--;
+  }
+
+  /** A client may ask for an organization's updates explicitly; only its own is allowed. */
+  @SubscribeMessage('subscribe')
+  async subscribe(@ConnectedSocket() socket: Socket, @MessageBody() body: { orgId?: string }): Promise<{ ok: boolean; error?: { code: string; message: string } }> {
+    const principal = socket.data.principal as Principal;
+    if (body?.orgId !== principal.orgId) {
+      return { ok: false, error: { code: 'FORBIDDEN', message: `this token is for organization ${principal.orgId}` } };
+    }
+    const reply = await this.billing.request(principal.orgId, 'balance');
+    if (reply.ok) socket.emit('balance', reply.balance);
+    return { ok: true };
+  }
+
+  onApplicationShutdown(): void {
+    this.subscription?.unsubscribe();
+    this.fanout?.close();
+  }
+}

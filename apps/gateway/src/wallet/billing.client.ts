@@ -1,0 +1,25 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ErrorCode, errorReply, Subjects } from '@billing/contracts';
+import { NatsConnection } from 'nats';
+import { GatewayConfig } from '../config';
+import { GATEWAY_CONFIG, GATEWAY_NATS } from '../tokens';
+
+/** The gateway holds no money logic: every wallet question goes to the billing engine over NATS. */
+@Injectable()
+export class BillingClient {
+  readonly subjects: Subjects;
+
+  constructor(@Inject(GATEWAY_NATS) private readonly nc: NatsConnection, @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig) {
+    this.subjects = new Subjects(config.subjectPrefix);
+  }
+
+  /** The engine's JSON reply, or an UNAVAILABLE error reply if it does not answer in time. */
+  async request(orgId: string, command: string, body?: object): Promise<any> {
+    try {
+      const msg = await this.nc.request(this.subjects.walletCommand(orgId, command), Buffer.from(body === undefined ? '' : JSON.stringify(body)), { timeout: this.config.requestTimeoutMs });
+      return JSON.parse(Buffer.from(msg.data).toString('utf8'));
+    } catch (error) {
+      return errorReply(ErrorCode.UNAVAILABLE, `the billing engine did not answer: ${(error as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,87 @@
+import { Body, Controller, Get, HttpException, Post, Put, Query, Req, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ErrorCode } from '@billing/contracts';
+import { AdminOnly, AuthGuard } from '../auth/auth.guard';
+import { Principal } from '../auth/token';
+import { BillingClient } from './billing.client';
+
+/** HTTP statuses for the engine's error codes; input errors are 400, nothing is half-applied. */
+const STATUS: Record<string, number> = {
+  [ErrorCode.IDEMPOTENCY_CONFLICT]: 409,
+  [ErrorCode.CURRENCY_LOCKED]: 409,
+  [ErrorCode.CURRENCY_MISMATCH]: 409,
+  [ErrorCode.NO_BILLING_CURRENCY]: 409,
+  [ErrorCode.MAILBOX_FULL]: 429,
+  [ErrorCode.UNAVAILABLE]: 503,
+  [ErrorCode.CONFLICT]: 503,
+  [ErrorCode.INTERNAL]: 500,
+};
+
+function answer(reply: { ok: boolean; error?: { code: string } }): object {
+  if (reply.ok) return reply;
+  throw new HttpException(reply, STATUS[reply.error?.code ?? ''] ?? 400);
+}
+
+type Authed = { principal: Principal };
+
+@ApiTags('wallet')
+@ApiBearerAuth()
+@UseGuards(AuthGuard)
+@Controller('api/v1')
+export class WalletController {
+  constructor(private readonly billing: BillingClient) {}
+
+  @Get('wallet')
+  @ApiOperation({ summary: "The organization's balance: plan, voucher, top-up, total, burn rate and runway" })
+  @ApiOkResponse({ description: '{ ok, balance }' })
+  async balance(@Req() req: Authed) {
+    return answer(await this.billing.request(req.principal.orgId, 'balance'));
+  }
+
+  @Get('wallet/ledger')
+  @ApiOperation({ summary: 'A page of the ledger, oldest first; pass nextCursor back as cursor' })
+  @ApiQuery({ name: 'cursor', required: false, type: Number })
+  @ApiQuery({ name: 'limit', required: false, type: Number })
+  async ledger(@Req() req: Authed, @Query('cursor') cursor?: string, @Query('limit') limit?: string) {
+    return answer(await this.billing.request(req.principal.orgId, 'ledger', { cursor: cursor ?? 0, limit: limit === undefined ? undefined : Number(limit) }));
+  }
+
+  @Get('wallet/usage')
+  @ApiOperation({ summary: 'Amount and GPU-hours per workspace, service, resource and UTC day' })
+  @ApiQuery({ name: 'from', required: true, example: '2026-11-01T00:00:00Z' })
+  @ApiQuery({ name: 'to', required: true, example: '2026-12-01T00:00:00Z' })
+  @ApiQuery({ name: 'workspaceId', required: false })
+  async usage(@Req() req: Authed, @Query('from') from?: string, @Query('to') to?: string, @Query('workspaceId') workspaceId?: string) {
+    return answer(await this.billing.request(req.principal.orgId, 'usage', { from, to, workspaceId }));
+  }
+
+  @Get('resources')
+  @ApiOperation({ summary: "The organization's resources with their live state" })
+  async resources(@Req() req: Authed) {
+    return answer(await this.billing.request(req.principal.orgId, 'resources'));
+  }
+
+  @Post('wallet/grants')
+  @AdminOnly()
+  @ApiOperation({ summary: 'Grant voucher or plan credit (admin token)' })
+  @ApiBody({ schema: { example: { idempotencyKey: 'grant-1', kind: 'voucher', amount: '20.00', currency: 'USD', service: 'ai-notebook', expiresAt: '2027-01-01T00:00:00Z' } } })
+  async grant(@Req() req: Authed, @Body() body: object) {
+    return answer(await this.billing.request(req.principal.orgId, 'grant', body));
+  }
+
+  @Put('wallet/alerts')
+  @ApiOperation({ summary: 'Low-balance thresholds: one low_balance event per downward crossing' })
+  @ApiBody({ schema: { example: { lowBalance: ['50.00', '10.00'] } } })
+  async alerts(@Req() req: Authed, @Body() body: object) {
+    return answer(await this.billing.request(req.principal.orgId, 'alerts.set', body));
+  }
+
+  @Get('wallet/authorize')
+  @ApiOperation({ summary: 'May a resource of this SKU start for this service?' })
+  @ApiQuery({ name: 'service', required: true })
+  @ApiQuery({ name: 'sku', required: true })
+  @ApiQuery({ name: 'workspaceId', required: true })
+  async authorize(@Req() req: Authed, @Query('service') service?: string, @Query('sku') sku?: string, @Query('workspaceId') workspaceId?: string) {
+    return answer(await this.billing.request(req.principal.orgId, 'authorize', { service, sku, workspaceId }));
+  }
+}

@@ -1,0 +1,3 @@
+export * from './observability.module';
+export * from './probes';
+export * from './json-logger';

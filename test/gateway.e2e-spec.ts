@@ -1,0 +1,156 @@
+import jwt from 'jsonwebtoken';
+import { Socket } from 'socket.io-client';
+import { startEngine, TestEngine, WalletClient } from './support/engine';
+import { connectSocket, startGateway, TEST_JWT_SECRET, TestGateway } from './support/gateway';
+import { eventually } from './support/lifecycle';
+
+/** The socket.io gateway and the HTTP API, in front of a real engine on real NATS and Postgres. */
+describe('gateway: live balances and HTTP API', () => {
+  let engine: TestEngine;
+  let gateway: TestGateway;
+  let client: WalletClient;
+  const sockets: Socket[] = [];
+
+  beforeAll(async () => {
+    engine = await startEngine();
+    gateway = await startGateway(engine.config.subjectPrefix);
+    client = await WalletClient.connect(engine.config.subjectPrefix);
+    await client.request('gw-a', 'topup', { idempotencyKey: 't', amount: '100.00', currency: 'USD', provider: 'stripe', reference: 'pi_gw' });
+    await client.request('gw-b', 'topup', { idempotencyKey: 't', amount: '5000', currency: 'VND', provider: 'vnpay', reference: 'vnp_gw' });
+  });
+
+  afterAll(async () => {
+    for (const s of sockets) s.close();
+    await gateway.stop();
+    await engine.dispose(client.nc);
+    await client.close();
+  });
+
+  async function open(token: unknown) {
+    const socket = await connectSocket(gateway.url, token);
+    sockets.push(socket);
+    return socket;
+  }
+
+  /** Listens from the moment of connection: the snapshot is sent right after it. */
+
+  function collect(socket: Socket): any[] {
+    return (socket as Socket & { early: any[] }).early;
+  }
+
+  describe('socket authentication', () => {
+    it('refuses a socket without a token', async () => {
+      await expect(connectSocket(gateway.url, undefined)).rejects.toThrow(/token is required/);
+    });
+
+    it('refuses a forged token', async () => {
+      const forged = jwt.sign({ org: 'gw-a' }, 'another-secret-0123456789', { algorithm: 'HS256', expiresIn: 60 });
+      await expect(connectSocket(gateway.url, forged)).rejects.toThrow(/invalid signature/);
+    });
+
+    it('refuses an expired token', async () => {
+      const expired = jwt.sign({ org: 'gw-a', exp: Math.floor(Date.now() / 1000) - 10 }, TEST_JWT_SECRET, { algorithm: 'HS256' });
+      await expect(connectSocket(gateway.url, expired)).rejects.toThrow(/expired/);
+    });
+
+    it('refuses a token that never expires or names no organization, and the none algorithm', async () => {
+      await expect(connectSocket(gateway.url, jwt.sign({ org: 'gw-a' }, TEST_JWT_SECRET, { algorithm: 'HS256' }))).rejects.toThrow(/no expiry/);
+      await expect(connectSocket(gateway.url, jwt.sign({ sub: 'x' }, TEST_JWT_SECRET, { algorithm: 'HS256', expiresIn: 60 }))).rejects.toThrow(/organization/);
+      const none = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from(JSON.stringify({ org: 'gw-a', exp: 9999999999 })).toString('base64url')}.`;
+      await expect(connectSocket(gateway.url, none)).rejects.toThrow(/invalid/);
+    });
+
+    it("refuses a request for another organization's updates", async () => {
+      const socket = await open(gateway.token('gw-a'));
+      const answer = await socket.emitWithAck('subscribe', { orgId: 'gw-b' });
+      expect(answer).toEqual({ ok: false, error: { code: 'FORBIDDEN', message: expect.any(String) } });
+    });
+  });
+
+  it('sends a snapshot at once, then each change of its own organization only', async () => {
+    const seenA = collect(await open(gateway.token('gw-a')));
+    const seenB = collect(await open(gateway.token('gw-b')));
+    await eventually(async () => seenA.length + seenB.length, (n) => n >= 2);
+    expect(seenA[0]).toMatchObject({ orgId: 'gw-a', total: '100.00', currency: 'USD' });
+    expect(seenB[0]).toMatchObject({ orgId: 'gw-b', total: '5000', currency: 'VND' });
+    const d = await client.request('gw-a', 'debit', { idempotencyKey: 'd1', amount: '1.25', service: 'vm', workspaceId: 'ws' });
+    const pushed = await eventually(async () => seenA.find((s) => s.seq === d.entry.seq), (s) => s !== undefined);
+    expect(pushed).toMatchObject({ orgId: 'gw-a', total: '98.75' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(seenB.every((s) => s.orgId === 'gw-b')).toBe(true);
+    expect(seenB).toHaveLength(1);
+  });
+
+  it('coalesces a burst: fewer pushes than changes, each with its seq, the latest state last', async () => {
+    const socket = await open(gateway.token('gw-a'));
+    const seen = collect(socket);
+    await eventually(async () => seen.length, (n) => n >= 1);
+    const replies = await Promise.all(Array.from({ length: 60 }, (_, i) => client.request('gw-a', 'debit', { idempotencyKey: `burst-${i}`, amount: '0.01', service: 'vm', workspaceId: 'ws' })));
+    const lastSeq = Math.max(...replies.map((r) => r.entry.seq));
+    await eventually(async () => seen.at(-1)?.seq, (seq) => seq === lastSeq);
+    await new Promise((r) => setTimeout(r, 300));
+    const pushes = seen.slice(1);
+    expect(pushes.length).toBeLessThan(60);
+    expect(pushes.map((p) => p.seq)).toEqual([...pushes.map((p) => p.seq)].sort((x, y) => x - y));
+    expect(seen.at(-1)).toMatchObject({ seq: lastSeq, exact: { total: (await client.request('gw-a', 'balance')).balance.exact.total } });
+  });
+
+  it('gives a reconnecting client the latest state', async () => {
+    const first = await open(gateway.token('gw-a'));
+    first.close();
+    await client.request('gw-a', 'debit', { idempotencyKey: 'while-away', amount: '2', service: 'vm', workspaceId: 'ws' });
+    const again = await open(gateway.token('gw-a'));
+    const seen = collect(again);
+    const latest = (await client.request('gw-a', 'balance')).balance;
+    await eventually(async () => seen[0]?.seq, (seq) => seq === latest.seq);
+  });
+
+  describe('HTTP API', () => {
+    const http = (path: string, init: RequestInit & { token?: string } = {}) =>
+      fetch(`${gateway.url}${path}`, { ...init, headers: { 'Content-Type': 'application/json', ...(init.token ? { Authorization: `Bearer ${init.token}` } : {}) } });
+
+    it('needs a token, and answers for the organization in it', async () => {
+      expect((await http('/api/v1/wallet')).status).toBe(401);
+      const res = await http('/api/v1/wallet', { token: gateway.token('gw-b') });
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as any).balance).toMatchObject({ orgId: 'gw-b', currency: 'VND' });
+    });
+
+    it('grants credit only with an admin token, and refuses bad input with 400 and the code, changing nothing', async () => {
+      const body = JSON.stringify({ idempotencyKey: 'g1', kind: 'voucher', amount: '10', currency: 'USD', expiresAt: new Date(Date.now() + 86400_000).toISOString() });
+      expect((await http('/api/v1/wallet/grants', { method: 'POST', body, token: gateway.token('gw-a') })).status).toBe(403);
+      const before = (await client.request('gw-a', 'balance')).balance;
+      const bad = await http('/api/v1/wallet/grants', { method: 'POST', body: JSON.stringify({ idempotencyKey: 'g2', kind: 'voucher', amount: 10, currency: 'USD', expiresAt: new Date(Date.now() + 86400_000).toISOString() }), token: gateway.token('gw-a', true) });
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as any).error.code).toBe('INVALID_AMOUNT');
+      expect((await client.request('gw-a', 'balance')).balance.seq).toBe(before.seq);
+      const ok = await http('/api/v1/wallet/grants', { method: 'POST', body, token: gateway.token('gw-a', true) });
+      expect(ok.status).toBe(201);
+      expect(((await ok.json()) as any).entry).toMatchObject({ type: 'grant', amount: '10' });
+    });
+
+    it('serves the ledger, usage, thresholds, resources and authorize', async () => {
+      const token = gateway.token('gw-a');
+      const ledger: any = await (await http('/api/v1/wallet/ledger?limit=2', { token })).json();
+      expect(ledger.entries.map((e: any) => e.seq)).toEqual([1, 2]);
+      const from = new Date(Date.now() - 86400_000).toISOString();
+      expect((await http(`/api/v1/wallet/usage?from=${from}&to=${new Date().toISOString()}`, { token })).status).toBe(200);
+      expect((await http('/api/v1/wallet/usage', { token })).status).toBe(400);
+      const alerts = await http('/api/v1/wallet/alerts', { method: 'PUT', body: JSON.stringify({ lowBalance: ['20'] }), token });
+      expect(await alerts.json()).toEqual({ ok: true, lowBalance: ['20'] });
+      expect(await (await http('/api/v1/resources', { token })).json()).toEqual({ ok: true, resources: [] });
+      const auth = await (await http('/api/v1/wallet/authorize?service=vm&sku=h100-1x&workspaceId=ws', { token })).json();
+      expect(auth).toMatchObject({ ok: true, authorized: true });
+    });
+
+    it('documents itself with OpenAPI, and reports health and metrics', async () => {
+      const docs: any = await (await fetch(`${gateway.url}/docs-json`)).json();
+      expect(Object.keys(docs.paths)).toEqual(expect.arrayContaining(['/api/v1/wallet', '/api/v1/wallet/ledger', '/api/v1/wallet/usage', '/api/v1/wallet/grants', '/api/v1/resources']));
+      const health = await fetch(`${gateway.url}/health`);
+      expect(health.status).toBe(200);
+      expect(((await health.json()) as any).info).toMatchObject({ nats: { status: 'up' }, postgres: { status: 'up' } });
+      const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+      expect(metrics).toMatch(/gateway_sockets\{service="gateway"\} \d+/);
+    });
+  });
+});

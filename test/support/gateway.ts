@@ -1,0 +1,48 @@
+import { AddressInfo } from 'net';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { io, Socket } from 'socket.io-client';
+import { issueToken } from '../../apps/gateway/src/auth/token';
+import { createGatewayApp } from '../../apps/gateway/src/app';
+import { loadGatewayConfig } from '../../apps/gateway/src/config';
+import { NATS_URL, testDatabaseUrl } from './engine';
+
+export const TEST_JWT_SECRET = 'test-secret-0123456789abcdef';
+
+export interface TestGateway {
+  readonly app: NestExpressApplication;
+  readonly url: string;
+  token(org: string, admin?: boolean, expiresInSeconds?: number): string;
+  stop(): Promise<void>;
+}
+
+/** A gateway on a free port, talking to the test engine's subjects. */
+export async function startGateway(subjectPrefix: string, env: Record<string, string> = {}): Promise<TestGateway> {
+  const config = loadGatewayConfig({ ...process.env, GATEWAY_PORT: '0', NATS_URL, DATABASE_URL: testDatabaseUrl(), SUBJECT_PREFIX: subjectPrefix, JWT_SECRET: TEST_JWT_SECRET, ...env });
+  const app = await createGatewayApp(config, process.env.TEST_LOGS ? undefined : false);
+  const address = app.getHttpServer().address() as AddressInfo;
+  const url = `http://127.0.0.1:${address.port}`;
+  return {
+    app,
+    url,
+    token: (org, admin = false, expiresInSeconds = 3600) => issueToken(TEST_JWT_SECRET, admin ? { org, role: 'admin' } : { org }, expiresInSeconds),
+    stop: () => app.close(),
+  };
+}
+
+/**
+ * A browser-like socket.io client; resolves once connected, rejects with the refusal. The
+ * `balance` events are buffered from the first moment, since the snapshot follows the connection.
+ */
+export function connectSocket(url: string, token: unknown): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = io(url, { auth: token === undefined ? {} : { token }, transports: ['websocket'], reconnection: false, forceNew: true });
+    const early: unknown[] = [];
+    socket.on('balance', (b) => early.push(b));
+    (socket as Socket & { early: unknown[] }).early = early;
+    socket.once('connect', () => resolve(socket));
+    socket.once('connect_error', (error) => {
+      socket.close();
+      reject(error);
+    });
+  });
+}
