@@ -1,3 +1,4 @@
+import { AddressInfo } from 'net';
 import jwt from 'jsonwebtoken';
 import { Socket } from 'socket.io-client';
 import { startEngine, TestEngine, WalletClient } from './support/engine';
@@ -151,6 +152,18 @@ describe('gateway: live balances and HTTP API', () => {
       expect(((await health.json()) as any).info).toMatchObject({ nats: { status: 'up' }, postgres: { status: 'up' } });
       const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
       expect(metrics).toMatch(/gateway_sockets\{service="gateway"\} \d+/);
+    });
+
+    it('has the billing engine report its own health and metrics', async () => {
+      const billing = `http://127.0.0.1:${(engine.app.getHttpServer().address() as AddressInfo).port}`;
+      const health = await fetch(`${billing}/health`);
+      expect(health.status).toBe(200);
+      expect(((await health.json()) as any).info).toMatchObject({ nats: { status: 'up' }, postgres: { status: 'up' } });
+      const metrics = await (await fetch(`${billing}/metrics`)).text();
+      for (const name of ['billing_commands_total', 'billing_commit_batch_wallets_bucket', 'billing_commit_seconds_bucket', 'billing_mailbox_depth', 'billing_active_wallet_actors']) {
+        expect(metrics).toContain(name);
+      }
+      expect(metrics).toMatch(/billing_commands_total\{command="debit",outcome="ok",service="billing"\} \d+/);
     });
   });
 });

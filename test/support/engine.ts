@@ -1,5 +1,5 @@
 import { randomBytes } from 'crypto';
-import { INestApplicationContext } from '@nestjs/common';
+import { INestApplication } from '@nestjs/common';
 import { connect, consumerOpts, JsMsg, NatsConnection } from 'nats';
 import { Client } from 'pg';
 import { createBillingApp } from '../../apps/billing/src/app';
@@ -27,7 +27,7 @@ export function isolatedNames() {
 export type TestNames = ReturnType<typeof isolatedNames>;
 
 export interface TestEngine {
-  readonly app: INestApplicationContext;
+  readonly app: INestApplication;
   readonly config: BillingConfig;
   stop(): Promise<void>;
   /** Stops the engine and deletes its streams. */
@@ -44,6 +44,7 @@ export async function startEngine(env: Record<string, string> = {}, names = isol
     LIFECYCLE_STREAM: names.lifecycleStream,
     LIFECYCLE_SUBJECT_PREFIX: names.lifecycleSubjectPrefix,
     LIFECYCLE_CONSUMER: names.lifecycleConsumer,
+    BILLING_HTTP_PORT: '0',
     QUEUE_GROUP: `q-${names.subjectPrefix}-${randomBytes(2).toString('hex')}`,
     ...env,
   });

@@ -1,6 +1,8 @@
 import { DynamicModule, Inject, Injectable, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Subjects } from '@billing/contracts';
 import { connectNats, JetStreamPublisher, OutboxRelay } from '@billing/messaging';
+import { natsProbe, ObservabilityModule, postgresProbe } from '@billing/observability';
+import { BillingMetrics } from './billing.metrics';
 import { openDatabase, OutboxRepository, ResourceRepository, WalletRepository } from '@billing/persistence';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { NatsConnection } from 'nats';
@@ -58,13 +60,36 @@ class BillingLifecycle implements OnApplicationBootstrap, OnApplicationShutdown 
 @Module({})
 export class BillingModule {
   static forRoot(config: BillingConfig): DynamicModule {
+    const metrics = new BillingMetrics();
+    let nc: NatsConnection | undefined;
+    let orm: MikroORM | undefined;
+    let wallets: WalletService | undefined;
+    let resources: ResourceService | undefined;
+    let relay: OutboxRelay | undefined;
     return {
       module: BillingModule,
+      imports: [
+        ObservabilityModule.forRoot({
+          service: 'billing',
+          probes: {
+            nats: natsProbe(() => nc!),
+            postgres: postgresProbe((sql) => orm!.em.getConnection().getKnex().raw(sql)),
+          },
+          metrics: (registry) =>
+            metrics.register(registry, {
+              mailboxDepth: () => wallets?.registry.depth ?? 0,
+              activeWallets: () => wallets?.registry.size ?? 0,
+              billableResources: () => resources?.book.size ?? 0,
+              published: () => relay?.published ?? 0,
+            }),
+        }),
+      ],
       providers: [
+        { provide: BillingMetrics, useValue: metrics },
         { provide: CONFIG, useValue: config },
         { provide: Subjects, useValue: new Subjects(config.subjectPrefix) },
-        { provide: MikroORM, useFactory: () => openDatabase(config.databaseUrl, config.dbPoolMax) },
-        { provide: NATS, useFactory: () => connectNats(config.natsUrl, 'billing-engine') },
+        { provide: MikroORM, useFactory: async () => (orm = await openDatabase(config.databaseUrl, config.dbPoolMax)) },
+        { provide: NATS, useFactory: async () => (nc = await connectNats(config.natsUrl, 'billing-engine')) },
         { provide: WalletRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new WalletRepository(orm) },
         { provide: OutboxRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new OutboxRepository(orm) },
         {
@@ -72,7 +97,7 @@ export class BillingModule {
           inject: [NATS, OutboxRepository],
           useFactory: async (nc: NatsConnection, outbox: OutboxRepository) => {
             const logger = new Logger('OutboxRelay');
-            const relay = new OutboxRelay(new JetStreamPublisher(nc), await nc.jetstreamManager(), outbox, {
+            relay = new OutboxRelay(new JetStreamPublisher(nc), await nc.jetstreamManager(), outbox, {
               stream: { name: config.eventsStream, subjects: [`${config.subjectPrefix}.events.>`], duplicateWindowMs: 10 * 60_000, maxAgeMs: 7 * 24 * 3600_000 },
               sweepIntervalMs: config.outboxSweepIntervalMs,
               sweepBatch: 1000,
@@ -84,9 +109,9 @@ export class BillingModule {
         },
         { provide: ResourceRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new ResourceRepository(orm) },
         { provide: ResourceBook, useFactory: () => new ResourceBook(loadPriceCatalog(config.priceCatalogPath)) },
-        WalletService,
+        { provide: WalletService, inject: [CONFIG, WalletRepository, OutboxRelay, Subjects, ResourceBook, ResourceRepository, BillingMetrics], useFactory: (...deps: ConstructorParameters<typeof WalletService>) => (wallets = new WalletService(...deps)) },
         WalletNatsHandler,
-        ResourceService,
+        { provide: ResourceService, inject: [CONFIG, ResourceBook, ResourceRepository, WalletService], useFactory: (...deps: ConstructorParameters<typeof ResourceService>) => (resources = new ResourceService(...deps)) },
         LifecycleConsumer,
         MeterTicker,
         ExpirySweeper,

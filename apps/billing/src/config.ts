@@ -32,6 +32,8 @@ export interface BillingConfig {
   readonly lifecycleConsumer: string;
   /** How often grants expiring soon are looked for, so passivated wallets expire on time too. */
   readonly expirySweepIntervalMs: number;
+  /** HTTP port of /health and /metrics (0: any free port). */
+  readonly httpPort: number;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -69,5 +71,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BillingConfig 
     lifecycleSubjectPrefix: token(env, 'LIFECYCLE_SUBJECT_PREFIX', 'gpu.lifecycle', /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/),
     lifecycleConsumer: token(env, 'LIFECYCLE_CONSUMER', 'billing-engine', /^[A-Za-z0-9_-]+$/),
     expirySweepIntervalMs: int(env, 'EXPIRY_SWEEP_INTERVAL_MS', 30_000, 10, 3_600_000),
+    httpPort: int(env, 'BILLING_HTTP_PORT', 3001, 0, 65_535),
   };
 }

@@ -15,6 +15,8 @@ export class Batcher<I, O> {
     private readonly flush: (items: I[]) => Promise<(O | Error)[]>,
     private readonly maxItems: number,
     private readonly maxConcurrentFlushes = 1,
+    /** Told the size and duration of each flush (metrics). */
+    private readonly onFlush: (items: number, ms: number) => void = () => undefined,
   ) {}
 
   submit(item: I): Promise<O> {
@@ -47,7 +49,9 @@ export class Batcher<I, O> {
     const startedMs = performance.now();
     try {
       const results = await this.flush(taken.map((t) => t.item));
-      this.flushMs += performance.now() - startedMs;
+      const ms = performance.now() - startedMs;
+      this.flushMs += ms;
+      this.onFlush(taken.length, ms);
       taken.forEach((t, i) => {
         const r = results[i];
         if (r instanceof Error) t.reject(r);

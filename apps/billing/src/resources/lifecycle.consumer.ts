@@ -4,6 +4,7 @@ import { ensureStream } from '@billing/messaging';
 import { ResourceRepository } from '@billing/persistence';
 import { AckPolicy, ConsumerMessages, DeliverPolicy, JsMsg, nanos, NatsConnection } from 'nats';
 import { BillingConfig } from '../config';
+import { BillingMetrics } from '../billing.metrics';
 import { CONFIG, NATS } from '../tokens';
 import { ResourceService } from './resource.service';
 
@@ -33,6 +34,7 @@ export class LifecycleConsumer {
     @Inject(NATS) private readonly nc: NatsConnection,
     private readonly resources: ResourceService,
     private readonly repository: ResourceRepository,
+    private readonly metrics: BillingMetrics,
   ) {
     this.subjects = new LifecycleSubjects(config.lifecycleSubjectPrefix);
   }
@@ -91,6 +93,7 @@ export class LifecycleConsumer {
       case 'applied':
       case 'duplicate':
         this.applied++;
+        this.metrics.lifecycle.inc({ outcome: outcome.kind });
         m.ack();
         return;
       case 'rejected':
@@ -98,6 +101,7 @@ export class LifecycleConsumer {
         return;
       case 'retry':
         this.logger.warn({ msg: 'lifecycle event not applied yet; redelivered later', subject: m.subject, eventId: event.eventId, reason: outcome.reason });
+        this.metrics.lifecycle.inc({ outcome: 'retry' });
         m.nak(RETRY_DELAY_MS);
     }
   }
@@ -106,6 +110,7 @@ export class LifecycleConsumer {
     try {
       await this.repository.reject(m.subject, eventId, reason, Buffer.from(m.data).toString('utf8'));
       this.rejected++;
+      this.metrics.lifecycle.inc({ outcome: 'rejected' });
       this.logger.warn({ msg: 'lifecycle event rejected', subject: m.subject, eventId, reason });
       m.ack();
     } catch {

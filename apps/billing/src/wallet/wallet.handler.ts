@@ -1,8 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { entryView, ErrorCode, errorReply, InputError, parseOrgId, parseWalletCommand, Subjects } from '@billing/contracts';
+import { entryView, ErrorCode, errorReply, InputError, parseOrgId, parseWalletCommand, Subjects, WALLET_COMMANDS } from '@billing/contracts';
 import { Decimal, toExact } from '@billing/domain';
 import { Msg, NatsConnection, Subscription } from 'nats';
 import { BillingConfig } from '../config';
+import { BillingMetrics } from '../billing.metrics';
 import { CONFIG, NATS } from '../tokens';
 import { WalletService } from './wallet.service';
 
@@ -20,6 +21,7 @@ export class WalletNatsHandler {
     @Inject(CONFIG) private readonly config: BillingConfig,
     private readonly subjects: Subjects,
     private readonly wallets: WalletService,
+    private readonly metrics: BillingMetrics,
   ) {}
 
   listen(): void {
@@ -40,12 +42,16 @@ export class WalletNatsHandler {
   }
 
   private handle(msg: Msg): void {
+    let command = 'unknown';
     const reply = (body: object) => {
+      const { ok, error } = body as { ok?: boolean; error?: { code: string } };
+      this.metrics.commands.inc({ command, outcome: ok ? 'ok' : (error?.code ?? 'error') });
       if (msg.reply) msg.respond(Buffer.from(JSON.stringify(body)));
     };
     try {
       const target = this.subjects.parseWalletCommand(msg.subject);
       if (!target) throw new InputError(ErrorCode.UNKNOWN_COMMAND, `'${msg.subject}' is not a wallet command subject`);
+      command = (WALLET_COMMANDS as readonly string[]).includes(target.command) ? target.command : 'unknown';
       const orgId = parseOrgId(target.orgId);
       const parsed = parseWalletCommand(target.command, msg.data);
       if (parsed.name === 'ledger') {

@@ -5,6 +5,7 @@ import { Subjects } from '@billing/contracts';
 import { OutboxRelay } from '@billing/messaging';
 import { ResourceRepository, StoredOutboxMessage, WalletChange, WalletRepository } from '@billing/persistence';
 import { ResourceBook } from '../resources/resource-book';
+import { BillingMetrics } from '../billing.metrics';
 import { BillingConfig } from '../config';
 import { CONFIG } from '../tokens';
 import { WalletActor, WalletActorDeps } from './wallet.actor';
@@ -27,8 +28,12 @@ export class WalletService {
     subjects: Subjects,
     resources: ResourceBook,
     private readonly resourceRepository: ResourceRepository,
+    metrics: BillingMetrics,
   ) {
-    this.commits = new Batcher((changes) => repository.commit(changes), config.maxWalletsPerCommit, config.concurrentCommits);
+    this.commits = new Batcher((changes) => repository.commit(changes), config.maxWalletsPerCommit, config.concurrentCommits, (wallets, ms) => {
+      metrics.batchWallets.observe(wallets);
+      metrics.commitSeconds.observe(ms / 1000);
+    });
     const deps: WalletActorDeps = {
       subjects,
       now: () => new Date(),

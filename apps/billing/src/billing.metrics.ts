@@ -1,0 +1,31 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** What the scrape reads from the running engine. */
+export interface BillingGauges {
+  mailboxDepth(): number;
+  activeWallets(): number;
+  billableResources(): number;
+  published(): number;
+}
+
+/**
+ * The engine's Prometheus metrics. Counters and histograms exist before the registry (services
+ * observe into them) and are registered on it by the observability module, with gauges that
+ * read their value at scrape time.
+ */
+export class BillingMetrics {
+  readonly commands = new Counter({ name: 'billing_commands_total', help: 'Wallet commands answered, by command and outcome', labelNames: ['command', 'outcome'], registers: [] });
+  readonly batchWallets = new Histogram({ name: 'billing_commit_batch_wallets', help: 'Wallet batches per group commit', buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500], registers: [] });
+  readonly commitSeconds = new Histogram({ name: 'billing_commit_seconds', help: 'Group commit latency', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [] });
+  readonly lifecycle = new Counter({ name: 'billing_lifecycle_events_total', help: 'Lifecycle events, by outcome', labelNames: ['outcome'], registers: [] });
+
+  register(registry: Registry, read: BillingGauges): void {
+    for (const m of [this.commands, this.batchWallets, this.commitSeconds, this.lifecycle]) registry.registerMetric(m);
+    const gauge = (name: string, help: string, value: () => number) =>
+      new Gauge({ name, help, registers: [registry], collect() { this.set(value()); } });
+    gauge('billing_mailbox_depth', 'Commands waiting in wallet actor mailboxes', read.mailboxDepth);
+    gauge('billing_active_wallet_actors', 'Wallet actors in memory', read.activeWallets);
+    gauge('billing_billable_resources', 'Resources being billed or settled', read.billableResources);
+    gauge('billing_outbox_published', 'Events published to JetStream from the outbox since start', read.published);
+  }
+}
