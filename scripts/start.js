@@ -1,10 +1,12 @@
-// `npm start`: runs the billing engine (migrations applied on start), waits until it answers a
-// `balance` request, then runs the live demo: a simulated control plane starting and stopping
-// GPU resources (DEMO=off to skip it). Ctrl-C stops everything. Unless TICK_INTERVAL_MS is set,
-// the demo ticks every second so that balances move visibly (the engine's default is 60 s).
+// `npm start`: runs the billing engine (migrations applied on start) and the gateway (HTTP API,
+// socket.io, dashboard), waits until the engine answers a `balance` request, then runs the live
+// demo: a simulated control plane starting and stopping GPU resources (DEMO=off to skip it), and
+// prints the dashboard's address. Ctrl-C stops everything. Unless TICK_INTERVAL_MS is set, the
+// demo ticks every second so that balances move visibly (the engine's default is 60 s).
 const { spawn } = require('child_process');
 const path = require('path');
 const { connect, StringCodec } = require('nats');
+require('./register-paths');
 
 const root = path.join(__dirname, '..');
 if (process.env.DEMO !== 'off' && !process.env.TICK_INTERVAL_MS) process.env.TICK_INTERVAL_MS = '1000';
@@ -51,9 +53,17 @@ async function waitUntilReady() {
 }
 
 run('billing engine', 'dist/apps/billing/src/main.js', engineFlags);
+run('gateway', 'dist/apps/gateway/src/main.js');
 waitUntilReady().then(
   () => {
-    console.log(`\nbilling engine ready: NATS ${natsUrl}, try\n  nats req ${prefix}.wallet.org-1.balance ''\n`);
+    const { issueToken } = require('../dist/apps/gateway/src/auth/token');
+    const { loadGatewayConfig } = require('../dist/apps/gateway/src/config');
+    const gateway = loadGatewayConfig();
+    const org = process.env.DEMO === 'off' ? 'org-1' : `${process.env.SIM_ORG_PREFIX || 'demo-org'}-0`;
+    const token = issueToken(gateway.jwtSecret, { org, sub: 'npm-start' }, 12 * 3600);
+    console.log(`\nbilling engine ready: NATS ${natsUrl}, try\n  nats req ${prefix}.wallet.org-1.balance ''`);
+    console.log(`dashboard of ${org}: http://localhost:${gateway.port}/#token=${token}`);
+    console.log(`HTTP API: http://localhost:${gateway.port}/docs (same token as Bearer)\n`);
     if (process.env.DEMO !== 'off') run('demo', 'dist/apps/simulator/src/main.js');
   },
   (e) => {

@@ -26,6 +26,7 @@ export async function closedLoop(
   request: (n: number) => { subject: string; body: Uint8Array },
   concurrency: number,
   durationMs: number,
+  onReply?: (subject: string, data: Uint8Array) => void,
 ): Promise<LoadResult> {
   let next = 0;
   let completed = 0;
@@ -39,6 +40,7 @@ export async function closedLoop(
       const { subject, body } = request(next++);
       try {
         const reply = await nc.request(subject, body, { timeout: 30_000 });
+        onReply?.(subject, reply.data);
         if (isOk(reply.data)) completed++;
         else {
           failed++;

@@ -2,12 +2,13 @@ import { randomBytes } from 'crypto';
 import { connect } from 'nats';
 import { Client } from 'pg';
 import { benchDebits } from './debits.bench';
+import { benchPushLatency } from './push-latency.bench';
 import { benchResources } from './resources.bench';
 
 /**
  * `npm run bench`: every figure from one run on this machine, each as a ratio to a baseline
  * measured in the same run (the machines are shared and noisy; ratios travel, absolutes don't).
- * BENCH_ONLY=debits or BENCH_ONLY=resources runs one part.
+ * BENCH_ONLY=debits, push or resources runs one part.
  */
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const ADMIN_URL = process.env.BENCH_ADMIN_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -26,6 +27,10 @@ async function main(): Promise<void> {
   const ncs = await Promise.all(Array.from({ length: CONNECTIONS }, () => connect({ servers: NATS_URL, name: 'bench-load', noAsyncTraces: true })));
   try {
     if (!only || only === 'debits') await benchDebits(ncs, env, tag);
+    if (!only || only === 'push') {
+      process.stdout.write(`\nbalance pushes to browsers (socket.io through the gateway)\n`);
+      await benchPushLatency(ncs, env, tag);
+    }
     if (!only || only === 'resources') {
       process.stdout.write(`\nrunning resources billed by one engine at TICK_INTERVAL_MS=60000\n`);
       for (const count of (process.env.BENCH_RESOURCES ?? '10000,100000').split(',').map(Number)) {

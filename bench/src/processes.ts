@@ -7,11 +7,13 @@ const register = path.join(dist, '..', 'scripts', 'register-paths.js');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const engineFlags: string[] = require(path.join(dist, '..', 'scripts', 'engine-node-flags.js'));
 
-/** Starts a compiled script as a child with the engine's Node flags; resolves when it says it is ready. */
-export function start(script: string, env: Record<string, string>, extraFlags: string[] = []): Promise<ChildProcess> {
+export type Started = ChildProcess & { readonly ready: unknown };
+
+/** Starts a compiled script as a child with the engine's Node flags; resolves with what it says when it is ready. */
+export function start(script: string, env: Record<string, string>, extraFlags: string[] = []): Promise<Started> {
   const child = fork(path.join(dist, script), [], { env: { ...process.env, ...env }, execArgv: [...engineFlags, ...extraFlags, '-r', register], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
-    child.once('message', () => resolve(child));
+    child.once('message', (ready) => resolve(Object.assign(child, { ready })));
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
   });
 }
