@@ -69,8 +69,9 @@ export class BalanceGateway implements OnGatewayInit, OnGatewayConnection, OnGat
     this.stats.sockets++;
     await socket.join(room(principal.orgId));
     const reply = await this.billing.request(principal.orgId, 'balance');
-    if (reply.ok) socket.emit('balance', reply.balance);
-    else socket.emit('billing_error', reply.error);
+    // A push that reached the room while this request was under way is newer: never send an older state after it.
+    if (reply.ok && reply.balance.seq >= (this.fanout.lastPushed(principal.orgId) ?? -1)) socket.emit('balance', reply.balance);
+    else if (!reply.ok) socket.emit('billing_error', reply.error);
   }
 
   handleDisconnect(): void {
