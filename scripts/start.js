@@ -1,5 +1,5 @@
-// `npm start`: runs the billing engine (migrations applied on start) and the gateway (HTTP API,
-// socket.io, dashboard), waits until the engine answers a `balance` request, then runs the live
+// `npm start`: runs the billing engine (migrations applied on start), the gateway (HTTP API,
+// socket.io, dashboard) and the alert service (webhooks), waits until the engine answers a `balance` request, then runs the live
 // demo: a simulated control plane starting and stopping GPU resources (DEMO=off to skip it), and
 // prints the dashboard's address. Ctrl-C stops everything. Unless TICK_INTERVAL_MS is set, the
 // demo ticks every second so that balances move visibly (the engine's default is 60 s).
@@ -54,6 +54,7 @@ async function waitUntilReady() {
 
 run('billing engine', 'dist/apps/billing/src/main.js', engineFlags);
 run('gateway', 'dist/apps/gateway/src/main.js');
+run('alerts', 'dist/apps/alerts/src/main.js');
 waitUntilReady().then(
   () => {
     const { issueToken } = require('../dist/apps/gateway/src/auth/token');

@@ -5,3 +5,4 @@ export * from './outbox.repository';
 export * from './row-mapping';
 export * from './wallet.repository';
 export * from './resource.repository';
+export * from './webhook.repository';

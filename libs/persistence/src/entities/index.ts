@@ -5,3 +5,5 @@ export * from './outbox-event.entity';
 export * from './rejected-lifecycle-event.entity';
 export * from './resource.entity';
 export * from './wallet.entity';
+export * from './webhook-delivery.entity';
+export * from './webhook-endpoint.entity';

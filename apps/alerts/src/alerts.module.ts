@@ -1,0 +1,63 @@
+import { DynamicModule, Inject, Injectable, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { connectNats } from '@billing/messaging';
+import { openDatabase, WebhookRepository } from '@billing/persistence';
+import { MikroORM } from '@mikro-orm/postgresql';
+import { NatsConnection } from 'nats';
+import { AlertConsumer } from './alert-consumer';
+import { AlertsConfig } from './alerts.config';
+import { ALERTS_CONFIG, ALERTS_NATS } from './tokens';
+import { WebhookDispatcher } from './webhook-dispatcher';
+import { WebhooksNatsHandler } from './webhooks.handler';
+
+/** Starts listening once everything is wired; stops taking work first, then lets what is under way finish. */
+@Injectable()
+class AlertsLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Alerts');
+
+  constructor(
+    @Inject(ALERTS_CONFIG) private readonly config: AlertsConfig,
+    @Inject(ALERTS_NATS) private readonly nc: NatsConnection,
+    private readonly orm: MikroORM,
+    private readonly handler: WebhooksNatsHandler,
+    private readonly consumer: AlertConsumer,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.handler.listen();
+    await this.consumer.start();
+    this.logger.log({ msg: 'alert service listening', prefix: this.config.subjectPrefix, stream: this.config.eventsStream, consumer: this.config.consumerName });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.handler.drain().catch(() => undefined);
+    await this.consumer.stop().catch(() => undefined);
+    // Drain flushes the acknowledgements of the last events before closing.
+    await this.nc.drain().catch(() => undefined);
+    await this.orm.close(true);
+  }
+}
+
+@Module({})
+export class AlertsModule {
+  static forRoot(config: AlertsConfig): DynamicModule {
+    return {
+      module: AlertsModule,
+      providers: [
+        { provide: ALERTS_CONFIG, useValue: config },
+        { provide: MikroORM, useFactory: () => openDatabase(config.databaseUrl, config.dbPoolMax) },
+        { provide: ALERTS_NATS, useFactory: () => connectNats(config.natsUrl, 'billing-alerts') },
+        { provide: WebhookRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new WebhookRepository(orm) },
+        {
+          provide: WebhookDispatcher,
+          inject: [WebhookRepository],
+          useFactory: (webhooks: WebhookRepository) =>
+            new WebhookDispatcher(webhooks, { retry: config.retry, requestTimeoutMs: config.requestTimeoutMs, log: new Logger('WebhookDispatcher') }),
+        },
+        WebhooksNatsHandler,
+        AlertConsumer,
+        AlertsLifecycle,
+      ],
+      exports: [AlertConsumer, WebhookRepository, MikroORM, ALERTS_NATS],
+    };
+  }
+}

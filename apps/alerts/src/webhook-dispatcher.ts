@@ -1,0 +1,183 @@
+import { AlertEvent } from './alert-event';
+import { afterFailure, RetryPolicy } from './retry-policy';
+import { EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, signWebhook } from './webhook-signature';
+
+/** Wait before trying again when the database could not be read or written. */
+export const STORE_RETRY_DELAY_MS = 2_000;
+/** Successes whose record could not be written, remembered so the event is not POSTed again meanwhile. */
+export const MAX_UNRECORDED_DELIVERIES = 10_000;
+export const USER_AGENT = 'billing-alerts/1';
+
+export interface WebhookEndpointRef {
+  readonly id: string;
+  readonly url: string;
+  readonly secret: string;
+}
+
+export interface WebhookTargetRef {
+  readonly endpoint: WebhookEndpointRef;
+  readonly delivery: { readonly status: 'delivered' | 'failed'; readonly attempts: number; readonly firstAttemptAt: Date } | null;
+}
+
+/** What the dispatcher needs from the database (WebhookRepository). */
+export interface WebhookStore {
+  targets(orgId: string, eventId: string): Promise<WebhookTargetRef[]>;
+  recordDelivered(endpointId: string, eventId: string): Promise<void>;
+  recordFailure(endpointId: string, eventId: string, error: string): Promise<{ attempts: number; firstAttemptAt: Date } | null>;
+}
+
+export interface PostResult {
+  readonly ok: boolean;
+  /** Why it failed, for the delivery record and the logs. */
+  readonly error?: string;
+}
+
+export type WebhookPoster = (url: string, body: Uint8Array, headers: Record<string, string>, timeoutMs: number) => Promise<PostResult>;
+
+export interface DispatcherLog {
+  log(message: object): void;
+  warn(message: object): void;
+}
+
+export interface DispatcherOptions {
+  readonly retry: RetryPolicy;
+  readonly requestTimeoutMs: number;
+  readonly post?: WebhookPoster;
+  readonly now?: () => number;
+  readonly random?: () => number;
+  readonly log?: DispatcherLog;
+}
+
+/** `done`: every endpoint has the event or was given up on; the message may be acknowledged. */
+export type DispatchOutcome =
+  | { readonly kind: 'done'; readonly delivered: number; readonly gaveUp: number }
+  | { readonly kind: 'retry'; readonly delayMs: number };
+
+type EndpointOutcome =
+  | { readonly kind: 'delivered' }
+  | { readonly kind: 'gave-up' }
+  /** Nothing left to do there: another process delivered it meanwhile, or the endpoint was removed. */
+  | { readonly kind: 'settled' }
+  | { readonly kind: 'retry'; readonly delayMs: number };
+
+/**
+ * POSTs with Node's fetch. Redirects are not followed: the URL was agreed with the
+ * organization, and a redirect could send the signed body elsewhere. Only 2xx is success.
+ */
+export const postWithFetch: WebhookPoster = async (url, body, headers, timeoutMs) => {
+  try {
+    const response = await fetch(url, { method: 'POST', body, headers, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+    // The answer's body is not used; dropping it frees the connection for the next request.
+    await response.body?.cancel().catch(() => undefined);
+    if (response.status >= 200 && response.status < 300) return { ok: true };
+    return { ok: false, error: `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}` };
+  } catch (error) {
+    const e = error as Error & { cause?: { code?: string; message?: string } };
+    if (e?.name === 'TimeoutError') return { ok: false, error: `no answer within ${timeoutMs} ms` };
+    return { ok: false, error: `${e?.message ?? String(error)}${e?.cause ? `: ${e.cause.code ?? e.cause.message}` : ''}` };
+  }
+};
+
+/**
+ * Delivers one event to every endpoint of its organization: at most once per endpoint after a
+ * success (the `delivered` record is looked at before each POST), retried per the policy
+ * otherwise. State lives in the database, so a restart resumes where the last process stopped.
+ */
+export class WebhookDispatcher {
+  private readonly post: WebhookPoster;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  /** Key `endpointId|eventId`: a 2xx whose record failed; insertion order is age order. */
+  private readonly unrecorded = new Map<string, true>();
+  /** The latest dispatch of each event under way in this process. */
+  private readonly underway = new Map<string, Promise<DispatchOutcome>>();
+
+  constructor(private readonly store: WebhookStore, private readonly options: DispatcherOptions) {
+    this.post = options.post ?? postWithFetch;
+    this.now = options.now ?? Date.now;
+    this.random = options.random ?? Math.random;
+  }
+
+  /**
+   * Throws if the endpoints cannot be read: the caller retries the whole event later.
+   * JetStream may hand this process one event twice at once (a redelivery racing the first
+   * delivery); the second waits for the first and then finds its `delivered` records.
+   */
+  dispatch(event: AlertEvent, body: Uint8Array): Promise<DispatchOutcome> {
+    const prior = this.underway.get(event.eventId);
+    const run = prior ? prior.catch(() => undefined).then(() => this.dispatchNow(event, body)) : this.dispatchNow(event, body);
+    const tracked: Promise<DispatchOutcome> = run.finally(() => {
+      if (this.underway.get(event.eventId) === tracked) this.underway.delete(event.eventId);
+    });
+    this.underway.set(event.eventId, tracked);
+    return tracked;
+  }
+
+  private async dispatchNow(event: AlertEvent, body: Uint8Array): Promise<DispatchOutcome> {
+    const targets = await this.store.targets(event.orgId, event.eventId);
+    const outcomes = await Promise.all(targets.map((t) => this.deliverTo(t, event, body)));
+    const delays = outcomes.flatMap((o) => (o.kind === 'retry' ? [o.delayMs] : []));
+    // One message carries the event for all endpoints: it comes back when the soonest one is due.
+    if (delays.length > 0) return { kind: 'retry', delayMs: Math.min(...delays) };
+    return { kind: 'done', delivered: outcomes.filter((o) => o.kind === 'delivered').length, gaveUp: outcomes.filter((o) => o.kind === 'gave-up').length };
+  }
+
+  private async deliverTo(target: WebhookTargetRef, event: AlertEvent, body: Uint8Array): Promise<EndpointOutcome> {
+    const { endpoint, delivery } = target;
+    if (delivery?.status === 'delivered') return { kind: 'delivered' };
+    const key = `${endpoint.id}|${event.eventId}`;
+    if (this.unrecorded.has(key)) return this.record(key, endpoint.id, event.eventId);
+    // No look at the retry window here: an event that comes back is always tried once more (the
+    // last retry is placed at the window's end), and the window is judged after a failure.
+
+    const sentAtSeconds = Math.floor(this.now() / 1000);
+    const headers = {
+      'Content-Type': 'application/json',
+      'User-Agent': USER_AGENT,
+      [EVENT_ID_HEADER]: event.eventId,
+      [EVENT_TYPE_HEADER]: event.type,
+      [SIGNATURE_HEADER]: signWebhook(body, endpoint.secret, sentAtSeconds),
+    };
+    const result = await this.post(endpoint.url, body, headers, this.options.requestTimeoutMs);
+    if (result.ok) {
+      this.remember(key);
+      return this.record(key, endpoint.id, event.eventId);
+    }
+    return this.failed(target, event, result.error ?? 'failed');
+  }
+
+  private async record(key: string, endpointId: string, eventId: string): Promise<EndpointOutcome> {
+    try {
+      await this.store.recordDelivered(endpointId, eventId);
+      this.unrecorded.delete(key);
+      return { kind: 'delivered' };
+    } catch (error) {
+      this.options.log?.warn({ msg: 'webhook delivered but not recorded yet; it will not be sent again by this process', endpointId, eventId, error: String((error as Error)?.message ?? error) });
+      return { kind: 'retry', delayMs: STORE_RETRY_DELAY_MS };
+    }
+  }
+
+  private remember(key: string): void {
+    this.unrecorded.set(key, true);
+    if (this.unrecorded.size > MAX_UNRECORDED_DELIVERIES) this.unrecorded.delete(this.unrecorded.keys().next().value!);
+  }
+
+  private async failed(target: WebhookTargetRef, event: AlertEvent, error: string): Promise<EndpointOutcome> {
+    const { endpoint, delivery } = target;
+    let so: { attempts: number; firstAttemptAt: Date } | null;
+    try {
+      so = await this.store.recordFailure(endpoint.id, event.eventId, error);
+      if (so === null) return { kind: 'settled' };
+    } catch {
+      // The schedule still holds without the record: it is only behind by this attempt.
+      so = { attempts: (delivery?.attempts ?? 0) + 1, firstAttemptAt: delivery?.firstAttemptAt ?? new Date(this.now()) };
+    }
+    const decision = afterFailure(this.options.retry, so.attempts, so.firstAttemptAt.getTime(), this.now(), this.random);
+    if (decision.kind === 'give-up') {
+      this.options.log?.warn({ msg: 'webhook given up: recorded as failed', endpointId: endpoint.id, eventId: event.eventId, type: event.type, orgId: event.orgId, attempts: so.attempts, error });
+      return { kind: 'gave-up' };
+    }
+    this.options.log?.log({ msg: 'webhook attempt failed; retried later', endpointId: endpoint.id, eventId: event.eventId, attempts: so.attempts, retryInMs: decision.delayMs, error });
+    return decision;
+  }
+}

@@ -1,0 +1,69 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ErrorCode, errorReply, InputError, readJson } from '@billing/contracts';
+import { WebhookEndpoint, WebhookRepository } from '@billing/persistence';
+import { Msg, NatsConnection, Subscription } from 'nats';
+import { AlertsConfig } from './alerts.config';
+import { ALERTS_CONFIG, ALERTS_NATS } from './tokens';
+import { parseWebhookEndpoints, parseWebhookSubject, webhookCommandWildcard } from './webhook-commands';
+
+/** What an organization sees of an endpoint: never the secret, which it already has. */
+function endpointView(e: WebhookEndpoint) {
+  return { id: e.id, url: e.url, createdAt: e.createdAt.toISOString() };
+}
+
+/**
+ * The webhook configuration's NATS face, request/reply in plain JSON like the wallet's:
+ * `<prefix>.alerts.<orgId>.webhooks.set` and `.get`. Input is checked before the database is touched.
+ */
+@Injectable()
+export class WebhooksNatsHandler {
+  private readonly logger = new Logger('WebhooksNatsHandler');
+  private subscription: Subscription | null = null;
+
+  constructor(
+    @Inject(ALERTS_CONFIG) private readonly config: AlertsConfig,
+    @Inject(ALERTS_NATS) private readonly nc: NatsConnection,
+    private readonly webhooks: WebhookRepository,
+  ) {}
+
+  listen(): void {
+    this.subscription = this.nc.subscribe(webhookCommandWildcard(this.config.subjectPrefix), {
+      queue: this.config.queueGroup,
+      callback: (error, msg) => {
+        if (error) {
+          this.logger.error({ msg: 'webhooks subscription error', error: String(error) });
+          return;
+        }
+        void this.handle(msg);
+      },
+    });
+  }
+
+  async drain(): Promise<void> {
+    await this.subscription?.drain();
+  }
+
+  private async handle(msg: Msg): Promise<void> {
+    const reply = (body: object) => {
+      if (msg.reply) msg.respond(Buffer.from(JSON.stringify(body)));
+    };
+    try {
+      const { orgId, command } = parseWebhookSubject(this.config.subjectPrefix, msg.subject);
+      if (command === 'get') {
+        reply({ ok: true, orgId, endpoints: (await this.webhooks.endpoints(orgId)).map(endpointView) });
+        return;
+      }
+      const endpoints = parseWebhookEndpoints(readJson(msg.data, false));
+      const stored = await this.webhooks.replaceEndpoints(orgId, endpoints);
+      this.logger.log({ msg: 'webhook endpoints replaced', orgId, endpoints: stored.length });
+      reply({ ok: true, orgId, endpoints: stored.map(endpointView) });
+    } catch (error) {
+      if (error instanceof InputError) {
+        reply(errorReply(error.code, error.message));
+        return;
+      }
+      this.logger.warn({ msg: 'webhooks request failed', subject: msg.subject, error: String((error as Error)?.message ?? error) });
+      reply(errorReply(ErrorCode.UNAVAILABLE, 'the webhook settings could not be read or written; retry'));
+    }
+  }
+}
