@@ -1,5 +1,5 @@
 /** NATS subjects of the wire contract (DESIGN.md section 5); the prefix is configurable. */
-export const WALLET_COMMANDS = ['topup', 'grant', 'debit', 'balance', 'ledger', 'authorize', 'alerts.set', 'usage', 'resources'] as const;
+export const WALLET_COMMANDS = ['topup', 'grant', 'debit', 'reverse', 'balance', 'ledger', 'authorize', 'alerts.set', 'usage', 'resources'] as const;
 export type WalletCommandName = (typeof WALLET_COMMANDS)[number];
 
 export const EVENT_TYPES = ['balance', 'low_balance', 'depleted', 'grant_expired'] as const;

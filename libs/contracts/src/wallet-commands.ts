@@ -9,6 +9,7 @@ import {
   LEDGER_SCALE,
   MAX_COMMAND_AMOUNT,
   minorUnits,
+  ReverseCommand,
   TopupCommand,
   WalletCommand,
 } from '@billing/domain';
@@ -34,7 +35,7 @@ export const MAX_LOW_BALANCE_THRESHOLDS = 10;
 export const MAX_USAGE_RANGE_DAYS = 366;
 
 export type ParsedCommand =
-  | { readonly name: 'topup' | 'grant' | 'debit'; readonly command: WalletCommand; readonly requestHash: string }
+  | { readonly name: 'topup' | 'grant' | 'debit' | 'reverse'; readonly command: WalletCommand; readonly requestHash: string }
   | { readonly name: 'balance' }
   | { readonly name: 'ledger'; readonly cursor: number; readonly limit: number }
   | { readonly name: 'authorize'; readonly service: string; readonly sku: string; readonly workspaceId: string }
@@ -60,6 +61,8 @@ export function parseWalletCommand(command: string, body: Uint8Array): ParsedCom
       return withHash('grant', parseGrant(input));
     case 'debit':
       return withHash('debit', parseDebit(input));
+    case 'reverse':
+      return withHash('reverse', parseReverse(input));
     case 'balance':
       return { name: 'balance' };
     case 'ledger':
@@ -97,7 +100,7 @@ export function readJson(body: Uint8Array, mayBeEmpty: boolean): Record<string, 
   return value as Record<string, unknown>;
 }
 
-function withHash(name: 'topup' | 'grant' | 'debit', command: WalletCommand): ParsedCommand {
+function withHash(name: 'topup' | 'grant' | 'debit' | 'reverse', command: WalletCommand): ParsedCommand {
   return { name, command, requestHash: fingerprint(command) };
 }
 
@@ -206,6 +209,20 @@ function parseDebit(input: Record<string, unknown>): DebitCommand {
     resourceId: optionalText(input, 'resourceId', TOKEN, KEY_RULE),
     description: (description as string | undefined) ?? null,
     currency: input.currency === undefined || input.currency === null ? null : currency(input),
+  };
+}
+
+function parseReverse(input: Record<string, unknown>): ReverseCommand {
+  const cur = currency(input);
+  const reason = input.reason ?? 'reversed';
+  if (typeof reason !== 'string' || reason.length > 200) throw new InputError(ErrorCode.INVALID_FIELD, "'reason' must be a string of at most 200 characters");
+  return {
+    type: 'reverse',
+    idempotencyKey: text(input, 'idempotencyKey', TOKEN, KEY_RULE),
+    amount: amount(input, 'amount', minorUnits(cur)),
+    currency: cur,
+    reference: text(input, 'reference', /^[\x21-\x7e]{1,300}$/, 'the provider:reference of the reversed top-up'),
+    reason,
   };
 }
 

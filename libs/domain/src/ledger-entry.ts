@@ -2,8 +2,11 @@ import { SplitPart } from './allocation';
 import { Currency } from './currency';
 import { Decimal } from './money';
 
-/** `correction` gives back what a meter charged beyond the usage (a late stop). */
-export type EntryType = 'topup' | 'grant' | 'debit' | 'expire' | 'correction';
+/**
+ * `correction` gives back what a meter charged beyond the usage (a late stop); `reversal` takes
+ * back a top-up whose payment failed or was charged back (the wallet may go into debt).
+ */
+export type EntryType = 'topup' | 'grant' | 'debit' | 'expire' | 'correction' | 'reversal';
 
 /**
  * One effect on a wallet. Credits are positive, debits and write-offs negative; `split` says

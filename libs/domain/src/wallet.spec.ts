@@ -143,3 +143,19 @@ describe('wallet invariants (property-based)', () => {
     );
   });
 });
+
+describe('reversal of a top-up', () => {
+  it('takes back the reversed top-up first, never vouchers, and leaves debt when the money is gone', () => {
+    let s = apply(emptyWallet('o'), topup('10')).state;
+    s = apply(s, { type: 'topup', idempotencyKey: 't2', amount: new Decimal(5), currency: 'USD', provider: 'stripe', reference: 'pi_2' }).state;
+    s = apply(s, { type: 'grant', idempotencyKey: 'g', kind: 'voucher', amount: new Decimal(3), currency: 'USD', service: null, expiresAt: new Date(t0.getTime() + 86400_000), reference: null }).state;
+    s = apply(s, debit('9')).state; // voucher 3, then top-up 6 from the oldest: 4 + 5 left
+    const r = apply(s, { type: 'reverse', idempotencyKey: 'r', amount: new Decimal(5), currency: 'USD', reference: 'stripe:pi_2', reason: 'charge.dispute.created' });
+    expect(r.entry.type).toBe('reversal');
+    expect(r.entry.amount.toFixed()).toBe('-5');
+    expect(balanceOf(r.state)).toMatchObject({ voucher: new Decimal(0), topup: new Decimal(4) });
+    const again = apply(r.state, { type: 'reverse', idempotencyKey: 'r2', amount: new Decimal(10), currency: 'USD', reference: 'stripe:pi_1', reason: 'failed' });
+    expect(balanceOf(again.state).topup.toFixed()).toBe('-6');
+    expect(sum(again.entry.split.map((p) => p.amount)).toFixed()).toBe('-10');
+  });
+});

@@ -56,7 +56,18 @@ export interface DebitCommand {
   readonly currency: Currency | null;
 }
 
-export type WalletCommand = TopupCommand | GrantCommand | DebitCommand;
+/** Takes back a credited top-up (payment failed later, or charged back): never an edit of history. */
+export interface ReverseCommand {
+  readonly type: 'reverse';
+  readonly idempotencyKey: string;
+  readonly amount: Decimal;
+  readonly currency: Currency;
+  /** `provider:reference` of the top-up being reversed: its grant pays first. */
+  readonly reference: string;
+  readonly reason: string;
+}
+
+export type WalletCommand = TopupCommand | GrantCommand | DebitCommand | ReverseCommand;
 
 /** What the actor passes in: the clock reading for this command and an id source. */
 export interface DecisionContext {
@@ -110,7 +121,45 @@ export function decide(state: WalletState, command: WalletCommand, ctx: Decision
       return grant(state, command, ctx);
     case 'debit':
       return debit(state, command, ctx);
+    case 'reverse':
+      return reverse(state, command, ctx);
   }
+}
+
+/**
+ * A reversal draws only on top-up credit (vouchers and plan credits are not the payer's money):
+ * first the grant the reversed top-up created, then the other top-ups, and what they cannot
+ * cover becomes debt.
+ */
+function reverse(state: WalletState, cmd: ReverseCommand, ctx: DecisionContext): Decision {
+  const wrong = checkChargeCurrency(state, cmd.currency);
+  if (wrong) return wrong;
+  const topups = state.grants
+    .filter((g) => g.kind === 'topup' && g.remaining.greaterThan(ZERO))
+    .sort((a, b) => (a.sourceRef === cmd.reference ? -1 : b.sourceRef === cmd.reference ? 1 : a.createdAt.getTime() - b.createdAt.getTime()));
+  const deltas = new Map<string, Decimal>();
+  const split: SplitPart[] = [];
+  let left = cmd.amount;
+  for (const g of topups) {
+    if (left.isZero()) break;
+    const take = Decimal.min(g.remaining, left);
+    deltas.set(g.id, take.negated());
+    split.push({ grantId: g.id, amount: take.negated() });
+    left = left.minus(take);
+  }
+  let grants = applyDeltas(state.grants, deltas);
+  if (!left.isZero()) {
+    const shortfall = charge({ ...state, grants: grants.filter((g) => g.kind === 'topup') }, left, '', ctx.now, ctx);
+    const others = grants.filter((g) => g.kind !== 'topup');
+    grants = [...others, ...shortfall.grants];
+    for (const p of shortfall.split) {
+      const i = split.findIndex((x) => x.grantId === p.grantId);
+      if (i >= 0) split[i] = { grantId: p.grantId, amount: split[i].amount.plus(p.amount) };
+      else split.push(p);
+    }
+  }
+  const next: WalletState = { ...state, seq: state.seq + 1, grants };
+  return accept(next, ctx, { type: 'reversal', amount: cmd.amount.negated(), split, idempotencyKey: cmd.idempotencyKey, reference: cmd.reference, description: cmd.reason });
 }
 
 function checkCreditCurrency(state: WalletState, currency: Currency): Refusal | null {
