@@ -6,3 +6,4 @@ export * from './row-mapping';
 export * from './wallet.repository';
 export * from './resource.repository';
 export * from './webhook.repository';
+export * from './voucher.repository';

@@ -4,6 +4,8 @@ export * from './meter.entity';
 export * from './outbox-event.entity';
 export * from './rejected-lifecycle-event.entity';
 export * from './resource.entity';
+export * from './voucher-code.entity';
+export * from './voucher-redemption.entity';
 export * from './wallet.entity';
 export * from './webhook-delivery.entity';
 export * from './webhook-endpoint.entity';
