@@ -3,7 +3,8 @@ import { Subjects } from '@billing/contracts';
 import { connectNats, JetStreamPublisher, OutboxRelay } from '@billing/messaging';
 import { natsProbe, ObservabilityModule, postgresProbe } from '@billing/observability';
 import { BillingMetrics } from './billing.metrics';
-import { openDatabase, OutboxRepository, ResourceRepository, WalletRepository } from '@billing/persistence';
+import { openDatabase, OutboxRepository, ResourceRepository, VoucherRepository, WalletRepository } from '@billing/persistence';
+import { VoucherService } from './vouchers/voucher.service';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { NatsConnection } from 'nats';
 import { BillingConfig } from './config';
@@ -33,6 +34,7 @@ class BillingLifecycle implements OnApplicationBootstrap, OnApplicationShutdown 
     private readonly lifecycle: LifecycleConsumer,
     private readonly ticker: MeterTicker,
     private readonly expiry: ExpirySweeper,
+    private readonly vouchers: VoucherService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -41,12 +43,14 @@ class BillingLifecycle implements OnApplicationBootstrap, OnApplicationShutdown 
     await this.lifecycle.start();
     this.ticker.start();
     this.expiry.start();
+    this.vouchers.start();
     this.logger.log({ msg: 'billing engine listening', prefix: this.config.subjectPrefix, stream: this.config.eventsStream, lifecycleStream: this.config.lifecycleStream, resumedResources: resumed });
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.ticker.stop();
     this.expiry.stop();
+    this.vouchers.stop();
     await this.lifecycle.stop().catch(() => undefined);
     await this.handler.drain().catch(() => undefined);
     this.resources.close();
@@ -108,6 +112,8 @@ export class BillingModule {
           },
         },
         { provide: ResourceRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new ResourceRepository(orm) },
+        { provide: VoucherRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new VoucherRepository(orm) },
+        VoucherService,
         { provide: ResourceBook, useFactory: () => new ResourceBook(loadPriceCatalog(config.priceCatalogPath)) },
         { provide: WalletService, inject: [CONFIG, WalletRepository, OutboxRelay, Subjects, ResourceBook, ResourceRepository, BillingMetrics], useFactory: (...deps: ConstructorParameters<typeof WalletService>) => (wallets = new WalletService(...deps)) },
         WalletNatsHandler,

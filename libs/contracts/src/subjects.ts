@@ -1,8 +1,8 @@
 /** NATS subjects of the wire contract (DESIGN.md section 5); the prefix is configurable. */
-export const WALLET_COMMANDS = ['topup', 'grant', 'debit', 'reverse', 'balance', 'ledger', 'authorize', 'alerts.set', 'usage', 'resources'] as const;
+export const WALLET_COMMANDS = ['topup', 'grant', 'debit', 'reverse', 'redeem', 'balance', 'ledger', 'authorize', 'alerts.set', 'usage', 'resources'] as const;
 export type WalletCommandName = (typeof WALLET_COMMANDS)[number];
 
-export const EVENT_TYPES = ['balance', 'low_balance', 'depleted', 'grant_expired'] as const;
+export const EVENT_TYPES = ['balance', 'low_balance', 'depleted', 'grant_expired', 'grant_expiring'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 export class Subjects {
@@ -25,6 +25,11 @@ export class Subjects {
     const dot = rest.indexOf('.');
     if (dot <= 0) return null;
     return { orgId: rest.slice(0, dot), command: rest.slice(dot + 1) };
+  }
+
+  /** Platform administration (voucher codes): `billing.admin.<command>`. */
+  admin(command: string): string {
+    return `${this.prefix}.admin.${command}`;
   }
 
   event(orgId: string, type: EventType): string {

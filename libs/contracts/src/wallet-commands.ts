@@ -41,7 +41,55 @@ export type ParsedCommand =
   | { readonly name: 'authorize'; readonly service: string; readonly sku: string; readonly workspaceId: string }
   | { readonly name: 'alerts.set'; readonly lowBalance: Decimal[] }
   | { readonly name: 'usage'; readonly workspaceId: string | null; readonly from: Date; readonly to: Date }
-  | { readonly name: 'resources' };
+  | { readonly name: 'resources' }
+  | { readonly name: 'redeem'; readonly idempotencyKey: string; readonly code: string };
+
+/** Idempotency keys the engine derives for its own entries; a client may not use them. */
+export const RESERVED_KEY_PREFIXES = ['expire:', 'meter:', 'voucher:'] as const;
+const VOUCHER_CODE = /^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/;
+
+export interface VoucherCodeSpec {
+  readonly code: string;
+  readonly amount: Decimal;
+  readonly currency: Currency;
+  readonly service: string | null;
+  readonly expiresAt: Date | null;
+  readonly expiresAfterDays: number | null;
+  readonly maxRedemptions: number;
+  readonly campaignEndsAt: Date | null;
+}
+
+/** Most redemptions one code may allow, and longest validity after redemption, in days. */
+export const MAX_REDEMPTIONS_PER_CODE = 10_000_000;
+export const MAX_VOUCHER_DAYS = 3660;
+
+/** `billing.admin.vouchers.create`: exactly one of expiresAt and expiresAfterDays. */
+export function parseVoucherCode(body: Uint8Array): VoucherCodeSpec {
+  const input = readJson(body, false);
+  const cur = currency(input);
+  const expiresAt = timestamp(input, 'expiresAt');
+  const days = input.expiresAfterDays;
+  if ((expiresAt === null) === (days === undefined || days === null)) {
+    throw new InputError(ErrorCode.INVALID_FIELD, "give exactly one of 'expiresAt' and 'expiresAfterDays': vouchers always expire");
+  }
+  if (days !== undefined && days !== null && (typeof days !== 'number' || !Number.isInteger(days) || days < 1 || days > MAX_VOUCHER_DAYS)) {
+    throw new InputError(ErrorCode.INVALID_FIELD, `'expiresAfterDays' must be an integer from 1 to ${MAX_VOUCHER_DAYS}`);
+  }
+  const max = required(input, 'maxRedemptions');
+  if (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > MAX_REDEMPTIONS_PER_CODE) {
+    throw new InputError(ErrorCode.INVALID_FIELD, `'maxRedemptions' must be an integer from 1 to ${MAX_REDEMPTIONS_PER_CODE}`);
+  }
+  return {
+    code: text(input, 'code', VOUCHER_CODE, '3-64 letters, digits, _ or -'),
+    amount: amount(input, 'amount'),
+    currency: cur,
+    service: optionalText(input, 'service', SERVICE, 'a service name such as ai-notebook'),
+    expiresAt,
+    expiresAfterDays: (days as number | null | undefined) ?? null,
+    maxRedemptions: max,
+    campaignEndsAt: timestamp(input, 'campaignEndsAt'),
+  };
+}
 
 export function parseOrgId(orgId: string): string {
   if (!ORG_ID.test(orgId)) throw new InputError(ErrorCode.INVALID_ORG_ID, 'orgId must be 1-64 characters of letters, digits, _ or -');
@@ -80,6 +128,8 @@ export function parseWalletCommand(command: string, body: Uint8Array): ParsedCom
       return parseUsage(input);
     case 'resources':
       return { name: 'resources' };
+    case 'redeem':
+      return { name: 'redeem', idempotencyKey: text(input, 'idempotencyKey', TOKEN, KEY_RULE), code: text(input, 'code', VOUCHER_CODE, '3-64 letters, digits, _ or -') };
   }
 }
 
@@ -101,6 +151,8 @@ export function readJson(body: Uint8Array, mayBeEmpty: boolean): Record<string, 
 }
 
 function withHash(name: 'topup' | 'grant' | 'debit' | 'reverse', command: WalletCommand): ParsedCommand {
+  const reserved = RESERVED_KEY_PREFIXES.find((p) => command.idempotencyKey.startsWith(p));
+  if (reserved) throw new InputError(ErrorCode.INVALID_FIELD, `idempotency keys starting with '${reserved}' are the engine's own`);
   return { name, command, requestHash: fingerprint(command) };
 }
 
@@ -122,11 +174,11 @@ export function text(input: Record<string, unknown>, field: string, pattern: Reg
   return v;
 }
 
-function optionalText(input: Record<string, unknown>, field: string, pattern: RegExp, rule: string): string | null {
+export function optionalText(input: Record<string, unknown>, field: string, pattern: RegExp, rule: string): string | null {
   return input[field] === undefined || input[field] === null ? null : text(input, field, pattern, rule);
 }
 
-function currency(input: Record<string, unknown>, field = 'currency'): Currency {
+export function currency(input: Record<string, unknown>, field = 'currency'): Currency {
   const v = required(input, field);
   if (!isCurrency(v)) throw new InputError(ErrorCode.UNKNOWN_CURRENCY, `'${field}' must be one of ${CURRENCIES.join(', ')}`);
   return v;

@@ -1,4 +1,4 @@
-import { Balance, Currency, Decimal, LedgerEntry, toDisplay, toExact } from '@billing/domain';
+import { Balance, Currency, Decimal, Grant, LedgerEntry, toDisplay, toExact } from '@billing/domain';
 
 export interface BalanceSnapshot {
   readonly orgId: string;
@@ -10,6 +10,8 @@ export interface BalanceSnapshot {
   readonly topup: string;
   readonly burnRatePerHour: string;
   readonly runwaySeconds: number | null;
+  /** Each voucher with credit left, as its own line: scope and expiry. */
+  readonly vouchers: { readonly grantId: string; readonly remaining: string; readonly service: string | null; readonly expiresAt: string | null }[];
   /** The same amounts unrounded, at the ledger's scale. */
   readonly exact: { readonly total: string; readonly plan: string; readonly voucher: string; readonly topup: string; readonly burnRatePerHour: string };
   readonly at: string;
@@ -57,6 +59,7 @@ export function balanceSnapshot(args: {
   currency: Currency | null;
   balance: Balance;
   burnRatePerHour: Decimal;
+  grants: readonly Grant[];
   at: Date;
 }): BalanceSnapshot {
   const { balance, currency, burnRatePerHour } = args;
@@ -75,6 +78,9 @@ export function balanceSnapshot(args: {
     topup: show(balance.topup),
     burnRatePerHour: show(burnRatePerHour),
     runwaySeconds,
+    vouchers: args.grants
+      .filter((g) => g.kind === 'voucher' && g.remaining.greaterThan(0))
+      .map((g) => ({ grantId: g.id, remaining: toExact(g.remaining), service: g.service, expiresAt: g.expiresAt?.toISOString() ?? null })),
     exact: {
       total: toExact(balance.total),
       plan: toExact(balance.plan),

@@ -9,6 +9,6 @@ export type InternalCommand =
 
 /** A wallet command on its way through an actor's mailbox, with the way to answer it. */
 export interface WalletMessage {
-  readonly parsed: Exclude<ParsedCommand, { name: 'ledger' } | { name: 'usage' } | { name: 'resources' }> | InternalCommand;
+  readonly parsed: Exclude<ParsedCommand, { name: 'ledger' } | { name: 'usage' } | { name: 'resources' } | { name: 'redeem' }> | InternalCommand;
   readonly reply: (body: object) => void;
 }

@@ -157,6 +157,7 @@ export class WalletActor implements Behavior<WalletMessage> {
       currency: state.currency,
       balance: balanceOf(state),
       burnRatePerHour: this.deps.resources.burnRatePerHour(this.orgId, state.currency),
+      grants: state.grants,
       at: this.deps.now(),
     });
   }

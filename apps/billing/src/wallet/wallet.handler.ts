@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { entryView, ErrorCode, errorReply, InputError, parseOrgId, parseWalletCommand, Subjects, WALLET_COMMANDS } from '@billing/contracts';
+import { entryView, ErrorCode, errorReply, InputError, parseOrgId, parseVoucherCode, parseWalletCommand, Subjects, WALLET_COMMANDS } from '@billing/contracts';
+import { VoucherService } from '../vouchers/voucher.service';
 import { Decimal, toExact } from '@billing/domain';
 import { Msg, NatsConnection, Subscription } from 'nats';
 import { BillingConfig } from '../config';
@@ -15,6 +16,7 @@ import { WalletService } from './wallet.service';
 export class WalletNatsHandler {
   private readonly logger = new Logger('WalletNatsHandler');
   private subscription: Subscription | null = null;
+  private admin: Subscription | null = null;
 
   constructor(
     @Inject(NATS) private readonly nc: NatsConnection,
@@ -22,9 +24,21 @@ export class WalletNatsHandler {
     private readonly subjects: Subjects,
     private readonly wallets: WalletService,
     private readonly metrics: BillingMetrics,
+    private readonly vouchers: VoucherService,
   ) {}
 
   listen(): void {
+    this.admin = this.nc.subscribe(this.subjects.admin('vouchers.create'), {
+      queue: this.config.queueGroup,
+      callback: (_error, msg) => {
+        const reply = (body: object) => msg.reply && msg.respond(Buffer.from(JSON.stringify(body)));
+        try {
+          this.vouchers.create(parseVoucherCode(msg.data)).then(reply, () => reply(errorReply(ErrorCode.UNAVAILABLE, 'the voucher code could not be stored; retry')));
+        } catch (error) {
+          reply(error instanceof InputError ? errorReply(error.code, error.message) : errorReply(ErrorCode.INTERNAL, 'internal error'));
+        }
+      },
+    });
     this.subscription = this.nc.subscribe(this.subjects.walletWildcard(), {
       queue: this.config.queueGroup,
       callback: (error, msg) => {
@@ -38,6 +52,7 @@ export class WalletNatsHandler {
   }
 
   async drain(): Promise<void> {
+    await this.admin?.drain();
     await this.subscription?.drain();
   }
 
@@ -66,6 +81,10 @@ export class WalletNatsHandler {
           (resources) => reply({ ok: true, resources }),
           () => reply(errorReply(ErrorCode.UNAVAILABLE, 'resources could not be read; retry')),
         );
+        return;
+      }
+      if (parsed.name === 'redeem') {
+        this.vouchers.redeem(orgId, parsed.code, parsed.idempotencyKey).then(reply, () => reply(errorReply(ErrorCode.UNAVAILABLE, 'the voucher could not be redeemed now; retry with the same idempotency key')));
         return;
       }
       if (parsed.name === 'usage') {

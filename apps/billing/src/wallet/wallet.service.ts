@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ActorRegistry, Batcher } from '@billing/actors';
+import { ErrorCode, errorReply } from '@billing/contracts';
 import { billingPeriods, compareEvents } from '@billing/domain';
 import { Subjects } from '@billing/contracts';
 import { OutboxRelay } from '@billing/messaging';
@@ -85,6 +86,13 @@ export class WalletService {
 
   usage(orgId: string, workspaceId: string | null, from: Date, to: Date) {
     return this.resourceRepository.usage(orgId, workspaceId, from, to);
+  }
+
+  /** Sends a command to the organization's actor and resolves with its reply (after commit). */
+  ask(orgId: string, parsed: WalletMessage['parsed']): Promise<object> {
+    return new Promise((resolve) => {
+      if (!this.registry.tell(orgId, { parsed, reply: resolve })) resolve(errorReply(ErrorCode.MAILBOX_FULL, `organization ${orgId} has too many commands waiting; retry later`));
+    });
   }
 
   /**
