@@ -1,4 +1,4 @@
-import { startEngine, TestEngine, WalletClient } from './support/engine';
+import { readEvents, startEngine, TestEngine, WalletClient } from './support/engine';
 
 /** Voucher codes: created by an admin, redeemed once per organization, the maximum held under a race. */
 describe('voucher codes', () => {
@@ -52,6 +52,24 @@ describe('voucher codes', () => {
     expect(granted).toHaveLength(10);
     expect(new Set(replies.filter((r) => !r.ok).map((r) => r.error.code))).toEqual(new Set(['VOUCHER_EXHAUSTED']));
     expect(new Set(granted.map((r) => r.entry.orgId ?? r.entry.id)).size).toBe(10);
+  });
+
+  it('announces a voucher expiring with credit left once, before it expires, even in a passivated wallet', async () => {
+    const quiet = await startEngine({ GRANT_EXPIRING_NOTICE_MS: '1500', ACTOR_IDLE_MS: '100', EXPIRY_SWEEP_INTERVAL_MS: '200' });
+    const c = await WalletClient.connect(quiet.config.subjectPrefix);
+    try {
+      const org = 'vo-expiring';
+      const expiresAt = new Date(Date.now() + 2500).toISOString();
+      await c.request(org, 'grant', { idempotencyKey: 'g', kind: 'voucher', amount: '4', currency: 'USD', service: 'vm', expiresAt });
+      const events = await readEvents(c.nc, quiet.config.eventsStream, `${quiet.config.subjectPrefix}.events.${org}.*`, 6, 15_000);
+      const kinds = events.filter((e) => e.type.startsWith('grant_')).map((e) => e.type);
+      expect(kinds).toEqual(['grant_expiring', 'grant_expired']);
+      expect(events.map((e) => e.type)).toContain('depleted');
+      expect(events.find((e) => e.type === 'grant_expiring')).toMatchObject({ remaining: '4', service: 'vm', expiresAt });
+    } finally {
+      await quiet.dispose(c.nc);
+      await c.close();
+    }
   });
 
   it('gives the redemption back when the wallet bills in another currency', async () => {

@@ -32,6 +32,8 @@ export interface BillingConfig {
   readonly lifecycleConsumer: string;
   /** How often grants expiring soon are looked for, so passivated wallets expire on time too. */
   readonly expirySweepIntervalMs: number;
+  /** How long before a voucher or plan credit expires with credit left its `grant_expiring` notice goes out. */
+  readonly grantExpiringNoticeMs: number;
   /** HTTP port of /health and /metrics (0: any free port). */
   readonly httpPort: number;
 }
@@ -72,5 +74,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BillingConfig 
     lifecycleConsumer: token(env, 'LIFECYCLE_CONSUMER', 'billing-engine', /^[A-Za-z0-9_-]+$/),
     expirySweepIntervalMs: int(env, 'EXPIRY_SWEEP_INTERVAL_MS', 30_000, 10, 3_600_000),
     httpPort: int(env, 'BILLING_HTTP_PORT', 3001, 0, 65_535),
+    grantExpiringNoticeMs: int(env, 'GRANT_EXPIRING_NOTICE_MS', 3 * 86_400_000, 0, 365 * 86_400_000),
   };
 }

@@ -17,6 +17,8 @@ export interface Grant {
   readonly expiresAt: Date | null;
   readonly createdAt: Date;
   readonly sourceRef: string | null;
+  /** When the owner was told this grant expires soon with credit left (`grant_expiring`), if yet. */
+  readonly expiryNoticeAt?: Date | null;
 }
 
 export function isExpiredAt(grant: Grant, at: Date): boolean {

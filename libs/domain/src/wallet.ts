@@ -364,14 +364,34 @@ export function expireGrants(state: WalletState, ctx: Omit<DecisionContext, 'req
   return { state: current, entries };
 }
 
-/** The next instant at which a grant of this wallet expires with credit left, if any. */
-export function nextExpiry(state: WalletState): Date | null {
-  let next: Date | null = null;
+/**
+ * The next instant the wallet must act without being asked: a grant with credit left expires,
+ * or comes within `noticeMs` of its expiry without its notice sent yet.
+ */
+export function nextExpiry(state: WalletState, noticeMs = 0): Date | null {
+  let next: number | null = null;
   for (const g of state.grants) {
     if (g.kind === 'topup' || g.expiresAt === null || !g.remaining.greaterThan(ZERO)) continue;
-    if (next === null || g.expiresAt.getTime() < next.getTime()) next = g.expiresAt;
+    const at = noticeMs > 0 && !g.expiryNoticeAt ? g.expiresAt.getTime() - noticeMs : g.expiresAt.getTime();
+    if (next === null || at < next) next = at;
   }
-  return next;
+  return next === null ? null : new Date(next);
+}
+
+/** Grants that expire within `noticeMs` with credit left and were not announced yet: marked as announced. */
+export function expiringNotices(state: WalletState, now: Date, noticeMs: number): { state: WalletState; notices: Grant[] } {
+  const due = (g: Grant) =>
+    g.kind !== 'topup' && g.expiresAt !== null && !g.expiryNoticeAt && g.remaining.greaterThan(ZERO) &&
+    g.expiresAt.getTime() > now.getTime() && g.expiresAt.getTime() - now.getTime() <= noticeMs;
+  if (noticeMs <= 0 || !state.grants.some(due)) return { state, notices: [] };
+  const notices: Grant[] = [];
+  const grants = state.grants.map((g) => {
+    if (!due(g)) return g;
+    const noticed = { ...g, expiryNoticeAt: now };
+    notices.push(noticed);
+    return noticed;
+  });
+  return { state: { ...state, grants }, notices };
 }
 
 /**

@@ -12,6 +12,7 @@ export interface GrantRecord {
   expires_at: Date | string | null;
   created_at: Date | string;
   source_ref: string | null;
+  expiry_notice_at?: Date | string | null;
 }
 
 export interface LedgerRecord {
@@ -48,6 +49,7 @@ export function toGrant(r: GrantRecord): Grant {
     expiresAt: r.expires_at === null ? null : date(r.expires_at),
     createdAt: date(r.created_at),
     sourceRef: r.source_ref,
+    expiryNoticeAt: r.expiry_notice_at ? date(r.expiry_notice_at) : null,
   };
 }
 
@@ -63,6 +65,7 @@ export function fromGrant(orgId: string, g: Grant): GrantRecord {
     expires_at: g.expiresAt,
     created_at: g.createdAt,
     source_ref: g.sourceRef,
+    expiry_notice_at: g.expiryNoticeAt ?? null,
   };
 }
 

@@ -5,8 +5,9 @@ import { CONFIG } from '../tokens';
 import { WalletService } from './wallet.service';
 
 /**
- * Vouchers and plan credits expire on time even in wallets nobody touches: every sweep wakes the
- * wallets that hold a grant expiring before the next sweep (an active actor has its own timer).
+ * Vouchers and plan credits expire (and are announced as expiring) on time even in wallets nobody
+ * touches: every sweep wakes the wallets that hold a grant due before the next sweep (an active
+ * actor has its own timer).
  */
 @Injectable()
 export class ExpirySweeper {
@@ -34,8 +35,10 @@ export class ExpirySweeper {
     try {
       const rows = (
         await this.orm.em.getConnection().getKnex().raw(
-          `select distinct org_id from grants where kind <> 'topup' and remaining > 0 and expires_at <= now() + (? * interval '1 millisecond')`,
-          [this.config.expirySweepIntervalMs],
+          `select distinct org_id from grants where kind <> 'topup' and remaining > 0 and (
+             expires_at <= now() + (? * interval '1 millisecond')
+             or (expiry_notice_at is null and expires_at <= now() + (? * interval '1 millisecond')))`,
+          [this.config.expirySweepIntervalMs, this.config.expirySweepIntervalMs + this.config.grantExpiringNoticeMs],
         )
       ).rows as { org_id: string }[];
       for (const { org_id } of rows) {

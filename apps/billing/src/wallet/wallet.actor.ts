@@ -9,6 +9,7 @@ import {
   Decimal,
   EMPTY_METER,
   expireGrants,
+  expiringNotices,
   firstBillableMs,
   Grant,
   gpuRatePerHour,
@@ -43,6 +44,8 @@ export interface WalletActorDeps {
   readonly setLowBalanceThresholds: (orgId: string, thresholds: readonly Decimal[]) => Promise<void>;
   readonly resources: ResourceBook;
   readonly minRunwayMinutes: number;
+  /** A `grant_expiring` notice goes out this long before a grant with credit left expires. */
+  readonly expiryNoticeMs: number;
 }
 
 /** The store could not be reached: nothing of the batch is known to be committed. */
@@ -61,6 +64,8 @@ interface BatchResult {
   readonly meters: Map<string, { resourceId: string; day: string; meter: MeterState }>;
   /** Resources whose meters caught up with them, and when. */
   readonly metered: BookEntry[];
+  /** Grants announced as expiring soon by this batch. */
+  readonly notices: Grant[];
   readonly now: Date;
 }
 
@@ -101,7 +106,7 @@ export class WalletActor implements Behavior<WalletMessage> {
       const plans = this.planMeters(batch, now);
       const wallet = (this.loaded = await this.ensureMeters(plans, await this.applySettings(batch, this.loaded)));
       const result = this.decideBatch(wallet, batch, prior, plans, now);
-      if (result.entries.length === 0) {
+      if (result.entries.length === 0 && result.notices.length === 0) {
         this.finish(wallet, result);
         return;
       }
@@ -236,7 +241,8 @@ export class WalletActor implements Behavior<WalletMessage> {
     // A correction may give credit back to a grant that has expired since: written off at once.
     const after = expireGrants(state, { now, newId: randomUUID });
     entries.push(...after.entries);
-    return { state: after.state, entries, outcomes, meters, metered, now };
+    const announced = expiringNotices(after.state, now, this.deps.expiryNoticeMs);
+    return { state: announced.state, entries, outcomes, meters, metered, notices: announced.notices, now };
   }
 
   /** The resources each meter message covers (the listed ones, or every billable one) and their days to set. */
@@ -341,7 +347,7 @@ export class WalletActor implements Behavior<WalletMessage> {
 
   private changeOf(before: LoadedWallet, result: BatchResult): WalletChange {
     const { state, entries } = result;
-    const touched = new Set(entries.flatMap((e) => e.split.map((p) => p.grantId)));
+    const touched = new Set([...entries.flatMap((e) => e.split.map((p) => p.grantId)), ...result.notices.map((g) => g.id)]);
     const grants: Grant[] = state.grants.filter((g) => touched.has(g.id));
     const totalBefore = totalOf(before.state);
     const totalAfter = totalOf(state);
@@ -367,6 +373,9 @@ export class WalletActor implements Behavior<WalletMessage> {
       if (e.type === 'expire') {
         events.push(this.event('grant_expired', { orgId: this.orgId, seq: e.seq, grantId: e.reference, service: e.service, amount: e.amount.negated().toFixed(), currency: e.currency, at: e.at.toISOString() }));
       }
+    }
+    for (const g of result.notices) {
+      events.push(this.event('grant_expiring', { orgId: this.orgId, seq: state.seq, grantId: g.id, kind: g.kind, service: g.service, remaining: g.remaining.toFixed(), currency: g.currency, expiresAt: g.expiresAt?.toISOString(), at: result.now.toISOString() }));
     }
     const meters = [...result.meters.values()];
     return { orgId: this.orgId, expectedVersion: before.version, state, entries, grants, meters, events };
@@ -396,7 +405,7 @@ export class WalletActor implements Behavior<WalletMessage> {
   private scheduleExpiry(): void {
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.expiryTimer = null;
-    const next = this.loaded ? nextExpiry(this.loaded.state) : null;
+    const next = this.loaded ? nextExpiry(this.loaded.state, this.deps.expiryNoticeMs) : null;
     if (!next) return;
     const delayMs = Math.max(0, Math.min(next.getTime() - this.deps.now().getTime(), 2 ** 31 - 1));
     this.expiryTimer = setTimeout(() => this.tellSelf({ parsed: { name: 'expire' }, reply: () => undefined }), delayMs);

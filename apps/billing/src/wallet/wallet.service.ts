@@ -47,6 +47,7 @@ export class WalletService {
       setLowBalanceThresholds: (orgId, thresholds) => repository.setLowBalanceThresholds(orgId, thresholds),
       resources,
       minRunwayMinutes: config.minRunwayMinutes,
+      expiryNoticeMs: config.grantExpiringNoticeMs,
     };
     this.registry = new ActorRegistry<WalletMessage>(
       (orgId) => new WalletActor(orgId, deps, (m) => this.registry.tell(orgId, m)),

@@ -12,6 +12,8 @@ export interface GrantRow {
   expiresAt?: Date | null;
   createdAt: Date;
   sourceRef?: string | null;
+  /** When the `grant_expiring` notice went out (once per grant). */
+  expiryNoticeAt?: Date | null;
 }
 
 export const GrantEntity = new EntitySchema<GrantRow>({
@@ -29,5 +31,6 @@ export const GrantEntity = new EntitySchema<GrantRow>({
     expiresAt: { type: 'Date', columnType: 'timestamptz', nullable: true },
     createdAt: { type: 'Date', columnType: 'timestamptz' },
     sourceRef: { type: 'text', nullable: true },
+    expiryNoticeAt: { type: 'Date', columnType: 'timestamptz', nullable: true },
   },
 });

@@ -59,11 +59,11 @@ begin
       raise exception 'refused' using errcode = 'P0001';
     end if;
 
-    insert into grants (id, org_id, kind, amount, remaining, currency, service, expires_at, created_at, source_ref)
-    select x.id, x.org_id, x.kind, x.amount, x.remaining, x.currency, x.service, x.expires_at, x.created_at, x.source_ref
+    insert into grants (id, org_id, kind, amount, remaining, currency, service, expires_at, created_at, source_ref, expiry_notice_at)
+    select x.id, x.org_id, x.kind, x.amount, x.remaining, x.currency, x.service, x.expires_at, x.created_at, x.source_ref, x.expiry_notice_at
     from jsonb_to_recordset(p_grants) as x(id uuid, org_id text, kind text, amount numeric, remaining numeric,
-      currency text, service text, expires_at timestamptz, created_at timestamptz, source_ref text)
-    on conflict (id) do update set remaining = excluded.remaining;
+      currency text, service text, expires_at timestamptz, created_at timestamptz, source_ref text, expiry_notice_at timestamptz)
+    on conflict (id) do update set remaining = excluded.remaining, expiry_notice_at = excluded.expiry_notice_at;
 
     insert into meters (org_id, resource_id, day, charged, usage_ms, until, entries, by_grant, updated_at)
     select x.org_id, x.resource_id, x.day, x.charged, x.usage_ms, x.until, x.entries, x.by_grant, now()
