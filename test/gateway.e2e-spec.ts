@@ -130,6 +130,17 @@ describe('gateway: live balances and HTTP API', () => {
       expect(((await ok.json()) as any).entry).toMatchObject({ type: 'grant', amount: '10' });
     });
 
+    it('creates voucher codes with an admin token and redeems them for the token\'s organization', async () => {
+      const body = JSON.stringify({ code: 'HTTP-CODE', amount: '3', currency: 'USD', expiresAfterDays: 5, maxRedemptions: 2 });
+      expect((await http('/api/v1/admin/vouchers', { method: 'POST', body, token: gateway.token('gw-a') })).status).toBe(403);
+      expect((await http('/api/v1/admin/vouchers', { method: 'POST', body, token: gateway.token('gw-a', true) })).status).toBe(201);
+      const redeemed = await http('/api/v1/wallet/redeem', { method: 'POST', body: JSON.stringify({ idempotencyKey: 'h1', code: 'HTTP-CODE' }), token: gateway.token('gw-a') });
+      expect(redeemed.status).toBe(201);
+      const again = await http('/api/v1/wallet/redeem', { method: 'POST', body: JSON.stringify({ idempotencyKey: 'h2', code: 'HTTP-CODE' }), token: gateway.token('gw-a') });
+      expect(again.status).toBe(409);
+      expect((await http('/api/v1/wallet/redeem', { method: 'POST', body: JSON.stringify({ idempotencyKey: 'h3', code: 'NO-SUCH' }), token: gateway.token('gw-a') })).status).toBe(404);
+    });
+
     it('serves the ledger, usage, thresholds, resources and authorize', async () => {
       const token = gateway.token('gw-a');
       const ledger: any = await (await http('/api/v1/wallet/ledger?limit=2', { token })).json();

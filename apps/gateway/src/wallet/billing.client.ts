@@ -14,9 +14,18 @@ export class BillingClient {
   }
 
   /** The engine's JSON reply, or an UNAVAILABLE error reply if it does not answer in time. */
-  async request(orgId: string, command: string, body?: object): Promise<any> {
+  request(orgId: string, command: string, body?: object): Promise<any> {
+    return this.send(this.subjects.walletCommand(orgId, command), body);
+  }
+
+  /** Platform administration (voucher codes). */
+  admin(command: string, body: object): Promise<any> {
+    return this.send(this.subjects.admin(command), body);
+  }
+
+  private async send(subject: string, body?: object): Promise<any> {
     try {
-      const msg = await this.nc.request(this.subjects.walletCommand(orgId, command), Buffer.from(body === undefined ? '' : JSON.stringify(body)), { timeout: this.config.requestTimeoutMs });
+      const msg = await this.nc.request(subject, Buffer.from(body === undefined ? '' : JSON.stringify(body)), { timeout: this.config.requestTimeoutMs });
       return JSON.parse(Buffer.from(msg.data).toString('utf8'));
     } catch (error) {
       return errorReply(ErrorCode.UNAVAILABLE, `the billing engine did not answer: ${(error as Error).message}`);

@@ -11,6 +11,12 @@ const STATUS: Record<string, number> = {
   [ErrorCode.CURRENCY_LOCKED]: 409,
   [ErrorCode.CURRENCY_MISMATCH]: 409,
   [ErrorCode.NO_BILLING_CURRENCY]: 409,
+  [ErrorCode.UNKNOWN_VOUCHER_CODE]: 404,
+  [ErrorCode.VOUCHER_CAMPAIGN_ENDED]: 409,
+  [ErrorCode.VOUCHER_EXPIRED]: 409,
+  [ErrorCode.VOUCHER_EXHAUSTED]: 409,
+  [ErrorCode.VOUCHER_ALREADY_REDEEMED]: 409,
+  [ErrorCode.VOUCHER_CODE_EXISTS]: 409,
   [ErrorCode.MAILBOX_FULL]: 429,
   [ErrorCode.UNAVAILABLE]: 503,
   [ErrorCode.CONFLICT]: 503,
@@ -67,6 +73,21 @@ export class WalletController {
   @ApiBody({ schema: { example: { idempotencyKey: 'grant-1', kind: 'voucher', amount: '20.00', currency: 'USD', service: 'ai-notebook', expiresAt: '2027-01-01T00:00:00Z' } } })
   async grant(@Req() req: Authed, @Body() body: object) {
     return answer(await this.billing.request(req.principal.orgId, 'grant', body));
+  }
+
+  @Post('wallet/redeem')
+  @ApiOperation({ summary: 'Redeem a voucher code (once per organization)' })
+  @ApiBody({ schema: { example: { idempotencyKey: 'redeem-1', code: 'NOTEBOOK20' } } })
+  async redeem(@Req() req: Authed, @Body() body: object) {
+    return answer(await this.billing.request(req.principal.orgId, 'redeem', body));
+  }
+
+  @Post('admin/vouchers')
+  @AdminOnly()
+  @ApiOperation({ summary: 'Create a voucher code (admin token): expiry as a date or days after redemption, maximum redemptions, campaign end' })
+  @ApiBody({ schema: { example: { code: 'NOTEBOOK20', amount: '20.00', currency: 'USD', service: 'ai-notebook', expiresAfterDays: 30, maxRedemptions: 1000, campaignEndsAt: '2027-01-01T00:00:00Z' } } })
+  async createVoucher(@Body() body: object) {
+    return answer(await this.billing.admin('vouchers.create', body));
   }
 
   @Put('wallet/alerts')
