@@ -3,7 +3,8 @@ import { Subjects } from '@billing/contracts';
 import { connectNats, JetStreamPublisher, OutboxRelay } from '@billing/messaging';
 import { natsProbe, ObservabilityModule, postgresProbe } from '@billing/observability';
 import { BillingMetrics } from './billing.metrics';
-import { openDatabase, OutboxRepository, ResourceRepository, VoucherRepository, WalletRepository } from '@billing/persistence';
+import { openDatabase, OutboxRepository, PlanRepository, ResourceRepository, VoucherRepository, WalletRepository } from '@billing/persistence';
+import { PlanService } from './plans/plan.service';
 import { VoucherService } from './vouchers/voucher.service';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { NatsConnection } from 'nats';
@@ -35,6 +36,7 @@ class BillingLifecycle implements OnApplicationBootstrap, OnApplicationShutdown 
     private readonly ticker: MeterTicker,
     private readonly expiry: ExpirySweeper,
     private readonly vouchers: VoucherService,
+    private readonly plans: PlanService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -44,6 +46,7 @@ class BillingLifecycle implements OnApplicationBootstrap, OnApplicationShutdown 
     this.ticker.start();
     this.expiry.start();
     this.vouchers.start();
+    this.plans.start();
     this.logger.log({ msg: 'billing engine listening', prefix: this.config.subjectPrefix, stream: this.config.eventsStream, lifecycleStream: this.config.lifecycleStream, resumedResources: resumed });
   }
 
@@ -51,6 +54,7 @@ class BillingLifecycle implements OnApplicationBootstrap, OnApplicationShutdown 
     this.ticker.stop();
     this.expiry.stop();
     this.vouchers.stop();
+    this.plans.stop();
     await this.lifecycle.stop().catch(() => undefined);
     await this.handler.drain().catch(() => undefined);
     this.resources.close();
@@ -114,6 +118,8 @@ export class BillingModule {
         { provide: ResourceRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new ResourceRepository(orm) },
         { provide: VoucherRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new VoucherRepository(orm) },
         VoucherService,
+        { provide: PlanRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new PlanRepository(orm) },
+        PlanService,
         { provide: ResourceBook, useFactory: () => new ResourceBook(loadPriceCatalog(config.priceCatalogPath)) },
         { provide: WalletService, inject: [CONFIG, WalletRepository, OutboxRelay, Subjects, ResourceBook, ResourceRepository, BillingMetrics], useFactory: (...deps: ConstructorParameters<typeof WalletService>) => (wallets = new WalletService(...deps)) },
         WalletNatsHandler,

@@ -34,6 +34,8 @@ export interface BillingConfig {
   readonly expirySweepIntervalMs: number;
   /** How long before a voucher or plan credit expires with credit left its `grant_expiring` notice goes out. */
   readonly grantExpiringNoticeMs: number;
+  /** How often plan subscriptions are checked for a period that has started. */
+  readonly planSweepIntervalMs: number;
   /** HTTP port of /health and /metrics (0: any free port). */
   readonly httpPort: number;
 }
@@ -74,6 +76,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BillingConfig 
     lifecycleConsumer: token(env, 'LIFECYCLE_CONSUMER', 'billing-engine', /^[A-Za-z0-9_-]+$/),
     expirySweepIntervalMs: int(env, 'EXPIRY_SWEEP_INTERVAL_MS', 30_000, 10, 3_600_000),
     httpPort: int(env, 'BILLING_HTTP_PORT', 3001, 0, 65_535),
+    planSweepIntervalMs: int(env, 'PLAN_SWEEP_INTERVAL_MS', 10_000, 10, 3_600_000),
     grantExpiringNoticeMs: int(env, 'GRANT_EXPIRING_NOTICE_MS', 3 * 86_400_000, 0, 365 * 86_400_000),
   };
 }

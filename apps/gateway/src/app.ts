@@ -17,7 +17,7 @@ function publicDir(): string {
 }
 
 export async function createGatewayApp(config: GatewayConfig, logger: LoggerService | false | undefined = new JsonLogger('gateway')): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(GatewayModule.forRoot(config), { logger: logger ?? new JsonLogger('gateway'), abortOnError: false });
+  const app = await NestFactory.create<NestExpressApplication>(GatewayModule.forRoot(config), { logger: logger ?? new JsonLogger('gateway'), abortOnError: false, rawBody: true });
   app.enableShutdownHooks();
   app.useStaticAssets(publicDir(), { index: 'index.html' });
   const document = SwaggerModule.createDocument(

@@ -8,6 +8,7 @@ import { AuthGuard } from './auth/auth.guard';
 import { GatewayConfig } from './config';
 import { BalanceGateway, GatewayStats } from './live/balance.gateway';
 import { GATEWAY_CONFIG, GATEWAY_NATS } from './tokens';
+import { PAYMENTS_CONTROLLERS, paymentsProviders } from './payments/payments.providers';
 import { BillingClient } from './wallet/billing.client';
 import { WalletController } from './wallet/wallet.controller';
 
@@ -43,7 +44,7 @@ export class GatewayModule {
           },
         }),
       ],
-      controllers: [WalletController],
+      controllers: [WalletController, ...PAYMENTS_CONTROLLERS],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
         { provide: GATEWAY_NATS, useFactory: async () => (nc = await connectNats(config.natsUrl, 'billing-gateway')) },
@@ -53,6 +54,7 @@ export class GatewayModule {
         { provide: GatewayStats, useValue: stats },
         BalanceGateway,
         GatewayShutdown,
+        ...paymentsProviders(config),
       ],
     };
   }

@@ -45,7 +45,7 @@ export type ParsedCommand =
   | { readonly name: 'redeem'; readonly idempotencyKey: string; readonly code: string };
 
 /** Idempotency keys the engine derives for its own entries; a client may not use them. */
-export const RESERVED_KEY_PREFIXES = ['expire:', 'meter:', 'voucher:'] as const;
+export const RESERVED_KEY_PREFIXES = ['expire:', 'meter:', 'voucher:', 'plan:'] as const;
 const VOUCHER_CODE = /^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/;
 
 export interface VoucherCodeSpec {
@@ -311,4 +311,46 @@ function parseUsage(input: Record<string, unknown>): ParsedCommand {
   }
   const workspaceId = input.workspaceId === undefined || input.workspaceId === null ? null : text(input, 'workspaceId', TOKEN, KEY_RULE);
   return { name: 'usage', workspaceId, from, to };
+}
+
+export interface PlanSubscriptionSpec {
+  readonly orgId: string;
+  readonly plan: string;
+  readonly amount: Decimal;
+  readonly currency: Currency;
+  readonly periodMs: number;
+  readonly rolloverCap: Decimal | null;
+  readonly startsAt: Date | null;
+}
+
+/** Longest plan period, in days. */
+export const MAX_PLAN_PERIOD_DAYS = 366;
+
+/** `billing.admin.plans.subscribe`: period as `periodDays`, or `periodSeconds` (short periods, for trials and tests). */
+export function parsePlanSubscription(body: Uint8Array): PlanSubscriptionSpec {
+  const input = readJson(body, false);
+  const days = input.periodDays;
+  const seconds = input.periodSeconds;
+  if ((days === undefined || days === null) === (seconds === undefined || seconds === null)) {
+    throw new InputError(ErrorCode.INVALID_FIELD, "give exactly one of 'periodDays' and 'periodSeconds'");
+  }
+  const periodMs = days !== undefined && days !== null ? Number(days) * 86_400_000 : Number(seconds) * 1000;
+  if (!Number.isInteger(periodMs) || periodMs < 1000 || periodMs > MAX_PLAN_PERIOD_DAYS * 86_400_000 || (typeof days !== 'number' && typeof seconds !== 'number')) {
+    throw new InputError(ErrorCode.INVALID_FIELD, `the period must be a whole number of days (1-${MAX_PLAN_PERIOD_DAYS}) or seconds (at least 1)`);
+  }
+  const cap = input.rolloverCap === undefined || input.rolloverCap === null ? null : amount(input, 'rolloverCap');
+  return {
+    orgId: parseOrgId(String(required(input, 'orgId'))),
+    plan: text(input, 'plan', /^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$/, 'a plan name of 1-64 characters'),
+    amount: amount(input, 'amount'),
+    currency: currency(input),
+    periodMs,
+    rolloverCap: cap,
+    startsAt: timestamp(input, 'startsAt'),
+  };
+}
+
+export function parsePlanCancel(body: Uint8Array): { subscriptionId: string } {
+  const input = readJson(body, false);
+  return { subscriptionId: text(input, 'subscriptionId', /^[0-9a-f-]{36}$/, 'a subscription id') };
 }

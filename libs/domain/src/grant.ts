@@ -19,6 +19,11 @@ export interface Grant {
   readonly sourceRef: string | null;
   /** When the owner was told this grant expires soon with credit left (`grant_expiring`), if yet. */
   readonly expiryNoticeAt?: Date | null;
+  /**
+   * Plan credit that rolls over: at expiry up to `cap` of what is left moves to a new plan grant
+   * valid for one more period of `periodMs`; the rest is written off.
+   */
+  readonly rollover?: { readonly cap: Decimal; readonly periodMs: number } | null;
 }
 
 export function isExpiredAt(grant: Grant, at: Date): boolean {

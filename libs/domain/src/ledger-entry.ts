@@ -4,9 +4,10 @@ import { Decimal } from './money';
 
 /**
  * `correction` gives back what a meter charged beyond the usage (a late stop); `reversal` takes
- * back a top-up whose payment failed or was charged back (the wallet may go into debt).
+ * back a top-up whose payment failed or was charged back (the wallet may go into debt);
+ * `rollover` moves plan credit left at the end of a period into the next one (it sums to zero).
  */
-export type EntryType = 'topup' | 'grant' | 'debit' | 'expire' | 'correction' | 'reversal';
+export type EntryType = 'topup' | 'grant' | 'debit' | 'expire' | 'correction' | 'reversal' | 'rollover';
 
 /**
  * One effect on a wallet. Credits are positive, debits and write-offs negative; `split` says

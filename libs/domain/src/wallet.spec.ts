@@ -159,3 +159,20 @@ describe('reversal of a top-up', () => {
     expect(sum(again.entry.split.map((p) => p.amount)).toFixed()).toBe('-10');
   });
 });
+
+describe('plan credit rollover', () => {
+  it('moves what is left, up to the cap, into a grant for one more period and writes off the rest', () => {
+    const end = new Date(t0.getTime() + 1000);
+    let s = apply(emptyWallet('o'), { type: 'grant', idempotencyKey: 'p1', kind: 'plan', amount: new Decimal(10), currency: 'USD', service: null, expiresAt: end, reference: 'plan:s', rollover: { cap: new Decimal(3), periodMs: 1000 } }).state;
+    s = apply(s, debit('5')).state;
+    const { state, entries } = expireGrants(s, { now: end, newId: (() => { let i = 0; return () => `n${i++}`; })() });
+    expect(entries.map((e) => [e.type, e.amount.toFixed(), e.split.map((p) => p.amount.toFixed())])).toEqual([
+      ['rollover', '0', ['-3', '3']],
+      ['expire', '-2', ['-2']],
+    ]);
+    expect(balanceOf(state).plan.toFixed()).toBe('3');
+    const successor = state.grants.find((g) => g.sourceRef?.startsWith('rollover:'))!;
+    expect(successor.expiresAt!.getTime()).toBe(end.getTime() + 1000);
+    expect(expireGrants(state, { now: new Date(end.getTime() + 1000), newId: () => 'x' }).entries.map((e) => e.type)).toEqual(['expire']);
+  });
+});

@@ -42,6 +42,8 @@ export interface GrantCommand {
   readonly service: string | null;
   readonly expiresAt: Date | null;
   readonly reference: string | null;
+  /** Plan credit of a subscription that allows rollover (see Grant.rollover). */
+  readonly rollover?: { readonly cap: Decimal; readonly periodMs: number } | null;
 }
 
 export interface DebitCommand {
@@ -220,6 +222,7 @@ function grant(state: WalletState, cmd: GrantCommand, ctx: DecisionContext): Dec
     expiresAt: cmd.expiresAt,
     createdAt: ctx.now,
     sourceRef: cmd.reference,
+    rollover: cmd.rollover ?? null,
   };
   const next: WalletState = { ...state, currency: cmd.currency, seq: state.seq + 1, grants: [...state.grants, created] };
   return accept(next, ctx, {
@@ -344,7 +347,39 @@ export function expireGrants(state: WalletState, ctx: Omit<DecisionContext, 'req
   let current = state;
   for (const g of state.grants) {
     if (g.kind === 'topup' || !isExpiredAt(g, ctx.now) || !g.remaining.greaterThan(ZERO)) continue;
-    const writeOff = g.remaining;
+    const carried = g.rollover ? Decimal.min(g.remaining, g.rollover.cap) : ZERO;
+    if (carried.greaterThan(ZERO) && g.rollover && g.expiresAt) {
+      // The carried part moves to a grant of its own for one more period; it does not roll again.
+      const successor: Grant = {
+        id: ctx.newId(),
+        kind: 'plan',
+        amount: carried,
+        remaining: carried,
+        currency: g.currency,
+        service: g.service,
+        expiresAt: new Date(g.expiresAt.getTime() + g.rollover.periodMs),
+        createdAt: ctx.now,
+        sourceRef: `rollover:${g.id}`,
+        rollover: null,
+      };
+      current = {
+        ...current,
+        seq: current.seq + 1,
+        grants: [...current.grants.map((x) => (x.id === g.id ? { ...x, remaining: x.remaining.minus(carried) } : x)), successor],
+      };
+      entries.push(
+        accept(current, { ...ctx, requestHash: '' }, {
+          type: 'rollover',
+          amount: ZERO,
+          split: [{ grantId: g.id, amount: carried.negated() }, { grantId: successor.id, amount: carried }],
+          idempotencyKey: `expire:${g.id}:rollover`,
+          service: g.service,
+          reference: g.id,
+        }).entry,
+      );
+    }
+    const writeOff = g.remaining.minus(carried);
+    if (!writeOff.greaterThan(ZERO)) continue;
     current = {
       ...current,
       seq: current.seq + 1,

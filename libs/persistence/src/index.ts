@@ -7,3 +7,5 @@ export * from './wallet.repository';
 export * from './resource.repository';
 export * from './webhook.repository';
 export * from './voucher.repository';
+export * from './plan.repository';
+export * from './topup.repository';

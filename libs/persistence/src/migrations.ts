@@ -3,6 +3,8 @@ import { Migration20261127120043 } from './migrations/Migration20261127120043';
 import { Migration20261127120100 } from './migrations/Migration20261127120100';
 import { Migration20261127130000 } from './migrations/Migration20261127130000';
 import { Migration20261127150000 } from './migrations/Migration20261127150000';
+import { Migration20261127160000 } from './migrations/Migration20261127160000';
+import { Migration20261127170000 } from './migrations/Migration20261127170000';
 
 /** The committed migrations, in order; listed here so that ts-jest and the compiled app load the same set. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -10,4 +12,6 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261127120100', class: Migration20261127120100 },
   { name: 'Migration20261127130000', class: Migration20261127130000 },
   { name: 'Migration20261127150000', class: Migration20261127150000 },
+  { name: 'Migration20261127160000', class: Migration20261127160000 },
+  { name: 'Migration20261127170000', class: Migration20261127170000 },
 ];

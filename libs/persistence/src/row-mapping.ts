@@ -13,6 +13,8 @@ export interface GrantRecord {
   created_at: Date | string;
   source_ref: string | null;
   expiry_notice_at?: Date | string | null;
+  rollover_cap?: string | null;
+  rollover_period_ms?: string | number | null;
 }
 
 export interface LedgerRecord {
@@ -50,6 +52,7 @@ export function toGrant(r: GrantRecord): Grant {
     createdAt: date(r.created_at),
     sourceRef: r.source_ref,
     expiryNoticeAt: r.expiry_notice_at ? date(r.expiry_notice_at) : null,
+    rollover: r.rollover_cap ? { cap: new Decimal(r.rollover_cap), periodMs: Number(r.rollover_period_ms) } : null,
   };
 }
 
@@ -66,6 +69,8 @@ export function fromGrant(orgId: string, g: Grant): GrantRecord {
     created_at: g.createdAt,
     source_ref: g.sourceRef,
     expiry_notice_at: g.expiryNoticeAt ?? null,
+    rollover_cap: g.rollover ? g.rollover.cap.toFixed() : null,
+    rollover_period_ms: g.rollover ? g.rollover.periodMs : null,
   };
 }
 

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { entryView, ErrorCode, errorReply, InputError, parseOrgId, parseVoucherCode, parseWalletCommand, Subjects, WALLET_COMMANDS } from '@billing/contracts';
+import { entryView, ErrorCode, errorReply, InputError, parseOrgId, parsePlanCancel, parsePlanSubscription, parseVoucherCode, parseWalletCommand, Subjects, WALLET_COMMANDS } from '@billing/contracts';
+import { PlanService } from '../plans/plan.service';
 import { VoucherService } from '../vouchers/voucher.service';
 import { Decimal, toExact } from '@billing/domain';
 import { Msg, NatsConnection, Subscription } from 'nats';
@@ -25,15 +26,21 @@ export class WalletNatsHandler {
     private readonly wallets: WalletService,
     private readonly metrics: BillingMetrics,
     private readonly vouchers: VoucherService,
+    private readonly plans: PlanService,
   ) {}
 
   listen(): void {
-    this.admin = this.nc.subscribe(this.subjects.admin('vouchers.create'), {
+    this.admin = this.nc.subscribe(this.subjects.admin('>'), {
       queue: this.config.queueGroup,
       callback: (_error, msg) => {
         const reply = (body: object) => msg.reply && msg.respond(Buffer.from(JSON.stringify(body)));
+        const unavailable = () => reply(errorReply(ErrorCode.UNAVAILABLE, 'not stored; retry'));
         try {
-          this.vouchers.create(parseVoucherCode(msg.data)).then(reply, () => reply(errorReply(ErrorCode.UNAVAILABLE, 'the voucher code could not be stored; retry')));
+          const command = msg.subject.slice(this.subjects.admin('').length);
+          if (command === 'vouchers.create') this.vouchers.create(parseVoucherCode(msg.data)).then(reply, unavailable);
+          else if (command === 'plans.subscribe') this.plans.subscribe(parsePlanSubscription(msg.data)).then(reply, unavailable);
+          else if (command === 'plans.cancel') this.plans.cancel(parsePlanCancel(msg.data).subscriptionId).then(reply, unavailable);
+          else reply(errorReply(ErrorCode.UNKNOWN_COMMAND, `unknown admin command '${command}'; known: vouchers.create, plans.subscribe, plans.cancel`));
         } catch (error) {
           reply(error instanceof InputError ? errorReply(error.code, error.message) : errorReply(ErrorCode.INTERNAL, 'internal error'));
         }

@@ -14,6 +14,9 @@ export interface GrantRow {
   sourceRef?: string | null;
   /** When the `grant_expiring` notice went out (once per grant). */
   expiryNoticeAt?: Date | null;
+  /** Plan credit that rolls over: at most this much moves on at expiry, into a grant valid one more period. */
+  rolloverCap?: string | null;
+  rolloverPeriodMs?: string | null;
 }
 
 export const GrantEntity = new EntitySchema<GrantRow>({
@@ -32,5 +35,7 @@ export const GrantEntity = new EntitySchema<GrantRow>({
     createdAt: { type: 'Date', columnType: 'timestamptz' },
     sourceRef: { type: 'text', nullable: true },
     expiryNoticeAt: { type: 'Date', columnType: 'timestamptz', nullable: true },
+    rolloverCap: { type: 'decimal', precision: 38, scale: 8, nullable: true },
+    rolloverPeriodMs: { type: 'bigint', nullable: true },
   },
 });

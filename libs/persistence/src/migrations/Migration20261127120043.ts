@@ -3,7 +3,7 @@ import { Migration } from '@mikro-orm/migrations';
 export class Migration20261127120043 extends Migration {
 
   override async up(): Promise<void> {
-    this.addSql(`create table "grants" ("id" uuid not null, "org_id" text not null, "kind" text not null, "amount" numeric(38,8) not null, "remaining" numeric(38,8) not null, "currency" text not null, "service" text null, "expires_at" timestamptz null, "created_at" timestamptz not null, "source_ref" text null, "expiry_notice_at" timestamptz null, constraint "grants_pkey" primary key ("id"));`);
+    this.addSql(`create table "grants" ("id" uuid not null, "org_id" text not null, "kind" text not null, "amount" numeric(38,8) not null, "remaining" numeric(38,8) not null, "currency" text not null, "service" text null, "expires_at" timestamptz null, "created_at" timestamptz not null, "source_ref" text null, "expiry_notice_at" timestamptz null, "rollover_cap" numeric(38,8) null, "rollover_period_ms" bigint null, constraint "grants_pkey" primary key ("id"));`);
     this.addSql(`create index "grants_org_id_idx" on "grants" ("org_id");`);
 
     this.addSql(`create table "ledger_entries" ("org_id" text not null, "seq" bigint not null, "id" uuid not null, "type" text not null, "amount" numeric(38,8) not null, "currency" text not null, "split" jsonb not null, "idempotency_key" text not null, "request_hash" text not null, "service" text null, "workspace_id" text null, "resource_id" text null, "description" text null, "reference" text null, "total_after" numeric(38,8) not null, "usage_ms" bigint null, "usage_until" timestamptz null, "created_at" timestamptz not null, constraint "ledger_entries_pkey" primary key ("org_id", "seq"));`);

@@ -59,10 +59,13 @@ begin
       raise exception 'refused' using errcode = 'P0001';
     end if;
 
-    insert into grants (id, org_id, kind, amount, remaining, currency, service, expires_at, created_at, source_ref, expiry_notice_at)
-    select x.id, x.org_id, x.kind, x.amount, x.remaining, x.currency, x.service, x.expires_at, x.created_at, x.source_ref, x.expiry_notice_at
+    insert into grants (id, org_id, kind, amount, remaining, currency, service, expires_at, created_at, source_ref, expiry_notice_at,
+      rollover_cap, rollover_period_ms)
+    select x.id, x.org_id, x.kind, x.amount, x.remaining, x.currency, x.service, x.expires_at, x.created_at, x.source_ref, x.expiry_notice_at,
+      x.rollover_cap, x.rollover_period_ms
     from jsonb_to_recordset(p_grants) as x(id uuid, org_id text, kind text, amount numeric, remaining numeric,
-      currency text, service text, expires_at timestamptz, created_at timestamptz, source_ref text, expiry_notice_at timestamptz)
+      currency text, service text, expires_at timestamptz, created_at timestamptz, source_ref text, expiry_notice_at timestamptz,
+      rollover_cap numeric, rollover_period_ms bigint)
     on conflict (id) do update set remaining = excluded.remaining, expiry_notice_at = excluded.expiry_notice_at;
 
     insert into meters (org_id, resource_id, day, charged, usage_ms, until, entries, by_grant, updated_at)

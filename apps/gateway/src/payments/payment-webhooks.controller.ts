@@ -1,0 +1,61 @@
+import { Controller, Get, Headers, HttpCode, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import { PaymentsService } from './payments.service';
+
+/** Provider webhook bodies are small JSON documents; a larger one is refused before any signature work. */
+export const MAX_WEBHOOK_BODY_BYTES = 64 * 1024;
+
+/** What these routes use of express's request and response (the gateway has no express typings). */
+interface RawRequest {
+  readonly rawBody?: Buffer;
+  readonly headers: Record<string, string | string[] | undefined>;
+}
+interface Response {
+  status(code: number): { json(body: unknown): unknown };
+}
+
+/**
+ * The providers' confirmations. No bearer token: each is authenticated by its provider's
+ * signature, which covers the exact bytes received, hence the raw body (`rawBody: true` on
+ * the Nest application).
+ */
+@ApiExcludeController()
+@Controller('webhooks')
+export class PaymentWebhooksController {
+  constructor(private readonly payments: PaymentsService) {}
+
+  @Post('stripe')
+  async stripe(@Req() req: RawRequest, @Res() res: Response, @Headers('stripe-signature') signature?: string) {
+    const raw = this.raw(req, res);
+    if (!raw) return;
+    const answer = await this.payments.stripeWebhook(raw, signature);
+    res.status(answer.status).json(answer.body);
+  }
+
+  @Post('paypal')
+  async paypal(@Req() req: RawRequest, @Res() res: Response) {
+    const raw = this.raw(req, res);
+    if (!raw) return;
+    const answer = await this.payments.paypalWebhook(raw, req.headers);
+    res.status(answer.status).json(answer.body);
+  }
+
+  /** VNPAY calls the IPN with GET and the result in the query string; it always expects 200 and an RspCode. */
+  @Get('vnpay/ipn')
+  @HttpCode(200)
+  vnpay(@Query() query: Record<string, unknown>) {
+    return this.payments.vnpayIpn(query);
+  }
+
+  private raw(req: RawRequest, res: Response): Buffer | null {
+    if (!Buffer.isBuffer(req.rawBody)) {
+      res.status(400).json({ received: false, error: 'a JSON body is required' });
+      return null;
+    }
+    if (req.rawBody.length > MAX_WEBHOOK_BODY_BYTES) {
+      res.status(413).json({ received: false, error: `the body is over ${MAX_WEBHOOK_BODY_BYTES} bytes` });
+      return null;
+    }
+    return req.rawBody;
+  }
+}

@@ -1,0 +1,157 @@
+import { verify, X509Certificate } from 'crypto';
+import { crc32 } from 'zlib';
+import { Decimal } from '@billing/domain';
+
+/**
+ * PayPal's webhook signature, verified the way PayPal's SDKs do it offline: PayPal signs
+ * `<transmission id>|<transmission time>|<webhook id>|<CRC32 of the raw body, unsigned decimal>`
+ * with SHA256withRSA, and names the certificate holding the key in PAYPAL-CERT-URL.
+ */
+export const PAYPAL_AUTH_ALGO = 'SHA256withRSA';
+/** How far the transmission time may be from our clock, either way: a captured request cannot be replayed later. */
+export const PAYPAL_TRANSMISSION_TOLERANCE_SECONDS = 300;
+/** Certificates are fetched only from hosts under this domain, over https. */
+export const PAYPAL_CERT_HOST_SUFFIX = '.paypal.com';
+export const PAYPAL_CERT_FETCH_TIMEOUT_MS = 5_000;
+/** A certificate (chain) is a few kilobytes; anything much larger is refused. */
+export const MAX_PAYPAL_CERT_BYTES = 64 * 1024;
+/** Certificates kept in memory; PayPal rotates them rarely, so a handful suffices. */
+export const MAX_CACHED_PAYPAL_CERTS = 16;
+/** Longer headers are refused unread. */
+const MAX_HEADER_CHARS = 2048;
+
+/** Gives the PEM certificate at a PAYPAL-CERT-URL, or throws. Tests and pinned deployments bring their own. */
+export type PaypalCertificateSource = (certUrl: string) => Promise<string>;
+
+/** Fetches from https://*.paypal.com only (anyone can sign with a certificate of their own), and caches. */
+export function paypalCertificateFetcher(fetchImpl: typeof fetch = fetch): PaypalCertificateSource {
+  const cache = new Map<string, string>();
+  return async (certUrl) => {
+    const url = new URL(certUrl);
+    if (url.protocol !== 'https:' || !url.hostname.endsWith(PAYPAL_CERT_HOST_SUFFIX)) throw new Error(`certificate URL ${url.origin} is not PayPal's`);
+    const cached = cache.get(url.href);
+    if (cached) return cached;
+    const response = await fetchImpl(url, { signal: AbortSignal.timeout(PAYPAL_CERT_FETCH_TIMEOUT_MS), redirect: 'error' });
+    if (!response.ok) throw new Error(`certificate fetch answered ${response.status}`);
+    const pem = await response.text();
+    if (pem.length > MAX_PAYPAL_CERT_BYTES) throw new Error('certificate too large');
+    if (cache.size >= MAX_CACHED_PAYPAL_CERTS) cache.delete(cache.keys().next().value!);
+    cache.set(url.href, pem);
+    return pem;
+  };
+}
+
+/** The same certificate whatever the URL: a deployment that pins PayPal's certificate, or tests. */
+export function pinnedPaypalCertificate(pem: string): PaypalCertificateSource {
+  new X509Certificate(pem); // refuse an unreadable one at start, not at the first webhook
+  return async () => pem;
+}
+
+export interface PaypalTransmission {
+  readonly transmissionId: string;
+  readonly transmissionTime: string;
+  readonly transmissionSig: string;
+  readonly certUrl: string;
+  readonly authAlgo: string;
+}
+
+/** The PAYPAL-* headers (lower-cased names, as Node gives them); null if one is missing. */
+export function readPaypalHeaders(headers: Readonly<Record<string, string | string[] | undefined>>): PaypalTransmission | null {
+  const h = (name: string) => {
+    const v = headers[name];
+    return typeof v === 'string' && v.length > 0 && v.length <= MAX_HEADER_CHARS ? v : null;
+  };
+  const transmissionId = h('paypal-transmission-id');
+  const transmissionTime = h('paypal-transmission-time');
+  const transmissionSig = h('paypal-transmission-sig');
+  const certUrl = h('paypal-cert-url');
+  const authAlgo = h('paypal-auth-algo');
+  if (!transmissionId || !transmissionTime || !transmissionSig || !certUrl || !authAlgo) return null;
+  return { transmissionId, transmissionTime, transmissionSig, certUrl, authAlgo };
+}
+
+export function paypalSignedMessage(t: Pick<PaypalTransmission, 'transmissionId' | 'transmissionTime'>, webhookId: string, rawBody: Buffer): string {
+  // zlib's crc32 is the IEEE CRC-32 PayPal uses, returned unsigned.
+  return `${t.transmissionId}|${t.transmissionTime}|${webhookId}|${crc32(rawBody)}`;
+}
+
+/**
+ * Why the transmission is not PayPal's, or null if it is: algorithm, time within the tolerance,
+ * certificate from the source and valid now, RSA-SHA256 signature over the signed message.
+ */
+export async function verifyPaypalTransmission(
+  t: PaypalTransmission,
+  rawBody: Buffer,
+  webhookId: string,
+  certificates: PaypalCertificateSource,
+  now: Date = new Date(),
+  toleranceSeconds = PAYPAL_TRANSMISSION_TOLERANCE_SECONDS,
+): Promise<string | null> {
+  if (t.authAlgo !== PAYPAL_AUTH_ALGO) return `unsupported auth algorithm ${t.authAlgo}`;
+  const sentAt = Date.parse(t.transmissionTime);
+  if (Number.isNaN(sentAt)) return 'unreadable transmission time';
+  if (Math.abs(now.getTime() - sentAt) > toleranceSeconds * 1000) return 'transmission time outside the tolerance';
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(await certificates(t.certUrl));
+  } catch (error) {
+    return `no certificate: ${(error as Error).message}`;
+  }
+  if (now < new Date(cert.validFrom) || now > new Date(cert.validTo)) return 'certificate not valid now';
+  const signature = Buffer.from(t.transmissionSig, 'base64');
+  const ok = verify('sha256', Buffer.from(paypalSignedMessage(t, webhookId, rawBody), 'utf8'), cert.publicKey, signature);
+  return ok ? null : 'signature does not verify';
+}
+
+/** What a verified PayPal event means for a top-up. */
+export type PaypalOutcome =
+  | { readonly kind: 'succeeded'; readonly orderId: string; readonly captureId: string; readonly topupId: string | null; readonly amount: Decimal | null; readonly currency: string }
+  | { readonly kind: 'failed'; readonly orderId: string; readonly reason: string }
+  /** `amount`: what went back, when the resource says (a refund smaller than the capture is partial). */
+  | { readonly kind: 'reversed'; readonly captureId: string | null; readonly topupId: string | null; readonly amount: Decimal | null; readonly reason: string }
+  | { readonly kind: 'ignored'; readonly reason: string };
+
+type Obj = Record<string, unknown>;
+const obj = (v: unknown): Obj | null => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : null);
+const str = (v: unknown): string | null => (typeof v === 'string' && v.length > 0 ? v : null);
+const DECIMAL = /^(0|[1-9][0-9]{0,19})(\.[0-9]{1,8})?$/;
+
+/** The capture a refund belongs to: its `up` link (`.../v2/payments/captures/<id>`). */
+function capturedBy(resource: Obj): string | null {
+  const links = Array.isArray(resource.links) ? resource.links : [];
+  for (const l of links) {
+    const link = obj(l);
+    const m = link?.rel === 'up' ? /\/captures\/([A-Za-z0-9]+)$/.exec(String(link.href ?? '')) : null;
+    if (m) return m[1];
+  }
+  return null;
+}
+
+export function readPaypalEvent(event: Obj): PaypalOutcome {
+  const type = str(event.event_type) ?? '';
+  const resource = obj(event.resource);
+  if (!resource) return { kind: 'ignored', reason: 'no resource' };
+  const orderId = str(obj(obj(resource.supplementary_data)?.related_ids)?.order_id);
+  switch (type) {
+    case 'PAYMENT.CAPTURE.COMPLETED': {
+      const captureId = str(resource.id);
+      if (!orderId || !captureId) return { kind: 'ignored', reason: 'a capture without its order id' };
+      const amount = obj(resource.amount);
+      const value = str(amount?.value);
+      return { kind: 'succeeded', orderId, captureId, topupId: str(resource.custom_id), amount: value && DECIMAL.test(value) ? new Decimal(value) : null, currency: str(amount?.currency_code) ?? '' };
+    }
+    case 'PAYMENT.CAPTURE.DENIED':
+    case 'PAYMENT.CAPTURE.DECLINED':
+      if (!orderId) return { kind: 'ignored', reason: 'a capture without its order id' };
+      return { kind: 'failed', orderId, reason: `paypal ${type}` };
+    case 'PAYMENT.CAPTURE.REFUNDED':
+    case 'PAYMENT.CAPTURE.REVERSED':
+      // The resource is the refund (its `up` link names the capture) or, for some reversals, the capture itself.
+    {
+      const value = str(obj(resource.amount)?.value);
+      return { kind: 'reversed', captureId: capturedBy(resource) ?? str(resource.id), topupId: str(resource.custom_id), amount: value && DECIMAL.test(value) ? new Decimal(value) : null, reason: `paypal ${type}` };
+    }
+    default:
+      return { kind: 'ignored', reason: `event type ${type || '(none)'} is not used` };
+  }
+}

@@ -1,0 +1,34 @@
+import { Body, Controller, HttpException, Post, Req, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ErrorCode } from '@billing/contracts';
+import { AuthGuard } from '../auth/auth.guard';
+import { Principal } from '../auth/token';
+import { PaymentsService } from './payments.service';
+
+/** HTTP statuses of the refusals starting a top-up can meet; other errors are bad input (400). */
+const STATUS: Record<string, number> = {
+  [ErrorCode.CURRENCY_LOCKED]: 409,
+  [ErrorCode.MAILBOX_FULL]: 429,
+  [ErrorCode.UNAVAILABLE]: 503,
+  [ErrorCode.CONFLICT]: 503,
+  [ErrorCode.INTERNAL]: 500,
+};
+
+type Authed = { principal: Principal; ip?: string };
+
+@ApiTags('top-ups')
+@ApiBearerAuth()
+@UseGuards(AuthGuard)
+@Controller('api/v1')
+export class TopupsController {
+  constructor(private readonly payments: PaymentsService) {}
+
+  @Post('topups')
+  @ApiOperation({ summary: 'Start a top-up: recorded as pending, credited when the provider confirms the payment to its webhook' })
+  @ApiBody({ schema: { example: { amount: '100.00', currency: 'USD', provider: 'stripe' } } })
+  async start(@Req() req: Authed, @Body() body: unknown) {
+    const reply = await this.payments.start(req.principal.orgId, body, req.ip ?? '127.0.0.1');
+    if (!reply.ok) throw new HttpException(reply, STATUS[reply.error.code] ?? 400);
+    return reply;
+  }
+}
