@@ -36,13 +36,16 @@ export interface DebitFigures {
   readonly engineMany: LoadResult;
   readonly baseHot: LoadResult;
   readonly baseMany: LoadResult;
+  /** The crash-safety costs: the same 1,000-organization load without events, and without synchronous commit. */
+  readonly engineManyNoEvents: LoadResult;
+  readonly engineManyAsyncCommit: LoadResult;
 }
 
 /**
  * Debits per second: the raw NATS echo of a trivial responder, the engine (one hot
  * organization, 1,000 organizations) and the one-transaction-per-debit baseline, same load.
  */
-export async function benchDebits(ncs: NatsConnection[], env: Record<string, string>, tag: string): Promise<DebitFigures> {
+export async function benchDebits(ncs: NatsConnection[], env: Record<string, string>, tag: string, setDatabase: (setting: string) => Promise<void>): Promise<DebitFigures> {
   const prefix = { echo: `be${tag}`, engine: `bx${tag}`, base: `bb${tag}` };
   const hot = [`hot-${tag}`];
   const many = Array.from({ length: ORGS }, (_, i) => `org-${i}`);
@@ -66,6 +69,27 @@ export async function benchDebits(ncs: NatsConnection[], env: Record<string, str
     await stop(engine);
   }
 
+  // What the crash safety costs: no outbox events at all (nothing would reach browsers or alerts),
+  // then no waiting for the WAL flush at commit (a crash may lose the last acknowledged commits).
+  let engineManyNoEvents: LoadResult;
+  let engineManyAsyncCommit: LoadResult;
+  const noEvents = await start('bench/src/engine-server.js', { ...env, SUBJECT_PREFIX: prefix.engine, DB_POOL_MAX: '10', BENCH_UNSAFE_NO_EVENTS: '1' });
+  try {
+    await waitForBalance(ncs[0], prefix.engine);
+    engineManyNoEvents = await measure(`engine, ${ORGS} orgs, WITHOUT events (unsafe)`, ncs, prefix.engine, many);
+  } finally {
+    await stop(noEvents);
+  }
+  await setDatabase('synchronous_commit = off');
+  const asyncCommit = await start('bench/src/engine-server.js', { ...env, SUBJECT_PREFIX: prefix.engine, DB_POOL_MAX: '10' });
+  try {
+    await waitForBalance(ncs[0], prefix.engine);
+    engineManyAsyncCommit = await measure(`engine, ${ORGS} orgs, synchronous_commit=off`, ncs, prefix.engine, many);
+  } finally {
+    await stop(asyncCommit);
+    await setDatabase('synchronous_commit = on');
+  }
+
   const baseline = await start('bench/src/baseline-server.js', { ...env, SUBJECT_PREFIX: prefix.base, DB_POOL_MAX: '10' });
   let baseHot: LoadResult;
   let baseMany: LoadResult;
@@ -84,5 +108,7 @@ export async function benchDebits(ncs: NatsConnection[], env: Record<string, str
   process.stdout.write(`  engine hot / baseline hot   ${x(engineHot, baseHot).padStart(7)}   [>= 5x]\n`);
   process.stdout.write(`  engine ${ORGS} / baseline ${ORGS}   ${x(engineMany, baseMany).padStart(7)}\n`);
   process.stdout.write(`  baseline hot / echo         ${pct(baseHot, echo).padStart(7)}\n`);
-  return { echo, engineHot, engineMany, baseHot, baseMany };
+  process.stdout.write(`  engine 1000 with events / without   ${pct(engineMany, engineManyNoEvents).padStart(7)}\n`);
+  process.stdout.write(`  engine 1000 sync commit / async     ${pct(engineMany, engineManyAsyncCommit).padStart(7)}\n`);
+  return { echo, engineHot, engineMany, baseHot, baseMany, engineManyNoEvents, engineManyAsyncCommit };
 }

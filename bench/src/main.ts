@@ -3,7 +3,9 @@ import { connect } from 'nats';
 import { Client } from 'pg';
 import { benchDebits } from './debits.bench';
 import { benchPushLatency } from './push-latency.bench';
-import { benchResources } from './resources.bench';
+import { benchResources, ResourceFigures } from './resources.bench';
+import { BenchFigures, writeReport } from './report';
+import os from 'os';
 
 /**
  * `npm run bench`: every figure from one run on this machine, each as a ratio to a baseline
@@ -25,19 +27,30 @@ async function main(): Promise<void> {
   dbUrl.pathname = `/${dbName}`;
   const env = { NATS_URL, DATABASE_URL: dbUrl.toString(), EVENTS_STREAM: `BENCH_${tag}`, LIFECYCLE_STREAM: `BENCH_${tag}_LIFECYCLE`, LIFECYCLE_SUBJECT_PREFIX: `bl${tag}.lifecycle` };
   const ncs = await Promise.all(Array.from({ length: CONNECTIONS }, () => connect({ servers: NATS_URL, name: 'bench-load', noAsyncTraces: true })));
+  const figures: { -readonly [K in keyof BenchFigures]: BenchFigures[K] } = { resources: [] as ResourceFigures[] };
   try {
-    if (!only || only === 'debits') await benchDebits(ncs, env, tag);
+    if (!only || only === 'debits') figures.debits = await benchDebits(ncs, env, tag, (setting) => admin.query(`alter database "${dbName}" set ${setting}`).then(() => undefined));
     if (!only || only === 'push') {
       process.stdout.write(`\nbalance pushes to browsers (socket.io through the gateway)\n`);
-      await benchPushLatency(ncs, env, tag);
+      figures.push = await benchPushLatency(ncs, env, tag);
     }
     if (!only || only === 'resources') {
       process.stdout.write(`\nrunning resources billed by one engine at TICK_INTERVAL_MS=60000\n`);
       for (const count of (process.env.BENCH_RESOURCES ?? '10000,100000').split(',').map(Number)) {
-        await benchResources(ncs[0], env, dbUrl.toString(), count);
+        // Each size on a database of its own: resources of an earlier size would be billed too.
+        const name = `${dbName}_r${count}`;
+        await admin.query(`create database "${name}"`);
+        const url = new URL(dbUrl.toString());
+        url.pathname = `/${name}`;
+        try {
+          figures.resources.push(await benchResources(ncs[0], { ...env, DATABASE_URL: url.toString() }, url.toString(), count));
+        } finally {
+          await admin.query(`drop database if exists "${name}" with (force)`);
+        }
       }
     }
-    process.stdout.write('\n');
+    const report = writeReport(figures, `${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
+    process.stdout.write(`\nreport written to ${report}\n`);
   } finally {
     const jsm = await ncs[0].jetstreamManager();
     for (const s of [env.EVENTS_STREAM, env.LIFECYCLE_STREAM]) await jsm.streams.delete(s).catch(() => undefined);

@@ -36,6 +36,11 @@ export interface BillingConfig {
   readonly grantExpiringNoticeMs: number;
   /** How often plan subscriptions are checked for a period that has started. */
   readonly planSweepIntervalMs: number;
+  /**
+   * False only to measure what the outbox costs (`npm run bench`): no event is written, so
+   * nothing reaches browsers or alerts. Never in production.
+   */
+  readonly writeEvents: boolean;
   /** HTTP port of /health and /metrics (0: any free port). */
   readonly httpPort: number;
 }
@@ -77,6 +82,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BillingConfig 
     expirySweepIntervalMs: int(env, 'EXPIRY_SWEEP_INTERVAL_MS', 30_000, 10, 3_600_000),
     httpPort: int(env, 'BILLING_HTTP_PORT', 3001, 0, 65_535),
     planSweepIntervalMs: int(env, 'PLAN_SWEEP_INTERVAL_MS', 10_000, 10, 3_600_000),
+    writeEvents: env.BENCH_UNSAFE_NO_EVENTS !== '1',
     grantExpiringNoticeMs: int(env, 'GRANT_EXPIRING_NOTICE_MS', 3 * 86_400_000, 0, 365 * 86_400_000),
   };
 }

@@ -48,6 +48,7 @@ export class WalletService {
       resources,
       minRunwayMinutes: config.minRunwayMinutes,
       expiryNoticeMs: config.grantExpiringNoticeMs,
+      writeEvents: config.writeEvents,
     };
     this.registry = new ActorRegistry<WalletMessage>(
       (orgId) => new WalletActor(orgId, deps, (m) => this.registry.tell(orgId, m)),

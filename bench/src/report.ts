@@ -1,0 +1,105 @@
+import { writeFileSync } from 'fs';
+import path from 'path';
+import { DebitFigures } from './debits.bench';
+import { LoadResult } from './load';
+import { PushFigures } from './push-latency.bench';
+import { ResourceFigures } from './resources.bench';
+
+export interface BenchFigures {
+  readonly debits?: DebitFigures;
+  readonly push?: PushFigures;
+  readonly resources: ResourceFigures[];
+}
+
+const n = (v: number) => Math.round(v).toLocaleString('en-US');
+const pct = (a: LoadResult, b: LoadResult) => `${((100 * a.perSecond) / b.perSecond).toFixed(1)}%`;
+const times = (a: LoadResult, b: LoadResult) => `${(a.perSecond / b.perSecond).toFixed(1)}x`;
+const verdict = (ok: boolean) => (ok ? 'met' : '**not met**');
+
+/** A horizontal bar chart of debits per second, each bar labelled with its ratio to the echo. */
+function debitsChart(d: DebitFigures): string {
+  const rows: [string, LoadResult][] = [
+    ['NATS echo (trivial responder)', d.echo],
+    ['engine, one hot organization', d.engineHot],
+    ['engine, 1,000 organizations', d.engineMany],
+    ['  same, without events (unsafe)', d.engineManyNoEvents],
+    ['  same, synchronous_commit=off', d.engineManyAsyncCommit],
+    ['baseline, one hot organization', d.baseHot],
+    ['baseline, 1,000 organizations', d.baseMany],
+  ];
+  const max = Math.max(...rows.map(([, r]) => r.perSecond));
+  const width = 760;
+  const label = 250;
+  const bar = 24;
+  const height = rows.length * (bar + 10) + 30;
+  const bars = rows
+    .map(([name, r], i) => {
+      const y = 20 + i * (bar + 10);
+      const w = Math.max(1, ((width - label - 140) * r.perSecond) / max);
+      return (
+        `<text x="${label - 8}" y="${y + 16}" text-anchor="end" font-size="13">${name.trim()}</text>` +
+        `<rect x="${label}" y="${y}" width="${w.toFixed(1)}" height="${bar}" fill="${name.startsWith('baseline') ? '#c0392b' : name.startsWith('NATS') ? '#7f8c8d' : '#2e86de'}"/>` +
+        `<text x="${label + w + 6}" y="${y + 16}" font-size="12">${n(r.perSecond)}/s (${pct(r, d.echo)} of echo)</text>`
+      );
+    })
+    .join('\n');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">\n<text x="10" y="14" font-size="13" font-weight="bold">Debits per second, one run on one machine</text>\n${bars}\n</svg>\n`;
+}
+
+/** bench/report.md (and its chart), written from the figures of this run. */
+export function writeReport(f: BenchFigures, machine: string): string {
+  const dir = path.join(__dirname, '..', '..', '..', 'bench');
+  const lines: string[] = ['# Benchmark report', '', `One run of \`npm run bench\` on ${machine}, ${new Date().toISOString()}. Every figure is measured in this run; only ratios travel between machines.`, ''];
+  const d = f.debits;
+  if (d) {
+    writeFileSync(path.join(dir, 'report-debits.svg'), debitsChart(d));
+    lines.push(
+      '## Debits per second',
+      '',
+      'Closed-loop load, the same for every line: requests in flight over 4 NATS connections, unique idempotency keys; each server in its own process.',
+      '',
+      '![debits per second](report-debits.svg)',
+      '',
+      '| figure | debits/s | ratio | target |',
+      '|---|---|---|---|',
+      `| NATS request/reply echo | ${n(d.echo.perSecond)} | 100% | |`,
+      `| engine, one hot organization | ${n(d.engineHot.perSecond)} | ${pct(d.engineHot, d.echo)} of echo | 30%: ${verdict(d.engineHot.perSecond >= 0.3 * d.echo.perSecond)} |`,
+      `| engine, 1,000 organizations | ${n(d.engineMany.perSecond)} | ${pct(d.engineMany, d.echo)} of echo | 50%: ${verdict(d.engineMany.perSecond >= 0.5 * d.echo.perSecond)} |`,
+      `| baseline (tx + SELECT FOR UPDATE), one hot org | ${n(d.baseHot.perSecond)} | engine ${times(d.engineHot, d.baseHot)} | 5x: ${verdict(d.engineHot.perSecond >= 5 * d.baseHot.perSecond)} |`,
+      `| baseline, 1,000 organizations | ${n(d.baseMany.perSecond)} | engine ${times(d.engineMany, d.baseMany)} | |`,
+      '',
+      '### What the crash safety costs (1,000 organizations)',
+      '',
+      '| variant | debits/s | engine as is, as a share of it |',
+      '|---|---|---|',
+      `| as shipped: events through the outbox, synchronous commit | ${n(d.engineMany.perSecond)} | 100% |`,
+      `| no events at all (nothing for browsers or alerts; unsafe) | ${n(d.engineManyNoEvents.perSecond)} | ${pct(d.engineMany, d.engineManyNoEvents)} |`,
+      `| synchronous_commit=off (a crash may lose acknowledged commits) | ${n(d.engineManyAsyncCommit.perSecond)} | ${pct(d.engineMany, d.engineManyAsyncCommit)} |`,
+      '',
+    );
+  }
+  const p = f.push;
+  if (p) {
+    lines.push(
+      '## Balance pushes to browsers',
+      '',
+      `${p.clients} socket.io clients over 100 organizations through the gateway; from a debit's commit (its reply) to the first push carrying it, at each client.`,
+      '',
+      '| scenario | engine debits/s | p50 | p99 | target p99 < 100 ms |',
+      '|---|---|---|---|---|',
+      `| paced: 4 changes/s per watched org, engine loaded by 1,000 other orgs | ${n(p.pacedDebitsPerSecond)} | ${p.pacedP50Ms} ms | ${p.pacedP99Ms} ms | ${verdict(p.pacedP99Ms < 100)} |`,
+      `| saturated: all load on the 100 watched orgs (coalescing holds a change up to 100 ms) | ${n(p.saturatedDebitsPerSecond)} | ${p.saturatedP50Ms} ms | ${p.saturatedP99Ms} ms | ${verdict(p.saturatedP99Ms < 100)} |`,
+      '',
+    );
+  }
+  if (f.resources.length) {
+    lines.push('## Running resources billed at TICK_INTERVAL_MS=60000', '', '| running resources | engine CPU (of one core) | charges/s | heap per resource | lifecycle events taken in | target |', '|---|---|---|---|---|---|');
+    for (const r of f.resources) {
+      lines.push(`| ${n(r.resources)} | ${(100 * r.cpuFractionOfCore).toFixed(1)}% | ${n(r.meterEntriesPerSecond)} | ${(r.heapBytesPerResource / 1024).toFixed(2)} KiB | ${n(r.ingestPerSecond)}/s | ${r.resources >= 100_000 ? `at most 50% of a core: ${verdict(r.cpuFractionOfCore <= 0.5)}` : ''} |`);
+    }
+    lines.push('');
+  }
+  const file = path.join(dir, 'report.md');
+  writeFileSync(file, lines.join('\n'));
+  return file;
+}
