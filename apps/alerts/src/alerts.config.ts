@@ -1,6 +1,7 @@
 import { DEFAULT_NATS_URL } from '@billing/messaging';
 import { DEFAULT_DATABASE_URL } from '@billing/persistence';
 import { checkRetryPolicy, FIRST_RETRY_DELAY_MS, GIVE_UP_AFTER_MS, MAX_RETRY_DELAY_MS, RetryPolicy } from './retry-policy';
+import { envInt, envToken } from '@billing/observability';
 
 /** How long one webhook request may take before it counts as failed, by default. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
@@ -25,35 +26,23 @@ export interface AlertsConfig {
   readonly retry: RetryPolicy;
 }
 
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max}, got '${raw}'`);
-  return n;
-}
 
-function token(env: NodeJS.ProcessEnv, name: string, fallback: string, pattern: RegExp): string {
-  const v = env[name] || fallback;
-  if (!pattern.test(v)) throw new Error(`${name} '${v}' does not match ${pattern}`);
-  return v;
-}
 
 export function loadAlertsConfig(env: NodeJS.ProcessEnv = process.env): AlertsConfig {
   return {
     databaseUrl: env.DATABASE_URL || DEFAULT_DATABASE_URL,
     natsUrl: env.NATS_URL || DEFAULT_NATS_URL,
-    subjectPrefix: token(env, 'SUBJECT_PREFIX', 'billing', /^[A-Za-z0-9_-]+$/),
-    eventsStream: token(env, 'EVENTS_STREAM', 'BILLING_EVENTS', /^[A-Za-z0-9_-]+$/),
-    consumerName: token(env, 'ALERTS_CONSUMER', 'alerts', /^[A-Za-z0-9_-]+$/),
-    queueGroup: token(env, 'ALERTS_QUEUE_GROUP', 'alerts', /^[A-Za-z0-9_.-]+$/),
-    dbPoolMax: int(env, 'ALERTS_DB_POOL_MAX', 5, 2, 200),
-    ackWaitMs: int(env, 'ALERTS_ACK_WAIT_MS', DEFAULT_ACK_WAIT_MS, 1_000, 3_600_000),
-    requestTimeoutMs: int(env, 'ALERTS_REQUEST_TIMEOUT_MS', DEFAULT_REQUEST_TIMEOUT_MS, 100, 120_000),
+    subjectPrefix: envToken(env, 'SUBJECT_PREFIX', 'billing', /^[A-Za-z0-9_-]+$/),
+    eventsStream: envToken(env, 'EVENTS_STREAM', 'BILLING_EVENTS', /^[A-Za-z0-9_-]+$/),
+    consumerName: envToken(env, 'ALERTS_CONSUMER', 'alerts', /^[A-Za-z0-9_-]+$/),
+    queueGroup: envToken(env, 'ALERTS_QUEUE_GROUP', 'alerts', /^[A-Za-z0-9_.-]+$/),
+    dbPoolMax: envInt(env, 'ALERTS_DB_POOL_MAX', 5, 2, 200),
+    ackWaitMs: envInt(env, 'ALERTS_ACK_WAIT_MS', DEFAULT_ACK_WAIT_MS, 1_000, 3_600_000),
+    requestTimeoutMs: envInt(env, 'ALERTS_REQUEST_TIMEOUT_MS', DEFAULT_REQUEST_TIMEOUT_MS, 100, 120_000),
     retry: checkRetryPolicy({
-      firstRetryDelayMs: int(env, 'ALERTS_RETRY_BASE_MS', FIRST_RETRY_DELAY_MS, 1, 3_600_000),
-      maxRetryDelayMs: int(env, 'ALERTS_RETRY_MAX_MS', MAX_RETRY_DELAY_MS, 1, 86_400_000),
-      giveUpAfterMs: int(env, 'ALERTS_GIVE_UP_AFTER_MS', GIVE_UP_AFTER_MS, 0, 30 * 86_400_000),
+      firstRetryDelayMs: envInt(env, 'ALERTS_RETRY_BASE_MS', FIRST_RETRY_DELAY_MS, 1, 3_600_000),
+      maxRetryDelayMs: envInt(env, 'ALERTS_RETRY_MAX_MS', MAX_RETRY_DELAY_MS, 1, 86_400_000),
+      giveUpAfterMs: envInt(env, 'ALERTS_GIVE_UP_AFTER_MS', GIVE_UP_AFTER_MS, 0, 30 * 86_400_000),
     }),
   };
 }

@@ -1,6 +1,7 @@
 import { DEFAULT_DATABASE_URL } from '@billing/persistence';
 import { DEFAULT_NATS_URL } from '@billing/messaging';
 import { defaultPriceCatalogPath } from './resources/price-catalog';
+import { envInt, envToken } from '@billing/observability';
 
 /** The engine's settings, read and checked once at start; every default runs on a development machine. */
 export interface BillingConfig {
@@ -45,44 +46,32 @@ export interface BillingConfig {
   readonly httpPort: number;
 }
 
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max}, got '${raw}'`);
-  return n;
-}
 
-function token(env: NodeJS.ProcessEnv, name: string, fallback: string, pattern: RegExp): string {
-  const v = env[name] ?? fallback;
-  if (!pattern.test(v)) throw new Error(`${name} '${v}' does not match ${pattern}`);
-  return v;
-}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): BillingConfig {
   return {
     databaseUrl: env.DATABASE_URL || DEFAULT_DATABASE_URL,
     natsUrl: env.NATS_URL || DEFAULT_NATS_URL,
-    subjectPrefix: token(env, 'SUBJECT_PREFIX', 'billing', /^[A-Za-z0-9_-]+$/),
-    eventsStream: token(env, 'EVENTS_STREAM', 'BILLING_EVENTS', /^[A-Za-z0-9_-]+$/),
-    queueGroup: token(env, 'QUEUE_GROUP', 'billing', /^[A-Za-z0-9_.-]+$/),
-    mailboxCapacity: int(env, 'MAILBOX_CAPACITY', 4096, 1, 1_000_000),
-    maxBatchCommands: int(env, 'MAX_BATCH_COMMANDS', 1000, 1, 100_000),
-    actorIdleMs: int(env, 'ACTOR_IDLE_MS', 120_000, 10, 86_400_000),
-    dbPoolMax: int(env, 'DB_POOL_MAX', 10, 2, 200),
-    maxWalletsPerCommit: int(env, 'MAX_WALLETS_PER_COMMIT', 500, 1, 100_000),
-    concurrentCommits: int(env, 'CONCURRENT_COMMITS', 3, 1, 64),
-    outboxSweepIntervalMs: int(env, 'OUTBOX_SWEEP_INTERVAL_MS', 1000, 10, 600_000),
+    subjectPrefix: envToken(env, 'SUBJECT_PREFIX', 'billing', /^[A-Za-z0-9_-]+$/),
+    eventsStream: envToken(env, 'EVENTS_STREAM', 'BILLING_EVENTS', /^[A-Za-z0-9_-]+$/),
+    queueGroup: envToken(env, 'QUEUE_GROUP', 'billing', /^[A-Za-z0-9_.-]+$/),
+    mailboxCapacity: envInt(env, 'MAILBOX_CAPACITY', 4096, 1, 1_000_000),
+    maxBatchCommands: envInt(env, 'MAX_BATCH_COMMANDS', 1000, 1, 100_000),
+    actorIdleMs: envInt(env, 'ACTOR_IDLE_MS', 120_000, 10, 86_400_000),
+    dbPoolMax: envInt(env, 'DB_POOL_MAX', 10, 2, 200),
+    maxWalletsPerCommit: envInt(env, 'MAX_WALLETS_PER_COMMIT', 500, 1, 100_000),
+    concurrentCommits: envInt(env, 'CONCURRENT_COMMITS', 3, 1, 64),
+    outboxSweepIntervalMs: envInt(env, 'OUTBOX_SWEEP_INTERVAL_MS', 1000, 10, 600_000),
     priceCatalogPath: env.PRICE_CATALOG || defaultPriceCatalogPath(),
-    tickIntervalMs: int(env, 'TICK_INTERVAL_MS', 60_000, 10, 3_600_000),
-    minRunwayMinutes: int(env, 'MIN_RUNWAY_MINUTES', 10, 0, 10_080),
-    lifecycleStream: token(env, 'LIFECYCLE_STREAM', 'GPU_LIFECYCLE', /^[A-Za-z0-9_-]+$/),
-    lifecycleSubjectPrefix: token(env, 'LIFECYCLE_SUBJECT_PREFIX', 'gpu.lifecycle', /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/),
-    lifecycleConsumer: token(env, 'LIFECYCLE_CONSUMER', 'billing-engine', /^[A-Za-z0-9_-]+$/),
-    expirySweepIntervalMs: int(env, 'EXPIRY_SWEEP_INTERVAL_MS', 30_000, 10, 3_600_000),
-    httpPort: int(env, 'BILLING_HTTP_PORT', 3001, 0, 65_535),
-    planSweepIntervalMs: int(env, 'PLAN_SWEEP_INTERVAL_MS', 10_000, 10, 3_600_000),
+    tickIntervalMs: envInt(env, 'TICK_INTERVAL_MS', 60_000, 10, 3_600_000),
+    minRunwayMinutes: envInt(env, 'MIN_RUNWAY_MINUTES', 10, 0, 10_080),
+    lifecycleStream: envToken(env, 'LIFECYCLE_STREAM', 'GPU_LIFECYCLE', /^[A-Za-z0-9_-]+$/),
+    lifecycleSubjectPrefix: envToken(env, 'LIFECYCLE_SUBJECT_PREFIX', 'gpu.lifecycle', /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/),
+    lifecycleConsumer: envToken(env, 'LIFECYCLE_CONSUMER', 'billing-engine', /^[A-Za-z0-9_-]+$/),
+    expirySweepIntervalMs: envInt(env, 'EXPIRY_SWEEP_INTERVAL_MS', 30_000, 10, 3_600_000),
+    httpPort: envInt(env, 'BILLING_HTTP_PORT', 3001, 0, 65_535),
+    planSweepIntervalMs: envInt(env, 'PLAN_SWEEP_INTERVAL_MS', 10_000, 10, 3_600_000),
     writeEvents: env.BENCH_UNSAFE_NO_EVENTS !== '1',
-    grantExpiringNoticeMs: int(env, 'GRANT_EXPIRING_NOTICE_MS', 3 * 86_400_000, 0, 365 * 86_400_000),
+    grantExpiringNoticeMs: envInt(env, 'GRANT_EXPIRING_NOTICE_MS', 3 * 86_400_000, 0, 365 * 86_400_000),
   };
 }

@@ -1,3 +1,4 @@
 export * from './observability.module';
 export * from './probes';
 export * from './json-logger';
+export * from './env';

@@ -1,6 +1,7 @@
 import { PaypalCertificateSource, paypalCertificateFetcher, pinnedPaypalCertificate } from './paypal';
 import { STRIPE_SIGNATURE_TOLERANCE_SECONDS } from './stripe';
 import { VNPAY_SANDBOX_PAY_URL } from './vnpay';
+import { envInt } from '@billing/observability';
 
 /** How often the sweep re-sends credits and reversals the engine has not confirmed, by default. */
 export const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
@@ -39,13 +40,6 @@ export const DEV_VNPAY_TMN_CODE = 'DEVTMN01';
 export const DEV_VNPAY_HASH_SECRET = 'dev-only-vnpay-hash-secret-change-me';
 export const DEV_PAYPAL_WEBHOOK_ID = 'WH-DEV-ONLY';
 
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max}, got '${raw}'`);
-  return n;
-}
 
 function url(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
   const v = env[name] || fallback;
@@ -63,7 +57,7 @@ export function loadPaymentsConfig(env: NodeJS.ProcessEnv = process.env): Paymen
   return {
     stripe: {
       webhookSecret: env.STRIPE_WEBHOOK_SECRET || DEV_STRIPE_WEBHOOK_SECRET,
-      toleranceSeconds: int(env, 'STRIPE_SIGNATURE_TOLERANCE_SECONDS', STRIPE_SIGNATURE_TOLERANCE_SECONDS, 1, 3600),
+      toleranceSeconds: envInt(env, 'STRIPE_SIGNATURE_TOLERANCE_SECONDS', STRIPE_SIGNATURE_TOLERANCE_SECONDS, 1, 3600),
     },
     vnpay: {
       tmnCode: env.VNPAY_TMN_CODE || DEV_VNPAY_TMN_CODE,
@@ -75,8 +69,8 @@ export function loadPaymentsConfig(env: NodeJS.ProcessEnv = process.env): Paymen
       webhookId: env.PAYPAL_WEBHOOK_ID || DEV_PAYPAL_WEBHOOK_ID,
       certificates: pem ? pinnedPaypalCertificate(pem) : paypalCertificateFetcher(),
     },
-    sweepIntervalMs: int(env, 'PAYMENTS_SWEEP_INTERVAL_MS', DEFAULT_SWEEP_INTERVAL_MS, 10, 86_400_000),
-    sweepMinAgeMs: int(env, 'PAYMENTS_SWEEP_MIN_AGE_MS', DEFAULT_SWEEP_MIN_AGE_MS, 0, 86_400_000),
-    dbPoolMax: int(env, 'PAYMENTS_DB_POOL_MAX', DEFAULT_PAYMENTS_DB_POOL_MAX, 1, 100),
+    sweepIntervalMs: envInt(env, 'PAYMENTS_SWEEP_INTERVAL_MS', DEFAULT_SWEEP_INTERVAL_MS, 10, 86_400_000),
+    sweepMinAgeMs: envInt(env, 'PAYMENTS_SWEEP_MIN_AGE_MS', DEFAULT_SWEEP_MIN_AGE_MS, 0, 86_400_000),
+    dbPoolMax: envInt(env, 'PAYMENTS_DB_POOL_MAX', DEFAULT_PAYMENTS_DB_POOL_MAX, 1, 100),
   };
 }
