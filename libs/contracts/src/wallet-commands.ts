@@ -249,8 +249,8 @@ function parseGrant(input: Record<string, unknown>): GrantCommand {
 
 function parseDebit(input: Record<string, unknown>): DebitCommand {
   const description = input.description;
-  if (description !== undefined && description !== null && (typeof description !== 'string' || description.length > 500)) {
-    throw new InputError(ErrorCode.INVALID_FIELD, "'description' must be a string of at most 500 characters");
+  if (description !== undefined && description !== null && (typeof description !== 'string' || description.length > 500 || description.includes('\u0000'))) {
+    throw new InputError(ErrorCode.INVALID_FIELD, "'description' must be a string of at most 500 characters, without NUL");
   }
   return {
     type: 'debit',
@@ -267,7 +267,7 @@ function parseDebit(input: Record<string, unknown>): DebitCommand {
 function parseReverse(input: Record<string, unknown>): ReverseCommand {
   const cur = currency(input);
   const reason = input.reason ?? 'reversed';
-  if (typeof reason !== 'string' || reason.length > 200) throw new InputError(ErrorCode.INVALID_FIELD, "'reason' must be a string of at most 200 characters");
+  if (typeof reason !== 'string' || reason.length > 200 || reason.includes('\u0000')) throw new InputError(ErrorCode.INVALID_FIELD, "'reason' must be a string of at most 200 characters, without NUL");
   return {
     type: 'reverse',
     idempotencyKey: text(input, 'idempotencyKey', TOKEN, KEY_RULE),
@@ -334,13 +334,17 @@ export function parsePlanSubscription(body: Uint8Array): PlanSubscriptionSpec {
   if ((days === undefined || days === null) === (seconds === undefined || seconds === null)) {
     throw new InputError(ErrorCode.INVALID_FIELD, "give exactly one of 'periodDays' and 'periodSeconds'");
   }
-  const periodMs = days !== undefined && days !== null ? Number(days) * 86_400_000 : Number(seconds) * 1000;
-  if (!Number.isInteger(periodMs) || periodMs < 1000 || periodMs > MAX_PLAN_PERIOD_DAYS * 86_400_000 || (typeof days !== 'number' && typeof seconds !== 'number')) {
+  const whole = days !== undefined && days !== null ? days : seconds;
+  if (typeof whole !== 'number' || !Number.isInteger(whole)) {
+    throw new InputError(ErrorCode.INVALID_FIELD, `the period must be a whole number of days (1-${MAX_PLAN_PERIOD_DAYS}) or seconds (at least 1)`);
+  }
+  const periodMs = days !== undefined && days !== null ? whole * 86_400_000 : whole * 1000;
+  if (periodMs < 1000 || periodMs > MAX_PLAN_PERIOD_DAYS * 86_400_000) {
     throw new InputError(ErrorCode.INVALID_FIELD, `the period must be a whole number of days (1-${MAX_PLAN_PERIOD_DAYS}) or seconds (at least 1)`);
   }
   const cap = input.rolloverCap === undefined || input.rolloverCap === null ? null : amount(input, 'rolloverCap');
   return {
-    orgId: parseOrgId(String(required(input, 'orgId'))),
+    orgId: parseOrgId(orgIdOf(input)),
     plan: text(input, 'plan', /^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$/, 'a plan name of 1-64 characters'),
     amount: amount(input, 'amount'),
     currency: currency(input),
@@ -348,6 +352,12 @@ export function parsePlanSubscription(body: Uint8Array): PlanSubscriptionSpec {
     rolloverCap: cap,
     startsAt: timestamp(input, 'startsAt'),
   };
+}
+
+function orgIdOf(input: Record<string, unknown>): string {
+  const org = required(input, 'orgId');
+  if (typeof org !== 'string') throw new InputError(ErrorCode.INVALID_ORG_ID, "'orgId' must be a string");
+  return org;
 }
 
 export function parsePlanCancel(body: Uint8Array): { subscriptionId: string } {

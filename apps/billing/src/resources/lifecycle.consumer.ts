@@ -108,7 +108,8 @@ export class LifecycleConsumer {
 
   private async reject(m: JsMsg, eventId: string | null, reason: string): Promise<void> {
     try {
-      await this.repository.reject(m.subject, eventId, reason, Buffer.from(m.data).toString('utf8'));
+      // Stored as text: a NUL byte (which Postgres text cannot hold) is kept escaped.
+      await this.repository.reject(m.subject, eventId, reason, Buffer.from(m.data).toString('utf8').replace(/\u0000/g, '\\u0000'));
       this.rejected++;
       this.metrics.lifecycle.inc({ outcome: 'rejected' });
       this.logger.warn({ msg: 'lifecycle event rejected', subject: m.subject, eventId, reason });

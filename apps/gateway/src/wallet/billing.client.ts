@@ -24,8 +24,15 @@ export class BillingClient {
   }
 
   private async send(subject: string, body?: object): Promise<any> {
+    let payload: string;
     try {
-      const msg = await this.nc.request(subject, Buffer.from(body === undefined ? '' : JSON.stringify(body)), { timeout: this.config.requestTimeoutMs });
+      payload = body === undefined ? '' : JSON.stringify(body);
+    } catch {
+      // A body nested deeper than the serializer can follow is bad input, not an engine outage.
+      return errorReply(ErrorCode.MALFORMED_JSON, 'the body cannot be read as a JSON object');
+    }
+    try {
+      const msg = await this.nc.request(subject, Buffer.from(payload), { timeout: this.config.requestTimeoutMs });
       return JSON.parse(Buffer.from(msg.data).toString('utf8'));
     } catch (error) {
       return errorReply(ErrorCode.UNAVAILABLE, `the billing engine did not answer: ${(error as Error).message}`);
