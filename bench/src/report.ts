@@ -70,7 +70,7 @@ export function writeReport(f: BenchFigures, machine: string): string {
       '',
       '### What the crash safety costs (1,000 organizations)',
       '',
-      '| variant | debits/s | engine as is, as a share of it |',
+      '| variant | debits/s | the engine as shipped, as a share of this |',
       '|---|---|---|',
       `| as shipped: events through the outbox, synchronous commit | ${n(d.engineMany.perSecond)} | 100% |`,
       `| no events at all (nothing for browsers or alerts; unsafe) | ${n(d.engineManyNoEvents.perSecond)} | ${pct(d.engineMany, d.engineManyNoEvents)} |`,
