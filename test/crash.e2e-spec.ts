@@ -3,7 +3,7 @@ import { readdirSync } from 'fs';
 import { promisify } from 'util';
 import { AckPolicy, DeliverPolicy, nanos, NatsConnection, RetentionPolicy, StorageType } from 'nats';
 import { deleteStream, isolatedNames, TestNames } from './support/engine';
-import { buildEngine, connectTestClient, EngineProcess, engineEnv } from './support/engine-process';
+import { buildEngine, connectTestClient, EngineProcess, engineProcessEnv } from './support/engine-process';
 import {
   Attempt,
   checkBank,
@@ -321,7 +321,7 @@ describe(`crash tests (seed ${SEED})`, () => {
   async function newEngine(names: TestNames): Promise<EngineProcess> {
     streams.push(names.eventsStream, names.lifecycleStream);
     await prepareLifecycleConsumer(nc, names);
-    const engine = new EngineProcess(engineEnv(names), nc, names.subjectPrefix);
+    const engine = new EngineProcess(engineProcessEnv(names), nc, names.subjectPrefix);
     engines.push(engine);
     await engine.start();
     return engine;

@@ -4,7 +4,7 @@ import { tmpdir } from 'os';
 import path from 'path';
 import { promisify } from 'util';
 import { connect, NatsConnection } from 'nats';
-import { NATS_URL, TestNames, testDatabaseUrl } from './engine';
+import { engineEnv, NATS_URL, TestNames } from './engine';
 
 const ROOT = path.join(__dirname, '..', '..');
 /**
@@ -42,22 +42,9 @@ export async function buildEngine(): Promise<void> {
   );
 }
 
-/** The environment of an engine process for one test: its own database, subjects and streams. */
-export function engineEnv(names: TestNames, env: Record<string, string> = {}): Record<string, string> {
-  return {
-    DATABASE_URL: testDatabaseUrl(),
-    NATS_URL,
-    SUBJECT_PREFIX: names.subjectPrefix,
-    EVENTS_STREAM: names.eventsStream,
-    LIFECYCLE_STREAM: names.lifecycleStream,
-    LIFECYCLE_SUBJECT_PREFIX: names.lifecycleSubjectPrefix,
-    LIFECYCLE_CONSUMER: names.lifecycleConsumer,
-    QUEUE_GROUP: `q-${names.subjectPrefix}`,
-    BILLING_HTTP_PORT: '0',
-    TICK_INTERVAL_MS: '200',
-    OUTBOX_SWEEP_INTERVAL_MS: '200',
-    ...env,
-  };
+/** A test engine process's settings: those of any test engine, with quick ticks and outbox sweeps. */
+export function engineProcessEnv(names: TestNames, env: Record<string, string> = {}): Record<string, string> {
+  return engineEnv(names, { TICK_INTERVAL_MS: '200', OUTBOX_SWEEP_INTERVAL_MS: '200', ...env });
 }
 
 /**

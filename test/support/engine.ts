@@ -34,9 +34,9 @@ export interface TestEngine {
   dispose(nc: NatsConnection): Promise<void>;
 }
 
-export async function startEngine(env: Record<string, string> = {}, names = isolatedNames()): Promise<TestEngine> {
-  const config = loadConfig({
-    ...process.env,
+/** The settings of an engine for one test: its own database, subjects, streams and queue group. */
+export function engineEnv(names: TestNames, env: Record<string, string> = {}): Record<string, string> {
+  return {
     DATABASE_URL: testDatabaseUrl(),
     NATS_URL,
     SUBJECT_PREFIX: names.subjectPrefix,
@@ -47,7 +47,11 @@ export async function startEngine(env: Record<string, string> = {}, names = isol
     BILLING_HTTP_PORT: '0',
     QUEUE_GROUP: `q-${names.subjectPrefix}-${randomBytes(2).toString('hex')}`,
     ...env,
-  });
+  };
+}
+
+export async function startEngine(env: Record<string, string> = {}, names = isolatedNames()): Promise<TestEngine> {
+  const config = loadConfig({ ...process.env, ...engineEnv(names, env) });
   // TEST_LOGS=1 shows the engine's own logs while debugging a test.
   const app = await createBillingApp(config, process.env.TEST_LOGS ? undefined : false);
   return {

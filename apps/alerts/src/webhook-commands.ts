@@ -54,8 +54,8 @@ export function parseWebhookEndpoints(input: Record<string, unknown>): WebhookEn
     if (seen.has(normalized)) throw new InputError(ErrorCode.INVALID_FIELD, `'endpoints[${i}].url' repeats ${normalized}`);
     seen.add(normalized);
     if (secret === undefined || secret === null) throw new InputError(ErrorCode.MISSING_FIELD, `'endpoints[${i}].secret' is required`);
-    if (typeof secret !== 'string' || secret.length < MIN_WEBHOOK_SECRET_CHARS || secret.length > MAX_WEBHOOK_SECRET_CHARS || secret.includes('\u0000')) {
-      throw new InputError(ErrorCode.INVALID_FIELD, `'endpoints[${i}].secret' must be a string of ${MIN_WEBHOOK_SECRET_CHARS}-${MAX_WEBHOOK_SECRET_CHARS} characters, without NUL`);
+    if (typeof secret !== 'string' || secret.length < MIN_WEBHOOK_SECRET_CHARS || secret.length > MAX_WEBHOOK_SECRET_CHARS) {
+      throw new InputError(ErrorCode.INVALID_FIELD, `'endpoints[${i}].secret' must be a string of ${MIN_WEBHOOK_SECRET_CHARS}-${MAX_WEBHOOK_SECRET_CHARS} characters`);
     }
     return { url: normalized, secret };
   });

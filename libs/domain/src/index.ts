@@ -7,3 +7,4 @@ export * from './refusal';
 export * from './wallet';
 export * from './metering';
 export * from './pricing';
+export * from './voucher-code';

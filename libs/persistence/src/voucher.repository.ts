@@ -1,16 +1,9 @@
-import { Currency, Decimal } from '@billing/domain';
+import { Currency, Decimal, VoucherCodeTerms } from '@billing/domain';
 import { MikroORM } from '@mikro-orm/postgresql';
 
-export interface VoucherCode {
-  readonly code: string;
-  readonly amount: Decimal;
-  readonly currency: Currency;
-  readonly service: string | null;
-  readonly expiresAt: Date | null;
-  readonly expiresAfterDays: number | null;
-  readonly maxRedemptions: number;
+/** A stored code: its terms and how often it has been redeemed. */
+export interface VoucherCode extends VoucherCodeTerms {
   readonly redemptions: number;
-  readonly campaignEndsAt: Date | null;
 }
 
 export interface Redemption {
@@ -70,7 +63,7 @@ export class VoucherRepository {
     return this.orm.em.getConnection().getKnex();
   }
 
-  async create(v: Omit<VoucherCode, 'redemptions'>): Promise<VoucherCode> {
+  async create(v: VoucherCodeTerms): Promise<VoucherCode> {
     try {
       const rows = (
         await this.knex.raw(

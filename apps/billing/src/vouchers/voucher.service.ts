@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { ErrorCode, errorReply, fingerprint, VoucherCodeSpec } from '@billing/contracts';
-import { GrantCommand } from '@billing/domain';
+import { ErrorCode, errorReply, fingerprint } from '@billing/contracts';
+import { GrantCommand, VoucherCodeTerms } from '@billing/domain';
 import { Redemption, VoucherCode, VoucherCodeExistsError, VoucherRepository } from '@billing/persistence';
 import { WalletService } from '../wallet/wallet.service';
 
@@ -33,7 +33,7 @@ export class VoucherService {
 
   constructor(private readonly repository: VoucherRepository, private readonly wallets: WalletService) {}
 
-  async create(spec: VoucherCodeSpec): Promise<object> {
+  async create(spec: VoucherCodeTerms): Promise<object> {
     try {
       const v = await this.repository.create(spec);
       return { ok: true, voucher: { ...v, amount: v.amount.toFixed(), expiresAt: v.expiresAt?.toISOString() ?? null, campaignEndsAt: v.campaignEndsAt?.toISOString() ?? null } };
