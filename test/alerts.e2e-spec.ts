@@ -2,11 +2,12 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'http';
 import { AddressInfo } from 'net';
 import { NatsConnection } from 'nats';
 import { INestApplicationContext } from '@nestjs/common';
-import { AlertsConfig, loadAlertsConfig } from '../apps/alerts/src/alerts.config';
+import { AlertsConfig } from '../apps/alerts/src/alerts.config';
+import { testAlertsConfig } from './support/alerts';
 import { createAlertsApp } from '../apps/alerts/src/app';
 import { ALERTS_NATS } from '../apps/alerts/src/tokens';
 import { EVENT_ID_HEADER, SIGNATURE_HEADER, verifyWebhookSignature } from '../apps/alerts/src/webhook-signature';
-import { isolatedNames, NATS_URL, readEvents, sql, startEngine, TestEngine, testDatabaseUrl, WalletClient } from './support/engine';
+import { isolatedNames, readEvents, sql, startEngine, TestEngine, WalletClient } from './support/engine';
 import { eventually } from './support/lifecycle';
 
 interface Received {
@@ -145,14 +146,7 @@ describe('alert delivery with a failing then recovering receiver', () => {
     Promise.resolve(ids.every((id) => receiver.acknowledged('/flaky').has(id) && receiver.acknowledged('/steady').has(id)));
 
   beforeAll(async () => {
-    alertsConfig = loadAlertsConfig({
-      ...process.env,
-      DATABASE_URL: testDatabaseUrl(),
-      NATS_URL,
-      SUBJECT_PREFIX: names.subjectPrefix,
-      EVENTS_STREAM: names.eventsStream,
-      ALERTS_CONSUMER: `${names.subjectPrefix}-alerts`,
-      ALERTS_QUEUE_GROUP: `${names.subjectPrefix}-alerts`,
+    alertsConfig = testAlertsConfig(names, {
       // Retries in tens of milliseconds, and a crash redelivered within seconds, so the test is quick.
       ALERTS_RETRY_BASE_MS: '50',
       ALERTS_RETRY_MAX_MS: '400',

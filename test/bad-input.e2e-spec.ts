@@ -5,9 +5,9 @@ import { connect, NatsConnection } from 'nats';
 import { Socket } from 'socket.io-client';
 import { INestApplicationContext } from '@nestjs/common';
 import { WALLET_COMMANDS } from '../libs/contracts/src/subjects';
-import { loadAlertsConfig } from '../apps/alerts/src/alerts.config';
+import { testAlertsConfig } from './support/alerts';
 import { createAlertsApp } from '../apps/alerts/src/app';
-import { isolatedNames, NATS_URL, sql, startEngine, TestEngine, testDatabaseUrl, WalletClient } from './support/engine';
+import { isolatedNames, NATS_URL, sql, startEngine, TestEngine, WalletClient } from './support/engine';
 import { connectSocket, startGateway, TEST_JWT_SECRET, TestGateway } from './support/gateway';
 import { ControlPlane, eventually } from './support/lifecycle';
 
@@ -220,15 +220,7 @@ describe('bad input, all at once', () => {
     engineUrl = `http://127.0.0.1:${(engine.app.getHttpServer().address() as AddressInfo).port}`;
     gateway = await startGateway(names.subjectPrefix);
     alerts = await createAlertsApp(
-      loadAlertsConfig({
-        ...process.env,
-        DATABASE_URL: testDatabaseUrl(),
-        NATS_URL,
-        SUBJECT_PREFIX: names.subjectPrefix,
-        EVENTS_STREAM: names.eventsStream,
-        ALERTS_CONSUMER: `${names.subjectPrefix}-alerts`,
-        ALERTS_QUEUE_GROUP: `${names.subjectPrefix}-alerts`,
-      }),
+      testAlertsConfig(names),
       process.env.TEST_LOGS ? undefined : false,
     );
     client = await WalletClient.connect(names.subjectPrefix);

@@ -8,6 +8,7 @@ import {
   isCurrency,
   LEDGER_SCALE,
   MAX_COMMAND_AMOUNT,
+  PlanTerms,
   minorUnits,
   ReverseCommand,
   TopupCommand,
@@ -309,13 +310,7 @@ function parseUsage(input: Record<string, unknown>): ParsedCommand {
   return { name: 'usage', workspaceId, from, to };
 }
 
-export interface PlanSubscriptionSpec {
-  readonly orgId: string;
-  readonly plan: string;
-  readonly amount: Decimal;
-  readonly currency: Currency;
-  readonly periodMs: number;
-  readonly rolloverCap: Decimal | null;
+export interface PlanSubscriptionSpec extends PlanTerms {
   readonly startsAt: Date | null;
 }
 

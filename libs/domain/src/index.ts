@@ -8,3 +8,4 @@ export * from './wallet';
 export * from './metering';
 export * from './pricing';
 export * from './voucher-code';
+export * from './plan';

@@ -1,14 +1,8 @@
-import { Currency, Decimal } from '@billing/domain';
+import { Currency, Decimal, PlanTerms } from '@billing/domain';
 import { MikroORM } from '@mikro-orm/postgresql';
 
-export interface PlanSubscription {
+export interface PlanSubscription extends PlanTerms {
   readonly id: string;
-  readonly orgId: string;
-  readonly plan: string;
-  readonly amount: Decimal;
-  readonly currency: Currency;
-  readonly periodMs: number;
-  readonly rolloverCap: Decimal | null;
   readonly nextPeriodAt: Date;
   readonly endsAt: Date | null;
 }

@@ -5,13 +5,16 @@ import { TopupProvider, TopupStatus } from './entities/topup-intent.entity';
 /** Kept of a failure reason or a refusal: enough to diagnose, bounded whatever a provider sends. */
 export const MAX_TOPUP_REASON_CHARS = 500;
 
-export interface TopupIntent {
+export interface NewTopupIntent {
   readonly id: string;
   readonly orgId: string;
   readonly amount: Decimal;
   readonly currency: Currency;
   readonly provider: TopupProvider;
   readonly providerRef: string;
+}
+
+export interface TopupIntent extends NewTopupIntent {
   readonly captureRef: string | null;
   readonly status: TopupStatus;
   readonly createdAt: Date;
@@ -22,14 +25,6 @@ export interface TopupIntent {
   readonly reversalConfirmedAt: Date | null;
 }
 
-export interface NewTopupIntent {
-  readonly id: string;
-  readonly orgId: string;
-  readonly amount: Decimal;
-  readonly currency: Currency;
-  readonly provider: TopupProvider;
-  readonly providerRef: string;
-}
 
 interface TopupIntentRecord {
   id: string;
