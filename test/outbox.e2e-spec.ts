@@ -61,6 +61,7 @@ describe('transactional outbox', () => {
     } finally {
       await deleteStream(nc, names.eventsStream);
       await deleteStream(nc, names.lifecycleStream);
+      await deleteStream(nc, `KV_${names.ownersBucket}`);
       await client.close();
     }
   });

@@ -22,6 +22,7 @@ export function isolatedNames() {
     lifecycleStream: `T_${tag}_LIFECYCLE`,
     lifecycleSubjectPrefix: `t${tag}.lifecycle`,
     lifecycleConsumer: `t${tag}-billing`,
+    ownersBucket: `T_${tag}_OWNERS`,
   };
 }
 export type TestNames = ReturnType<typeof isolatedNames>;
@@ -44,6 +45,7 @@ export function engineEnv(names: TestNames, env: Record<string, string> = {}): R
     LIFECYCLE_STREAM: names.lifecycleStream,
     LIFECYCLE_SUBJECT_PREFIX: names.lifecycleSubjectPrefix,
     LIFECYCLE_CONSUMER: names.lifecycleConsumer,
+    OWNERS_BUCKET: names.ownersBucket,
     BILLING_HTTP_PORT: '0',
     QUEUE_GROUP: `q-${names.subjectPrefix}-${randomBytes(2).toString('hex')}`,
     ...env,
@@ -62,6 +64,7 @@ export async function startEngine(env: Record<string, string> = {}, names = isol
       await app.close();
       await deleteStream(nc, config.eventsStream);
       await deleteStream(nc, config.lifecycleStream);
+      await deleteStream(nc, `KV_${config.ownersBucket}`);
     },
   };
 }

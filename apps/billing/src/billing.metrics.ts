@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Metric, Registry } from 'prom-client';
 
 /** What the scrape reads from the running engine. */
 export interface BillingGauges {
@@ -6,6 +6,7 @@ export interface BillingGauges {
   activeWallets(): number;
   billableResources(): number;
   published(): number;
+  partitionsServed(): number;
 }
 
 /**
@@ -18,14 +19,17 @@ export class BillingMetrics {
   readonly batchWallets = new Histogram({ name: 'billing_commit_batch_wallets', help: 'Wallet batches per group commit', buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500], registers: [] });
   readonly commitSeconds = new Histogram({ name: 'billing_commit_seconds', help: 'Group commit latency', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [] });
   readonly lifecycle = new Counter({ name: 'billing_lifecycle_events_total', help: 'Lifecycle events, by outcome', labelNames: ['outcome'], registers: [] });
+  readonly ownership = new Counter({ name: 'billing_partition_changes_total', help: 'Partitions gained, handed over or lost by this process', labelNames: ['change'], registers: [] });
+  readonly forwarded = new Counter({ name: 'billing_forwarded_total', help: 'Requests forwarded to the process owning their organization, by kind and outcome', labelNames: ['kind', 'outcome'], registers: [] });
 
   register(registry: Registry, read: BillingGauges): void {
-    for (const m of [this.commands, this.batchWallets, this.commitSeconds, this.lifecycle]) registry.registerMetric(m);
+    for (const m of [this.commands, this.batchWallets, this.commitSeconds, this.lifecycle, this.ownership, this.forwarded] as Metric[]) registry.registerMetric(m);
     const gauge = (name: string, help: string, value: () => number) =>
       new Gauge({ name, help, registers: [registry], collect() { this.set(value()); } });
     gauge('billing_mailbox_depth', 'Commands waiting in wallet actor mailboxes', read.mailboxDepth);
     gauge('billing_active_wallet_actors', 'Wallet actors in memory', read.activeWallets);
     gauge('billing_billable_resources', 'Resources being billed or settled', read.billableResources);
     gauge('billing_outbox_published', 'Events published to JetStream from the outbox since start', read.published);
+    gauge('billing_partitions_served', 'Partitions (of PARTITIONS) whose organizations this process serves', read.partitionsServed);
   }
 }

@@ -18,6 +18,8 @@ import { ResourceService } from './resources/resource.service';
 import { ExpirySweeper } from './wallet/expiry.sweeper';
 import { WalletNatsHandler } from './wallet/wallet.handler';
 import { WalletService } from './wallet/wallet.service';
+import { Ownership } from './ownership/ownership.service';
+import { Peers } from './ownership/peers';
 
 /** Starts listening once everything is wired, and stops in the reverse order of the data flow. */
 @Injectable()
@@ -37,17 +39,41 @@ class BillingLifecycle implements OnApplicationBootstrap, OnApplicationShutdown 
     private readonly expiry: ExpirySweeper,
     private readonly vouchers: VoucherService,
     private readonly plans: PlanService,
+    private readonly ownership: Ownership,
+    private readonly peers: Peers,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const resumed = await this.resources.resume();
+    await this.ownership.refuseDuplicateNode();
+    this.peers.listen({
+      wallet: (subject, msg) => this.handler.forwarded(subject, msg),
+      admin: (command, msg) => this.handler.forwardedAdmin(command, msg),
+      lifecycle: (msg) => void this.lifecycle.applyForwarded(msg),
+    });
+    // Serves no organization until it holds their partitions' leases; starts once it holds its share.
+    await this.ownership.start({
+      gained: async (partitions) => {
+        const matches = this.ownership.matcher(partitions);
+        // Anything left in memory from an earlier time here is stale now: reload from the database.
+        await this.resources.retire(matches);
+        await this.wallets.retire(matches);
+        const resumed = await this.resources.resume({ count: this.config.partitions, owned: partitions });
+        this.logger.log({ msg: 'partitions loaded', partitions: partitions.length, resumedResources: resumed });
+      },
+      lost: async (partitions) => {
+        const matches = this.ownership.matcher(partitions);
+        // Resources first: they stop metering into the wallets, which then finish what they hold.
+        await this.resources.retire(matches);
+        await this.wallets.retire(matches);
+      },
+    });
     this.handler.listen();
     await this.lifecycle.start();
     this.ticker.start();
     this.expiry.start();
     this.vouchers.start();
     this.plans.start();
-    this.logger.log({ msg: 'billing engine listening', prefix: this.config.subjectPrefix, stream: this.config.eventsStream, lifecycleStream: this.config.lifecycleStream, resumedResources: resumed });
+    this.logger.log({ msg: 'billing engine listening', node: this.config.nodeId, partitionsServed: this.ownership.serving, prefix: this.config.subjectPrefix, stream: this.config.eventsStream, lifecycleStream: this.config.lifecycleStream });
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -57,6 +83,9 @@ class BillingLifecycle implements OnApplicationBootstrap, OnApplicationShutdown 
     this.plans.stop();
     await this.lifecycle.stop().catch(() => undefined);
     await this.handler.drain().catch(() => undefined);
+    // Hands every partition over once its work in hand is committed, so another process takes it at once.
+    await this.ownership.stop().catch((error) => this.logger.warn({ msg: 'partitions not handed over; their leases expire instead', error: String(error) }));
+    await this.peers.drain().catch(() => undefined);
     this.resources.close();
     this.wallets.close();
     await this.relay.stop();
@@ -74,6 +103,7 @@ export class BillingModule {
     let wallets: WalletService | undefined;
     let resources: ResourceService | undefined;
     let relay: OutboxRelay | undefined;
+    let ownership: Ownership | undefined;
     return {
       module: BillingModule,
       imports: [
@@ -89,6 +119,7 @@ export class BillingModule {
               activeWallets: () => wallets?.registry.size ?? 0,
               billableResources: () => resources?.book.size ?? 0,
               published: () => relay?.published ?? 0,
+              partitionsServed: () => ownership?.serving ?? 0,
             }),
         }),
       ],
@@ -124,6 +155,8 @@ export class BillingModule {
         { provide: WalletService, inject: [CONFIG, WalletRepository, OutboxRelay, Subjects, ResourceBook, ResourceRepository, BillingMetrics], useFactory: (...deps: ConstructorParameters<typeof WalletService>) => (wallets = new WalletService(...deps)) },
         WalletNatsHandler,
         { provide: ResourceService, inject: [CONFIG, ResourceBook, ResourceRepository, WalletService], useFactory: (...deps: ConstructorParameters<typeof ResourceService>) => (resources = new ResourceService(...deps)) },
+        { provide: Ownership, inject: [CONFIG, NATS, Subjects, BillingMetrics], useFactory: (...deps: ConstructorParameters<typeof Ownership>) => (ownership = new Ownership(...deps)) },
+        Peers,
         LifecycleConsumer,
         MeterTicker,
         ExpirySweeper,

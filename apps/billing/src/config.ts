@@ -1,3 +1,5 @@
+import { randomBytes } from 'crypto';
+import { hostname } from 'os';
 import { DEFAULT_DATABASE_URL } from '@billing/persistence';
 import { DEFAULT_NATS_URL } from '@billing/messaging';
 import { defaultPriceCatalogPath } from './resources/price-catalog';
@@ -44,11 +46,27 @@ export interface BillingConfig {
   readonly writeEvents: boolean;
   /** HTTP port of /health and /metrics (0: any free port). */
   readonly httpPort: number;
+  /** This process's name among the engine processes; unique among those running, kept across restarts (see README). */
+  readonly nodeId: string;
+  /** Organizations are owned a partition at a time; every process must use the same count. */
+  readonly partitions: number;
+  /** JetStream key-value bucket holding the partition leases. */
+  readonly ownersBucket: string;
+  /** A lease not renewed for this long expires, and its partition moves to another process. */
+  readonly leaseTtlMs: number;
 }
 
-
+/**
+ * Unique on one host as long as the HTTP ports differ (they must), and the same after a restart,
+ * so a restarted process takes its leases back at once. With any free port (tests): a new name.
+ */
+function defaultNodeId(httpPort: number): string {
+  const host = hostname().replace(/[^A-Za-z0-9_-]/g, '-');
+  return httpPort > 0 ? `${host}-${httpPort}` : `${host}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): BillingConfig {
+  const httpPort = envInt(env, 'BILLING_HTTP_PORT', 3001, 0, 65_535);
   return {
     databaseUrl: env.DATABASE_URL || DEFAULT_DATABASE_URL,
     natsUrl: env.NATS_URL || DEFAULT_NATS_URL,
@@ -69,7 +87,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BillingConfig 
     lifecycleSubjectPrefix: envToken(env, 'LIFECYCLE_SUBJECT_PREFIX', 'gpu.lifecycle', /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/),
     lifecycleConsumer: envToken(env, 'LIFECYCLE_CONSUMER', 'billing-engine', /^[A-Za-z0-9_-]+$/),
     expirySweepIntervalMs: envInt(env, 'EXPIRY_SWEEP_INTERVAL_MS', 30_000, 10, 3_600_000),
-    httpPort: envInt(env, 'BILLING_HTTP_PORT', 3001, 0, 65_535),
+    httpPort,
+    nodeId: envToken(env, 'NODE_ID', defaultNodeId(httpPort), /^[A-Za-z0-9_-]+$/),
+    partitions: envInt(env, 'PARTITIONS', 64, 1, 4096),
+    ownersBucket: envToken(env, 'OWNERS_BUCKET', 'BILLING_OWNERS', /^[A-Za-z0-9_-]+$/),
+    leaseTtlMs: envInt(env, 'LEASE_TTL_MS', 5000, 1000, 60_000),
     planSweepIntervalMs: envInt(env, 'PLAN_SWEEP_INTERVAL_MS', 10_000, 10, 3_600_000),
     writeEvents: env.BENCH_UNSAFE_NO_EVENTS !== '1',
     grantExpiringNoticeMs: envInt(env, 'GRANT_EXPIRING_NOTICE_MS', 3 * 86_400_000, 0, 365 * 86_400_000),

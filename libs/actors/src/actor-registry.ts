@@ -67,6 +67,28 @@ export class ActorRegistry<M> {
     return n;
   }
 
+  /**
+   * Stops the actors whose key matches once each has handled what its mailbox holds (the sender
+   * must stop telling them first: a message told meanwhile is still handled). Used when their
+   * keys move to another process.
+   */
+  async retire(matches: (key: string) => boolean): Promise<number> {
+    let n = 0;
+    for (;;) {
+      const busy: Promise<void>[] = [];
+      for (const [key, actor] of this.actors) {
+        if (!matches(key)) continue;
+        if (actor.isIdleSince(Number.POSITIVE_INFINITY)) {
+          this.actors.delete(key);
+          actor.stop();
+          n++;
+        } else busy.push(actor.idle());
+      }
+      if (busy.length === 0) return n;
+      await Promise.all(busy);
+    }
+  }
+
   close(): void {
     clearInterval(this.sweeper);
     for (const actor of this.actors.values()) actor.stop();

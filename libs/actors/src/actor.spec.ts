@@ -85,6 +85,37 @@ describe('ActorRegistry', () => {
     expect(made[1].batches).toEqual([[2]]);
     r.close();
   });
+
+  it('retires the matching actors only after each has handled its mailbox, and leaves the others', async () => {
+    const made = new Map<string, Recorder>();
+    const r = new ActorRegistry<number>((key) => {
+      const b = new Recorder();
+      made.set(key, b);
+      return b;
+    }, { mailboxCapacity: 10, maxBatch: 1, idleMs: 60_000, sweepIntervalMs: 60_000 });
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    r.tell('moving-1', 1);
+    made.get('moving-1')!.gate = gate;
+    r.tell('moving-1', 2);
+    r.tell('moving-2', 3);
+    r.tell('staying', 4);
+    await tick();
+    let retired: number | null = null;
+    const retiring = r.retire((key) => key.startsWith('moving')).then((n) => (retired = n));
+    await tick();
+    expect(retired).toBeNull(); // moving-1 is still busy
+    expect(r.has('moving-2')).toBe(false);
+    open();
+    await retiring;
+    expect(retired).toBe(2);
+    expect(made.get('moving-1')!.batches).toEqual([[1], [2]]);
+    expect(made.get('moving-1')!.stopped).toBe(true);
+    expect(r.has('moving-1')).toBe(false);
+    expect(r.has('staying')).toBe(true);
+    expect(made.get('staying')!.stopped).toBe(false);
+    r.close();
+  });
 });
 
 describe('Batcher', () => {

@@ -25,6 +25,7 @@ export class Actor<M> {
   private readonly mailbox: Mailbox<M>;
   private running = false;
   private lastActiveMs: number;
+  private idleWaiters: (() => void)[] = [];
   restarts = 0;
 
   constructor(readonly key: string, private readonly behavior: Behavior<M>, private readonly limits: ActorLimits, private readonly onError: (key: string, error: unknown) => void) {
@@ -51,6 +52,12 @@ export class Actor<M> {
     this.behavior.stop();
   }
 
+  /** Resolves once the mailbox is empty and no batch is being handled. */
+  idle(): Promise<void> {
+    if (!this.running && this.mailbox.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
   private async drain(): Promise<void> {
     this.running = true;
     try {
@@ -69,6 +76,9 @@ export class Actor<M> {
     } finally {
       this.running = false;
       this.lastActiveMs = Date.now();
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
     }
   }
 }

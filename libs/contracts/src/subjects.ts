@@ -32,6 +32,14 @@ export class Subjects {
     return `${this.prefix}.admin.${command}`;
   }
 
+  /**
+   * Between engine processes (not for clients): `billing.node.<nodeId>.<rest>` reaches one
+   * process, which owns the organization a request is forwarded for.
+   */
+  node(nodeId: string, rest: string): string {
+    return `${this.prefix}.node.${nodeId}.${rest}`;
+  }
+
   event(orgId: string, type: EventType): string {
     return `${this.prefix}.events.${orgId}.${type}`;
   }

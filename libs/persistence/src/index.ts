@@ -9,3 +9,4 @@ export * from './webhook.repository';
 export * from './voucher.repository';
 export * from './plan.repository';
 export * from './topup.repository';
+export * from './partitions';

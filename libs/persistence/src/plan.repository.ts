@@ -1,5 +1,6 @@
 import { Currency, Decimal, PlanTerms } from '@billing/domain';
 import { MikroORM } from '@mikro-orm/postgresql';
+import { partitionCondition, PartitionFilter } from './partitions';
 
 export interface PlanSubscription extends PlanTerms {
   readonly id: string;
@@ -57,9 +58,14 @@ export class PlanRepository {
   }
 
   /** Subscriptions whose next period has started (and is before their end). */
-  async due(now: Date, limit = 500): Promise<PlanSubscription[]> {
+  async due(now: Date, partitions?: PartitionFilter, limit = 500): Promise<PlanSubscription[]> {
+    const owned = partitionCondition('org_id', partitions);
     const rows = (
-      await this.knex.raw('select * from plan_subscriptions where next_period_at <= ? and (ends_at is null or next_period_at < ends_at) order by next_period_at limit ?', [now, limit])
+      await this.knex.raw(`select * from plan_subscriptions where next_period_at <= ? and (ends_at is null or next_period_at < ends_at) and ${owned.sql} order by next_period_at limit ?`, [
+        now,
+        ...owned.bindings,
+        limit,
+      ])
     ).rows as Row[];
     return rows.map(toSubscription);
   }

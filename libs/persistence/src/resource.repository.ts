@@ -1,5 +1,6 @@
 import { LifecycleEvent, LifecycleStatus } from '@billing/domain';
 import { MikroORM } from '@mikro-orm/postgresql';
+import { partitionCondition, PartitionFilter } from './partitions';
 
 export interface StoredResource {
   readonly orgId: string;
@@ -70,15 +71,16 @@ export class ResourceRepository {
   }
 
   /** Every resource that may still bill: not deleted, or deleted recently (a late event may still correct it). */
-  async *live(recentSince: Date, pageSize = 5000): AsyncGenerator<LiveResource[]> {
+  async *live(recentSince: Date, partitions?: PartitionFilter, pageSize = 5000): AsyncGenerator<LiveResource[]> {
     let after = { org: '', res: '' };
+    const owned = partitionCondition('r.org_id', partitions);
     for (;;) {
       const rows = (
         await this.knex.raw(
           `select r.*, (select max(m.until) from meters m where m.org_id = r.org_id and m.resource_id = r.resource_id) as metered_until
-           from resources r where (not r.deleted or r.updated_at >= ?) and (r.org_id, r.resource_id) > (?, ?)
+           from resources r where (not r.deleted or r.updated_at >= ?) and (r.org_id, r.resource_id) > (?, ?) and ${owned.sql}
            order by r.org_id, r.resource_id limit ?`,
-          [recentSince, after.org, after.res, pageSize],
+          [recentSince, after.org, after.res, ...owned.bindings, pageSize],
         )
       ).rows as (ResourceRecordRow & { metered_until: Date | string | null })[];
       if (rows.length === 0) return;

@@ -1,5 +1,6 @@
 import { Currency, Decimal, VoucherCodeTerms } from '@billing/domain';
 import { MikroORM } from '@mikro-orm/postgresql';
+import { partitionCondition, PartitionFilter } from './partitions';
 
 /** A stored code: its terms and how often it has been redeemed. */
 export interface VoucherCode extends VoucherCodeTerms {
@@ -127,13 +128,14 @@ export class VoucherRepository {
   }
 
   /** Reservations a crash left between counting and granting. */
-  async staleReservations(olderThan: Date, limit = 500): Promise<{ voucher: VoucherCode; redemption: Redemption }[]> {
+  async staleReservations(olderThan: Date, partitions?: PartitionFilter, limit = 500): Promise<{ voucher: VoucherCode; redemption: Redemption }[]> {
+    const owned = partitionCondition('r.org_id', partitions);
     const rows = (
       await this.knex.raw(
         `select r.code as r_code, r.org_id, r.request_key, r.status, r.created_at as r_created_at, c.*
          from voucher_redemptions r join voucher_codes c on c.code = r.code
-         where r.status = 'reserved' and r.created_at < ? limit ?`,
-        [olderThan, limit],
+         where r.status = 'reserved' and r.created_at < ? and ${owned.sql} limit ?`,
+        [olderThan, ...owned.bindings, limit],
       )
     ).rows as (CodeRecord & { r_code: string; org_id: string; request_key: string; status: string; r_created_at: Date | string })[];
     return rows.map((r) => ({ voucher: toVoucher(r), redemption: toRedemption({ code: r.r_code, org_id: r.org_id, request_key: r.request_key, status: r.status, created_at: r.r_created_at }) }));

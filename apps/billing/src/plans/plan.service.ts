@@ -5,6 +5,7 @@ import { GrantCommand } from '@billing/domain';
 import { PlanRepository, PlanSubscription } from '@billing/persistence';
 import { BillingConfig } from '../config';
 import { CONFIG } from '../tokens';
+import { Ownership } from '../ownership/ownership.service';
 import { WalletService } from '../wallet/wallet.service';
 
 /** Refusals after which a period is skipped: granting it again would be refused again. */
@@ -26,7 +27,12 @@ export class PlanService {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
 
-  constructor(@Inject(CONFIG) private readonly config: BillingConfig, private readonly repository: PlanRepository, private readonly wallets: WalletService) {}
+  constructor(
+    @Inject(CONFIG) private readonly config: BillingConfig,
+    private readonly repository: PlanRepository,
+    private readonly wallets: WalletService,
+    private readonly ownership: Ownership,
+  ) {}
 
   async subscribe(spec: PlanSubscriptionSpec): Promise<object> {
     const s = await this.repository.subscribe({ id: randomUUID(), ...spec, nextPeriodAt: spec.startsAt ?? new Date() });
@@ -50,13 +56,13 @@ export class PlanService {
     this.timer = null;
   }
 
-  /** Grants every period that has started. */
+  /** Grants every period that has started, of the organizations served here. */
   async run(now = new Date()): Promise<void> {
     if (this.running) return;
     this.running = true;
     try {
       for (;;) {
-        const due = await this.repository.due(now);
+        const due = await this.repository.due(now, this.ownership.owned());
         if (due.length === 0) return;
         for (const s of due) await this.grantPeriod(s);
       }

@@ -1,11 +1,14 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InputError, LifecycleSubjects, parseLifecycleMessage } from '@billing/contracts';
+import { InputError, LifecycleMessage, LifecycleSubjects, parseLifecycleMessage } from '@billing/contracts';
 import { ensureStream } from '@billing/messaging';
 import { ResourceRepository } from '@billing/persistence';
-import { AckPolicy, ConsumerMessages, DeliverPolicy, JsMsg, nanos, NatsConnection } from 'nats';
+import { AckPolicy, ConsumerMessages, DeliverPolicy, JsMsg, Msg, nanos, NatsConnection } from 'nats';
 import { BillingConfig } from '../config';
 import { BillingMetrics } from '../billing.metrics';
 import { CONFIG, NATS } from '../tokens';
+import { Ownership } from '../ownership/ownership.service';
+import { Peers, SUBJECT_HEADER } from '../ownership/peers';
+import { LifecycleOutcome } from './resource.actor';
 import { ResourceService } from './resource.service';
 
 /** Messages handled at once; the consumer pulls more only as these finish. */
@@ -17,6 +20,8 @@ const RETRY_DELAY_MS = 2000;
 /**
  * The durable JetStream consumer of lifecycle events. A message is acknowledged only after its
  * effect is committed; one that cannot be used is recorded with the reason and acknowledged.
+ * Every engine process shares the consumer; a process that receives an event for an organization
+ * another process owns has that process apply it, and acknowledges it by its answer.
  */
 @Injectable()
 export class LifecycleConsumer {
@@ -35,6 +40,8 @@ export class LifecycleConsumer {
     private readonly resources: ResourceService,
     private readonly repository: ResourceRepository,
     private readonly metrics: BillingMetrics,
+    private readonly ownership: Ownership,
+    private readonly peers: Peers,
   ) {
     this.subjects = new LifecycleSubjects(config.lifecycleSubjectPrefix);
   }
@@ -88,7 +95,7 @@ export class LifecycleConsumer {
       await this.reject(m, null, reason);
       return;
     }
-    const outcome = await this.resources.apply(event);
+    const outcome = await this.outcomeOf(event, m);
     switch (outcome.kind) {
       case 'applied':
       case 'duplicate':
@@ -104,6 +111,31 @@ export class LifecycleConsumer {
         this.metrics.lifecycle.inc({ outcome: 'retry' });
         m.nak(RETRY_DELAY_MS);
     }
+  }
+
+  /** Applies the event here if its organization is served here, else at the process serving it. */
+  private async outcomeOf(event: LifecycleMessage, m: JsMsg): Promise<LifecycleOutcome> {
+    const route = this.ownership.route(event.orgId);
+    if (route.kind === 'here') return this.resources.apply(event);
+    if (route.kind === 'moving') return { kind: 'retry', reason: `organization ${event.orgId} is moving between engine processes` };
+    try {
+      const answer = await this.peers.forward('lifecycle', route.node, 'lifecycle', m.data, m.subject);
+      return JSON.parse(Buffer.from(answer).toString('utf8')) as LifecycleOutcome;
+    } catch (error) {
+      return { kind: 'retry', reason: `the process serving organization ${event.orgId} did not answer: ${String((error as Error)?.message ?? error)}` };
+    }
+  }
+
+  /** A lifecycle message another process received for an organization served here: applied, and the outcome answered. */
+  async applyForwarded(msg: Msg): Promise<void> {
+    let outcome: LifecycleOutcome;
+    try {
+      const event = parseLifecycleMessage(this.subjects, msg.headers?.get(SUBJECT_HEADER) ?? '', msg.data);
+      outcome = this.ownership.route(event.orgId).kind === 'here' ? await this.resources.apply(event) : { kind: 'retry', reason: `organization ${event.orgId} is not served here any more` };
+    } catch (error) {
+      outcome = error instanceof InputError ? { kind: 'rejected', code: error.code, reason: error.message } : { kind: 'retry', reason: String((error as Error)?.message ?? error) };
+    }
+    msg.respond(Buffer.from(JSON.stringify(outcome)));
   }
 
   private async reject(m: JsMsg, eventId: string | null, reason: string): Promise<void> {

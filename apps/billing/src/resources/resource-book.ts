@@ -55,6 +55,11 @@ export class ResourceBook {
     org.set(record.resourceId, { record, meterFromMs: from, pending: true });
   }
 
+  /** Drops the resources of the organizations that match (they moved to another process). */
+  forget(matches: (orgId: string) => boolean): void {
+    for (const orgId of [...this.byOrg.keys()]) if (matches(orgId)) this.byOrg.delete(orgId);
+  }
+
   orgs(): IterableIterator<string> {
     return this.byOrg.keys();
   }

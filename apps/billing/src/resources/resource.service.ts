@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ActorRegistry } from '@billing/actors';
 import { LifecycleMessage } from '@billing/contracts';
-import { ResourceRepository } from '@billing/persistence';
+import { PartitionFilter, ResourceRepository } from '@billing/persistence';
 import { BillingConfig } from '../config';
 import { CONFIG } from '../tokens';
 import { WalletService } from '../wallet/wallet.service';
@@ -42,16 +42,23 @@ export class ResourceService {
   }
 
   /**
-   * After a restart: every resource that may still bill is back in the book, to be caught up
-   * by the ticker from the last instant its meters reached (every day since is metered).
+   * After a restart, or when partitions move here: every resource of theirs that may still bill
+   * is back in the book, to be caught up by the ticker from the last instant its meters reached
+   * (every day since is metered).
    */
-  async resume(now = new Date()): Promise<number> {
+  async resume(partitions?: PartitionFilter, now = new Date()): Promise<number> {
     let n = 0;
-    for await (const page of this.repository.live(new Date(now.getTime() - RECENTLY_DELETED_MS))) {
+    for await (const page of this.repository.live(new Date(now.getTime() - RECENTLY_DELETED_MS), partitions)) {
       for (const stored of page) this.book.put(withEvents(stored, stored.events), stored.meteredUntil?.getTime() ?? 0);
       n += page.length;
     }
     return n;
+  }
+
+  /** The organizations that match moved to another process: their resource actors finish, then their resources leave the book. */
+  async retire(matches: (orgId: string) => boolean): Promise<void> {
+    await this.registry.retire((key) => matches(key.slice(0, key.indexOf('/'))));
+    this.book.forget(matches);
   }
 
   close(): void {

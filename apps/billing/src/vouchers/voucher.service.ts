@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { ErrorCode, errorReply, fingerprint } from '@billing/contracts';
 import { GrantCommand, VoucherCodeTerms } from '@billing/domain';
 import { Redemption, VoucherCode, VoucherCodeExistsError, VoucherRepository } from '@billing/persistence';
+import { Ownership } from '../ownership/ownership.service';
 import { WalletService } from '../wallet/wallet.service';
 
 /** How long a reservation may wait for its grant before the sweep grants it (a crash in between). */
@@ -31,7 +32,7 @@ export class VoucherService {
   private readonly logger = new Logger('VoucherService');
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly repository: VoucherRepository, private readonly wallets: WalletService) {}
+  constructor(private readonly repository: VoucherRepository, private readonly wallets: WalletService, private readonly ownership: Ownership) {}
 
   async create(spec: VoucherCodeTerms): Promise<object> {
     try {
@@ -59,10 +60,10 @@ export class VoucherService {
     this.timer = null;
   }
 
-  /** Grants reservations that a crash left without their grant. */
+  /** Grants reservations that a crash left without their grant (of the organizations served here). */
   async sweep(): Promise<number> {
     try {
-      const stale = await this.repository.staleReservations(new Date(Date.now() - STALE_RESERVATION_MS));
+      const stale = await this.repository.staleReservations(new Date(Date.now() - STALE_RESERVATION_MS), this.ownership.owned());
       for (const { voucher, redemption } of stale) await this.grant(voucher, redemption);
       return stale.length;
     } catch (error) {

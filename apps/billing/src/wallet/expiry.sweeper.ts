@@ -2,12 +2,14 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { BillingConfig } from '../config';
 import { CONFIG } from '../tokens';
+import { partitionCondition } from '@billing/persistence';
+import { Ownership } from '../ownership/ownership.service';
 import { WalletService } from './wallet.service';
 
 /**
  * Vouchers and plan credits expire (and are announced as expiring) on time even in wallets nobody
  * touches: every sweep wakes the wallets that hold a grant due before the next sweep (an active
- * actor has its own timer).
+ * actor has its own timer). Each process sweeps the organizations it serves.
  */
 @Injectable()
 export class ExpirySweeper {
@@ -18,6 +20,7 @@ export class ExpirySweeper {
     @Inject(CONFIG) private readonly config: BillingConfig,
     private readonly orm: MikroORM,
     private readonly wallets: WalletService,
+    private readonly ownership: Ownership,
   ) {}
 
   start(): void {
@@ -33,12 +36,13 @@ export class ExpirySweeper {
 
   async sweep(): Promise<void> {
     try {
+      const owned = partitionCondition('org_id', this.ownership.owned());
       const rows = (
         await this.orm.em.getConnection().getKnex().raw(
           `select distinct org_id from grants where kind <> 'topup' and remaining > 0 and (
              expires_at <= now() + (? * interval '1 millisecond')
-             or (expiry_notice_at is null and expires_at <= now() + (? * interval '1 millisecond')))`,
-          [this.config.expirySweepIntervalMs, this.config.expirySweepIntervalMs + this.config.grantExpiringNoticeMs],
+             or (expiry_notice_at is null and expires_at <= now() + (? * interval '1 millisecond'))) and ${owned.sql}`,
+          [this.config.expirySweepIntervalMs, this.config.expirySweepIntervalMs + this.config.grantExpiringNoticeMs, ...owned.bindings],
         )
       ).rows as { org_id: string }[];
       for (const { org_id } of rows) {

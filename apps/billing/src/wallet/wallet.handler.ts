@@ -8,10 +8,16 @@ import { BillingConfig } from '../config';
 import { BillingMetrics } from '../billing.metrics';
 import { CONFIG, NATS } from '../tokens';
 import { WalletService } from './wallet.service';
+import { Ownership, Route } from '../ownership/ownership.service';
+import { Peers } from '../ownership/peers';
+
+const MOVING_MESSAGE = 'is moving between engine processes; retry shortly with the same idempotency key';
 
 /**
  * The wallet's NATS face: plain JSON requests on `<prefix>.wallet.<orgId>.<command>`, plain
  * JSON replies. Input is checked here, before any actor sees it, so bad input changes nothing.
+ * Every process of the queue group may receive any request; one for an organization another
+ * process owns is forwarded there (see Ownership).
  */
 @Injectable()
 export class WalletNatsHandler {
@@ -27,24 +33,24 @@ export class WalletNatsHandler {
     private readonly metrics: BillingMetrics,
     private readonly vouchers: VoucherService,
     private readonly plans: PlanService,
+    private readonly ownership: Ownership,
+    private readonly peers: Peers,
   ) {}
+
+  /** A request another process forwarded here (see Peers). */
+  forwarded(subject: string, msg: Msg): void {
+    this.handle(msg, subject, true);
+  }
+
+  /** An admin request another process forwarded here. */
+  forwardedAdmin(command: string, msg: Msg): void {
+    this.handleAdmin(msg, command, true);
+  }
 
   listen(): void {
     this.admin = this.nc.subscribe(this.subjects.admin('>'), {
       queue: this.config.queueGroup,
-      callback: (_error, msg) => {
-        const reply = (body: object) => msg.reply && msg.respond(Buffer.from(JSON.stringify(body)));
-        const unavailable = () => reply(errorReply(ErrorCode.UNAVAILABLE, 'not stored; retry'));
-        try {
-          const command = msg.subject.slice(this.subjects.admin('').length);
-          if (command === 'vouchers.create') this.vouchers.create(parseVoucherCode(msg.data)).then(reply, unavailable);
-          else if (command === 'plans.subscribe') this.plans.subscribe(parsePlanSubscription(msg.data)).then(reply, unavailable);
-          else if (command === 'plans.cancel') this.plans.cancel(parsePlanCancel(msg.data).subscriptionId).then(reply, unavailable);
-          else reply(errorReply(ErrorCode.UNKNOWN_COMMAND, `unknown admin command '${command}'; known: vouchers.create, plans.subscribe, plans.cancel`));
-        } catch (error) {
-          reply(error instanceof InputError ? errorReply(error.code, error.message) : errorReply(ErrorCode.INTERNAL, 'internal error'));
-        }
-      },
+      callback: (_error, msg) => this.handleAdmin(msg, msg.subject.slice(this.subjects.admin('').length), false),
     });
     this.subscription = this.nc.subscribe(this.subjects.walletWildcard(), {
       queue: this.config.queueGroup,
@@ -53,7 +59,7 @@ export class WalletNatsHandler {
           this.logger.error({ msg: 'wallet subscription error', error: String(error) });
           return;
         }
-        this.handle(msg);
+        this.handle(msg, msg.subject, false);
       },
     });
   }
@@ -63,7 +69,34 @@ export class WalletNatsHandler {
     await this.subscription?.drain();
   }
 
-  private handle(msg: Msg): void {
+  /**
+   * A request for an organization not served here: forwarded to its owner, unless it was
+   * forwarded already (the owners' views disagree for a moment) or nobody serves it right now.
+   */
+  private elsewhere(route: Exclude<Route, { kind: 'here' }>, msg: Msg, rest: string, orgId: string, forwarded: boolean, reply: (body: object) => void): void {
+    if (route.kind === 'peer' && !forwarded) this.peers.relay(rest.split('.')[0], route.node, rest, msg, `organization ${orgId}`);
+    else reply(errorReply(ErrorCode.UNAVAILABLE, `organization ${orgId} ${MOVING_MESSAGE}`));
+  }
+
+  private handleAdmin(msg: Msg, command: string, forwarded: boolean): void {
+    const reply = (body: object) => msg.reply && msg.respond(Buffer.from(JSON.stringify(body)));
+    const unavailable = () => reply(errorReply(ErrorCode.UNAVAILABLE, 'not stored; retry'));
+    try {
+      if (command === 'vouchers.create') this.vouchers.create(parseVoucherCode(msg.data)).then(reply, unavailable);
+      else if (command === 'plans.subscribe') {
+        // Its first period is granted at once, by the wallet actor of its organization.
+        const spec = parsePlanSubscription(msg.data);
+        const route = this.ownership.route(spec.orgId);
+        if (route.kind === 'here') this.plans.subscribe(spec).then(reply, unavailable);
+        else this.elsewhere(route, msg, `admin.${command}`, spec.orgId, forwarded, reply);
+      } else if (command === 'plans.cancel') this.plans.cancel(parsePlanCancel(msg.data).subscriptionId).then(reply, unavailable);
+      else reply(errorReply(ErrorCode.UNKNOWN_COMMAND, `unknown admin command '${command}'; known: vouchers.create, plans.subscribe, plans.cancel`));
+    } catch (error) {
+      reply(error instanceof InputError ? errorReply(error.code, error.message) : errorReply(ErrorCode.INTERNAL, 'internal error'));
+    }
+  }
+
+  private handle(msg: Msg, subject: string, forwarded: boolean): void {
     let command = 'unknown';
     const reply = (body: object) => {
       const { ok, error } = body as { ok?: boolean; error?: { code: string } };
@@ -71,10 +104,15 @@ export class WalletNatsHandler {
       if (msg.reply) msg.respond(Buffer.from(JSON.stringify(body)));
     };
     try {
-      const target = this.subjects.parseWalletCommand(msg.subject);
-      if (!target) throw new InputError(ErrorCode.UNKNOWN_COMMAND, `'${msg.subject}' is not a wallet command subject`);
+      const target = this.subjects.parseWalletCommand(subject);
+      if (!target) throw new InputError(ErrorCode.UNKNOWN_COMMAND, `'${subject}' is not a wallet command subject`);
       command = (WALLET_COMMANDS as readonly string[]).includes(target.command) ? target.command : 'unknown';
       const orgId = parseOrgId(target.orgId);
+      const route = this.ownership.route(orgId);
+      if (route.kind !== 'here') {
+        this.elsewhere(route, msg, `wallet.${orgId}.${target.command}`, orgId, forwarded, reply);
+        return;
+      }
       const parsed = parseWalletCommand(target.command, msg.data);
       if (parsed.name === 'ledger') {
         this.wallets.ledgerPage(orgId, parsed.cursor, parsed.limit).then(
@@ -107,7 +145,7 @@ export class WalletNatsHandler {
     } catch (error) {
       if (error instanceof InputError) reply(errorReply(error.code, error.message));
       else {
-        this.logger.error({ msg: 'wallet request failed', subject: msg.subject, error: String((error as Error)?.stack ?? error) });
+        this.logger.error({ msg: 'wallet request failed', subject, error: String((error as Error)?.stack ?? error) });
         reply(errorReply(ErrorCode.INTERNAL, 'internal error'));
       }
     }

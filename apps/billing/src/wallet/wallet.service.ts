@@ -107,6 +107,11 @@ export class WalletService {
     });
   }
 
+  /** The organizations that match moved to another process: their actors finish their mailboxes and are dropped. */
+  retire(matches: (orgId: string) => boolean): Promise<number> {
+    return this.registry.retire(matches);
+  }
+
   close(): void {
     this.registry.close();
   }

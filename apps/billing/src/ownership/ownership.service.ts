@@ -1,0 +1,376 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Subjects } from '@billing/contracts';
+import { partitionOf, PartitionFilter } from '@billing/persistence';
+import { ErrorCode as NatsErrorCode, KV, KvEntry, NatsConnection, NatsError, QueuedIterator } from 'nats';
+import { BillingMetrics } from '../billing.metrics';
+import { BillingConfig } from '../config';
+import { CONFIG, NATS } from '../tokens';
+import { planLeases } from './lease-plan';
+
+/** How often this process looks for partitions to take or hand over (besides when the bucket changes). */
+const PLAN_INTERVAL_MS = 1000;
+/** JetStream's error code for a write whose expected revision is not the key's last one. */
+const WRONG_LAST_SEQUENCE = 10071;
+
+/** Where a request for an organization goes. */
+export type Route =
+  | { readonly kind: 'here' }
+  | { readonly kind: 'peer'; readonly node: string }
+  /** No process serves it this moment (it is being taken over or handed over): retry shortly. */
+  | { readonly kind: 'moving' };
+
+const HERE: Route = { kind: 'here' };
+const MOVING: Route = { kind: 'moving' };
+
+/** What the engine does when partitions come and go. */
+export interface OwnershipHooks {
+  /** The partitions are now leased here: load what they need; they are served once this resolves. */
+  gained(partitions: readonly number[]): Promise<void>;
+  /** The partitions are no longer served here: finish their work in hand and drop their state. */
+  lost(partitions: readonly number[]): Promise<void>;
+}
+
+interface Lease {
+  readonly partition: number;
+  revision: number;
+  renewedAtMs: number;
+  state: 'taking' | 'serving' | 'handing-over';
+  /** Writes to this lease, one after the other (a renewal never races the final delete). */
+  writes: Promise<void>;
+}
+
+const START = new Date().toISOString();
+const partitionKey = (p: number) => `p.${p}`;
+const presenceKey = (node: string) => `n.${node}`;
+
+/**
+ * Which engine process owns which organizations. Organizations are owned a partition at a time
+ * (`partitionOf`), and a partition's owner is whoever holds its lease in a JetStream key-value
+ * bucket whose entries live `LEASE_TTL_MS`: a lease is taken with a create (which fails if the key
+ * holds a live value), renewed with a compare-and-set on its revision, and handed over by
+ * deleting it. A process that dies stops renewing, so its leases expire and the others take them.
+ * Each process also keeps a presence entry, from which every process works out its even share.
+ *
+ * The lease only decides who serves; it is not what keeps the money right. A process that lost a
+ * lease without knowing it (a long pause) can still try to commit, and the version check on the
+ * wallet row refuses that commit in Postgres.
+ */
+@Injectable()
+export class Ownership {
+  private readonly logger = new Logger('Ownership');
+  private readonly self: Uint8Array;
+  private kv: KV | null = null;
+  private watcher: QueuedIterator<KvEntry> | null = null;
+  private readonly leases = new Map<number, Lease>();
+  /** Partitions lost or handed over whose work is still being finished: not to be taken again yet. */
+  private readonly settling = new Set<number>();
+  private readonly owners = new Map<number, { node: string; seenAtMs: number; revision: number }>();
+  private readonly nodes = new Map<string, number>();
+  private readonly partitionCounts = new Map<string, number>();
+  private renewTimer: NodeJS.Timeout | null = null;
+  private planTimer: NodeJS.Timeout | null = null;
+  private planning: Promise<void> | null = null;
+  private replan = false;
+  private stopping = false;
+  private watchStartedAtMs = 0;
+  private hooks: OwnershipHooks = { gained: async () => undefined, lost: async () => undefined };
+
+  constructor(
+    @Inject(CONFIG) private readonly config: BillingConfig,
+    @Inject(NATS) private readonly nc: NatsConnection,
+    private readonly subjects: Subjects,
+    private readonly metrics: BillingMetrics,
+  ) {
+    this.self = Buffer.from(config.nodeId);
+  }
+
+  get nodeId(): string {
+    return this.config.nodeId;
+  }
+
+  /** Partitions served here now. */
+  get serving(): number {
+    let n = 0;
+    for (const l of this.leases.values()) if (l.state === 'serving') n++;
+    return n;
+  }
+
+  /**
+   * Joins the engine processes: reads the bucket, and takes this process's share of the free
+   * partitions (resolving once they are served).
+   */
+  async start(hooks: OwnershipHooks): Promise<void> {
+    this.hooks = hooks;
+    this.kv = await this.nc.jetstream().views.kv(this.config.ownersBucket, { ttl: this.config.leaseTtlMs, history: 1 });
+    await this.watch();
+    this.checkPartitionCounts();
+    await this.renew();
+    this.nudge();
+    await this.planning;
+    this.renewTimer = setInterval(() => void this.renew(), Math.floor(this.config.leaseTtlMs / 3));
+    this.planTimer = setInterval(() => this.nudge(), PLAN_INTERVAL_MS);
+    this.renewTimer.unref();
+    this.planTimer.unref();
+  }
+
+  /** Hands every partition over (each after its work in hand is finished) and leaves. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    if (this.planTimer) clearInterval(this.planTimer);
+    await this.planning;
+    const renewing = setInterval(() => void this.renew(), Math.floor(this.config.leaseTtlMs / 3));
+    try {
+      await this.handOver([...this.leases.keys()]);
+      await this.kv?.delete(presenceKey(this.config.nodeId)).catch(() => undefined);
+    } finally {
+      clearInterval(renewing);
+      this.watcher?.stop();
+    }
+  }
+
+  partitionOf(orgId: string): number {
+    return partitionOf(orgId, this.config.partitions);
+  }
+
+  route(orgId: string): Route {
+    const p = this.partitionOf(orgId);
+    const lease = this.leases.get(p);
+    if (lease) return lease.state === 'serving' ? HERE : MOVING;
+    const owner = this.owners.get(p);
+    if (owner && owner.node !== this.config.nodeId && !this.settling.has(p)) return { kind: 'peer', node: owner.node };
+    return MOVING; // the next lease round (within a second) takes it
+  }
+
+  /** The partitions served here, for queries that must see only this process's organizations. */
+  owned(): PartitionFilter {
+    const owned: number[] = [];
+    for (const l of this.leases.values()) if (l.state === 'serving') owned.push(l.partition);
+    return { count: this.config.partitions, owned };
+  }
+
+  /** Whether an organization falls in one of `partitions`. */
+  matcher(partitions: readonly number[]): (orgId: string) => boolean {
+    const set = new Set(partitions);
+    return (orgId) => set.has(this.partitionOf(orgId));
+  }
+
+  /** Throws if a running process answers to this NODE_ID (call before listening to it). */
+  async refuseDuplicateNode(): Promise<void> {
+    try {
+      await this.nc.request(this.subjects.node(this.config.nodeId, 'ping'), new Uint8Array(), { timeout: 1000 });
+    } catch (error) {
+      if ((error as NatsError).code === NatsErrorCode.NoResponders) return;
+      if ((error as NatsError).code === NatsErrorCode.Timeout) return;
+      throw error;
+    }
+    throw new Error(`another engine process with NODE_ID '${this.config.nodeId}' is running; give each process its own NODE_ID`);
+  }
+
+  /** Follows the bucket: owners and presences as last seen, by this process's clock. */
+  private async watch(): Promise<void> {
+    this.watchStartedAtMs = Date.now();
+    let initialized!: () => void;
+    const ready = new Promise<void>((resolve) => (initialized = resolve));
+    this.watcher = await this.kv!.watch({ key: '>', initializedFn: () => initialized() });
+    const watcher = this.watcher;
+    void (async () => {
+      for await (const e of watcher) this.seen(e);
+    })()
+      .catch((error) => this.logger.warn({ msg: 'lease watch ended', error: String(error) }))
+      .finally(() => {
+        if (watcher === this.watcher) this.watchAgain();
+      });
+    // An empty bucket, or one pruned while reading it, may never say it is initialized.
+    await Promise.race([ready, new Promise((r) => setTimeout(r, 2000).unref())]);
+  }
+
+  /** Watches again in a second (every live lease and presence is rewritten within a third of the TTL), until it works. */
+  private watchAgain(): void {
+    if (this.stopping) return;
+    setTimeout(() => {
+      if (this.stopping) return;
+      this.watch().catch((error) => {
+        this.logger.warn({ msg: 'lease watch not restarted yet; retrying', error: String(error) });
+        this.watchAgain();
+      });
+    }, 1000).unref();
+  }
+
+  private seen(e: KvEntry): void {
+    const nowMs = Date.now();
+    const put = e.operation === 'PUT';
+    if (e.key.startsWith('p.')) {
+      const p = Number(e.key.slice(2));
+      if (put) this.owners.set(p, { node: Buffer.from(e.value).toString('utf8'), seenAtMs: nowMs, revision: e.revision });
+      else {
+        this.owners.delete(p);
+        this.nudge();
+      }
+    } else if (e.key.startsWith('n.')) {
+      const node = e.key.slice(2);
+      if (put) {
+        const known = this.nodes.has(node);
+        this.nodes.set(node, nowMs);
+        const partitions = Number(JSON.parse(Buffer.from(e.value).toString('utf8')).partitions);
+        this.partitionCounts.set(node, partitions);
+        if (partitions !== this.config.partitions) this.logger.error({ msg: 'an engine process uses another partition count; every process must use the same PARTITIONS', node, partitions, ours: this.config.partitions });
+        if (!known) this.nudge();
+      } else {
+        this.nodes.delete(node);
+        this.partitionCounts.delete(node);
+        this.nudge();
+      }
+    }
+  }
+
+  /**
+   * Presence entries carry each process's partition count: a process that counts differently
+   * would map the same organization to another partition, so it must not join.
+   */
+  private checkPartitionCounts(): void {
+    const nowMs = Date.now();
+    for (const [node, partitions] of this.partitionCounts) {
+      const seenAtMs = this.nodes.get(node);
+      if (node !== this.config.nodeId && seenAtMs !== undefined && seenAtMs + this.config.leaseTtlMs > nowMs && partitions !== this.config.partitions) {
+        throw new Error(`engine process '${node}' uses PARTITIONS=${partitions}, this one ${this.config.partitions}; every process must use the same count`);
+      }
+    }
+  }
+
+  /** Renews every lease held (and this process's presence); a lease that cannot be renewed is lost. */
+  private async renew(): Promise<void> {
+    const kv = this.kv!;
+    // The watch sees this process's own presence writes; if it has not for a whole TTL, it is stuck (after a NATS restart, say).
+    const selfSeenAtMs = this.nodes.get(this.config.nodeId) ?? this.watchStartedAtMs;
+    if (!this.stopping && Date.now() - selfSeenAtMs > this.config.leaseTtlMs && Date.now() - this.watchStartedAtMs > this.config.leaseTtlMs) {
+      this.logger.warn({ msg: 'lease watch saw nothing for a whole TTL; watching again' });
+      this.watcher?.stop();
+    }
+    const presence = kv.put(presenceKey(this.config.nodeId), Buffer.from(JSON.stringify({ partitions: this.config.partitions, startedAt: START })));
+    for (const lease of this.leases.values()) this.write(lease, () => this.renewLease(lease));
+    await presence.catch((error) => this.logger.warn({ msg: 'presence not renewed', error: String(error) }));
+  }
+
+  private async renewLease(lease: Lease): Promise<void> {
+    try {
+      lease.revision = await this.kv!.update(partitionKey(lease.partition), this.self, lease.revision);
+      lease.renewedAtMs = Date.now();
+    } catch (error) {
+      if ((error as { api_error?: { err_code?: number } }).api_error?.err_code === WRONG_LAST_SEQUENCE) {
+        // A renewal whose answer was lost moved the revision on: still ours if it still names us.
+        const entry = await this.kv!.get(partitionKey(lease.partition)).catch(() => null);
+        if (entry?.operation === 'PUT' && Buffer.from(entry.value).toString('utf8') === this.config.nodeId) {
+          lease.revision = entry.revision;
+          return;
+        }
+        this.lose(lease, 'taken by another process');
+      } else if (Date.now() - lease.renewedAtMs >= this.config.leaseTtlMs) this.lose(lease, `not renewed within the TTL: ${String((error as Error)?.message ?? error)}`);
+    }
+  }
+
+  private write(lease: Lease, op: () => Promise<void>): Promise<void> {
+    lease.writes = lease.writes.then(() => (this.leases.get(lease.partition) === lease ? op() : undefined)).catch(() => undefined);
+    return lease.writes;
+  }
+
+  /** The lease is gone: stop serving the partition at once and finish its work. */
+  private lose(lease: Lease, reason: string): void {
+    if (this.leases.get(lease.partition) !== lease) return;
+    this.leases.delete(lease.partition);
+    this.settling.add(lease.partition);
+    this.metrics.ownership.inc({ change: 'lost' });
+    this.logger.warn({ msg: 'partition lease lost', partition: lease.partition, reason });
+    void this.hooks
+      .lost([lease.partition])
+      .catch((error) => this.logger.error({ msg: 'partition not wound down cleanly', partition: lease.partition, error: String(error) }))
+      .finally(() => this.settling.delete(lease.partition));
+  }
+
+  private nudge(): void {
+    if (this.stopping || !this.kv) return;
+    if (this.planning) {
+      this.replan = true;
+      return;
+    }
+    this.planning = this.plan().finally(() => (this.planning = null));
+  }
+
+  private async plan(): Promise<void> {
+    do {
+      this.replan = false;
+      const held = new Set([...this.leases.keys(), ...this.settling]);
+      const plan = planLeases({ partitions: this.config.partitions, self: this.config.nodeId, nowMs: Date.now(), ttlMs: this.config.leaseTtlMs, owners: this.owners, nodes: this.nodes, held });
+      try {
+        await Promise.all([this.take(plan.claim), this.handOver(plan.release)]);
+      } catch (error) {
+        this.logger.warn({ msg: 'lease round failed; the next one retries', error: String((error as Error)?.message ?? error) });
+      }
+    } while (this.replan && !this.stopping);
+  }
+
+  /** Takes the free partitions it can, then serves them once the engine has loaded their state. */
+  private async take(partitions: readonly number[]): Promise<void> {
+    if (partitions.length === 0) return;
+    const taken: Lease[] = [];
+    await Promise.all(
+      partitions.map(async (p) => {
+        try {
+          // What the bucket holds now, not what the watch last said (it may lag, or have missed a write).
+          const current = await this.kv!.get(partitionKey(p));
+          let revision: number;
+          if (current?.operation === 'PUT') {
+            const node = Buffer.from(current.value).toString('utf8');
+            if (node !== this.config.nodeId) {
+              const known = this.owners.get(p);
+              this.owners.set(p, { node, revision: current.revision, seenAtMs: known?.revision === current.revision ? known.seenAtMs : Date.now() });
+              return;
+            }
+            // A live lease naming this process is its own from before a restart (NODE_ID is unique among running processes).
+            revision = await this.kv!.update(partitionKey(p), this.self, current.revision);
+          } else revision = await this.kv!.create(partitionKey(p), this.self);
+          const lease: Lease = { partition: p, revision, renewedAtMs: Date.now(), state: 'taking', writes: Promise.resolve() };
+          this.leases.set(p, lease);
+          taken.push(lease);
+        } catch {
+          // Someone else was quicker, or the bucket cannot be reached: the next round looks again.
+        }
+      }),
+    );
+    if (taken.length === 0) return;
+    const ps = taken.map((l) => l.partition);
+    try {
+      await this.hooks.gained(ps);
+    } catch (error) {
+      this.logger.warn({ msg: 'partitions taken but not loaded; handing them back', partitions: ps, error: String((error as Error)?.message ?? error) });
+      await this.handOver(ps);
+      return;
+    }
+    for (const l of taken) if (this.leases.get(l.partition) === l) l.state = 'serving';
+    this.metrics.ownership.inc({ change: 'gained' }, ps.length);
+    this.logger.log({ msg: 'partitions taken', node: this.config.nodeId, partitions: ps, serving: this.serving });
+  }
+
+  /** Stops serving the partitions, lets their work in hand finish, then deletes their leases. */
+  private async handOver(partitions: readonly number[]): Promise<void> {
+    const leases = partitions.map((p) => this.leases.get(p)).filter((l): l is Lease => l !== undefined && l.state !== 'handing-over');
+    if (leases.length === 0) return;
+    for (const l of leases) l.state = 'handing-over';
+    const ps = leases.map((l) => l.partition);
+    try {
+      await this.hooks.lost(ps);
+    } catch (error) {
+      this.logger.error({ msg: 'partitions not wound down cleanly', partitions: ps, error: String(error) });
+    }
+    await Promise.all(
+      leases.map(async (l) => {
+        await this.write(l, async () => {
+          await this.kv!.delete(partitionKey(l.partition), { previousSeq: l.revision }).catch(() => undefined);
+        });
+        if (this.leases.get(l.partition) === l) this.leases.delete(l.partition);
+      }),
+    );
+    this.metrics.ownership.inc({ change: 'handed-over' }, ps.length);
+    this.logger.log({ msg: 'partitions handed over', node: this.config.nodeId, partitions: ps, serving: this.serving });
+  }
+}

@@ -1,0 +1,91 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ErrorCode, errorReply, Subjects } from '@billing/contracts';
+import { ErrorCode as NatsErrorCode, headers, Msg, NatsConnection, NatsError, Subscription } from 'nats';
+import { BillingMetrics } from '../billing.metrics';
+import { BillingConfig } from '../config';
+import { CONFIG, NATS } from '../tokens';
+
+/** How long a forwarded request may take at the owner (its own commit included). */
+const FORWARD_TIMEOUT_MS = 10_000;
+/** Header carrying a forwarded lifecycle message's original subject. */
+export const SUBJECT_HEADER = 'Billing-Subject';
+
+/** What a process serves to its peers, by the first token after `<prefix>.node.<nodeId>.`. */
+export interface PeerHandlers {
+  /** `wallet.<orgId>.<command>`: handled as the request on `<prefix>.wallet.<orgId>.<command>`. */
+  wallet(subject: string, msg: Msg): void;
+  /** `admin.<command>` for one organization. */
+  admin(command: string, msg: Msg): void;
+  /** `lifecycle`: the original subject is in the `Billing-Subject` header. */
+  lifecycle(msg: Msg): void;
+}
+
+/**
+ * Requests between engine processes: a process that receives a request (from the queue group,
+ * or a lifecycle message from the shared consumer) for an organization another process owns
+ * forwards it there on `<prefix>.node.<owner>.…`, and relays the answer. The owner checks it
+ * owns the organization again and never forwards a forwarded request.
+ */
+@Injectable()
+export class Peers {
+  private readonly logger = new Logger('Peers');
+  private subscription: Subscription | null = null;
+
+  constructor(
+    @Inject(CONFIG) private readonly config: BillingConfig,
+    @Inject(NATS) private readonly nc: NatsConnection,
+    private readonly subjects: Subjects,
+    private readonly metrics: BillingMetrics,
+  ) {}
+
+  listen(handlers: PeerHandlers): void {
+    const head = this.subjects.node(this.config.nodeId, '');
+    this.subscription = this.nc.subscribe(this.subjects.node(this.config.nodeId, '>'), {
+      callback: (error, msg) => {
+        if (error) return;
+        const rest = msg.subject.slice(head.length);
+        try {
+          if (rest === 'ping') msg.respond(Buffer.from(JSON.stringify({ ok: true, node: this.config.nodeId })));
+          else if (rest.startsWith('wallet.')) handlers.wallet(`${this.subjects.prefix}.${rest}`, msg);
+          else if (rest.startsWith('admin.')) handlers.admin(rest.slice('admin.'.length), msg);
+          else if (rest === 'lifecycle') handlers.lifecycle(msg);
+          else msg.respond(Buffer.from(JSON.stringify(errorReply(ErrorCode.UNKNOWN_COMMAND, `'${rest}' is not served between engine processes`))));
+        } catch (e) {
+          this.logger.error({ msg: 'forwarded request failed', subject: msg.subject, error: String((e as Error)?.stack ?? e) });
+          msg.respond(Buffer.from(JSON.stringify(errorReply(ErrorCode.INTERNAL, 'internal error'))));
+        }
+      },
+    });
+  }
+
+  async drain(): Promise<void> {
+    await this.subscription?.drain();
+  }
+
+  /** Sends `data` to `node` as `<prefix>.node.<node>.<rest>`; resolves with its answer. */
+  async forward(kind: string, node: string, rest: string, data: Uint8Array, subject?: string): Promise<Uint8Array> {
+    const h = subject === undefined ? undefined : headers();
+    if (subject !== undefined) h!.set(SUBJECT_HEADER, subject);
+    try {
+      const reply = await this.nc.request(this.subjects.node(node, rest), data, { timeout: FORWARD_TIMEOUT_MS, headers: h });
+      this.metrics.forwarded.inc({ kind, outcome: 'answered' });
+      return reply.data;
+    } catch (error) {
+      const code = (error as NatsError).code;
+      this.metrics.forwarded.inc({ kind, outcome: code === NatsErrorCode.NoResponders ? 'owner-gone' : code === NatsErrorCode.Timeout ? 'timeout' : 'error' });
+      throw error;
+    }
+  }
+
+  /** Forwards a client's request and relays the owner's answer; answers UNAVAILABLE if the owner cannot be reached. */
+  relay(kind: string, node: string, rest: string, msg: Msg, what: string): void {
+    this.forward(kind, node, rest, msg.data).then(
+      (data) => msg.reply && msg.respond(data),
+      (error) => {
+        const gone = (error as NatsError).code === NatsErrorCode.NoResponders;
+        const text = gone ? `the engine process serving ${what} is gone; its organizations move to another process within seconds: retry` : `no answer from the engine process serving ${what}: retry`;
+        if (msg.reply) msg.respond(Buffer.from(JSON.stringify(errorReply(ErrorCode.UNAVAILABLE, `${text} (with the same idempotency key)`))));
+      },
+    );
+  }
+}

@@ -1,0 +1,23 @@
+import { createHash } from 'crypto';
+
+/**
+ * Organizations are owned by engine processes a partition at a time. An organization's partition
+ * is the first 32 bits of md5(orgId), unsigned, modulo the partition count: the same function as
+ * `org_partition(org_id, partitions)` in the database (migration 20261127180000), so a process
+ * can ask for the rows of exactly the partitions it owns.
+ */
+export function partitionOf(orgId: string, partitions: number): number {
+  return createHash('md5').update(orgId, 'utf8').digest().readUInt32BE(0) % partitions;
+}
+
+/** The partitions a query is limited to: those `owned` out of `count`. */
+export interface PartitionFilter {
+  readonly count: number;
+  readonly owned: readonly number[];
+}
+
+/** SQL condition and bindings limiting `column` (an org id) to the filter's partitions; no filter: every row. */
+export function partitionCondition(column: string, filter: PartitionFilter | undefined): { sql: string; bindings: (number | number[])[] } {
+  if (!filter) return { sql: 'true', bindings: [] };
+  return { sql: `org_partition(${column}, ?) = any(?::int[])`, bindings: [filter.count, [...filter.owned]] };
+}
