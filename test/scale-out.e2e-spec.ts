@@ -127,11 +127,14 @@ describe(`scale-out (seed ${SEED})`, () => {
     await waitFor('node-b to hold every partition', async () => ((await leaseHolders(kv)).get('node-b')?.length === PARTITIONS ? true : null), 15_000);
     await sleep(2000);
 
-    // 2. node-a comes back: node-b hands half over, under load, without a kill.
+    // 2. node-a comes back: node-b hands half over, under load, without a kill, and no client sees it.
+    const rebalanceFromMs = Date.now();
     a.spawn();
     await a.waitReady();
     await shared();
-    await sleep(3000);
+    await sleep(1000);
+    const rebalanceUntilMs = Date.now();
+    await sleep(2000);
 
     // 3. node-b dies: node-a serves everything within the limit.
     await b.kill();
@@ -140,9 +143,13 @@ describe(`scale-out (seed ${SEED})`, () => {
     await sleep(2000);
 
     const report = await settleAndCheck(load, nc, names, SEED);
-    summary('scale-out', report, { firstHandoverMs, secondHandoverMs, seconds: Math.round((Date.now() - startedMs) / 1000), logA: a.logFile, logB: b.logFile }, load);
+    const duringRebalance = load.requests.flatMap((r) => r.attempts).filter((at) => at.sentAtMs >= rebalanceFromMs && at.sentAtMs <= rebalanceUntilMs);
+    const refusedDuringRebalance = duringRebalance.filter((at) => at.result !== 'ok').map((at) => at.result);
+    summary('scale-out', report, { firstHandoverMs, secondHandoverMs, attemptsDuringRebalance: duringRebalance.length, notOkDuringRebalance: refusedDuringRebalance.length, seconds: Math.round((Date.now() - startedMs) / 1000), logA: a.logFile, logB: b.logFile }, load);
     expect(firstHandoverMs).toBeLessThanOrEqual(HANDOVER_LIMIT_MS);
     expect(secondHandoverMs).toBeLessThanOrEqual(HANDOVER_LIMIT_MS);
+    expect(duringRebalance.length).toBeGreaterThan(0);
+    expect(refusedDuringRebalance).toEqual([]);
     expect(report.violations).toEqual([]);
     expect(report.stats.unknownAtEnd).toBe(0);
     expect(report.stats.meterEntries).toBeGreaterThan(0);

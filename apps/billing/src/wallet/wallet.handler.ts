@@ -12,6 +12,15 @@ import { Ownership, Route } from '../ownership/ownership.service';
 import { Peers } from '../ownership/peers';
 
 const MOVING_MESSAGE = 'is moving between engine processes; retry shortly with the same idempotency key';
+/**
+ * A request for an organization whose partition is being handed over or taken over waits this
+ * long, looking again every MOVE_POLL_MS, before it is answered UNAVAILABLE: a planned move takes
+ * milliseconds, so clients do not see it.
+ */
+const MOVE_WAIT_MS = 2000;
+const MOVE_POLL_MS = 20;
+/** Requests waiting for a move at most; past it they are answered UNAVAILABLE at once. */
+const MAX_WAITING_FOR_MOVE = 10_000;
 
 /**
  * The wallet's NATS face: plain JSON requests on `<prefix>.wallet.<orgId>.<command>`, plain
@@ -24,6 +33,7 @@ export class WalletNatsHandler {
   private readonly logger = new Logger('WalletNatsHandler');
   private subscription: Subscription | null = null;
   private admin: Subscription | null = null;
+  private waitingForMove = 0;
 
   constructor(
     @Inject(NATS) private readonly nc: NatsConnection,
@@ -96,7 +106,7 @@ export class WalletNatsHandler {
     }
   }
 
-  private handle(msg: Msg, subject: string, forwarded: boolean): void {
+  private handle(msg: Msg, subject: string, forwarded: boolean, waitedMs = 0): void {
     let command = 'unknown';
     const reply = (body: object) => {
       const { ok, error } = body as { ok?: boolean; error?: { code: string } };
@@ -109,6 +119,14 @@ export class WalletNatsHandler {
       command = (WALLET_COMMANDS as readonly string[]).includes(target.command) ? target.command : 'unknown';
       const orgId = parseOrgId(target.orgId);
       const route = this.ownership.route(orgId);
+      if (route.kind === 'moving' && waitedMs < MOVE_WAIT_MS && this.waitingForMove < MAX_WAITING_FOR_MOVE) {
+        this.waitingForMove++;
+        setTimeout(() => {
+          this.waitingForMove--;
+          this.handle(msg, subject, forwarded, waitedMs + MOVE_POLL_MS);
+        }, MOVE_POLL_MS);
+        return;
+      }
       if (route.kind !== 'here') {
         this.elsewhere(route, msg, `wallet.${orgId}.${target.command}`, orgId, forwarded, reply);
         return;
