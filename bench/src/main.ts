@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   await admin.query(`create database "${dbName}"`);
   const dbUrl = new URL(ADMIN_URL);
   dbUrl.pathname = `/${dbName}`;
-  const env = { NATS_URL, DATABASE_URL: dbUrl.toString(), EVENTS_STREAM: `BENCH_${tag}`, LIFECYCLE_STREAM: `BENCH_${tag}_LIFECYCLE`, LIFECYCLE_SUBJECT_PREFIX: `bl${tag}.lifecycle` };
+  const env = { NATS_URL, DATABASE_URL: dbUrl.toString(), EVENTS_STREAM: `BENCH_${tag}`, OWNERS_BUCKET: `BENCH_${tag}_OWNERS`, LIFECYCLE_STREAM: `BENCH_${tag}_LIFECYCLE`, LIFECYCLE_SUBJECT_PREFIX: `bl${tag}.lifecycle` };
   const ncs = await Promise.all(Array.from({ length: CONNECTIONS }, () => connect({ servers: NATS_URL, name: 'bench-load', noAsyncTraces: true })));
   const figures: { -readonly [K in keyof BenchFigures]: BenchFigures[K] } = { resources: [] as ResourceFigures[] };
   try {
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
     process.stdout.write(`\nreport written to ${report}\n`);
   } finally {
     const jsm = await ncs[0].jetstreamManager();
-    for (const s of [env.EVENTS_STREAM, env.LIFECYCLE_STREAM]) await jsm.streams.delete(s).catch(() => undefined);
+    for (const s of [env.EVENTS_STREAM, env.LIFECYCLE_STREAM, `KV_${env.OWNERS_BUCKET}`]) await jsm.streams.delete(s).catch(() => undefined);
     await Promise.all(ncs.map((nc) => nc.close()));
     await admin.query(`drop database if exists "${dbName}" with (force)`);
     await admin.end();

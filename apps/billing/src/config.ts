@@ -50,7 +50,7 @@ export interface BillingConfig {
   readonly nodeId: string;
   /** Organizations are owned a partition at a time; every process must use the same count. */
   readonly partitions: number;
-  /** JetStream key-value bucket holding the partition leases. */
+  /** JetStream key-value bucket holding the partition leases (`<SUBJECT_PREFIX>_OWNERS` by default). */
   readonly ownersBucket: string;
   /** A lease not renewed for this long expires, and its partition moves to another process. */
   readonly leaseTtlMs: number;
@@ -67,10 +67,11 @@ function defaultNodeId(httpPort: number): string {
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): BillingConfig {
   const httpPort = envInt(env, 'BILLING_HTTP_PORT', 3001, 0, 65_535);
+  const subjectPrefix = envToken(env, 'SUBJECT_PREFIX', 'billing', /^[A-Za-z0-9_-]+$/);
   return {
     databaseUrl: env.DATABASE_URL || DEFAULT_DATABASE_URL,
     natsUrl: env.NATS_URL || DEFAULT_NATS_URL,
-    subjectPrefix: envToken(env, 'SUBJECT_PREFIX', 'billing', /^[A-Za-z0-9_-]+$/),
+    subjectPrefix,
     eventsStream: envToken(env, 'EVENTS_STREAM', 'BILLING_EVENTS', /^[A-Za-z0-9_-]+$/),
     queueGroup: envToken(env, 'QUEUE_GROUP', 'billing', /^[A-Za-z0-9_.-]+$/),
     mailboxCapacity: envInt(env, 'MAILBOX_CAPACITY', 4096, 1, 1_000_000),
@@ -90,7 +91,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BillingConfig 
     httpPort,
     nodeId: envToken(env, 'NODE_ID', defaultNodeId(httpPort), /^[A-Za-z0-9_-]+$/),
     partitions: envInt(env, 'PARTITIONS', 64, 1, 4096),
-    ownersBucket: envToken(env, 'OWNERS_BUCKET', 'BILLING_OWNERS', /^[A-Za-z0-9_-]+$/),
+    // One bucket per group of processes sharing a subject prefix: another group's leases never mix in.
+    ownersBucket: envToken(env, 'OWNERS_BUCKET', `${subjectPrefix.toUpperCase()}_OWNERS`, /^[A-Za-z0-9_-]+$/),
     leaseTtlMs: envInt(env, 'LEASE_TTL_MS', 5000, 1000, 60_000),
     planSweepIntervalMs: envInt(env, 'PLAN_SWEEP_INTERVAL_MS', 10_000, 10, 3_600_000),
     writeEvents: env.BENCH_UNSAFE_NO_EVENTS !== '1',
