@@ -347,6 +347,9 @@ export class Ownership {
       return;
     }
     for (const l of taken) if (this.leases.get(l.partition) === l) l.state = 'serving';
+    // A lease lost while its partition was loading: what the load put in memory goes too.
+    const lostMeanwhile = taken.filter((l) => this.leases.get(l.partition) !== l).map((l) => l.partition);
+    if (lostMeanwhile.length > 0) await this.hooks.lost(lostMeanwhile).catch((error) => this.logger.error({ msg: 'partitions not wound down cleanly', partitions: lostMeanwhile, error: String(error) }));
     this.metrics.ownership.inc({ change: 'gained' }, ps.length);
     this.logger.log({ msg: 'partitions taken', node: this.config.nodeId, partitions: ps, serving: this.serving });
   }
