@@ -310,7 +310,7 @@ describe('bad input, all at once', () => {
     problems.push(`${subject} [${label}]: ACCEPTED ${text.slice(0, 300)}`);
   }
 
-  it('refuses junk on every wallet, admin and webhook subject with an error code', async () => {
+  it('refuses junk on every wallet, admin, webhook and engine-to-engine subject with an error code', async () => {
     const p = names.subjectPrefix;
     const huge = maxPayload - 1024;
     const templates: Record<string, Json> = {
@@ -361,6 +361,20 @@ describe('bad input, all at once', () => {
     for (const a of AMOUNT_JUNK) tasks.push(() => natsJunk('admin', `${p}.admin.plans.subscribe`, 'plans.subscribe', JSON.stringify({ ...(admin['plans.subscribe'] as object), periodDays: undefined, periodSeconds: a }), `periodSeconds ${a}`));
     tasks.push(() => natsJunk('admin', `${p}.admin.plans.cancel`, 'plans.cancel', JSON.stringify({ subscriptionId: '00000000-0000-0000-0000-000000000000' }), 'unknown subscription'));
     for (const c of ['vouchers.delete', 'plans', 'x']) tasks.push(() => natsJunk('admin', `${p}.admin.${c}`, c, '{}', 'unknown command'));
+
+    // The subjects between engine processes (`<prefix>.node.<nodeId>.…`): a forwarded request is checked like any other.
+    const node = `${p}.node.${engine.config.nodeId}`;
+    for (const command of ['topup', 'debit', 'grant', 'balance']) add('node', `${node}.wallet.${orgA}.${command}`, command, templates[command], true);
+    add('node', `${node}.admin.plans.subscribe`, 'plans.subscribe', admin['plans.subscribe'], true);
+    for (const c of ['x', 'wallet', 'admin.x', 'lifecycle.x']) tasks.push(() => natsJunk('node', `${node}.${c}`, c, '{}', 'unknown command'));
+    // A forwarded lifecycle message answers with its outcome (not a wallet reply): junk is rejected, never applied.
+    for (const raw of ['', '{', 'null', '[]', '{"eventId":1}', JSON.stringify('x'.repeat(huge))]) {
+      tasks.push(async () => {
+        count('node');
+        const reply = JSON.parse(Buffer.from((await nc.request(`${node}.lifecycle`, Buffer.from(raw), { timeout: 10_000 })).data).toString('utf8'));
+        if (reply.kind !== 'rejected' || typeof reply.code !== 'string') problems.push(`${node}.lifecycle [${raw.slice(0, 20)}]: ${JSON.stringify(reply).slice(0, 200)}`);
+      });
+    }
 
     const webhooks: Json = { endpoints: [{ url: 'http://127.0.0.1:9/other', secret: 't'.repeat(16) }] };
     for (const org of [orgA, ghost]) {
