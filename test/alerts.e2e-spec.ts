@@ -1,7 +1,7 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'http';
 import { AddressInfo } from 'net';
 import { NatsConnection } from 'nats';
-import { INestApplicationContext } from '@nestjs/common';
+import { INestApplication } from '@nestjs/common';
 import { AlertsConfig } from '../apps/alerts/src/alerts.config';
 import { testAlertsConfig } from './support/alerts';
 import { createAlertsApp } from '../apps/alerts/src/app';
@@ -107,12 +107,12 @@ class Receiver {
 /** The alert service (apps/alerts) against the real billing engine, PostgreSQL, NATS and an HTTP receiver. */
 describe('alert delivery with a failing then recovering receiver', () => {
   const names = isolatedNames();
-  const secrets = { '/flaky': 'flaky-secret-0123456789', '/steady': 'steady-secret-0123456789' };
+  const secrets = { '/flaky': 'flaky-secret-0123456789', '/steady': 'steady-secret-0123456789', '/ops': 'ops-secret-0123456789' };
   const receiver = new Receiver(secrets);
   let alertsConfig: AlertsConfig;
   let engine: TestEngine;
   let client: WalletClient;
-  let alerts: INestApplicationContext | null = null;
+  let alerts: INestApplication | null = null;
   let key = 0;
 
   const startAlerts = async () => {
@@ -258,5 +258,36 @@ describe('alert delivery with a failing then recovering receiver', () => {
     const rows = await sql(`select d.status, d.attempts, d.delivered_at from webhook_deliveries d join webhook_endpoints e on e.id = d.endpoint_id where e.org_id = $1`, [org]);
     expect(rows).toHaveLength(all.length * 2);
     expect(rows.every((r) => r.status === 'delivered' && r.delivered_at !== null && r.attempts >= 1)).toBe(true);
+  });
+
+  it('reports its health with PostgreSQL and NATS up, and counts the webhooks it delivered in its metrics', async () => {
+    if (!alerts) await startAlerts();
+    const url = `http://127.0.0.1:${(alerts!.getHttpServer().address() as AddressInfo).port}`;
+    const health = await fetch(`${url}/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ status: 'ok', info: { postgres: { status: 'up' }, nats: { status: 'up' } } });
+
+    const org = 'alerts-ops';
+    expect(await webhooks(org, 'set', { endpoints: [{ url: receiver.url('/ops'), secret: secrets['/ops'] }] })).toMatchObject({ ok: true });
+    await topup(org, '100');
+    await wallet(org, 'alerts.set', { lowBalance: ['50'] });
+    await debit(org, '60'); // 100 -> 40: low_balance 50
+    const [eventId] = await alertIds(org, 'low_balance', 1);
+    await eventually(async () => receiver.acknowledged('/ops').has(eventId), (ok) => ok);
+
+    // The counter moves once the answer is back at the service, just after the receiver saw the request.
+    const metric = (text: string, pattern: RegExp) => Number(text.match(pattern)?.[1] ?? NaN);
+    const metrics = await eventually(
+      async () => {
+        const res = await fetch(`${url}/metrics`);
+        expect(res.status).toBe(200);
+        return res.text();
+      },
+      (text) => metric(text, /^alerts_webhook_requests_total\{outcome="delivered",service="alerts"\} (\d+)$/m) >= 1,
+    );
+    expect(metric(metrics, /^alerts_webhook_request_seconds_count\{service="alerts"\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
+    expect(metric(metrics, /^alerts_events_consumed_total\{outcome="done",service="alerts"\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
+    expect(metrics).toMatch(/^alerts_consumer_unacknowledged\{service="alerts"\} \d+$/m);
+    expect(metrics).toMatch(/^alerts_events_in_flight\{service="alerts"\} \d+$/m);
   });
 });

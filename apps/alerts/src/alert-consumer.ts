@@ -1,8 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ensureStream, StreamSpec } from '@billing/messaging';
-import { AckPolicy, ConsumerConfig, ConsumerMessages, DeliverPolicy, JsMsg, nanos, NatsConnection } from 'nats';
+import { PROBE_TIMEOUT_MS } from '@billing/observability';
+import { AckPolicy, ConsumerConfig, ConsumerMessages, DeliverPolicy, JetStreamManager, JsMsg, nanos, NatsConnection } from 'nats';
 import { alertSubjects, readAlertEvent } from './alert-event';
 import { AlertsConfig } from './alerts.config';
+import { AlertsMetrics, ConsumerPosition } from './alerts.metrics';
 import { ALERTS_CONFIG, ALERTS_NATS } from './tokens';
 import { STORE_RETRY_DELAY_MS, WebhookDispatcher } from './webhook-dispatcher';
 
@@ -52,14 +54,30 @@ export class AlertConsumer {
   private wake: (() => void) | null = null;
   private endPause: (() => void) | null = null;
   private stopping = false;
-  delivered = 0;
-  gaveUp = 0;
+  /** For the metrics only: a scrape must not wait longer than a health probe. */
+  private metricsJsm: Promise<JetStreamManager> | null = null;
 
   constructor(
     @Inject(ALERTS_CONFIG) private readonly config: AlertsConfig,
     @Inject(ALERTS_NATS) private readonly nc: NatsConnection,
     private readonly dispatcher: WebhookDispatcher,
+    private readonly metrics: AlertsMetrics,
   ) {}
+
+  /** Events this process is delivering now. */
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
+  /** Where the durable consumer stands, as JetStream counts it over every process sharing it. */
+  async position(): Promise<ConsumerPosition> {
+    this.metricsJsm ??= this.nc.jetstreamManager({ timeout: PROBE_TIMEOUT_MS, checkAPI: false }).catch((error) => {
+      this.metricsJsm = null;
+      throw error;
+    });
+    const info = await (await this.metricsJsm).consumers.info(this.config.eventsStream, this.config.consumerName);
+    return { pending: info.num_pending, unacknowledged: info.num_ack_pending };
+  }
 
   async start(): Promise<void> {
     const jsm = await this.nc.jetstreamManager();
@@ -190,11 +208,13 @@ export class AlertConsumer {
   private async handle(m: JsMsg): Promise<void> {
     const read = readAlertEvent(this.config.subjectPrefix, m.subject, m.data);
     if (read.kind === 'ignore') {
+      this.metrics.eventConsumed('ignored');
       settle(() => m.ack());
       return;
     }
     if (read.kind === 'unusable') {
       this.logger.warn({ msg: 'alert event cannot be delivered; dropped', subject: m.subject, reason: read.reason, streamSeq: m.seq });
+      this.metrics.eventConsumed('unusable');
       settle(() => m.term());
       return;
     }
@@ -202,14 +222,11 @@ export class AlertConsumer {
     const heartbeat = setInterval(() => settle(() => m.working()), Math.max(250, Math.floor(this.config.ackWaitMs / 3)));
     try {
       const outcome = await this.dispatcher.dispatch(read.event, m.data);
-      if (outcome.kind === 'done') {
-        this.delivered += outcome.delivered;
-        this.gaveUp += outcome.gaveUp;
-        settle(() => m.ack());
-      } else {
-        settle(() => m.nak(outcome.delayMs));
-      }
+      this.metrics.eventConsumed(outcome.kind);
+      if (outcome.kind === 'done') settle(() => m.ack());
+      else settle(() => m.nak(outcome.delayMs));
     } catch (error) {
+      this.metrics.eventConsumed('error');
       this.logger.warn({ msg: 'alert event not dispatched yet; redelivered later', eventId: read.event.eventId, error: String((error as Error)?.message ?? error) });
       settle(() => m.nak(STORE_RETRY_DELAY_MS));
     } finally {

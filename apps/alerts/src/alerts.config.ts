@@ -7,6 +7,8 @@ import { envInt, envToken } from '@billing/observability';
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 /** How long JetStream waits for an acknowledgement before redelivering, by default: what a crash costs in delay. */
 export const DEFAULT_ACK_WAIT_MS = 60_000;
+/** `/health` and `/metrics`, by default: next to the gateway's 3000 and the engine's 3001 (3002 for a second engine). */
+export const DEFAULT_ALERTS_HTTP_PORT = 3003;
 
 /** The alert service's settings, read and checked once at start; every default runs on a development machine. */
 export interface AlertsConfig {
@@ -20,13 +22,13 @@ export interface AlertsConfig {
   readonly consumerName: string;
   /** NATS queue group of the webhook configuration commands. */
   readonly queueGroup: string;
+  /** `/health` and `/metrics` only: webhooks are configured over NATS. 0: any free port. */
+  readonly httpPort: number;
   readonly dbPoolMax: number;
   readonly ackWaitMs: number;
   readonly requestTimeoutMs: number;
   readonly retry: RetryPolicy;
 }
-
-
 
 export function loadAlertsConfig(env: NodeJS.ProcessEnv = process.env): AlertsConfig {
   return {
@@ -36,6 +38,7 @@ export function loadAlertsConfig(env: NodeJS.ProcessEnv = process.env): AlertsCo
     eventsStream: envToken(env, 'EVENTS_STREAM', 'BILLING_EVENTS', /^[A-Za-z0-9_-]+$/),
     consumerName: envToken(env, 'ALERTS_CONSUMER', 'alerts', /^[A-Za-z0-9_-]+$/),
     queueGroup: envToken(env, 'ALERTS_QUEUE_GROUP', 'alerts', /^[A-Za-z0-9_.-]+$/),
+    httpPort: envInt(env, 'ALERTS_HTTP_PORT', DEFAULT_ALERTS_HTTP_PORT, 0, 65_535),
     dbPoolMax: envInt(env, 'ALERTS_DB_POOL_MAX', 5, 2, 200),
     ackWaitMs: envInt(env, 'ALERTS_ACK_WAIT_MS', DEFAULT_ACK_WAIT_MS, 1_000, 3_600_000),
     requestTimeoutMs: envInt(env, 'ALERTS_REQUEST_TIMEOUT_MS', DEFAULT_REQUEST_TIMEOUT_MS, 100, 120_000),

@@ -1,10 +1,12 @@
 import { DynamicModule, Inject, Injectable, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { connectNats } from '@billing/messaging';
+import { natsProbe, ObservabilityModule, postgresProbe } from '@billing/observability';
 import { openDatabase, WebhookRepository } from '@billing/persistence';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { NatsConnection } from 'nats';
 import { AlertConsumer } from './alert-consumer';
 import { AlertsConfig } from './alerts.config';
+import { AlertsMetrics } from './alerts.metrics';
 import { ALERTS_CONFIG, ALERTS_NATS } from './tokens';
 import { WebhookDispatcher } from './webhook-dispatcher';
 import { WebhooksNatsHandler } from './webhooks.handler';
@@ -40,21 +42,40 @@ class AlertsLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
 @Module({})
 export class AlertsModule {
   static forRoot(config: AlertsConfig): DynamicModule {
+    const metrics = new AlertsMetrics();
+    let nc: NatsConnection | undefined;
+    let orm: MikroORM | undefined;
+    let consumer: AlertConsumer | undefined;
     return {
       module: AlertsModule,
+      imports: [
+        ObservabilityModule.forRoot({
+          service: 'alerts',
+          probes: {
+            nats: natsProbe(() => nc!),
+            postgres: postgresProbe((sql) => orm!.em.getConnection().getKnex().raw(sql)),
+          },
+          metrics: (registry) =>
+            metrics.register(registry, {
+              eventsInFlight: () => consumer?.inFlightCount ?? 0,
+              consumerPosition: async () => (consumer ? consumer.position() : null),
+            }),
+        }),
+      ],
       providers: [
+        { provide: AlertsMetrics, useValue: metrics },
         { provide: ALERTS_CONFIG, useValue: config },
-        { provide: MikroORM, useFactory: () => openDatabase(config.databaseUrl, config.dbPoolMax) },
-        { provide: ALERTS_NATS, useFactory: () => connectNats(config.natsUrl, 'billing-alerts') },
+        { provide: MikroORM, useFactory: async () => (orm = await openDatabase(config.databaseUrl, config.dbPoolMax)) },
+        { provide: ALERTS_NATS, useFactory: async () => (nc = await connectNats(config.natsUrl, 'billing-alerts')) },
         { provide: WebhookRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new WebhookRepository(orm) },
         {
           provide: WebhookDispatcher,
           inject: [WebhookRepository],
           useFactory: (webhooks: WebhookRepository) =>
-            new WebhookDispatcher(webhooks, { retry: config.retry, requestTimeoutMs: config.requestTimeoutMs, log: new Logger('WebhookDispatcher') }),
+            new WebhookDispatcher(webhooks, { retry: config.retry, requestTimeoutMs: config.requestTimeoutMs, log: new Logger('WebhookDispatcher'), observe: metrics.webhookAttempted }),
         },
         WebhooksNatsHandler,
-        AlertConsumer,
+        { provide: AlertConsumer, inject: [ALERTS_CONFIG, ALERTS_NATS, WebhookDispatcher, AlertsMetrics], useFactory: (...deps: ConstructorParameters<typeof AlertConsumer>) => (consumer = new AlertConsumer(...deps)) },
         AlertsLifecycle,
       ],
       exports: [AlertConsumer, WebhookRepository, MikroORM, ALERTS_NATS],

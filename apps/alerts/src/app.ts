@@ -1,15 +1,16 @@
 import 'reflect-metadata';
-import { INestApplicationContext, LoggerService } from '@nestjs/common';
+import { INestApplication, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { JsonLogger } from '@billing/observability';
 import { AlertsConfig } from './alerts.config';
 import { AlertsModule } from './alerts.module';
 
 /** Builds and starts the alert service: migrations applied, stream and consumer ensured, webhook commands answered. */
-export async function createAlertsApp(config: AlertsConfig, logger: LoggerService | false | undefined = new JsonLogger('alerts')): Promise<INestApplicationContext> {
+export async function createAlertsApp(config: AlertsConfig, logger: LoggerService | false | undefined = new JsonLogger('alerts')): Promise<INestApplication> {
   logger ??= new JsonLogger('alerts');
-  const app = await NestFactory.createApplicationContext(AlertsModule.forRoot(config), { logger, abortOnError: false });
+  const app = await NestFactory.create(AlertsModule.forRoot(config), { logger, abortOnError: false });
   app.enableShutdownHooks();
-  await app.init();
+  // HTTP only for operations: /health and /metrics. Webhooks are configured over NATS.
+  await app.listen(config.httpPort, '0.0.0.0');
   return app;
 }

@@ -1,6 +1,6 @@
 import { AlertEvent } from './alert-event';
 import { RetryPolicy } from './retry-policy';
-import { PostResult, WebhookDispatcher, WebhookStore, WebhookTargetRef } from './webhook-dispatcher';
+import { PostResult, WebhookAttempt, WebhookDispatcher, WebhookStore, WebhookTargetRef } from './webhook-dispatcher';
 import { verifyWebhookSignature } from './webhook-signature';
 
 /** The dispatcher's decisions over an in-memory record table (the database itself is exercised in test/alerts.e2e-spec.ts). */
@@ -38,18 +38,21 @@ describe('webhook dispatcher', () => {
   let nowMs: number;
   let answers: Record<string, boolean[]>;
   let sent: { url: string; signed: boolean }[];
+  let attempts: WebhookAttempt[];
 
   function setup() {
     nowMs = 1_790_000_000_000;
     sent = [];
+    attempts = [];
     const store = new MemoryStore(endpoints, () => nowMs);
     const post = async (url: string, b: Uint8Array, headers: Record<string, string>): Promise<PostResult> => {
       const secret = endpoints.find((e) => e.url === url)!.secret;
       sent.push({ url, signed: verifyWebhookSignature(b, headers['X-Billing-Signature'], secret, 1, Math.floor(nowMs / 1000)) });
       await new Promise((r) => setImmediate(r));
+      nowMs += 40;
       return (answers[url]?.shift() ?? true) ? { ok: true } : { ok: false, error: 'HTTP 500' };
     };
-    const dispatcher = new WebhookDispatcher(store, { retry: policy, requestTimeoutMs: 1000, post, now: () => nowMs, random: () => 0.5 });
+    const dispatcher = new WebhookDispatcher(store, { retry: policy, requestTimeoutMs: 1000, post, now: () => nowMs, random: () => 0.5, observe: (a) => attempts.push(a) });
     return { store, dispatcher };
   }
 
@@ -89,5 +92,24 @@ describe('webhook dispatcher', () => {
     expect(one).toEqual({ kind: 'done', delivered: 2, gaveUp: 0 });
     expect(two).toEqual({ kind: 'done', delivered: 2, gaveUp: 0 });
     expect(sent).toHaveLength(2);
+  });
+
+  it('tells its observer what came of every request, and how long it took', async () => {
+    answers = { 'https://b.example/hook': Array(100).fill(false) };
+    const { dispatcher } = setup();
+    await dispatcher.dispatch(event, body);
+    nowMs += 60_000;
+    await dispatcher.dispatch(event, body);
+    expect(attempts.map((a) => a.outcome).sort()).toEqual(['delivered', 'gave_up', 'retry']);
+    // Each answer comes 40 ms of the injected clock after its request.
+    expect(attempts.every((a) => a.durationMs >= 40)).toBe(true);
+  });
+
+  it('counts a failed request as settled when the event was delivered there meanwhile by another process', async () => {
+    const observed: WebhookAttempt[] = [];
+    const store: WebhookStore = { targets: async () => [{ endpoint: endpoints[0], delivery: null }], recordDelivered: async () => undefined, recordFailure: async () => null };
+    const dispatcher = new WebhookDispatcher(store, { retry: policy, requestTimeoutMs: 1000, post: async () => ({ ok: false, error: 'HTTP 500' }), observe: (a) => observed.push(a) });
+    expect(await dispatcher.dispatch(event, body)).toEqual({ kind: 'done', delivered: 0, gaveUp: 0 });
+    expect(observed.map((a) => a.outcome)).toEqual(['settled']);
   });
 });

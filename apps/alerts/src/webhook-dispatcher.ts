@@ -39,6 +39,20 @@ export interface DispatcherLog {
   warn(message: object): void;
 }
 
+/**
+ * What came of one webhook request: `delivered` (2xx), `retry` (failed, tried again later),
+ * `gave_up` (failed, and the retry window is over) or `settled` (failed, but there is nothing
+ * left to retry: another process delivered it meanwhile, or the endpoint was removed).
+ */
+export const WEBHOOK_ATTEMPT_OUTCOMES = ['delivered', 'retry', 'gave_up', 'settled'] as const;
+export type WebhookAttemptOutcome = (typeof WEBHOOK_ATTEMPT_OUTCOMES)[number];
+
+export interface WebhookAttempt {
+  readonly outcome: WebhookAttemptOutcome;
+  /** How long the request took, from sending to its answer (or timeout, or refusal). */
+  readonly durationMs: number;
+}
+
 export interface DispatcherOptions {
   readonly retry: RetryPolicy;
   readonly requestTimeoutMs: number;
@@ -46,6 +60,8 @@ export interface DispatcherOptions {
   readonly now?: () => number;
   readonly random?: () => number;
   readonly log?: DispatcherLog;
+  /** Told of every webhook request once its outcome is known (metrics); must not throw. */
+  readonly observe?: (attempt: WebhookAttempt) => void;
 }
 
 /** `done`: every endpoint has the event or was given up on; the message may be acknowledged. */
@@ -138,12 +154,19 @@ export class WebhookDispatcher {
       [EVENT_TYPE_HEADER]: event.type,
       [SIGNATURE_HEADER]: signWebhook(body, endpoint.secret, sentAtSeconds),
     };
+    const startedAt = this.now();
     const result = await this.post(endpoint.url, body, headers, this.options.requestTimeoutMs);
+    // The injected clock keeps this testable; a wall clock stepping back must not make it negative.
+    const durationMs = Math.max(0, this.now() - startedAt);
     if (result.ok) {
       this.remember(key);
+      // Delivered from the receiver's point of view, whether or not the record is written yet.
+      this.options.observe?.({ outcome: 'delivered', durationMs });
       return this.record(key, endpoint.id, event.eventId);
     }
-    return this.failed(target, event, result.error ?? 'failed');
+    const outcome = await this.failed(target, event, result.error ?? 'failed');
+    this.options.observe?.({ outcome: outcome.kind === 'gave-up' ? 'gave_up' : outcome.kind === 'settled' ? 'settled' : 'retry', durationMs });
+    return outcome;
   }
 
   private async record(key: string, endpointId: string, eventId: string): Promise<EndpointOutcome> {
