@@ -74,6 +74,25 @@ export function fromGrant(orgId: string, g: Grant): GrantRecord {
   };
 }
 
+/** A grant's columns in the order `commit_wallet_batch_v2` reads them. */
+export function grantValues(orgId: string, g: Grant): unknown[] {
+  return [
+    g.id,
+    orgId,
+    g.kind,
+    g.amount.toFixed(),
+    g.remaining.toFixed(),
+    g.currency,
+    g.service,
+    g.expiresAt,
+    g.createdAt,
+    g.sourceRef,
+    g.expiryNoticeAt ?? null,
+    g.rollover ? g.rollover.cap.toFixed() : null,
+    g.rollover ? g.rollover.periodMs : null,
+  ];
+}
+
 export function toEntry(r: LedgerRecord): LedgerEntry {
   return {
     id: r.id,
@@ -118,4 +137,28 @@ export function fromEntry(e: LedgerEntry): LedgerRecord {
     usage_until: e.usageUntil,
     created_at: e.at,
   };
+}
+
+/** A ledger entry's columns in the order `commit_wallet_batch_v2` reads them. */
+export function entryValues(e: LedgerEntry): unknown[] {
+  return [
+    e.id,
+    e.orgId,
+    e.seq,
+    e.type,
+    e.amount.toFixed(),
+    e.currency,
+    e.split.map((p) => ({ grantId: p.grantId, amount: p.amount.toFixed() })),
+    e.idempotencyKey,
+    e.requestHash,
+    e.service,
+    e.workspaceId,
+    e.resourceId,
+    e.description,
+    e.reference,
+    e.totalAfter.toFixed(),
+    e.usageMs,
+    e.usageUntil,
+    e.at,
+  ];
 }
