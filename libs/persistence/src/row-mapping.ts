@@ -74,6 +74,12 @@ export function fromGrant(orgId: string, g: Grant): GrantRecord {
   };
 }
 
+/**
+ * Times as ISO strings before JSON.stringify sees them: a Date's `toJSON` takes the serializer
+ * off its fast path, which made most of the commit's serializing cost.
+ */
+const iso = (d: Date | null) => (d === null ? null : d.toISOString());
+
 /** A grant's columns in the order `commit_wallet_batch_v2` reads them. */
 export function grantValues(orgId: string, g: Grant): unknown[] {
   return [
@@ -84,10 +90,10 @@ export function grantValues(orgId: string, g: Grant): unknown[] {
     g.remaining.toFixed(),
     g.currency,
     g.service,
-    g.expiresAt,
-    g.createdAt,
+    iso(g.expiresAt),
+    g.createdAt.toISOString(),
     g.sourceRef,
-    g.expiryNoticeAt ?? null,
+    iso(g.expiryNoticeAt ?? null),
     g.rollover ? g.rollover.cap.toFixed() : null,
     g.rollover ? g.rollover.periodMs : null,
   ];
@@ -158,7 +164,7 @@ export function entryValues(e: LedgerEntry): unknown[] {
     e.reference,
     e.totalAfter.toFixed(),
     e.usageMs,
-    e.usageUntil,
-    e.at,
+    iso(e.usageUntil),
+    e.at.toISOString(),
   ];
 }

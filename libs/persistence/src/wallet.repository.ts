@@ -212,7 +212,7 @@ export class WalletRepository {
       for (const { resourceId, day, meter } of c.meters) {
         const byGrant: Record<string, string> = {};
         for (const [g, a] of meter.byGrant) byGrant[g] = a.toFixed();
-        meters.push([c.orgId, resourceId, day, meter.charged.toFixed(), meter.usageMs, meter.until, meter.entries, byGrant]);
+        meters.push([c.orgId, resourceId, day, meter.charged.toFixed(), meter.usageMs, meter.until?.toISOString() ?? null, meter.entries, byGrant]);
       }
       for (const e of c.events) events.push([e.eventId, e.subject, e.payload]);
     }
