@@ -1,7 +1,8 @@
 import { randomBytes } from 'crypto';
 import { NatsConnection } from 'nats';
+import { cpuPerRequest, cpuSample } from './cpu';
 import { closedLoop, LoadResult } from './load';
-import { start, stop, waitForBalance } from './processes';
+import { profileEngine, start, Started, stop, waitForBalance } from './processes';
 
 const DURATION_MS = Number(process.env.BENCH_SECONDS ?? 8) * 1000;
 const WARMUP_MS = 1500;
@@ -21,13 +22,54 @@ async function seed(nc: NatsConnection, prefix: string, orgs: string[]): Promise
   }
 }
 
-async function measure(label: string, ncs: NatsConnection[], prefix: string, orgs: string[]): Promise<LoadResult> {
+/**
+ * With `server`, the CPU each process spent per request is printed too; with `profiled` (the
+ * engine) and BENCH_PROFILE, the server's CPU profile of the measured window is written.
+ */
+async function measure(label: string, ncs: NatsConnection[], prefix: string, orgs: string[], server?: Started, profiled = false): Promise<LoadResult> {
   const run = randomBytes(3).toString('hex');
   const request = (tag: string) => (n: number) => ({ subject: `${prefix}.wallet.${orgs[n % orgs.length]}.debit`, body: debitBody(`${tag}-${run}-${n}`) });
   await closedLoop(ncs, request('warm'), CONCURRENCY, WARMUP_MS);
+  const profile = server && profiled && process.env.BENCH_PROFILE ? await profileEngine(server) : null;
+  const before = server?.pid ? cpuSample(server.pid) : null;
   const result = await closedLoop(ncs, request('run'), CONCURRENCY, DURATION_MS);
-  process.stdout.write(`  ${label.padEnd(44)} ${result.perSecond.toFixed(0).padStart(8)} /s  (${result.completed} ok, ${result.failed} failed${result.firstError ? `: ${result.firstError}` : ''})\n`);
+  const cpu = before && server?.pid ? `\n    CPU per request: ${cpuPerRequest(before, cpuSample(server.pid), result.completed)}` : '';
+  if (profile) process.stdout.write(`    profile: ${await profile()}\n`);
+  process.stdout.write(`  ${label.padEnd(44)} ${result.perSecond.toFixed(0).padStart(8)} /s  (${result.completed} ok, ${result.failed} failed${result.firstError ? `: ${result.firstError}` : ''})${cpu}\n`);
   return result;
+}
+
+export interface ManyOrgFigures {
+  readonly echo: LoadResult;
+  readonly engineMany: LoadResult;
+}
+
+/**
+ * BENCH_ONLY=debits-many: only the echo and the engine with 1,000 organizations, with the CPU
+ * each process spends per request; for measuring a change quickly (no report is written).
+ */
+export async function benchDebitsMany(ncs: NatsConnection[], env: Record<string, string>, tag: string): Promise<ManyOrgFigures> {
+  const prefix = { echo: `be${tag}`, engine: `bx${tag}` };
+  const many = Array.from({ length: ORGS }, (_, i) => `org-${i}`);
+  process.stdout.write(`\nwallet debits, ${CONCURRENCY} requests in flight over ${ncs.length} NATS connections, ${DURATION_MS / 1000} s each\n`);
+  const echoServer = await start('bench/src/echo-server.js', { ...env, SUBJECT_PREFIX: prefix.echo });
+  let echo: LoadResult;
+  try {
+    echo = await measure('NATS request/reply echo (trivial responder)', ncs, prefix.echo, [`hot-${tag}`], echoServer);
+  } finally {
+    await stop(echoServer);
+  }
+  const engine = await start('bench/src/engine-server.js', { ...env, SUBJECT_PREFIX: prefix.engine, DB_POOL_MAX: '10' });
+  let engineMany: LoadResult;
+  try {
+    await waitForBalance(ncs[0], prefix.engine);
+    await seed(ncs[0], prefix.engine, many);
+    engineMany = await measure(`engine, ${ORGS} organizations`, ncs, prefix.engine, many, engine, true);
+  } finally {
+    await stop(engine);
+  }
+  process.stdout.write(`\n  engine ${ORGS} orgs / echo     ${((100 * engineMany.perSecond) / echo.perSecond).toFixed(1).padStart(6)}%   [>= 50%]\n`);
+  return { echo, engineMany };
 }
 
 export interface DebitFigures {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'crypto';
 import { connect } from 'nats';
 import { Client } from 'pg';
-import { benchDebits } from './debits.bench';
+import { benchDebits, benchDebitsMany } from './debits.bench';
 import { benchPushLatency } from './push-latency.bench';
 import { benchResources, ResourceFigures } from './resources.bench';
 import { BenchFigures, writeReport } from './report';
@@ -10,7 +10,8 @@ import os from 'os';
 /**
  * `npm run bench`: every figure from one run on this machine, each as a ratio to a baseline
  * measured in the same run (the machines are shared and noisy; ratios travel, absolutes don't).
- * BENCH_ONLY=debits, push or resources runs one part.
+ * BENCH_ONLY=debits, push or resources runs one part; BENCH_ONLY=debits-many only the echo and
+ * the engine with 1,000 organizations, with CPU per request, and writes no report.
  */
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const ADMIN_URL = process.env.BENCH_ADMIN_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -29,6 +30,10 @@ async function main(): Promise<void> {
   const ncs = await Promise.all(Array.from({ length: CONNECTIONS }, () => connect({ servers: NATS_URL, name: 'bench-load', noAsyncTraces: true })));
   const figures: { -readonly [K in keyof BenchFigures]: BenchFigures[K] } = { resources: [] as ResourceFigures[] };
   try {
+    if (only === 'debits-many') {
+      await benchDebitsMany(ncs, env, tag);
+      return;
+    }
     if (!only || only === 'debits') figures.debits = await benchDebits(ncs, env, tag, (setting) => admin.query(`alter database "${dbName}" set ${setting}`).then(() => undefined));
     if (!only || only === 'push') {
       process.stdout.write(`\nbalance pushes to browsers (socket.io through the gateway)\n`);

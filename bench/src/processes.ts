@@ -50,6 +50,30 @@ export function engineStats(child: ChildProcess, gc = false): Promise<EngineStat
   });
 }
 
+/**
+ * Starts the engine child's CPU profiler (BENCH_PROFILE=<directory>); the returned function stops
+ * it and resolves with the path of the `.cpuprofile` written.
+ */
+export async function profileEngine(child: ChildProcess): Promise<() => Promise<string>> {
+  const reply = (type: string) =>
+    new Promise<{ path?: string }>((resolve) => {
+      const onMessage = (m: { type?: string; path?: string }) => {
+        if (m?.type !== type) return;
+        child.off('message', onMessage);
+        resolve(m);
+      };
+      child.on('message', onMessage);
+    });
+  const started = reply('profile-started');
+  child.send({ type: 'profile-start' });
+  await started;
+  return async () => {
+    const stopped = reply('profile-stopped');
+    child.send({ type: 'profile-stop', dir: process.env.BENCH_PROFILE });
+    return (await stopped).path ?? '';
+  };
+}
+
 export async function waitForBalance(nc: NatsConnection, prefix: string): Promise<void> {
   for (let i = 0; i < 240; i++) {
     try {

@@ -6,6 +6,7 @@ import { Migration20261127150000 } from './migrations/Migration20261127150000';
 import { Migration20261127160000 } from './migrations/Migration20261127160000';
 import { Migration20261127170000 } from './migrations/Migration20261127170000';
 import { Migration20261127180000 } from './migrations/Migration20261127180000';
+import { Migration20261127191500 } from './migrations/Migration20261127191500';
 
 /** The committed migrations, in order; listed here so that ts-jest and the compiled app load the same set. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -16,4 +17,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261127160000', class: Migration20261127160000 },
   { name: 'Migration20261127170000', class: Migration20261127170000 },
   { name: 'Migration20261127180000', class: Migration20261127180000 },
+  { name: 'Migration20261127191500', class: Migration20261127191500 },
 ];

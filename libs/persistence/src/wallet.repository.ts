@@ -1,6 +1,6 @@
 import { Currency, Decimal, emptyWallet, Grant, LedgerEntry, MeterState, totalOf, WalletState } from '@billing/domain';
 import { MikroORM } from '@mikro-orm/postgresql';
-import { fromEntry, fromGrant, GrantRecord, LedgerRecord, toEntry, toGrant } from './row-mapping';
+import { entryValues, grantValues, GrantRecord, LedgerRecord, toEntry, toGrant } from './row-mapping';
 
 export interface LoadedWallet {
   readonly state: WalletState;
@@ -177,7 +177,7 @@ export class WalletRepository {
 
   /**
    * Commits the changes of many wallets in one transaction and one round trip (the
-   * `commit_wallet_batch` function). A wallet whose version moved since its actor loaded it,
+   * `commit_wallet_batch_v2` function). A wallet whose version moved since its actor loaded it,
    * or whose batch repeats an idempotency key already in the ledger, is left out (its slot
    * holds the error) and the others are committed without it. Returns, per change, the
    * stored outbox messages or an error.
@@ -194,34 +194,31 @@ export class WalletRepository {
     return changes.map((c) => results.get(c.orgId) ?? new Error(`no commit result for ${c.orgId}`));
   }
 
-  /** One call of the commit function; if it refused some wallets, nothing was written. */
+  /**
+   * One call of the commit function; if it refused some wallets, nothing was written. Rows go as
+   * arrays of values in the positions `commit_wallet_batch_v2` reads them (migration
+   * Migration20261127191500); money as exact decimal strings.
+   */
   private async tryCommit(changes: readonly WalletChange[], results: Map<string, StoredOutboxMessage[] | Error>): Promise<(VersionConflictError | DuplicateKeyError)[]> {
-    const wallets = changes.map((c) => ({
-      org_id: c.orgId,
-      currency: c.state.currency,
-      currency_locked: c.state.currencyLocked,
-      version: c.expectedVersion + 1,
-      seq: c.state.seq,
-      total: totalOf(c.state).toFixed(),
-    }));
-    const entries = changes.flatMap((c) => c.entries.map(fromEntry));
-    const grants = changes.flatMap((c) => c.grants.map((g) => fromGrant(c.orgId, g)));
-    const meters = changes.flatMap((c) =>
-      c.meters.map(({ resourceId, day, meter }) => ({
-        org_id: c.orgId,
-        resource_id: resourceId,
-        day,
-        charged: meter.charged.toFixed(),
-        usage_ms: meter.usageMs,
-        until: meter.until,
-        entries: meter.entries,
-        by_grant: Object.fromEntries([...meter.byGrant].map(([g, a]) => [g, a.toFixed()])),
-      })),
-    );
-    const events = changes.flatMap((c) => c.events.map((e) => ({ event_id: e.eventId, subject: e.subject, payload: e.payload })));
+    const wallets: unknown[][] = [];
+    const entries: unknown[][] = [];
+    const grants: unknown[][] = [];
+    const meters: unknown[][] = [];
+    const events: unknown[][] = [];
+    for (const c of changes) {
+      wallets.push([c.orgId, c.state.currency, c.state.currencyLocked, c.expectedVersion + 1, c.state.seq, totalOf(c.state).toFixed()]);
+      for (const e of c.entries) entries.push(entryValues(e));
+      for (const g of c.grants) grants.push(grantValues(c.orgId, g));
+      for (const { resourceId, day, meter } of c.meters) {
+        const byGrant: Record<string, string> = {};
+        for (const [g, a] of meter.byGrant) byGrant[g] = a.toFixed();
+        meters.push([c.orgId, resourceId, day, meter.charged.toFixed(), meter.usageMs, meter.until?.toISOString() ?? null, meter.entries, byGrant]);
+      }
+      for (const e of c.events) events.push([e.eventId, e.subject, e.payload]);
+    }
     let outcome: { versionConflicts?: string[]; duplicateKeys?: string[]; outbox?: [string, string][] };
     try {
-      const result = await this.knex.raw('select commit_wallet_batch(?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb) as r', [
+      const result = await this.knex.raw('select commit_wallet_batch_v2(?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb) as r', [
         JSON.stringify(wallets),
         JSON.stringify(entries),
         JSON.stringify(grants),
