@@ -160,8 +160,8 @@ export class Ownership {
     try {
       await this.nc.request(this.subjects.node(this.config.nodeId, 'ping'), new Uint8Array(), { timeout: 1000 });
     } catch (error) {
-      if ((error as NatsError).code === NatsErrorCode.NoResponders) return;
-      if ((error as NatsError).code === NatsErrorCode.Timeout) return;
+      // Nobody listens on that name (or nobody answered it): this process may take it.
+      if ((error as NatsError).code === NatsErrorCode.NoResponders || (error as NatsError).code === NatsErrorCode.Timeout) return;
       throw error;
     }
     throw new Error(`another engine process with NODE_ID '${this.config.nodeId}' is running; give each process its own NODE_ID`);
@@ -240,7 +240,8 @@ export class Ownership {
 
   /** Renews every lease held (and this process's presence); a lease that cannot be renewed is lost. */
   private async renew(): Promise<void> {
-    const kv = this.kv!;
+    const kv = this.kv;
+    if (!kv) return; // not started
     // The watch sees this process's own presence writes; if it has not for a whole TTL, it is stuck (after a NATS restart, say).
     const selfSeenAtMs = this.nodes.get(this.config.nodeId) ?? this.watchStartedAtMs;
     if (!this.stopping && Date.now() - selfSeenAtMs > this.config.leaseTtlMs && Date.now() - this.watchStartedAtMs > this.config.leaseTtlMs) {
