@@ -2,6 +2,7 @@ import { readFileSync } from 'fs';
 import path from 'path';
 import Decimal from 'decimal.js';
 import { consumerOpts, JsMsg, NatsConnection } from 'nats';
+import { GpuResource } from '@billing/domain';
 import { sql } from './engine';
 
 /**
@@ -42,14 +43,7 @@ export interface RecordedRequest {
   readonly attempts: Attempt[];
 }
 
-export interface ResourceSpec {
-  readonly orgId: string;
-  readonly resourceId: string;
-  readonly workspaceId: string;
-  readonly service: string;
-  readonly sku: string;
-  readonly storageGb: number;
-}
+export type ResourceSpec = GpuResource;
 
 export interface PublishedEvent {
   readonly eventId: string;

@@ -50,22 +50,21 @@ class BillingLifecycle implements OnApplicationBootstrap, OnApplicationShutdown 
       admin: (command, msg) => this.handler.forwardedAdmin(command, msg),
       lifecycle: (msg) => void this.lifecycle.applyForwarded(msg),
     });
+    // Resources first: they stop metering into the wallets, which then finish what they hold.
+    const drop = async (partitions: readonly number[]) => {
+      const matches = this.ownership.matcher(partitions);
+      await this.resources.retire(matches);
+      await this.wallets.retire(matches);
+    };
     // Serves no organization until it holds their partitions' leases; starts once it holds its share.
     await this.ownership.start({
       gained: async (partitions) => {
-        const matches = this.ownership.matcher(partitions);
         // Anything left in memory from an earlier time here is stale now: reload from the database.
-        await this.resources.retire(matches);
-        await this.wallets.retire(matches);
+        await drop(partitions);
         const resumed = await this.resources.resume({ count: this.config.partitions, owned: partitions });
         this.logger.log({ msg: 'partitions loaded', partitions: partitions.length, resumedResources: resumed });
       },
-      lost: async (partitions) => {
-        const matches = this.ownership.matcher(partitions);
-        // Resources first: they stop metering into the wallets, which then finish what they hold.
-        await this.resources.retire(matches);
-        await this.wallets.retire(matches);
-      },
+      lost: drop,
     });
     this.handler.listen();
     await this.lifecycle.start();

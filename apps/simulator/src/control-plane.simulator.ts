@@ -1,5 +1,6 @@
 import { randomUUID } from 'crypto';
 import { JetStreamClient, NatsConnection } from 'nats';
+import { GpuResource } from '@billing/domain';
 
 export interface SimulatorOptions {
   readonly walletPrefix: string;
@@ -15,13 +16,7 @@ export interface SimulatorOptions {
   readonly orgPrefix: string;
 }
 
-export interface SimResource {
-  readonly orgId: string;
-  readonly resourceId: string;
-  readonly workspaceId: string;
-  readonly service: string;
-  readonly sku: string;
-  readonly storageGb: number;
+export interface SimResource extends GpuResource {
   status: 'NONE' | 'PENDING' | 'RUNNING' | 'STOPPED' | 'DELETED';
 }
 

@@ -1,4 +1,4 @@
-import { LIFECYCLE_STATUSES, LifecycleStatus } from '@billing/domain';
+import { GpuResource, LIFECYCLE_STATUSES, LifecycleStatus } from '@billing/domain';
 import { ErrorCode, InputError } from './error-codes';
 import { LifecycleSubjects } from './subjects';
 import { KEY_RULE, ORG_ID, readJson, required, SERVICE, SKU, text, timestamp, TOKEN } from './wallet-commands';
@@ -7,14 +7,8 @@ import { KEY_RULE, ORG_ID, readJson, required, SERVICE, SKU, text, timestamp, TO
 export const MAX_STORAGE_GB = 1_000_000;
 
 /** A lifecycle message from the control plane (DESIGN.md section 5), checked. */
-export interface LifecycleMessage {
+export interface LifecycleMessage extends GpuResource {
   readonly eventId: string;
-  readonly orgId: string;
-  readonly workspaceId: string;
-  readonly resourceId: string;
-  readonly service: string;
-  readonly sku: string;
-  readonly storageGb: number;
   readonly status: LifecycleStatus;
   readonly at: Date;
 }

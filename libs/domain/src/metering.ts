@@ -8,6 +8,16 @@ import { Decimal, roundToLedgerScale, ZERO } from './money';
 export const LIFECYCLE_STATUSES = ['PENDING', 'RUNNING', 'STOPPING', 'STOPPED', 'FAILED', 'DELETED'] as const;
 export type LifecycleStatus = (typeof LIFECYCLE_STATUSES)[number];
 
+/** What a GPU resource is, as the control plane names it: fixed for the resource's whole life. */
+export interface GpuResource {
+  readonly orgId: string;
+  readonly resourceId: string;
+  readonly workspaceId: string;
+  readonly service: string;
+  readonly sku: string;
+  readonly storageGb: number;
+}
+
 export interface LifecycleEvent {
   readonly eventId: string;
   readonly status: LifecycleStatus;

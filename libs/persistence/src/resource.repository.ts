@@ -1,14 +1,8 @@
-import { LifecycleEvent, LifecycleStatus } from '@billing/domain';
+import { GpuResource, LifecycleEvent, LifecycleStatus } from '@billing/domain';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { partitionCondition, PartitionFilter } from './partitions';
 
-export interface StoredResource {
-  readonly orgId: string;
-  readonly resourceId: string;
-  readonly workspaceId: string;
-  readonly service: string;
-  readonly sku: string;
-  readonly storageGb: number;
+export interface StoredResource extends GpuResource {
   readonly events: readonly LifecycleEvent[];
 }
 
