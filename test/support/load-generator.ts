@@ -200,8 +200,9 @@ export class LoadGenerator {
 
 /**
  * The lifecycle stream and consumer as an operator would set them up ahead of the engine (the
- * engine keeps an existing consumer as configured): the same settings except a 10 s ack wait, so
- * a message delivered to a process that is then killed comes back in 10 s rather than 60 s.
+ * engine keeps an existing consumer as configured, but for a delivery limit, which it lifts): the
+ * same settings except a 10 s ack wait, so a message delivered to a process that is then killed
+ * comes back in 10 s rather than 60 s.
  */
 export async function prepareLifecycleConsumer(nc: NatsConnection, names: TestNames): Promise<void> {
   const jsm = await nc.jetstreamManager();
@@ -211,7 +212,7 @@ export async function prepareLifecycleConsumer(nc: NatsConnection, names: TestNa
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
     ack_wait: nanos(10_000),
-    max_deliver: 20,
+    max_deliver: -1,
     max_ack_pending: 20_000,
     filter_subject: `${names.lifecycleSubjectPrefix}.>`,
   });

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ensureStream, StreamSpec } from '@billing/messaging';
 import { PROBE_TIMEOUT_MS } from '@billing/observability';
-import { AckPolicy, ConsumerConfig, ConsumerMessages, DeliverPolicy, JetStreamManager, JsMsg, nanos, NatsConnection } from 'nats';
+import { AckPolicy, ConsumerConfig, ConsumerMessages, ConsumerUpdateConfig, DeliverPolicy, JetStreamManager, JsMsg, nanos, NatsConnection } from 'nats';
 import { alertSubjects, readAlertEvent } from './alert-event';
 import { AlertsConfig } from './alerts.config';
 import { AlertsMetrics, ConsumerPosition } from './alerts.metrics';
@@ -133,7 +133,16 @@ export class AlertConsumer {
       if (!/consumer not found/i.test(String((error as Error)?.message))) throw error;
     }
     if (existing) {
-      if (existing.config.ack_wait !== nanos(ackWaitMs)) await jsm.consumers.update(stream, name, { ack_wait: nanos(ackWaitMs) });
+      const update: Partial<ConsumerUpdateConfig> = {};
+      if (existing.config.ack_wait !== nanos(ackWaitMs)) update.ack_wait = nanos(ackWaitMs);
+      // Made by a version that knew fewer alert types: it would never be given the new ones.
+      const wanted = alertSubjects(this.config.subjectPrefix);
+      const filters = existing.config.filter_subjects ?? [];
+      if (filters.length > 0 && (filters.length !== wanted.length || wanted.some((s) => !filters.includes(s)))) {
+        update.filter_subjects = wanted;
+        this.logger.log({ msg: 'alert consumer filters updated to the current alert types', consumer: name, before: filters, after: wanted });
+      }
+      if (Object.keys(update).length > 0) await jsm.consumers.update(stream, name, update);
       return;
     }
     const base: Partial<ConsumerConfig> = {

@@ -1,7 +1,10 @@
 import { EventType } from '@billing/contracts';
 
-/** The billing events an organization is alerted about; `balance` snapshots are not alerts. */
-export const ALERT_EVENT_TYPES = ['low_balance', 'depleted', 'grant_expired'] as const satisfies readonly EventType[];
+/**
+ * The billing events an organization is alerted about; `balance` snapshots are not alerts.
+ * `lifecycle_rejected`: a lifecycle message of the organization the engine refused for good.
+ */
+export const ALERT_EVENT_TYPES = ['low_balance', 'depleted', 'grant_expired', 'lifecycle_rejected'] as const satisfies readonly EventType[];
 export type AlertEventType = (typeof ALERT_EVENT_TYPES)[number];
 
 export interface AlertEvent {

@@ -3,7 +3,7 @@ import { Subjects } from '@billing/contracts';
 import { connectNats, JetStreamPublisher, OutboxRelay } from '@billing/messaging';
 import { natsProbe, ObservabilityModule, postgresProbe } from '@billing/observability';
 import { BillingMetrics } from './billing.metrics';
-import { openDatabase, OutboxRepository, PlanRepository, ResourceRepository, VoucherRepository, WalletRepository } from '@billing/persistence';
+import { openDatabase, OutboxRepository, PlanRepository, RejectedLifecycleRepository, ResourceRepository, VoucherRepository, WalletRepository } from '@billing/persistence';
 import { PlanService } from './plans/plan.service';
 import { VoucherService } from './vouchers/voucher.service';
 import { MikroORM } from '@mikro-orm/postgresql';
@@ -146,6 +146,7 @@ export class BillingModule {
           },
         },
         { provide: ResourceRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new ResourceRepository(orm) },
+        { provide: RejectedLifecycleRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new RejectedLifecycleRepository(orm) },
         { provide: VoucherRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new VoucherRepository(orm) },
         VoucherService,
         { provide: PlanRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new PlanRepository(orm) },

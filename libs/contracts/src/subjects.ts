@@ -2,7 +2,8 @@
 export const WALLET_COMMANDS = ['topup', 'grant', 'debit', 'reverse', 'redeem', 'balance', 'ledger', 'authorize', 'alerts.set', 'usage', 'resources'] as const;
 export type WalletCommandName = (typeof WALLET_COMMANDS)[number];
 
-export const EVENT_TYPES = ['balance', 'low_balance', 'depleted', 'grant_expired', 'grant_expiring'] as const;
+/** `lifecycle_rejected`: a lifecycle message of the organization was refused for good (DESIGN.md section 5 lists the rest). */
+export const EVENT_TYPES = ['balance', 'low_balance', 'depleted', 'grant_expired', 'grant_expiring', 'lifecycle_rejected'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 export class Subjects {

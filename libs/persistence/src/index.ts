@@ -5,6 +5,7 @@ export * from './outbox.repository';
 export * from './row-mapping';
 export * from './wallet.repository';
 export * from './resource.repository';
+export * from './rejected-lifecycle.repository';
 export * from './webhook.repository';
 export * from './voucher.repository';
 export * from './plan.repository';

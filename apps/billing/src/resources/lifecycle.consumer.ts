@@ -1,27 +1,38 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InputError, LifecycleMessage, LifecycleSubjects, parseLifecycleMessage } from '@billing/contracts';
-import { ensureStream } from '@billing/messaging';
-import { ResourceRepository } from '@billing/persistence';
-import { AckPolicy, ConsumerMessages, DeliverPolicy, JsMsg, Msg, nanos, NatsConnection } from 'nats';
+import { ErrorCode, InputError, LifecycleMessage, LifecycleSubjects, parseLifecycleMessage, Subjects } from '@billing/contracts';
+import { ensureStream, OutboxRelay } from '@billing/messaging';
+import { RejectedLifecycleRepository } from '@billing/persistence';
+import { AckPolicy, ConsumerInfo, ConsumerMessages, DeliverPolicy, JsMsg, Msg, nanos, NatsConnection } from 'nats';
 import { BillingConfig } from '../config';
 import { BillingMetrics } from '../billing.metrics';
 import { CONFIG, NATS } from '../tokens';
 import { Ownership } from '../ownership/ownership.service';
 import { Peers, SUBJECT_HEADER } from '../ownership/peers';
+import { rejectionAnnouncement } from './lifecycle-rejection';
+import { lifecycleRetryDelayMs } from './lifecycle-retry';
 import { LifecycleOutcome } from './resource.actor';
 import { ResourceService } from './resource.service';
 
 /** Messages handled at once; the consumer pulls more only as these finish. */
 export const MAX_LIFECYCLE_IN_FLIGHT = 1000;
-/** Deliveries of one message before JetStream gives up on it (a message that keeps failing is not retried forever). */
-export const MAX_LIFECYCLE_DELIVERIES = 20;
-const RETRY_DELAY_MS = 2000;
+/**
+ * Deliveries of one message before JetStream gives up on it: no limit (-1). A lifecycle message
+ * is money (a RUNNING, a STOPPED); one that fails for a passing reason is delivered again, paced
+ * by `lifecycleRetryDelayMs`, for as long as the reason lasts. One that can never be used is not
+ * retried at all: it is recorded, announced and acknowledged at once.
+ */
+export const LIFECYCLE_MAX_DELIVER = -1;
 
 /**
  * The durable JetStream consumer of lifecycle events. A message is acknowledged only after its
- * effect is committed; one that cannot be used is recorded with the reason and acknowledged.
+ * effect is committed; one that cannot be used is recorded with the reason, announced to its
+ * organization (`lifecycle_rejected`, in the same commit) and acknowledged.
  * Every engine process shares the consumer; a process that receives an event for an organization
  * another process owns has that process apply it, and acknowledges it by its answer.
+ *
+ * No `working()` heartbeat: a message held past the ack wait is delivered again meanwhile, which
+ * costs a second look and nothing else (the resource actor dedupes it by `eventId`), and with no
+ * delivery limit an extra delivery no longer uses up a message's chances.
  */
 @Injectable()
 export class LifecycleConsumer {
@@ -38,7 +49,9 @@ export class LifecycleConsumer {
     @Inject(CONFIG) private readonly config: BillingConfig,
     @Inject(NATS) private readonly nc: NatsConnection,
     private readonly resources: ResourceService,
-    private readonly repository: ResourceRepository,
+    private readonly rejections: RejectedLifecycleRepository,
+    private readonly relay: OutboxRelay,
+    private readonly events: Subjects,
     private readonly metrics: BillingMetrics,
     private readonly ownership: Ownership,
     private readonly peers: Peers,
@@ -49,20 +62,29 @@ export class LifecycleConsumer {
   async start(): Promise<void> {
     const jsm = await this.nc.jetstreamManager();
     await ensureStream(jsm, { name: this.config.lifecycleStream, subjects: [this.subjects.wildcard()], duplicateWindowMs: 2 * 60_000, maxAgeMs: 30 * 86_400_000 });
+    const { lifecycleStream: stream, lifecycleConsumer: name } = this.config;
+    let existing: ConsumerInfo | null = null;
     try {
-      await jsm.consumers.info(this.config.lifecycleStream, this.config.lifecycleConsumer);
-    } catch {
-      await jsm.consumers.add(this.config.lifecycleStream, {
-        durable_name: this.config.lifecycleConsumer,
+      existing = await jsm.consumers.info(stream, name);
+    } catch (error) {
+      if (!/consumer not found/i.test(String((error as Error)?.message))) throw error;
+    }
+    if (!existing) {
+      await jsm.consumers.add(stream, {
+        durable_name: name,
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.All,
         ack_wait: nanos(60_000),
-        max_deliver: MAX_LIFECYCLE_DELIVERIES,
+        max_deliver: LIFECYCLE_MAX_DELIVER,
         max_ack_pending: 20_000,
         filter_subject: this.subjects.wildcard(),
       });
+    } else if ((existing.config.max_deliver ?? -1) > 0) {
+      // Made by an older engine or by an operator: JetStream would drop a message after that many deliveries, unrecorded.
+      await jsm.consumers.update(stream, name, { max_deliver: LIFECYCLE_MAX_DELIVER });
+      this.logger.warn({ msg: 'lifecycle consumer had a delivery limit; made unlimited', consumer: name, maxDeliverBefore: existing.config.max_deliver, maxDeliver: LIFECYCLE_MAX_DELIVER });
     }
-    const consumer = await this.nc.jetstream().consumers.get(this.config.lifecycleStream, this.config.lifecycleConsumer);
+    const consumer = await this.nc.jetstream().consumers.get(stream, name);
     this.messages = await consumer.consume({ max_messages: MAX_LIFECYCLE_IN_FLIGHT });
     this.running = this.loop(this.messages);
   }
@@ -77,12 +99,18 @@ export class LifecycleConsumer {
     for await (const m of messages) {
       while (this.inFlight >= MAX_LIFECYCLE_IN_FLIGHT) await new Promise<void>((r) => (this.wake = r));
       this.inFlight++;
-      void this.handle(m).finally(() => {
-        this.inFlight--;
-        const w = this.wake;
-        this.wake = null;
-        w?.();
-      });
+      void this.handle(m)
+        .catch((error) => {
+          // A bug, not the message's fault: it comes back like any passing failure.
+          this.logger.error({ msg: 'lifecycle event handling failed; redelivered later', subject: m.subject, error: String((error as Error)?.stack ?? error) });
+          this.retryLater(m);
+        })
+        .finally(() => {
+          this.inFlight--;
+          const w = this.wake;
+          this.wake = null;
+          w?.();
+        });
     }
   }
 
@@ -91,8 +119,8 @@ export class LifecycleConsumer {
     try {
       event = parseLifecycleMessage(this.subjects, m.subject, m.data);
     } catch (error) {
-      const reason = error instanceof InputError ? `${error.code}: ${error.message}` : `unreadable: ${String(error)}`;
-      await this.reject(m, null, reason);
+      if (error instanceof InputError) await this.reject(m, null, error.code, error.message);
+      else await this.reject(m, null, ErrorCode.INTERNAL, `the message could not be read: ${String(error)}`);
       return;
     }
     const outcome = await this.outcomeOf(event, m);
@@ -104,12 +132,21 @@ export class LifecycleConsumer {
         m.ack();
         return;
       case 'rejected':
-        await this.reject(m, event.eventId, `${outcome.code}: ${outcome.reason}`);
+        await this.reject(m, event.eventId, outcome.code, outcome.reason);
         return;
       case 'retry':
-        this.logger.warn({ msg: 'lifecycle event not applied yet; redelivered later', subject: m.subject, eventId: event.eventId, reason: outcome.reason });
+        this.logger.warn({ msg: 'lifecycle event not applied yet; redelivered later', subject: m.subject, eventId: event.eventId, deliveries: m.info.deliveryCount, reason: outcome.reason });
         this.metrics.lifecycle.inc({ outcome: 'retry' });
-        m.nak(RETRY_DELAY_MS);
+        this.retryLater(m);
+    }
+  }
+
+  /** Hands the message back, to come again after a wait that grows with its deliveries. */
+  private retryLater(m: JsMsg): void {
+    try {
+      m.nak(lifecycleRetryDelayMs(m.info.deliveryCount, Math.random));
+    } catch {
+      // The connection is gone: the server delivers it again after the ack wait anyway.
     }
   }
 
@@ -138,16 +175,33 @@ export class LifecycleConsumer {
     msg.respond(Buffer.from(JSON.stringify(outcome)));
   }
 
-  private async reject(m: JsMsg, eventId: string | null, reason: string): Promise<void> {
+  /**
+   * Records a message refused for good and, in the same commit, announces it to the organization
+   * its subject names (`lifecycle_rejected`, which the alert service delivers to that
+   * organization's webhooks). A subject that names no organization leaves no one to tell: the
+   * message is recorded and counted (`outcome="rejected_unattributed"`) only. Acknowledged once
+   * committed; a failed commit is a passing failure, retried like any other.
+   */
+  private async reject(m: JsMsg, eventId: string | null, code: string, reason: string): Promise<void> {
+    const announcement = rejectionAnnouncement(
+      this.events,
+      this.subjects,
+      { stream: m.info.stream, streamSequence: m.seq, subject: m.subject, data: m.data, lifecycleEventId: eventId, code, reason },
+      new Date(),
+    );
+    let stored;
     try {
-      // Stored as text: a NUL byte (which Postgres text cannot hold) is kept escaped.
-      await this.repository.reject(m.subject, eventId, reason, Buffer.from(m.data).toString('utf8').replace(/\u0000/g, '\\u0000'));
-      this.rejected++;
-      this.metrics.lifecycle.inc({ outcome: 'rejected' });
-      this.logger.warn({ msg: 'lifecycle event rejected', subject: m.subject, eventId, reason });
-      m.ack();
-    } catch {
-      m.nak(RETRY_DELAY_MS);
+      stored = await this.rejections.record({ subject: m.subject, eventId, reason: `${code}: ${reason}`, payload: Buffer.from(m.data).toString('utf8') }, announcement);
+    } catch (error) {
+      this.logger.warn({ msg: 'rejected lifecycle event not recorded yet; redelivered later', subject: m.subject, eventId, deliveries: m.info.deliveryCount, error: String((error as Error)?.message ?? error) });
+      this.metrics.lifecycle.inc({ outcome: 'retry' });
+      this.retryLater(m);
+      return;
     }
+    if (stored) this.relay.publish([stored]);
+    this.rejected++;
+    this.metrics.lifecycle.inc({ outcome: announcement ? 'rejected' : 'rejected_unattributed' });
+    this.logger.warn({ msg: 'lifecycle event rejected', subject: m.subject, eventId, code, reason, announced: announcement !== null });
+    m.ack();
   }
 }
