@@ -59,4 +59,25 @@ describe('live dashboard in a browser', () => {
     await eventually(() => total.textContent(), (t) => t === `₫${final.total.replace(/\B(?=(\d{3})+(?!\d))/g, ',')}`, 15_000);
     await page.close();
   });
+
+  it('shows components that add up to the total shown, and usage per workspace as the engine rounded it', async () => {
+    const org = 'dash-usd';
+    await client.request(org, 'topup', { idempotencyKey: 't', amount: '10.00', currency: 'USD', provider: 'stripe', reference: 'pi_dash' });
+    await client.request(org, 'grant', { idempotencyKey: 'p', kind: 'plan', amount: '3.335', currency: 'USD' });
+    await client.request(org, 'grant', { idempotencyKey: 'v', kind: 'voucher', amount: '1.335', currency: 'USD', expiresAt: new Date(Date.now() + 86400_000).toISOString() });
+    await client.request(org, 'debit', { idempotencyKey: 'd1', amount: '0.004', service: 'vm', workspaceId: 'ws-dash', resourceId: 'r-1' });
+    await client.request(org, 'debit', { idempotencyKey: 'd2', amount: '0.004', service: 'vm', workspaceId: 'ws-dash', resourceId: 'r-2' });
+    const page = await browser.newPage();
+    await page.goto(`${gateway.url}/#token=${gateway.token(org)}`);
+    const card = (id: string) => page.locator(`#${id}`).textContent();
+    // Exact: 3.327 + 1.335 + 10 = 14.662. Rounded one by one: 3.33 + 1.34 + 10.00 = 14.67, one cent over.
+    await eventually(() => card('total'), (t) => t === '$14.66', 15_000);
+    expect([await card('plan'), await card('voucher'), await card('topup')]).toEqual(['$3.33', '$1.33', '$10.00']);
+    expect(await card('exact')).toBe('14.662');
+    // Two rows of 0.004 each read 0.00; their sum is rounded once by the engine: 0.01.
+    const row = page.getByTestId('usage-row');
+    await eventually(() => row.allTextContents(), (rows) => rows.length === 1, 15_000);
+    expect(await row.locator('td').allTextContents()).toEqual(['ws-dash', '0.00', '$0.01']);
+    await page.close();
+  });
 });

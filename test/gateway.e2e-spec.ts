@@ -155,6 +155,29 @@ describe('gateway: live balances and HTTP API', () => {
       expect(auth).toMatchObject({ ok: true, authorized: true });
     });
 
+    it('shows plan + voucher + top-up adding up to the total shown, no -0.00, and usage rounded by the engine', async () => {
+      const org = 'gw-display';
+      const token = gateway.token(org);
+      const expiresAt = new Date(Date.now() + 86400_000).toISOString();
+      await client.request(org, 'topup', { idempotencyKey: 't', amount: '10.00', currency: 'USD', provider: 'stripe', reference: 'pi_display' });
+      await client.request(org, 'grant', { idempotencyKey: 'p', kind: 'plan', amount: '3.335', currency: 'USD' });
+      await client.request(org, 'grant', { idempotencyKey: 'v', kind: 'voucher', amount: '1.335', currency: 'USD', expiresAt });
+      const wallet = async () => ((await (await http('/api/v1/wallet', { token })).json()) as any).balance;
+      // Rounded one by one they would read 3.34 + 1.34 + 10.00 = 14.68 under a total of 14.67.
+      expect(await wallet()).toMatchObject({ total: '14.67', plan: '3.33', voucher: '1.34', topup: '10.00', exact: { total: '14.67', plan: '3.335', voucher: '1.335', topup: '10' } });
+      await client.request(org, 'debit', { idempotencyKey: 'd1', amount: '14.674', service: 'vm', workspaceId: 'ws-d', resourceId: 'r-1' });
+      // A debt of less than half a cent reads 0.00, unsigned.
+      expect(await wallet()).toMatchObject({ total: '0.00', plan: '0.00', voucher: '0.00', topup: '0.00', exact: { total: '-0.004', topup: '-0.004' } });
+      await client.request(org, 'debit', { idempotencyKey: 'd2', amount: '0.003', service: 'vm', workspaceId: 'ws-d', resourceId: 'r-2' });
+      expect(await wallet()).toMatchObject({ total: '-0.01', plan: '0.00', voucher: '0.00', topup: '-0.01', exact: { total: '-0.007', topup: '-0.007' } });
+      const from = new Date(Date.now() - 86400_000).toISOString();
+      const usage: any = await (await http(`/api/v1/wallet/usage?from=${from}&to=${new Date(Date.now() + 1000).toISOString()}`, { token })).json();
+      expect(usage.currency).toBe('USD');
+      expect(usage.usage.map((r: any) => [r.resourceId, r.amount, r.display])).toEqual(expect.arrayContaining([['r-1', '14.674', '14.67'], ['r-2', '0.003', '0.00']]));
+      // Summed exactly, then rounded once: 14.677 reads 14.68, not 14.67 + 0.00.
+      expect(usage.workspaces).toEqual([{ workspaceId: 'ws-d', amount: '14.677', display: '14.68', gpuHours: '0', gpuHoursDisplay: '0.00' }]);
+    });
+
     it('documents itself with OpenAPI, and reports health and metrics', async () => {
       const docs: any = await (await fetch(`${gateway.url}/docs-json`)).json();
       expect(Object.keys(docs.paths)).toEqual(expect.arrayContaining(['/api/v1/wallet', '/api/v1/wallet/ledger', '/api/v1/wallet/usage', '/api/v1/wallet/grants', '/api/v1/resources']));

@@ -80,9 +80,9 @@ describe('resource billing from lifecycle events', () => {
     const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
     const usage = await client.request(org, 'usage', { from: new Date(midnight - 2 * HOUR).toISOString(), to: new Date().toISOString() });
     expect(usage.usage).toEqual([
-      { workspaceId: 'ws-a', service: 'gpu-container', resourceId: 'r-night', day: day(midnight - HOUR), amount: '2.5', gpuHours: '1' },
-      { workspaceId: 'ws-a', service: 'gpu-container', resourceId: 'r-night', day: day(midnight), amount: '5', gpuHours: '2' },
-      { workspaceId: 'ws-b', service: 'ai-notebook', resourceId: 'r-day', day: day(midnight), amount: '0.8', gpuHours: '0.5' },
+      { workspaceId: 'ws-a', service: 'gpu-container', resourceId: 'r-night', day: day(midnight - HOUR), amount: '2.5', display: '2.50', gpuHours: '1' },
+      { workspaceId: 'ws-a', service: 'gpu-container', resourceId: 'r-night', day: day(midnight), amount: '5', display: '5.00', gpuHours: '2' },
+      { workspaceId: 'ws-b', service: 'ai-notebook', resourceId: 'r-day', day: day(midnight), amount: '0.8', display: '0.80', gpuHours: '0.5' },
     ]);
     const onlyB = await client.request(org, 'usage', { from: new Date(midnight - 2 * HOUR).toISOString(), to: new Date().toISOString(), workspaceId: 'ws-b' });
     expect(onlyB.usage.map((u: any) => u.resourceId)).toEqual(['r-day']);

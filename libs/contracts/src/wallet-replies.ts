@@ -1,5 +1,11 @@
-import { Balance, Currency, Decimal, Grant, LedgerEntry, toDisplay, toExact } from '@billing/domain';
+import { apportionForDisplay, Balance, Currency, Decimal, Grant, LedgerEntry, sum, toDisplay, toExact } from '@billing/domain';
 
+/**
+ * A wallet's balance as sent to its users. `total`, `plan`, `voucher`, `topup` and
+ * `burnRatePerHour` are display amounts, rounded to the currency's minor unit; plan + voucher +
+ * top-up always add up to the displayed total (see apportionForDisplay). Before the wallet has a
+ * currency they are the exact amounts.
+ */
 export interface BalanceSnapshot {
   readonly orgId: string;
   readonly seq: number;
@@ -64,6 +70,10 @@ export function balanceSnapshot(args: {
 }): BalanceSnapshot {
   const { balance, currency, burnRatePerHour } = args;
   const show = (d: Decimal) => (currency ? toDisplay(d, currency) : toExact(d));
+  // The components are apportioned, not rounded one by one, so that what a reader adds up is the total shown.
+  const shown = currency
+    ? apportionForDisplay([balance.plan, balance.voucher, balance.topup], currency)
+    : { total: toExact(balance.total), parts: [balance.plan, balance.voucher, balance.topup].map(toExact) };
   const runwaySeconds =
     burnRatePerHour.isZero() || balance.total.lessThanOrEqualTo(0)
       ? balance.total.lessThanOrEqualTo(0) ? 0 : null
@@ -72,10 +82,10 @@ export function balanceSnapshot(args: {
     orgId: args.orgId,
     seq: args.seq,
     currency,
-    total: show(balance.total),
-    plan: show(balance.plan),
-    voucher: show(balance.voucher),
-    topup: show(balance.topup),
+    total: shown.total,
+    plan: shown.parts[0],
+    voucher: shown.parts[1],
+    topup: shown.parts[2],
     burnRatePerHour: show(burnRatePerHour),
     runwaySeconds,
     vouchers: args.grants
@@ -89,5 +99,49 @@ export function balanceSnapshot(args: {
       burnRatePerHour: toExact(burnRatePerHour),
     },
     at: args.at.toISOString(),
+  };
+}
+
+/** One row of usage as read from the ledger: exact amount and GPU-hours. */
+export interface UsageRowInput {
+  readonly workspaceId: string | null;
+  readonly service: string | null;
+  readonly resourceId: string;
+  readonly day: string;
+  readonly amount: string;
+  readonly gpuHours: string;
+}
+
+/** GPU-hours are shown with two decimals (they are time, not money, but rounded the same way: half-even). */
+export const GPU_HOURS_DISPLAY_PLACES = 2;
+
+/**
+ * Usage with display amounts, for pages that must only show strings: each row gains `display`
+ * (its amount rounded by the domain's one display rounding), and `workspaces` sums the rows per
+ * workspace exactly, then rounds once. The rows' fields are kept as they are.
+ */
+export function usageView<Row extends UsageRowInput>(rows: readonly Row[], currency: Currency | null) {
+  const show = (d: Decimal) => (currency ? toDisplay(d, currency) : toExact(d));
+  const byWorkspace = new Map<string | null, { amounts: Decimal[]; gpuHours: Decimal[] }>();
+  for (const r of rows) {
+    const w = byWorkspace.get(r.workspaceId) ?? { amounts: [], gpuHours: [] };
+    w.amounts.push(new Decimal(r.amount));
+    w.gpuHours.push(new Decimal(r.gpuHours));
+    byWorkspace.set(r.workspaceId, w);
+  }
+  return {
+    currency,
+    usage: rows.map((r) => ({ ...r, display: show(new Decimal(r.amount)) })),
+    workspaces: [...byWorkspace].map(([workspaceId, w]) => {
+      const amount = sum(w.amounts);
+      const gpuHours = sum(w.gpuHours);
+      return {
+        workspaceId,
+        amount: toExact(amount),
+        display: show(amount),
+        gpuHours: toExact(gpuHours),
+        gpuHoursDisplay: gpuHours.toFixed(GPU_HOURS_DISPLAY_PLACES, Decimal.ROUND_HALF_EVEN),
+      };
+    }),
   };
 }

@@ -22,9 +22,37 @@ export function roundToLedgerScale(value: Decimal): Decimal {
   return value.toDecimalPlaces(LEDGER_SCALE, Decimal.ROUND_HALF_EVEN);
 }
 
-/** Display rounding to the currency's minor unit (VND and JPY have none), half-even. */
+/**
+ * Display rounding to the currency's minor unit (VND and JPY have none), half-even: the one
+ * place an amount is rounded for people to read. A value that rounds to zero reads unsigned
+ * ("0.00", never "-0.00").
+ */
 export function toDisplay(value: Decimal, currency: Currency): string {
-  return value.toFixed(minorUnits(currency), Decimal.ROUND_HALF_EVEN);
+  const rounded = value.toDecimalPlaces(minorUnits(currency), Decimal.ROUND_HALF_EVEN);
+  return (rounded.isZero() ? rounded.abs() : rounded).toFixed(minorUnits(currency));
+}
+
+/**
+ * Display amounts for the parts of a sum that add up to the displayed sum. The total is rounded
+ * half-even to the minor unit like any amount; each part is rounded the same way, then the
+ * difference between the displayed total and the sum of the rounded parts (a few minor units at
+ * most) is given one unit at a time to the parts whose rounding moved them furthest the other
+ * way: the largest remainders, ties to the earlier part. So every displayed part is less than
+ * one minor unit from its exact value, never of the opposite sign, and a zero part reads zero.
+ */
+export function apportionForDisplay(parts: readonly Decimal[], currency: Currency): { total: string; parts: string[] } {
+  const places = minorUnits(currency);
+  const unit = new Decimal(1).dividedBy(new Decimal(10).pow(places));
+  const total = sum(parts).toDecimalPlaces(places, Decimal.ROUND_HALF_EVEN);
+  const rounded = parts.map((p) => p.toDecimalPlaces(places, Decimal.ROUND_HALF_EVEN));
+  const missingUnits = total.minus(sum(rounded)).dividedBy(unit).toNumber();
+  const step = missingUnits > 0 ? unit : unit.negated();
+  // Remainder (exact - rounded) in the direction the units have to go; the largest get a unit first.
+  const order = parts
+    .map((p, i) => ({ i, remainder: p.minus(rounded[i]).times(Math.sign(missingUnits)) }))
+    .sort((a, b) => b.remainder.comparedTo(a.remainder) || a.i - b.i);
+  for (let k = 0; k < Math.abs(missingUnits); k++) rounded[order[k].i] = rounded[order[k].i].plus(step);
+  return { total: toDisplay(total, currency), parts: rounded.map((r) => toDisplay(r, currency)) };
 }
 
 /** The canonical text form of an exact amount: no exponent, at most LEDGER_SCALE decimals, no trailing zeros. */

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { entryView, ErrorCode, errorReply, InputError, parseOrgId, parsePlanCancel, parsePlanSubscription, parseVoucherCode, parseWalletCommand, Subjects, WALLET_COMMANDS } from '@billing/contracts';
+import { BalanceSnapshot, entryView, ErrorCode, errorReply, InputError, parseOrgId, parsePlanCancel, parsePlanSubscription, parseVoucherCode, parseWalletCommand, Subjects, usageView, WALLET_COMMANDS } from '@billing/contracts';
 import { PlanService } from '../plans/plan.service';
 import { VoucherService } from '../vouchers/voucher.service';
 import { Decimal, toExact } from '@billing/domain';
@@ -151,8 +151,14 @@ export class WalletNatsHandler {
         return;
       }
       if (parsed.name === 'usage') {
-        this.wallets.usage(orgId, parsed.workspaceId, parsed.from, parsed.to).then(
-          (rows) => reply({ ok: true, from: parsed.from.toISOString(), to: parsed.to.toISOString(), usage: rows.map((r) => ({ ...r, amount: toExact(new Decimal(r.amount)), gpuHours: toExact(new Decimal(r.gpuHours)) })) }),
+        // The display amounts are rounded to the wallet's currency, which its actor knows.
+        Promise.all([this.wallets.usage(orgId, parsed.workspaceId, parsed.from, parsed.to), this.wallets.ask(orgId, { name: 'balance' })]).then(
+          ([rows, answer]) => {
+            const balance = answer as { ok: boolean; balance?: BalanceSnapshot };
+            if (!balance.ok || !balance.balance) return reply(answer);
+            const exact = rows.map((r) => ({ ...r, amount: toExact(new Decimal(r.amount)), gpuHours: toExact(new Decimal(r.gpuHours)) }));
+            reply({ ok: true, from: parsed.from.toISOString(), to: parsed.to.toISOString(), ...usageView(exact, balance.balance.currency) });
+          },
           () => reply(errorReply(ErrorCode.UNAVAILABLE, 'usage could not be read; retry')),
         );
         return;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ErrorCode, errorReply, ErrorBody, InputError } from '@billing/contracts';
-import { Decimal, minorUnits } from '@billing/domain';
+import { currencyLockRefusal, Decimal, isCurrency, minorUnits, toDisplay } from '@billing/domain';
 import { TopupIntent, TopupRepository } from '@billing/persistence';
 import { BillingClient } from '../wallet/billing.client';
 import { toMinorUnits, fromMinorUnits } from './payment-amounts';
@@ -73,10 +73,11 @@ export class PaymentsService {
     // The currency is refused before any money moves, not after the payment when the engine would refuse the credit.
     const balance = await this.billing.request(orgId, 'balance');
     if (!balance.ok) return balance;
-    const locked: string | null = balance.balance?.currency ?? (await this.topups.uncreditedCurrency(orgId));
-    if (locked !== null && locked !== currency) {
-      return errorReply(ErrorCode.CURRENCY_LOCKED, `the billing currency is ${locked}, fixed by the first top-up; a top-up in ${currency} is refused`);
-    }
+    // A paid top-up not yet credited fixes the currency as surely as a credited one.
+    const reported: unknown = balance.balance?.currency ?? null;
+    const billingCurrency = isCurrency(reported) ? reported : await this.topups.uncreditedCurrency(orgId);
+    const refused = currencyLockRefusal(billingCurrency, currency);
+    if (refused) return errorReply(ErrorCode.CURRENCY_LOCKED, refused);
     const id = randomUUID();
     let providerRef: string;
     let pay: Record<string, unknown>;
@@ -100,7 +101,7 @@ export class PaymentsService {
       return errorReply(ErrorCode.UNAVAILABLE, `${provider} did not start the payment: ${(error as Error).message}`);
     }
     await this.topups.createPending({ id, orgId, amount, currency, provider, providerRef });
-    return { ok: true, topup: { id, status: 'pending', amount: amount.toFixed(minorUnits(currency)), currency, provider, providerRef, ...pay } };
+    return { ok: true, topup: { id, status: 'pending', amount: toDisplay(amount, currency), currency, provider, providerRef, ...pay } };
   }
 
   async stripeWebhook(rawBody: Buffer, signature: string | undefined): Promise<WebhookAnswer> {
