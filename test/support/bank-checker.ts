@@ -3,7 +3,7 @@ import path from 'path';
 import Decimal from 'decimal.js';
 import { consumerOpts, JsMsg, NatsConnection } from 'nats';
 import { GpuResource } from '@billing/domain';
-import { sql } from './engine';
+import { sql, testDatabaseUrl } from './engine';
 
 /**
  * A Jepsen-style bank checker: what the load generator knows it sent and was told, against what
@@ -137,20 +137,23 @@ export interface StreamEvent {
   readonly body: { readonly eventId: string; readonly type: string; readonly orgId: string; readonly seq?: number } & Record<string, unknown>;
 }
 
-export async function readStore(orgs: readonly string[]): Promise<StoreState> {
+export async function readStore(orgs: readonly string[], databaseUrl = testDatabaseUrl()): Promise<StoreState> {
   const ledger = await sql<{ org_id: string; seq: string; id: string; type: string; amount: string; idempotency_key: string; resource_id: string | null; created_at: Date }>(
     `select org_id, seq::text, id, type, amount::text, idempotency_key, resource_id, created_at from ledger_entries l where org_id = any($1) order by l.org_id, l.seq`,
     [orgs],
+    databaseUrl,
   );
-  const grants = await sql<{ org_id: string; remaining: string }>(`select org_id, coalesce(sum(remaining), 0)::text as remaining from grants where org_id = any($1) group by org_id`, [orgs]);
-  const wallets = await sql<{ org_id: string; total: string; seq: string }>(`select org_id, total::text, seq::text from wallets where org_id = any($1)`, [orgs]);
+  const grants = await sql<{ org_id: string; remaining: string }>(`select org_id, coalesce(sum(remaining), 0)::text as remaining from grants where org_id = any($1) group by org_id`, [orgs], databaseUrl);
+  const wallets = await sql<{ org_id: string; total: string; seq: string }>(`select org_id, total::text, seq::text from wallets where org_id = any($1)`, [orgs], databaseUrl);
   const meters = await sql<{ org_id: string; resource_id: string; charged: string }>(
     `select org_id, resource_id, sum(charged)::text as charged from meters where org_id = any($1) group by org_id, resource_id`,
     [orgs],
+    databaseUrl,
   );
   const resources = await sql<{ org_id: string; resource_id: string; ids: string[]; deleted: boolean }>(
     `select org_id, resource_id, deleted, array(select e->>'eventId' from jsonb_array_elements(events) e) as ids from resources where org_id = any($1)`,
     [orgs],
+    databaseUrl,
   );
   return {
     ledger: ledger.map((r) => ({ orgId: r.org_id, seq: Number(r.seq), id: r.id, type: r.type, amount: r.amount, idempotencyKey: r.idempotency_key, resourceId: r.resource_id, createdAtMs: new Date(r.created_at).getTime() })),
@@ -159,13 +162,13 @@ export async function readStore(orgs: readonly string[]): Promise<StoreState> {
     meterCharged: new Map(meters.map((m) => [`${m.org_id}/${m.resource_id}`, m.charged])),
     storedEvents: new Map(resources.map((r) => [`${r.org_id}/${r.resource_id}`, r.ids])),
     deleted: new Set(resources.filter((r) => r.deleted).map((r) => `${r.org_id}/${r.resource_id}`)),
-    outboxPending: await outboxPendingFor(orgs),
+    outboxPending: await outboxPendingFor(orgs, databaseUrl),
   };
 }
 
 /** Outbox rows of these organizations not yet published (the subject carries the orgId). */
-export async function outboxPendingFor(orgs: readonly string[]): Promise<number> {
-  const [row] = await sql<{ n: number }>(`select count(*)::int as n from outbox_events where split_part(subject, '.', 3) = any($1)`, [orgs]);
+export async function outboxPendingFor(orgs: readonly string[], databaseUrl = testDatabaseUrl()): Promise<number> {
+  const [row] = await sql<{ n: number }>(`select count(*)::int as n from outbox_events where split_part(subject, '.', 3) = any($1)`, [orgs], databaseUrl);
   return row.n;
 }
 

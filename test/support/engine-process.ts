@@ -142,6 +142,6 @@ export class EngineProcess {
 }
 
 /** A NATS connection for the test itself, which rides out a NATS restart. */
-export function connectTestClient(name: string): Promise<NatsConnection> {
-  return connect({ servers: NATS_URL, name, maxReconnectAttempts: -1, reconnectTimeWait: 200, pingInterval: 2_000 });
+export function connectTestClient(name: string, natsUrl = NATS_URL): Promise<NatsConnection> {
+  return connect({ servers: natsUrl, name, maxReconnectAttempts: -1, reconnectTimeWait: 200, pingInterval: 2_000 });
 }

@@ -114,9 +114,9 @@ export async function deleteStream(nc: NatsConnection, stream: string): Promise<
   await jsm.streams.delete(stream).catch(() => undefined);
 }
 
-/** Direct SQL for checks, the way an auditor would look at the ledger. */
-export async function sql<T = any>(text: string, params: unknown[] = []): Promise<T[]> {
-  const client = new Client({ connectionString: testDatabaseUrl() });
+/** Direct SQL for checks, the way an auditor would look at the ledger (`databaseUrl`: a test's own server). */
+export async function sql<T = any>(text: string, params: unknown[] = [], databaseUrl = testDatabaseUrl()): Promise<T[]> {
+  const client = new Client({ connectionString: databaseUrl });
   await client.connect();
   try {
     return (await client.query(text, params)).rows as T[];

@@ -1,5 +1,5 @@
 import { AckPolicy, DeliverPolicy, nanos, NatsConnection, RetentionPolicy, StorageType } from 'nats';
-import { TestNames } from './engine';
+import { TestNames, testDatabaseUrl } from './engine';
 import {
   Attempt,
   checkBank,
@@ -233,7 +233,7 @@ export async function setUp(nc: NatsConnection, names: TestNames, seed: number, 
 }
 
 /** Ends the load and waits until the engine has caught up with everything; then checks the bank. */
-export async function settleAndCheck(load: LoadGenerator, nc: NatsConnection, names: TestNames, seed: number): Promise<ReturnType<typeof checkBank>> {
+export async function settleAndCheck(load: LoadGenerator, nc: NatsConnection, names: TestNames, seed: number, databaseUrl = testDatabaseUrl()): Promise<ReturnType<typeof checkBank>> {
   await load.stop();
   const deadline = Date.now() + SETTLE_TIMEOUT_MS;
   await load.settleRequests(deadline);
@@ -241,7 +241,7 @@ export async function settleAndCheck(load: LoadGenerator, nc: NatsConnection, na
   const record = load.record();
   const catalog = readPriceCatalog();
   // Settled: every event stored and deleted, the ledger charges stable over two reads, the outbox empty.
-  let store = await readStore(load.orgs);
+  let store = await readStore(load.orgs, databaseUrl);
   let previous = '';
   for (;;) {
     const allStored = [...record.resources].every(([key, r]) => store.deleted.has(key) && r.events.every((e) => store.storedEvents.get(key)?.includes(e.eventId)));
@@ -250,7 +250,7 @@ export async function settleAndCheck(load: LoadGenerator, nc: NatsConnection, na
     if (Date.now() > deadline) break; // the checker says what is missing
     previous = allStored ? fingerprint : '';
     await sleep(1000);
-    store = await readStore(load.orgs);
+    store = await readStore(load.orgs, databaseUrl);
   }
   const stream = (await readEventStream(nc, names.eventsStream, `${names.subjectPrefix}.events.>`)).filter((e) => load.orgs.includes(e.body.orgId));
   const report = checkBank(record, store, stream, catalog);
