@@ -1,6 +1,6 @@
 import { Decimal } from '@billing/domain';
-import { MikroORM } from '@mikro-orm/postgresql';
 import { VersionConflictError, WalletRepository } from '@billing/persistence';
+import { Ownership } from '../apps/billing/src/ownership/ownership.service';
 import { WalletService } from '../apps/billing/src/wallet/wallet.service';
 import { isolatedNames, ledgerTotals, sql, startEngine, TestEngine, WalletClient } from './support/engine';
 
@@ -106,11 +106,12 @@ describe('wallet actor under concurrency', () => {
       expect(new Decimal(totals.wallet!).equals(7)).toBe(true);
 
       // The same check at the repository: a change made from a stale version is refused outright.
-      const repo = new WalletRepository(engine.app.get(MikroORM));
+      const repo = engine.app.get(WalletRepository);
+      const epoch = engine.app.get(Ownership).fence(org)!;
       const stale = await repo.load(org);
       const fresh = await repo.load(org);
-      await expect(repo.commit([{ orgId: org, expectedVersion: fresh.version, state: fresh.state, entries: [], grants: [], meters: [], events: [] }])).resolves.toHaveLength(1);
-      const [result] = await repo.commit([{ orgId: org, expectedVersion: stale.version, state: stale.state, entries: [], grants: [], meters: [], events: [] }]);
+      await expect(repo.commit([{ orgId: org, expectedVersion: fresh.version, epoch, state: fresh.state, entries: [], grants: [], meters: [], events: [] }])).resolves.toHaveLength(1);
+      const [result] = await repo.commit([{ orgId: org, expectedVersion: stale.version, epoch, state: stale.state, entries: [], grants: [], meters: [], events: [] }]);
       expect(result).toBeInstanceOf(VersionConflictError);
     } finally {
       await other.dispose(c2.nc);

@@ -42,7 +42,7 @@ createBillingApp(loadConfig(), false).then(
         type: 'stats',
         cpu: process.cpuUsage(),
         memory: process.memoryUsage(),
-        billableResources: resources.book.size,
+        billableResources: resources.billable,
         resourceActors: resources.registry.size,
         walletActors: wallets.registry.size,
         lifecycleApplied: app.get(LifecycleConsumer).applied,

@@ -3,7 +3,7 @@ import { Subjects } from '@billing/contracts';
 import { connectNats, JetStreamPublisher, OutboxRelay } from '@billing/messaging';
 import { natsProbe, ObservabilityModule, postgresProbe } from '@billing/observability';
 import { BillingMetrics } from './billing.metrics';
-import { openDatabase, OutboxRepository, PlanRepository, RejectedLifecycleRepository, ResourceRepository, VoucherRepository, WalletRepository } from '@billing/persistence';
+import { openDatabase, OutboxRepository, PartitionEpochRepository, PriceVersionRepository, PlanRepository, RejectedLifecycleRepository, ResourceRepository, VoucherRepository, WalletRepository } from '@billing/persistence';
 import { PlanService } from './plans/plan.service';
 import { VoucherService } from './vouchers/voucher.service';
 import { MikroORM } from '@mikro-orm/postgresql';
@@ -12,8 +12,7 @@ import { BillingConfig } from './config';
 import { CONFIG, NATS } from './tokens';
 import { LifecycleConsumer } from './resources/lifecycle.consumer';
 import { MeterTicker } from './resources/meter.ticker';
-import { loadPriceCatalog } from './resources/price-catalog';
-import { ResourceBook } from './resources/resource-book';
+import { PriceCatalog } from './resources/price-catalog';
 import { ResourceService } from './resources/resource.service';
 import { ExpirySweeper } from './wallet/expiry.sweeper';
 import { WalletNatsHandler } from './wallet/wallet.handler';
@@ -41,6 +40,7 @@ class BillingLifecycle implements OnApplicationBootstrap, OnApplicationShutdown 
     private readonly plans: PlanService,
     private readonly ownership: Ownership,
     private readonly peers: Peers,
+    private readonly prices: PriceCatalog,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -68,6 +68,7 @@ class BillingLifecycle implements OnApplicationBootstrap, OnApplicationShutdown 
     });
     this.handler.listen();
     await this.lifecycle.start();
+    this.prices.start();
     this.ticker.start();
     this.expiry.start();
     this.vouchers.start();
@@ -77,6 +78,7 @@ class BillingLifecycle implements OnApplicationBootstrap, OnApplicationShutdown 
 
   async onApplicationShutdown(): Promise<void> {
     this.ticker.stop();
+    this.prices.stop();
     this.expiry.stop();
     this.vouchers.stop();
     this.plans.stop();
@@ -103,6 +105,7 @@ export class BillingModule {
     let resources: ResourceService | undefined;
     let relay: OutboxRelay | undefined;
     let ownership: Ownership | undefined;
+    const fenceScope = { group: config.ownersBucket, partitions: config.partitions };
     return {
       module: BillingModule,
       imports: [
@@ -116,7 +119,7 @@ export class BillingModule {
             metrics.register(registry, {
               mailboxDepth: () => wallets?.registry.depth ?? 0,
               activeWallets: () => wallets?.registry.size ?? 0,
-              billableResources: () => resources?.book.size ?? 0,
+              billableResources: () => resources?.billable ?? 0,
               published: () => relay?.published ?? 0,
               partitionsServed: () => ownership?.serving ?? 0,
             }),
@@ -128,7 +131,8 @@ export class BillingModule {
         { provide: Subjects, useValue: new Subjects(config.subjectPrefix) },
         { provide: MikroORM, useFactory: async () => (orm = await openDatabase(config.databaseUrl, config.dbPoolMax)) },
         { provide: NATS, useFactory: async () => (nc = await connectNats(config.natsUrl, 'billing-engine')) },
-        { provide: WalletRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new WalletRepository(orm) },
+        { provide: WalletRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new WalletRepository(orm, fenceScope) },
+        { provide: PartitionEpochRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new PartitionEpochRepository(orm, fenceScope) },
         { provide: OutboxRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new OutboxRepository(orm) },
         {
           provide: OutboxRelay,
@@ -145,17 +149,17 @@ export class BillingModule {
             return relay;
           },
         },
-        { provide: ResourceRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new ResourceRepository(orm) },
+        { provide: ResourceRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new ResourceRepository(orm, fenceScope) },
         { provide: RejectedLifecycleRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new RejectedLifecycleRepository(orm) },
         { provide: VoucherRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new VoucherRepository(orm) },
         VoucherService,
         { provide: PlanRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new PlanRepository(orm) },
         PlanService,
-        { provide: ResourceBook, useFactory: () => new ResourceBook(loadPriceCatalog(config.priceCatalogPath)) },
-        { provide: WalletService, inject: [CONFIG, WalletRepository, OutboxRelay, Subjects, ResourceBook, ResourceRepository, BillingMetrics], useFactory: (...deps: ConstructorParameters<typeof WalletService>) => (wallets = new WalletService(...deps)) },
+        { provide: PriceCatalog, inject: [MikroORM], useFactory: (orm: MikroORM) => PriceCatalog.open(config.priceCatalogPath, new PriceVersionRepository(orm), config.priceChangeNoticeMs) },
+        { provide: Ownership, inject: [CONFIG, NATS, Subjects, BillingMetrics, PartitionEpochRepository], useFactory: (...deps: ConstructorParameters<typeof Ownership>) => (ownership = new Ownership(...deps)) },
+        { provide: WalletService, inject: [CONFIG, WalletRepository, OutboxRelay, Subjects, PriceCatalog, ResourceRepository, BillingMetrics, Ownership], useFactory: (...deps: ConstructorParameters<typeof WalletService>) => (wallets = new WalletService(...deps)) },
         WalletNatsHandler,
-        { provide: ResourceService, inject: [CONFIG, ResourceBook, ResourceRepository, WalletService], useFactory: (...deps: ConstructorParameters<typeof ResourceService>) => (resources = new ResourceService(...deps)) },
-        { provide: Ownership, inject: [CONFIG, NATS, Subjects, BillingMetrics], useFactory: (...deps: ConstructorParameters<typeof Ownership>) => (ownership = new Ownership(...deps)) },
+        { provide: ResourceService, inject: [CONFIG, ResourceRepository, WalletService, Ownership, PriceCatalog], useFactory: (...deps: ConstructorParameters<typeof ResourceService>) => (resources = new ResourceService(...deps)) },
         Peers,
         LifecycleConsumer,
         MeterTicker,

@@ -25,6 +25,8 @@ export interface BillingConfig {
   readonly outboxSweepIntervalMs: number;
   /** JSON price catalog (see README); the shipped one by default. */
   readonly priceCatalogPath: string;
+  /** A new price version must take effect at least this long after it is first loaded. */
+  readonly priceChangeNoticeMs: number;
   /** How often running resources are charged. */
   readonly tickIntervalMs: number;
   /** `authorize` refuses when the usable balance covers less than this much of the SKU's rate. */
@@ -82,6 +84,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BillingConfig 
     concurrentCommits: envInt(env, 'CONCURRENT_COMMITS', 3, 1, 64),
     outboxSweepIntervalMs: envInt(env, 'OUTBOX_SWEEP_INTERVAL_MS', 1000, 10, 600_000),
     priceCatalogPath: env.PRICE_CATALOG || defaultPriceCatalogPath(),
+    priceChangeNoticeMs: envInt(env, 'PRICE_CHANGE_NOTICE_MS', 300_000, 0, 365 * 86_400_000),
     tickIntervalMs: envInt(env, 'TICK_INTERVAL_MS', 60_000, 10, 3_600_000),
     minRunwayMinutes: envInt(env, 'MIN_RUNWAY_MINUTES', 10, 0, 10_080),
     lifecycleStream: envToken(env, 'LIFECYCLE_STREAM', 'GPU_LIFECYCLE', /^[A-Za-z0-9_-]+$/),

@@ -15,6 +15,8 @@ export const ErrorCode = {
   // lifecycle events
   SUBJECT_MISMATCH: 'SUBJECT_MISMATCH',
   RESOURCE_MISMATCH: 'RESOURCE_MISMATCH',
+  TOO_MANY_EVENTS: 'TOO_MANY_EVENTS',
+  OUT_OF_RANGE: 'OUT_OF_RANGE',
   // idempotency
   IDEMPOTENCY_CONFLICT: 'IDEMPOTENCY_CONFLICT',
   // business refusals (from the domain)

@@ -7,10 +7,12 @@ import { KEY_RULE, ORG_ID, readJson, required, SERVICE, SKU, text, timestamp, TO
 export const MAX_STORAGE_GB = 1_000_000;
 
 /** A lifecycle message from the control plane (DESIGN.md section 5), checked. */
-export interface LifecycleMessage extends GpuResource {
+export interface LifecycleMessage extends Omit<GpuResource, 'storageGb'> {
   readonly eventId: string;
   readonly status: LifecycleStatus;
   readonly at: Date;
+  /** Null when the message does not say (it then says nothing about the disk). */
+  readonly storageGb: number | null;
 }
 
 /** Reads a lifecycle message; throws InputError with the reason it cannot be used. */
@@ -27,9 +29,9 @@ export function parseLifecycleMessage(subjects: LifecycleSubjects, subject: stri
   if (typeof status !== 'string' || !(LIFECYCLE_STATUSES as readonly string[]).includes(status)) {
     throw new InputError(ErrorCode.INVALID_FIELD, `'status' must be one of ${LIFECYCLE_STATUSES.join(', ')}`);
   }
-  const storageGb = input.storageGb ?? 0;
-  if (typeof storageGb !== 'number' || !Number.isInteger(storageGb) || storageGb < 0 || storageGb > MAX_STORAGE_GB) {
-    throw new InputError(ErrorCode.INVALID_FIELD, `'storageGb' must be an integer from 0 to ${MAX_STORAGE_GB}`);
+  const storageGb = input.storageGb ?? null;
+  if (storageGb !== null && (typeof storageGb !== 'number' || !Number.isInteger(storageGb) || storageGb < 0 || storageGb > MAX_STORAGE_GB)) {
+    throw new InputError(ErrorCode.INVALID_FIELD, `'storageGb', when given, must be an integer from 0 to ${MAX_STORAGE_GB}`);
   }
   const at = timestamp(input, 'at');
   if (!at) throw new InputError(ErrorCode.MISSING_FIELD, "'at' is required");

@@ -1,5 +1,5 @@
 /** NATS subjects of the wire contract (DESIGN.md section 5); the prefix is configurable. */
-export const WALLET_COMMANDS = ['topup', 'grant', 'debit', 'reverse', 'redeem', 'balance', 'ledger', 'authorize', 'alerts.set', 'usage', 'resources'] as const;
+export const WALLET_COMMANDS = ['topup', 'grant', 'debit', 'reverse', 'payment.topup', 'payment.reverse', 'redeem', 'balance', 'ledger', 'authorize', 'alerts.set', 'usage', 'resources'] as const;
 export type WalletCommandName = (typeof WALLET_COMMANDS)[number];
 
 /** `lifecycle_rejected`: a lifecycle message of the organization was refused for good (DESIGN.md section 5 lists the rest). */

@@ -47,7 +47,13 @@ export type ParsedCommand =
   | { readonly name: 'redeem'; readonly idempotencyKey: string; readonly code: string };
 
 /** Idempotency keys the engine derives for its own entries; a client may not use them. */
-export const RESERVED_KEY_PREFIXES = ['expire:', 'meter:', 'voucher:', 'plan:'] as const;
+export const RESERVED_KEY_PREFIXES = ['expire:', 'meter:', 'voucher:', 'plan:', 'topup:', 'reverse:'] as const;
+/**
+ * Credits and reversals of payments (the gateway's, keyed by the top-up: `topup:<id>`,
+ * `reverse:<id>`) come on subjects of their own, `payment.topup` and `payment.reverse`, which NATS
+ * permissions can keep to the gateway: no client can take a paid top-up's key first.
+ */
+const PAYMENT_KEY_PREFIX = { 'payment.topup': 'topup:', 'payment.reverse': 'reverse:' } as const;
 const VOUCHER_CODE = /^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/;
 
 
@@ -103,6 +109,10 @@ export function parseWalletCommand(command: string, body: Uint8Array): ParsedCom
       return withHash('debit', parseDebit(input));
     case 'reverse':
       return withHash('reverse', parseReverse(input));
+    case 'payment.topup':
+      return payment('topup', parseTopup(input), PAYMENT_KEY_PREFIX['payment.topup']);
+    case 'payment.reverse':
+      return payment('reverse', parseReverse(input), PAYMENT_KEY_PREFIX['payment.reverse']);
     case 'balance':
       return { name: 'balance' };
     case 'ledger':
@@ -145,6 +155,11 @@ export function readJson(body: Uint8Array, mayBeEmpty: boolean): Record<string, 
     throw new InputError(ErrorCode.MALFORMED_JSON, 'the payload must be a JSON object');
   }
   return value as Record<string, unknown>;
+}
+
+function payment(name: 'topup' | 'reverse', command: WalletCommand, prefix: string): ParsedCommand {
+  if (!command.idempotencyKey.startsWith(prefix)) throw new InputError(ErrorCode.INVALID_FIELD, `a payment's idempotency key starts with '${prefix}'`);
+  return { name, command, requestHash: fingerprint(command) };
 }
 
 function withHash(name: 'topup' | 'grant' | 'debit' | 'reverse', command: WalletCommand): ParsedCommand {

@@ -1,66 +1,79 @@
 import fc from 'fast-check';
-import { billingPeriods, LifecycleEvent, LifecycleStatus, meterDays, meteredUntil, Rates } from './metering';
+import { Currency } from './currency';
+import { billingPeriods, LifecycleEvent, LifecycleStatus } from './lifecycle';
+import { chargeUntil, dayCharges, DAY_MS, utcDay } from './metering';
 import { Decimal, roundToLedgerScale, sum, ZERO } from './money';
+import { parsePriceCatalog, PriceBook } from './pricing';
 import { balanceOf, decide, decideMeter, EMPTY_METER, emptyWallet, MeterState, WalletState } from './wallet';
 
 const t0 = Date.parse('2026-11-27T10:00:00Z');
+const HOUR = 3_600_000;
 const ev = (eventId: string, status: LifecycleStatus, ms: number): LifecycleEvent => ({ eventId, status, at: new Date(t0 + ms) });
-const rates: Rates = { gpuPerHour: new Decimal('2.50'), storagePerGbHour: new Decimal('0.0002'), storageGb: 100 };
+const prices = (gpu: string, storage = '0.0002') =>
+  parsePriceCatalog({ gpu: { 'h100-1x': { USD: gpu, VND: '62000', JPY: '380' } }, storagePerGbHour: { USD: storage, VND: '5', JPY: '0.03' } });
+const book = prices('2.50');
+const h100 = { sku: 'h100-1x', storageGb: 100 };
+const usd = (p: ReturnType<typeof billingPeriods>, untilMs: number, b: PriceBook = book, billed = h100) => chargeUntil(p, billed, b, 'USD', untilMs);
 
-describe('billing periods', () => {
+describe('charges', () => {
   it('bills GPU from RUNNING to the first stop and storage from the first RUNNING to DELETED, also while stopped', () => {
-    const p = billingPeriods([ev('1', 'RUNNING', 0), ev('2', 'STOPPING', 3_600_000), ev('3', 'STOPPED', 3_700_000), ev('4', 'DELETED', 7_200_000)]);
-    expect(p.gpu).toEqual([{ startMs: t0, endMs: t0 + 3_600_000 }]);
-    expect(p.storage).toEqual({ startMs: t0, endMs: t0 + 7_200_000 });
-    const m = meteredUntil(p, rates, t0 + 10 * 3_600_000);
+    const p = billingPeriods([ev('1', 'RUNNING', 0), ev('2', 'STOPPING', HOUR), ev('3', 'STOPPED', HOUR + 100_000), ev('4', 'DELETED', 2 * HOUR)]);
+    const m = usd(p, t0 + 10 * HOUR);
     expect(m.amount.toFixed()).toBe('2.54'); // 2.50 for the hour of GPU + 100 GB x 2 h x 0.0002
-    expect(m.gpuMs).toBe(3_600_000);
-  });
-
-  it('gives the same periods whatever order the events arrive in', () => {
-    const events = [ev('1', 'PENDING', -5), ev('2', 'RUNNING', 0), ev('3', 'STOPPED', 1000), ev('4', 'RUNNING', 5000), ev('5', 'FAILED', 9000)];
-    fc.assert(
-      fc.property(fc.shuffledSubarray(events, { minLength: events.length, maxLength: events.length }), (shuffled) => {
-        expect(billingPeriods(shuffled)).toEqual(billingPeriods(events));
-      }),
-    );
+    expect(m.gpuMs).toBe(HOUR);
   });
 
   it('charges rate x elapsed rounded once per run, however the time is cut into ticks', () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 1, max: 30 * 86_400_000 }),
-        fc.array(fc.integer({ min: 1, max: 30 * 86_400_000 }), { maxLength: 40 }),
-        fc.constantFrom('2.50', '62000', '380', '0.00000001'),
+        fc.integer({ min: 1, max: 30 * DAY_MS }),
+        fc.array(fc.integer({ min: 1, max: 30 * DAY_MS }), { maxLength: 40 }),
+        fc.constantFrom('2.50', '0.00000001', '3.33333333'),
         (runMs, cuts, price) => {
-          const r: Rates = { gpuPerHour: new Decimal(price), storagePerGbHour: ZERO, storageGb: 0 };
+          const b = prices(price);
           const p = billingPeriods([ev('a', 'RUNNING', 0), ev('b', 'STOPPED', runMs)]);
-          const ticks = [...new Set(cuts)].sort((a, b) => a - b).map((c) => t0 + c);
           let charged = ZERO;
           const increments: Decimal[] = [];
-          for (const t of [...ticks, t0 + runMs + 1]) {
-            const due = meteredUntil(p, r, t).amount;
+          for (const t of [...[...new Set(cuts)].sort((x, y) => x - y).map((c) => t0 + c), t0 + runMs + 1]) {
+            const due = usd(p, t, b, { sku: 'h100-1x', storageGb: 0 }).amount;
             increments.push(due.minus(charged));
             charged = due;
           }
-          expect(sum(increments).equals(roundToLedgerScale(new Decimal(price).times(runMs).dividedBy(3_600_000)))).toBe(true);
+          expect(sum(increments).equals(roundToLedgerScale(new Decimal(price).times(runMs).dividedBy(HOUR)))).toBe(true);
         },
       ),
     );
   });
+
+  it('prices usage at the prices in force when it happened: a run across a price change is priced piece by piece, rounded once', () => {
+    const change = t0 + HOUR;
+    const b = parsePriceCatalog({
+      versions: [
+        { effectiveFrom: '2020-01-01T00:00:00Z', gpu: { 'h100-1x': { USD: '2.50', VND: '62000', JPY: '380' } }, storagePerGbHour: { USD: '0', VND: '0', JPY: '0' } },
+        { effectiveFrom: new Date(change).toISOString(), gpu: { 'h100-1x': { USD: '3.00', VND: '70000', JPY: '400' } }, storagePerGbHour: { USD: '0', VND: '0', JPY: '0' } },
+      ],
+    });
+    const p = billingPeriods([ev('a', 'RUNNING', 0), ev('b', 'STOPPED', 2 * HOUR + 1)]);
+    // 1 h at 2.50 + (1 h + 1 ms) at 3.00
+    const gpuOnly = { sku: 'h100-1x', storageGb: 0 };
+    expect(usd(p, t0 + 3 * HOUR, b, gpuOnly).amount.toFixed()).toBe(roundToLedgerScale(new Decimal('5.5').plus(new Decimal(3).dividedBy(HOUR))).toFixed());
+    // What ran before the change is the same whether or not the change is known yet.
+    expect(usd(p, change, b, gpuOnly).amount.equals(usd(p, change, prices('2.50'), gpuOnly).amount)).toBe(true);
+  });
 });
 
-describe('meter days', () => {
-  it('splits usage into UTC days that add up to the cumulative charge exactly', () => {
+describe('day charges', () => {
+  it('split usage into UTC days that add up to the cumulative charge exactly, in every currency', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 5 * 86_400_000 }), fc.integer({ min: 1, max: 5 * 86_400_000 }), (offset, length) => {
-        const from = t0 + offset;
-        const p = billingPeriods([ev('a', 'RUNNING', offset), ev('b', 'STOPPED', offset + length)]);
-        const now = from + length + 1;
-        const days = meterDays(from, now);
-        const perDay = days.map((d) => meteredUntil(p, rates, Math.min(d.endMs, now)).amount.minus(meteredUntil(p, rates, d.startMs).amount));
-        expect(sum(perDay).equals(meteredUntil(p, rates, now).amount)).toBe(true);
-        expect(days[0].startMs).toBeLessThanOrEqual(from);
+      fc.property(fc.integer({ min: 0, max: 5 * DAY_MS }), fc.integer({ min: 1, max: 5 * DAY_MS }), fc.integer({ min: 0, max: 3 * DAY_MS }), (offset, length, storageLength) => {
+        const p = billingPeriods([ev('a', 'RUNNING', offset), ev('b', 'STOPPED', offset + length), ev('c', 'DELETED', offset + length + storageLength)]);
+        const now = t0 + offset + length + storageLength + 1;
+        const days = dayCharges(p, h100, book, t0 + offset, now);
+        expect(days[0].day).toBe(utcDay(t0 + offset));
+        for (const c of ['USD', 'VND', 'JPY'] as Currency[]) {
+          expect(sum(days.map((d) => d.amounts.get(c)!)).equals(chargeUntil(p, h100, book, c, now).amount)).toBe(true);
+        }
+        expect(days.reduce((s, d) => s + d.usageMs, 0)).toBe(length);
       }),
     );
   });

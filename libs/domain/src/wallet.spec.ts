@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { canPayFor, Grant } from './grant';
 import { LedgerEntry } from './ledger-entry';
 import { Decimal, sum, ZERO } from './money';
-import { balanceOf, decide, DecisionContext, emptyWallet, expireGrants, totalOf, WalletCommand, WalletState } from './wallet';
+import { balanceOf, decide, decideMeter, DecisionContext, EMPTY_METER, emptyWallet, expireGrants, totalOf, WalletCommand, WalletState } from './wallet';
 
 const t0 = new Date('2026-11-27T10:00:00Z');
 
@@ -58,9 +58,27 @@ describe('wallet decisions', () => {
   it('writes off expired vouchers with one expire entry each', () => {
     const s = apply(emptyWallet('o'), { type: 'grant', idempotencyKey: 'g', kind: 'voucher', amount: new Decimal('2.5'), currency: 'USD', service: null, expiresAt: new Date(t0.getTime() + 1000), reference: null }).state;
     const { state, entries } = expireGrants(s, { now: new Date(t0.getTime() + 1000), newId: () => 'e' });
-    expect(entries.map((e) => [e.type, e.amount.toFixed(), e.idempotencyKey])).toEqual([['expire', '-2.5', `expire:${s.grants[0].id}`]]);
+    expect(entries.map((e) => [e.type, e.amount.toFixed(), e.idempotencyKey])).toEqual([['expire', '-2.5', `expire:${s.grants[0].id}:2`]]);
     expect(totalOf(state).isZero()).toBe(true);
     expect(expireGrants(state, { now: new Date(t0.getTime() + 5000), newId: () => 'e' }).entries).toHaveLength(0);
+  });
+
+  it('writes off again, under a key of its own, credit a late correction gives back to a voucher that has expired since', () => {
+    let s = apply(apply(emptyWallet('o'), topup('10')).state, { type: 'grant', idempotencyKey: 'g', kind: 'voucher', amount: new Decimal('2'), currency: 'USD', service: null, expiresAt: new Date(t0.getTime() + 1000), reference: null }).state;
+    const meter = (amount: string, untilMs: number) => ({ type: 'meter' as const, resourceId: 'r', day: '2026-11-27', workspaceId: 'ws', service: 'gpu', currency: 'USD' as const, amount: new Decimal(amount), usageMs: 0, until: new Date(t0.getTime() + untilMs) });
+    const charged = decideMeter(s, EMPTY_METER, meter('1.5', 500), { now: new Date(t0.getTime() + 500), newId: () => 'x' });
+    if (!charged.ok) throw new Error('meter');
+    const first = expireGrants(charged.state, { now: new Date(t0.getTime() + 1000), newId: () => 'e' });
+    // The stop comes late: the run was shorter, and the voucher gets its 1.5 back after it expired.
+    const corrected = decideMeter(first.state, charged.meter, meter('0', 500), { now: new Date(t0.getTime() + 2000), newId: () => 'y' });
+    if (!corrected.ok) throw new Error('correction');
+    s = corrected.state;
+    const second = expireGrants(s, { now: new Date(t0.getTime() + 2000), newId: () => 'e' });
+    const keys = [...first.entries, ...second.entries].map((e) => e.idempotencyKey);
+    expect(keys).toHaveLength(2);
+    expect(new Set(keys).size).toBe(2);
+    expect(second.entries[0].amount.toFixed()).toBe('-1.5');
+    expect(balanceOf(second.state)).toMatchObject({ voucher: ZERO, topup: new Decimal('10') });
   });
 });
 

@@ -339,8 +339,8 @@ function accept(next: WalletState, ctx: DecisionContext, fields: EntryFields): A
 }
 
 /**
- * Writes off what is left on every grant expired at `now`: one `expire` entry per grant, keyed
- * by the grant so that doing it twice is impossible.
+ * Writes off what is left on every grant expired at `now`: one `expire` entry per grant and
+ * write-off (the wallet's version check, not the key, keeps it from being done twice).
  */
 export function expireGrants(state: WalletState, ctx: Omit<DecisionContext, 'requestHash'>): { state: WalletState; entries: LedgerEntry[] } {
   const entries: LedgerEntry[] = [];
@@ -362,10 +362,11 @@ export function expireGrants(state: WalletState, ctx: Omit<DecisionContext, 'req
         sourceRef: `rollover:${g.id}`,
         rollover: null,
       };
+      // A grant rolls over once: credit given back to it later (a late stop's correction) is written off.
       current = {
         ...current,
         seq: current.seq + 1,
-        grants: [...current.grants.map((x) => (x.id === g.id ? { ...x, remaining: x.remaining.minus(carried) } : x)), successor],
+        grants: [...current.grants.map((x) => (x.id === g.id ? { ...x, remaining: x.remaining.minus(carried), rollover: null } : x)), successor],
       };
       entries.push(
         accept(current, { ...ctx, requestHash: '' }, {
@@ -390,7 +391,9 @@ export function expireGrants(state: WalletState, ctx: Omit<DecisionContext, 'req
         type: 'expire',
         amount: writeOff.negated(),
         split: [{ grantId: g.id, amount: writeOff.negated() }],
-        idempotencyKey: `expire:${g.id}`,
+        // Keyed by the grant and the entry's place: a grant written off again (credit given back to
+        // it after it expired) gets a key of its own.
+        idempotencyKey: `expire:${g.id}:${current.seq}`,
         service: g.service,
         reference: g.id,
       }).entry,
@@ -488,7 +491,10 @@ export function decideMeter(state: WalletState, meter: MeterState, cmd: MeterCom
   if (wrong) return wrong;
   const delta = cmd.amount.minus(meter.charged);
   const until = meter.until === null || cmd.until.getTime() > meter.until.getTime() ? cmd.until : meter.until;
-  if (delta.isZero()) return { ok: true, state, meter: { ...meter, usageMs: cmd.usageMs, until }, entry: null };
+  if (delta.isZero()) {
+    // Nothing to charge: the meter changes only if the usage it reports does (the same meter when not).
+    return { ok: true, state, meter: cmd.usageMs === meter.usageMs ? meter : { ...meter, usageMs: cmd.usageMs, until }, entry: null };
+  }
   const byGrant = new Map(meter.byGrant);
   let grants: readonly Grant[];
   let split: SplitPart[];

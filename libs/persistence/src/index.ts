@@ -11,3 +11,5 @@ export * from './voucher.repository';
 export * from './plan.repository';
 export * from './topup.repository';
 export * from './partitions';
+export * from './partition-epoch.repository';
+export * from './price-version.repository';

@@ -21,3 +21,12 @@ export function partitionCondition(column: string, filter: PartitionFilter | und
   if (!filter) return { sql: 'true', bindings: [] };
   return { sql: `org_partition(${column}, ?) = any(?::int[])`, bindings: [filter.count, [...filter.owned]] };
 }
+
+/**
+ * Where writes are fenced: a group of engine processes sharing organizations (one lease bucket)
+ * and its partition count. Groups that share a database but not organizations fence apart.
+ */
+export interface FenceScope {
+  readonly group: string;
+  readonly partitions: number;
+}

@@ -1,15 +1,6 @@
-import { GpuResource, LifecycleEvent, LifecycleStatus } from '@billing/domain';
+import { billingPeriods, LifecycleStatus, ResourceRecord } from '@billing/domain';
 import { MikroORM } from '@mikro-orm/postgresql';
-import { partitionCondition, PartitionFilter } from './partitions';
-
-export interface StoredResource extends GpuResource {
-  readonly events: readonly LifecycleEvent[];
-}
-
-export interface LiveResource extends StoredResource {
-  /** The furthest instant any of its meters was charged up to; null if never charged. */
-  readonly meteredUntil: Date | null;
-}
+import { FenceScope, partitionCondition, PartitionFilter } from './partitions';
 
 interface ResourceRecordRow {
   org_id: string;
@@ -17,11 +8,13 @@ interface ResourceRecordRow {
   workspace_id: string;
   service: string;
   sku: string;
-  storage_gb: number;
+  storage_gb: number | null;
   events: { eventId: string; status: string; at: string }[];
+  recompute_from: Date | string | null;
 }
 
-function toStored(r: ResourceRecordRow): StoredResource {
+function toRecord(r: ResourceRecordRow): ResourceRecord {
+  const events = r.events.map((e) => ({ eventId: e.eventId, status: e.status as LifecycleStatus, at: new Date(e.at) }));
   return {
     orgId: r.org_id,
     resourceId: r.resource_id,
@@ -29,9 +22,13 @@ function toStored(r: ResourceRecordRow): StoredResource {
     service: r.service,
     sku: r.sku,
     storageGb: r.storage_gb,
-    events: r.events.map((e) => ({ eventId: e.eventId, status: e.status as LifecycleStatus, at: new Date(e.at) })),
+    events,
+    periods: billingPeriods(events),
+    recomputeFromMs: r.recompute_from === null ? null : new Date(r.recompute_from).getTime(),
   };
 }
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export interface UsageRow {
   readonly workspaceId: string | null;
@@ -42,58 +39,70 @@ export interface UsageRow {
   readonly gpuHours: string;
 }
 
-/** Resources, their lifecycle events, rejected events, and usage read back from the ledger. */
+/**
+ * Resources, their lifecycle events, and usage read back from the ledger.
+ * Every write is fenced: it happens only while the writer's epoch is still its partition's
+ * (`partition_fence`, migration 20261202100000), and says whether it did.
+ */
 export class ResourceRepository {
-  constructor(private readonly orm: MikroORM) {}
+  constructor(private readonly orm: MikroORM, private readonly scope: FenceScope) {}
 
   private get knex() {
     return this.orm.em.getConnection().getKnex();
   }
 
-  async find(orgId: string, resourceId: string): Promise<StoredResource | null> {
+  async find(orgId: string, resourceId: string): Promise<ResourceRecord | null> {
     const rows = (await this.knex.raw('select * from resources where org_id = ? and resource_id = ?', [orgId, resourceId])).rows as ResourceRecordRow[];
-    return rows.length ? toStored(rows[0]) : null;
+    return rows.length ? toRecord(rows[0]) : null;
   }
 
-  async save(r: StoredResource, deleted: boolean): Promise<void> {
-    await this.knex.raw(
-      `insert into resources (org_id, resource_id, workspace_id, service, sku, storage_gb, events, deleted, updated_at)
-       values (?, ?, ?, ?, ?, ?, ?::jsonb, ?, now())
-       on conflict (org_id, resource_id) do update set events = excluded.events, deleted = excluded.deleted, updated_at = now()`,
-      [r.orgId, r.resourceId, r.workspaceId, r.service, r.sku, r.storageGb, JSON.stringify(r.events.map((e) => ({ eventId: e.eventId, status: e.status, at: e.at.toISOString() }))), deleted],
+  /** Stores the resource as it now is; false if the partition's epoch is no longer `epoch` (nothing written). */
+  async save(r: ResourceRecord, epoch: number): Promise<boolean> {
+    const events = JSON.stringify(r.events.map((e) => ({ eventId: e.eventId, status: e.status, at: e.at.toISOString() })));
+    const result = await this.knex.raw(
+      `insert into resources (org_id, resource_id, workspace_id, service, sku, storage_gb, events, deleted, recompute_from, updated_at)
+       select ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?::timestamptz, now() where partition_fence(?, org_partition(?, ?), ?)
+       on conflict (org_id, resource_id) do update set storage_gb = excluded.storage_gb, events = excluded.events, deleted = excluded.deleted,
+         recompute_from = excluded.recompute_from, updated_at = now()`,
+      [r.orgId, r.resourceId, r.workspaceId, r.service, r.sku, r.storageGb, events, r.periods.deleted, iso(r.recomputeFromMs), this.scope.group, r.orgId, this.scope.partitions, epoch],
     );
+    return result.rowCount === 1;
   }
 
-  /** Every resource that may still bill: not deleted, or deleted recently (a late event may still correct it). */
-  async *live(recentSince: Date, partitions?: PartitionFilter, pageSize = 5000): AsyncGenerator<LiveResource[]> {
+  /** Moves the resource's recomputation point (its charges up to it are committed); false if fenced. */
+  async setRecomputeFrom(orgId: string, resourceId: string, recomputeFromMs: number | null, epoch: number): Promise<boolean> {
+    const result = await this.knex.raw(
+      `update resources set recompute_from = ?::timestamptz where org_id = ? and resource_id = ? and partition_fence(?, org_partition(org_id, ?), ?)`,
+      [iso(recomputeFromMs), orgId, resourceId, this.scope.group, this.scope.partitions, epoch],
+    );
+    return result.rowCount === 1;
+  }
+
+  /** Every resource of these partitions whose charges are not all committed (it bills on, or an event changed it). */
+  async *billable(partitions: PartitionFilter, pageSize = 5000): AsyncGenerator<ResourceRecord[]> {
     let after = { org: '', res: '' };
-    const owned = partitionCondition('r.org_id', partitions);
+    const owned = partitionCondition('org_id', partitions);
     for (;;) {
       const rows = (
         await this.knex.raw(
-          `select r.*, (select max(m.until) from meters m where m.org_id = r.org_id and m.resource_id = r.resource_id) as metered_until
-           from resources r where (not r.deleted or r.updated_at >= ?) and (r.org_id, r.resource_id) > (?, ?) and ${owned.sql}
-           order by r.org_id, r.resource_id limit ?`,
-          [recentSince, after.org, after.res, ...owned.bindings, pageSize],
+          `select * from resources where recompute_from is not null and (org_id, resource_id) > (?, ?) and ${owned.sql}
+           order by org_id, resource_id limit ?`,
+          [after.org, after.res, ...owned.bindings, pageSize],
         )
-      ).rows as (ResourceRecordRow & { metered_until: Date | string | null })[];
+      ).rows as ResourceRecordRow[];
       if (rows.length === 0) return;
-      yield rows.map((r) => ({ ...toStored(r), meteredUntil: r.metered_until === null ? null : new Date(r.metered_until) }));
+      yield rows.map(toRecord);
       const last = rows[rows.length - 1];
       after = { org: last.org_id, res: last.resource_id };
     }
   }
 
   /** An organization's resources: all not deleted, and those deleted in the last day. */
-  async list(orgId: string, limit = 1000): Promise<StoredResource[]> {
+  async list(orgId: string, limit = 1000): Promise<ResourceRecord[]> {
     const rows = (
       await this.knex.raw(`select * from resources where org_id = ? and (not deleted or updated_at > now() - interval '1 day') order by resource_id limit ?`, [orgId, limit])
     ).rows as ResourceRecordRow[];
-    return rows.map(toStored);
-  }
-
-  async reject(subject: string, eventId: string | null, reason: string, payload: string): Promise<void> {
-    await this.knex.raw('insert into rejected_lifecycle_events (subject, event_id, reason, payload) values (?, ?, ?, ?)', [subject, eventId, reason, payload.slice(0, 16_384)]);
+    return rows.map(toRecord);
   }
 
   /** Amount and GPU time per workspace, service, resource and UTC day of usage, from the ledger itself. */

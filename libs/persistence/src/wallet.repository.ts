@@ -1,5 +1,6 @@
-import { Currency, Decimal, emptyWallet, Grant, LedgerEntry, MeterState, totalOf, WalletState } from '@billing/domain';
+import { Currency, DAY_MS, Decimal, emptyWallet, Grant, LedgerEntry, MeterState, totalOf, utcDay, WalletState } from '@billing/domain';
 import { MikroORM } from '@mikro-orm/postgresql';
+import { FenceScope } from './partitions';
 import { entryValues, grantValues, GrantRecord, LedgerRecord, toEntry, toGrant } from './row-mapping';
 
 export interface LoadedWallet {
@@ -54,6 +55,8 @@ const METER_COLUMNS = `m.resource_id, to_char(m.day, 'YYYY-MM-DD') as day, m.cha
 export interface WalletChange {
   readonly orgId: string;
   readonly expectedVersion: number;
+  /** The epoch of the organization's partition held by the writer: the commit is fenced by it. */
+  readonly epoch: number;
   readonly state: WalletState;
   readonly entries: readonly LedgerEntry[];
   /** Grants created or changed by the batch, as they now are. */
@@ -79,17 +82,34 @@ export class VersionConflictError extends Error {
  * new. Nothing of it is committed; look the keys up and decide again.
  */
 export class DuplicateKeyError extends Error {
-  constructor(readonly orgId: string) {
-    super(`wallet ${orgId}: an idempotency key of the batch is already in the ledger`);
+  constructor(readonly orgId: string, readonly keys: readonly string[]) {
+    super(`wallet ${orgId}: idempotency keys already in the ledger: ${keys.join(', ')}`);
   }
 }
+
+/** The organization's partition was taken by another process since this one took it: it must not write there any more. */
+export class FencedError extends Error {
+  constructor(readonly orgId: string) {
+    super(`wallet ${orgId}: its partition was taken by another engine process`);
+  }
+}
+
+/** The database refused the batch as breaking an invariant of the ledger: a bug, never a client error. */
+export class InvariantViolationError extends Error {
+  constructor(readonly orgId: string, readonly reason: string) {
+    super(`wallet ${orgId}: the database refused the batch: ${reason}`);
+  }
+}
+
+type RefusedCommit = VersionConflictError | DuplicateKeyError | FencedError | InvariantViolationError;
 
 /**
  * The wallet tables. Writes go through `commit`, which applies many wallets' batches in one
  * transaction: one statement per table, whatever the number of wallets and entries.
  */
 export class WalletRepository {
-  constructor(private readonly orm: MikroORM) {}
+  /** `scope`: the group of engine processes whose partition epochs fence the commits. */
+  constructor(private readonly orm: MikroORM, private readonly scope: FenceScope) {}
 
   private get connection() {
     return this.orm.em.getConnection();
@@ -106,8 +126,8 @@ export class WalletRepository {
   async load(orgId: string): Promise<LoadedWallet> {
     const wallets = (
       await this.knex.raw('select currency, currency_locked, version, seq, total, low_balance_thresholds from wallets where org_id = ?', [orgId])
-    ).rows as { currency: string | null; currency_locked: boolean; version: number; seq: string; total: string; low_balance_thresholds: string[] }[];
-    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    ).rows as { currency: string | null; currency_locked: boolean; version: string; seq: string; total: string; low_balance_thresholds: string[] }[];
+    const yesterday = utcDay(Date.now() - DAY_MS);
     if (wallets.length === 0) return { state: emptyWallet(orgId), version: 0, meters: new Map(), metersCompleteFrom: yesterday, lowBalanceThresholds: [] };
     const w = wallets[0];
     const meterRows = (await this.knex.raw(`select ${METER_COLUMNS} from meters m where m.org_id = ? and m.day >= ?::date`, [orgId, yesterday])).rows as MeterRecord[];
@@ -132,7 +152,7 @@ export class WalletRepository {
     };
     const held = totalOf(state);
     if (!held.equals(w.total)) throw new Error(`wallet ${orgId}: grants hold ${held.toFixed()} but the wallet row says ${w.total}`);
-    return { state, version: w.version, meters, metersCompleteFrom: yesterday, lowBalanceThresholds: w.low_balance_thresholds.map((t) => new Decimal(t)) };
+    return { state, version: Number(w.version), meters, metersCompleteFrom: yesterday, lowBalanceThresholds: w.low_balance_thresholds.map((t) => new Decimal(t)) };
   }
 
   /** Older meters, when a late event changes a day the wallet no longer holds; absent ones are new. */
@@ -177,10 +197,10 @@ export class WalletRepository {
 
   /**
    * Commits the changes of many wallets in one transaction and one round trip (the
-   * `commit_wallet_batch_v2` function). A wallet whose version moved since its actor loaded it,
-   * or whose batch repeats an idempotency key already in the ledger, is left out (its slot
-   * holds the error) and the others are committed without it. Returns, per change, the
-   * stored outbox messages or an error.
+   * `commit_wallet_batch_v3` function). A wallet that is fenced off, whose version moved since its
+   * actor loaded it, whose batch repeats an idempotency key already in the ledger, or which breaks
+   * an invariant the database checks, is left out (its slot holds the error) and the others are
+   * committed without it. Returns, per change, the stored outbox messages or an error.
    */
   async commit(changes: readonly WalletChange[]): Promise<(StoredOutboxMessage[] | Error)[]> {
     const results = new Map<string, StoredOutboxMessage[] | Error>();
@@ -196,17 +216,17 @@ export class WalletRepository {
 
   /**
    * One call of the commit function; if it refused some wallets, nothing was written. Rows go as
-   * arrays of values in the positions `commit_wallet_batch_v2` reads them (migration
-   * Migration20261127191500); money as exact decimal strings.
+   * arrays of values in the positions `commit_wallet_batch_v3` reads them (migrations
+   * Migration20261127191500 and Migration20261202100000); money as exact decimal strings.
    */
-  private async tryCommit(changes: readonly WalletChange[], results: Map<string, StoredOutboxMessage[] | Error>): Promise<(VersionConflictError | DuplicateKeyError)[]> {
+  private async tryCommit(changes: readonly WalletChange[], results: Map<string, StoredOutboxMessage[] | Error>): Promise<RefusedCommit[]> {
     const wallets: unknown[][] = [];
     const entries: unknown[][] = [];
     const grants: unknown[][] = [];
     const meters: unknown[][] = [];
     const events: unknown[][] = [];
     for (const c of changes) {
-      wallets.push([c.orgId, c.state.currency, c.state.currencyLocked, c.expectedVersion + 1, c.state.seq, totalOf(c.state).toFixed()]);
+      wallets.push([c.orgId, c.state.currency, c.state.currencyLocked, c.expectedVersion + 1, c.state.seq, totalOf(c.state).toFixed(), c.epoch]);
       for (const e of c.entries) entries.push(entryValues(e));
       for (const g of c.grants) grants.push(grantValues(c.orgId, g));
       for (const { resourceId, day, meter } of c.meters) {
@@ -216,9 +236,11 @@ export class WalletRepository {
       }
       for (const e of c.events) events.push([e.eventId, e.subject, e.payload]);
     }
-    let outcome: { versionConflicts?: string[]; duplicateKeys?: string[]; outbox?: [string, string][] };
+    let outcome: { fenced?: string[]; versionConflicts?: string[]; broken?: [string, string][]; duplicateKeys?: [string, string][]; outbox?: [string, string][] };
     try {
-      const result = await this.knex.raw('select commit_wallet_batch_v2(?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb) as r', [
+      const result = await this.knex.raw('select commit_wallet_batch_v3(?, ?::int, ?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb) as r', [
+        this.scope.group,
+        this.scope.partitions,
         JSON.stringify(wallets),
         JSON.stringify(entries),
         JSON.stringify(grants),
@@ -238,8 +260,18 @@ export class WalletRepository {
       }
       return [];
     }
+    if (outcome.fenced) return [...new Set(outcome.fenced)].map((orgId) => new FencedError(orgId));
     if (outcome.versionConflicts) return outcome.versionConflicts.map((orgId) => new VersionConflictError(orgId));
-    if (outcome.duplicateKeys) return outcome.duplicateKeys.map((orgId) => new DuplicateKeyError(orgId));
+    if (outcome.broken) {
+      const reasons = new Map<string, string[]>();
+      for (const [orgId, reason] of outcome.broken) reasons.set(orgId, [...(reasons.get(orgId) ?? []), reason]);
+      return [...reasons].map(([orgId, r]) => new InvariantViolationError(orgId, [...new Set(r)].join('; ')));
+    }
+    if (outcome.duplicateKeys) {
+      const keys = new Map<string, string[]>();
+      for (const [orgId, key] of outcome.duplicateKeys) keys.set(orgId, [...(keys.get(orgId) ?? []), key]);
+      return [...keys].map(([orgId, k]) => new DuplicateKeyError(orgId, k));
+    }
     const idByEvent = new Map((outcome.outbox ?? []).map(([id, eventId]) => [eventId, id]));
     for (const c of changes) results.set(c.orgId, c.events.map((e) => ({ ...e, id: idByEvent.get(e.eventId)! })));
     return [];

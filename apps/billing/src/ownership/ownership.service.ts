@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Subjects } from '@billing/contracts';
-import { partitionOf, PartitionFilter } from '@billing/persistence';
+import { PartitionEpochRepository, partitionOf, PartitionFilter } from '@billing/persistence';
 import { ErrorCode as NatsErrorCode, KV, KvEntry, NatsConnection, NatsError, QueuedIterator } from 'nats';
 import { BillingMetrics } from '../billing.metrics';
 import { BillingConfig } from '../config';
@@ -34,12 +34,22 @@ interface Lease {
   readonly partition: number;
   revision: number;
   renewedAtMs: number;
+  /**
+   * This process serves the partition until then: the send time of the last write that renewed
+   * the lease, plus the TTL, less a margin. The bucket counts the TTL from when it stored the
+   * write (later), so the lease lapses here before another process can take it there.
+   */
+  validUntilMs: number;
+  /** The partition's fence in PostgreSQL, taken with the lease: every write of its organizations carries it. */
+  epoch: number;
   state: 'taking' | 'serving' | 'handing-over';
   /** Writes to this lease, one after the other (a renewal never races the final delete). */
   writes: Promise<void>;
 }
 
 const START = new Date().toISOString();
+/** Part of the TTL a lease is given up before it would expire in the bucket (timers are late, clocks drift). */
+const LEASE_MARGIN_FRACTION = 0.2;
 const partitionKey = (p: number) => `p.${p}`;
 const presenceKey = (node: string) => `n.${node}`;
 
@@ -51,9 +61,11 @@ const presenceKey = (node: string) => `n.${node}`;
  * deleting it. A process that dies stops renewing, so its leases expire and the others take them.
  * Each process also keeps a presence entry, from which every process works out its even share.
  *
- * The lease only decides who serves; it is not what keeps the money right. A process that lost a
- * lease without knowing it (a long pause) can still try to commit, and the version check on the
- * wallet row refuses that commit in Postgres.
+ * The lease decides who serves; the fence keeps the money right. Taking a partition also moves
+ * its epoch in PostgreSQL (`take_partition`), and every write of its wallets and resources is
+ * checked against that epoch in the same transaction. A process stops serving a partition as soon
+ * as its lease may have lapsed (before the bucket lets another take it), and a process that lost
+ * it without noticing (paused, cut off) has every later write refused there.
  */
 @Injectable()
 export class Ownership {
@@ -80,6 +92,7 @@ export class Ownership {
     @Inject(NATS) private readonly nc: NatsConnection,
     private readonly subjects: Subjects,
     private readonly metrics: BillingMetrics,
+    private readonly epochs: PartitionEpochRepository,
   ) {
     this.self = Buffer.from(config.nodeId);
   }
@@ -135,17 +148,42 @@ export class Ownership {
 
   route(orgId: string): Route {
     const p = this.partitionOf(orgId);
-    const lease = this.leases.get(p);
+    const lease = this.valid(p);
     if (lease) return lease.state === 'serving' ? HERE : MOVING;
+    if (this.leases.has(p)) return MOVING;
     const owner = this.owners.get(p);
     if (owner && owner.node !== this.config.nodeId && !this.settling.has(p)) return { kind: 'peer', node: owner.node };
     return MOVING; // the next lease round (within a second) takes it
   }
 
+  /**
+   * The epoch every write of this organization must carry, while this process holds its
+   * partition (taking, serving or handing over); null otherwise.
+   */
+  fence(orgId: string): number | null {
+    return this.valid(this.partitionOf(orgId))?.epoch ?? null;
+  }
+
+  /** A write for this organization was fenced off: another process took its partition. */
+  fenced(orgId: string): void {
+    const lease = this.leases.get(this.partitionOf(orgId));
+    if (lease) this.lose(lease, 'fenced off in PostgreSQL: another process took it');
+  }
+
+  /** The partition's lease if it is held and has not lapsed; a lapsed one is given up at once. */
+  private valid(partition: number): Lease | undefined {
+    const lease = this.leases.get(partition);
+    if (lease && Date.now() > lease.validUntilMs) {
+      this.lose(lease, 'not renewed in time');
+      return undefined;
+    }
+    return lease;
+  }
+
   /** The partitions served here, for queries that must see only this process's organizations. */
   owned(): PartitionFilter {
     const owned: number[] = [];
-    for (const l of this.leases.values()) if (l.state === 'serving') owned.push(l.partition);
+    for (const l of [...this.leases.values()]) if (l.state === 'serving' && this.valid(l.partition)) owned.push(l.partition);
     return { count: this.config.partitions, owned };
   }
 
@@ -254,20 +292,28 @@ export class Ownership {
   }
 
   private async renewLease(lease: Lease): Promise<void> {
+    if (!this.valid(lease.partition)) return;
+    const sentAtMs = Date.now();
     try {
       lease.revision = await this.kv!.update(partitionKey(lease.partition), this.self, lease.revision);
       lease.renewedAtMs = Date.now();
+      lease.validUntilMs = this.validUntil(sentAtMs);
     } catch (error) {
       if ((error as { api_error?: { err_code?: number } }).api_error?.err_code === WRONG_LAST_SEQUENCE) {
         // A renewal whose answer was lost moved the revision on: still ours if it still names us.
         const entry = await this.kv!.get(partitionKey(lease.partition)).catch(() => null);
         if (entry?.operation === 'PUT' && Buffer.from(entry.value).toString('utf8') === this.config.nodeId) {
           lease.revision = entry.revision;
+          lease.validUntilMs = this.validUntil(sentAtMs);
           return;
         }
         this.lose(lease, 'taken by another process');
       } else if (Date.now() - lease.renewedAtMs >= this.config.leaseTtlMs) this.lose(lease, `not renewed within the TTL: ${String((error as Error)?.message ?? error)}`);
     }
+  }
+
+  private validUntil(sentAtMs: number): number {
+    return sentAtMs + Math.floor(this.config.leaseTtlMs * (1 - LEASE_MARGIN_FRACTION));
   }
 
   private write(lease: Lease, op: () => Promise<void>): Promise<void> {
@@ -318,6 +364,7 @@ export class Ownership {
       partitions.map(async (p) => {
         try {
           // What the bucket holds now, not what the watch last said (it may lag, or have missed a write).
+          const sentAtMs = Date.now();
           const current = await this.kv!.get(partitionKey(p));
           let revision: number;
           if (current?.operation === 'PUT') {
@@ -330,7 +377,7 @@ export class Ownership {
             // A live lease naming this process is its own from before a restart (NODE_ID is unique among running processes).
             revision = await this.kv!.update(partitionKey(p), this.self, current.revision);
           } else revision = await this.kv!.create(partitionKey(p), this.self);
-          const lease: Lease = { partition: p, revision, renewedAtMs: Date.now(), state: 'taking', writes: Promise.resolve() };
+          const lease: Lease = { partition: p, revision, renewedAtMs: Date.now(), validUntilMs: this.validUntil(sentAtMs), epoch: 0, state: 'taking', writes: Promise.resolve() };
           this.leases.set(p, lease);
           taken.push(lease);
         } catch {
@@ -341,6 +388,9 @@ export class Ownership {
     if (taken.length === 0) return;
     const ps = taken.map((l) => l.partition);
     try {
+      // The fence first: once the epochs moved, the previous owner can write nothing more there.
+      const epochs = await this.epochs.take(ps, this.config.nodeId);
+      for (const l of taken) l.epoch = epochs.get(l.partition)!;
       await this.hooks.gained(ps);
     } catch (error) {
       this.logger.warn({ msg: 'partitions taken but not loaded; handing them back', partitions: ps, error: String((error as Error)?.message ?? error) });

@@ -1,16 +1,15 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { BillingConfig } from '../config';
 import { CONFIG } from '../tokens';
-import { WalletService } from '../wallet/wallet.service';
-import { ResourceBook } from './resource-book';
+import { ResourceService } from './resource.service';
 
 /** Each tick interval is cut into this many slots, so organizations are charged spread out, not all at once. */
 export const TICK_SLOTS = 20;
 
 /**
- * Charges running resources every `TICK_INTERVAL_MS`: every organization with a billable
- * resource gets one meter message per interval (in its own slot), and its wallet actor sets the
- * cumulative charge of all of them in one batch.
+ * Charges running resources every `TICK_INTERVAL_MS`: every organization with resources whose
+ * charges are not all settled has them ticked once per interval (in the organization's own slot,
+ * so their meters reach its wallet actor together and are committed in one batch).
  */
 @Injectable()
 export class MeterTicker {
@@ -21,8 +20,7 @@ export class MeterTicker {
 
   constructor(
     @Inject(CONFIG) private readonly config: BillingConfig,
-    private readonly book: ResourceBook,
-    private readonly wallets: WalletService,
+    private readonly resources: ResourceService,
   ) {}
 
   start(): void {
@@ -50,10 +48,6 @@ export class MeterTicker {
     const slot = this.slot;
     this.slot = (this.slot + 1) % TICK_SLOTS;
     this.ticks++;
-    for (const orgId of this.book.orgs()) {
-      if (this.slotOf(orgId) !== slot) continue;
-      // A full mailbox skips this tick: the next one sets the same cumulative charge.
-      this.wallets.meter(orgId, null).catch(() => undefined);
-    }
+    for (const orgId of this.resources.billableOrgs()) if (this.slotOf(orgId) === slot) this.resources.tick(orgId);
   }
 }

@@ -1,87 +1,136 @@
 import { Behavior } from '@billing/actors';
 import { ErrorCode, LifecycleMessage } from '@billing/contracts';
-import { LifecycleEvent } from '@billing/domain';
-import { ResourceRepository, StoredResource } from '@billing/persistence';
-import { ResourceBook, withEvents } from './resource-book';
-
-/** Lifecycle events one resource may accumulate; past it, events are refused, not stored. */
-export const MAX_EVENTS_PER_RESOURCE = 10_000;
+import { applyLifecycle, billedStorageGb, burnRatesPerHour, dayCharges, LifecycleLimits, PriceBook, ResourceCharge, ResourceRecord, settled } from '@billing/domain';
+import { ResourceRepository } from '@billing/persistence';
 
 export type LifecycleOutcome =
-  | { readonly kind: 'applied' | 'duplicate' }
+  | { readonly kind: 'applied'; readonly note?: string }
+  | { readonly kind: 'duplicate' }
   | { readonly kind: 'rejected'; readonly code: string; readonly reason: string }
   | { readonly kind: 'retry'; readonly reason: string };
 
-export interface ResourceMessage {
-  readonly event: LifecycleMessage;
-  readonly done: (outcome: LifecycleOutcome) => void;
-}
+export type ResourceMessage =
+  | { readonly kind: 'lifecycle'; readonly event: LifecycleMessage; readonly done: (outcome: LifecycleOutcome) => void }
+  /** Bring the charges up to now. */
+  | { readonly kind: 'tick' }
+  /** The record as just read by a resume (saves reading it again). */
+  | { readonly kind: 'resume'; readonly record: ResourceRecord };
+
+/** What the wallet answered a meter: settled, waiting for a billing currency, or not (retry later). */
+export type MeterAnswer = { readonly ok: true } | { readonly ok: false; readonly error: { readonly code: string; readonly message: string } };
 
 export interface ResourceActorDeps {
-  readonly book: ResourceBook;
-  readonly repository: ResourceRepository;
-  /** Brings the resource's meter up to now; resolves once committed. */
-  readonly meter: (orgId: string, resourceIds: string[]) => Promise<object>;
+  readonly repository: Pick<ResourceRepository, 'find' | 'save' | 'setRecomputeFrom'>;
+  readonly prices: () => PriceBook;
+  readonly limits: Omit<LifecycleLimits, 'knowsSku'>;
+  readonly now: () => number;
+  /** The epoch this process holds the organization's partition with, or null if it does not serve it (now). */
+  readonly fence: (orgId: string) => number | null;
+  /** A write was fenced off: another process took the partition. */
+  readonly fenced: (orgId: string) => void;
+  /** Has the wallet settle the charges; resolves with its answer once committed (or refused). */
+  readonly meter: (orgId: string, charge: ResourceCharge) => Promise<MeterAnswer>;
+  /** Whether the resource still has charges to settle (the ticker's index). */
+  readonly billable: (orgId: string, resourceId: string, billable: boolean) => void;
 }
 
 /**
- * One GPU resource. Applies its lifecycle events in order of arrival, keeps them all (dedupe by
- * eventId; the periods come from their `at`, whatever order they came in), stores them, then
- * has its wallet charge the difference. A message is answered only after all that is committed.
+ * One GPU resource: the owner of its billing periods. It takes its lifecycle events (dedupe by
+ * eventId; periods from their `at`, whatever order they came in), stores them with the instant
+ * from which its charges must be computed again, then computes those charges and has the wallet
+ * settle them. A lifecycle message is answered only once all that is committed; a charge that
+ * did not commit leaves the resource to recompute, so the next tick (or redelivery, or restart)
+ * settles it.
  */
 export class ResourceActor implements Behavior<ResourceMessage> {
+  /** undefined: not read yet; null: no such resource yet. */
+  private record: ResourceRecord | null | undefined = undefined;
+
   constructor(private readonly orgId: string, private readonly resourceId: string, private readonly deps: ResourceActorDeps) {}
 
   async receive(batch: ResourceMessage[]): Promise<void> {
-    const { book, repository } = this.deps;
-    let record: StoredResource | null = book.get(this.orgId, this.resourceId) ?? (await repository.find(this.orgId, this.resourceId));
-    let events: LifecycleEvent[] = [...(record?.events ?? [])];
-    const known = new Set(events.map((e) => e.eventId));
-    const outcomes: LifecycleOutcome[] = [];
-    let changedFromMs = Number.POSITIVE_INFINITY;
-    for (const { event } of batch) {
-      if (!book.catalog.gpu.has(event.sku)) {
-        outcomes.push({ kind: 'rejected', code: ErrorCode.UNKNOWN_SKU, reason: `SKU '${event.sku}' is not in the price catalog; nothing was billed` });
-        continue;
-      }
-      if (known.has(event.eventId)) {
-        outcomes.push({ kind: 'duplicate' });
-        continue;
-      }
-      if (record && (record.workspaceId !== event.workspaceId || record.service !== event.service || record.sku !== event.sku || record.storageGb !== event.storageGb)) {
-        outcomes.push({
-          kind: 'rejected',
-          code: ErrorCode.RESOURCE_MISMATCH,
-          reason: `resource ${this.resourceId} is ${record.sku}/${record.service}/${record.workspaceId}/${record.storageGb} GB; the event says ${event.sku}/${event.service}/${event.workspaceId}/${event.storageGb} GB`,
-        });
-        continue;
-      }
-      if (events.length >= MAX_EVENTS_PER_RESOURCE) {
-        outcomes.push({ kind: 'rejected', code: ErrorCode.INVALID_FIELD, reason: `resource ${this.resourceId} already has ${MAX_EVENTS_PER_RESOURCE} events` });
-        continue;
-      }
-      record ??= { orgId: this.orgId, resourceId: this.resourceId, workspaceId: event.workspaceId, service: event.service, sku: event.sku, storageGb: event.storageGb, events: [] };
-      events.push({ eventId: event.eventId, status: event.status, at: event.at });
-      known.add(event.eventId);
-      changedFromMs = Math.min(changedFromMs, event.at.getTime());
-      outcomes.push({ kind: 'applied' });
+    const lifecycle = batch.filter((m): m is Extract<ResourceMessage, { kind: 'lifecycle' }> => m.kind === 'lifecycle');
+    const answer = (outcome: (m: (typeof lifecycle)[number]) => LifecycleOutcome) => lifecycle.forEach((m) => m.done(outcome(m)));
+    const epoch = this.deps.fence(this.orgId);
+    if (epoch === null) {
+      this.record = undefined;
+      answer(() => ({ kind: 'retry', reason: `organization ${this.orgId} is not served here now` }));
+      return;
     }
-    if (record && outcomes.some((o) => o.kind === 'applied')) {
-      const next = withEvents(record, events);
-      await repository.save(next, next.periods.deleted);
-      book.put(next, changedFromMs);
-      // The event is stored, so the charge follows from it even if this meter call fails: the
-      // next tick (or the restart's catch-up) sets the same cumulative amount.
-      await this.deps.meter(this.orgId, [this.resourceId]).catch(() => undefined);
+    if (this.record === undefined) {
+      const resumed = batch.find((m): m is Extract<ResourceMessage, { kind: 'resume' }> => m.kind === 'resume');
+      this.record = resumed ? resumed.record : await this.deps.repository.find(this.orgId, this.resourceId);
     }
-    batch.forEach((m, i) => m.done(outcomes[i]));
+    const nowMs = this.deps.now();
+    const prices = this.deps.prices();
+    const limits: LifecycleLimits = { ...this.deps.limits, knowsSku: (sku) => prices.knows(sku) };
+    let record = this.record;
+    const outcomes = new Map<ResourceMessage, LifecycleOutcome>();
+    for (const m of lifecycle) {
+      const d = applyLifecycle(record, this.orgId, this.resourceId, { ...m.event }, nowMs, limits);
+      if (d.kind === 'applied') {
+        record = d.record;
+        outcomes.set(m, d.note ? { kind: 'applied', note: d.note } : { kind: 'applied' });
+      } else outcomes.set(m, d.kind === 'duplicate' ? d : { kind: 'rejected', code: ErrorCode[d.code], reason: d.reason });
+    }
+    if (record !== this.record && record !== null) {
+      if (!(await this.deps.repository.save(record, epoch))) return this.lostPartition(lifecycle);
+      this.record = record;
+    }
+    // Charges follow a tick, a new event, or a redelivered one whose charge may not be committed;
+    // a refused event changes nothing, so it charges nothing either.
+    const due =
+      batch.some((m) => m.kind !== 'lifecycle') ||
+      lifecycle.some((m) => {
+        const o = outcomes.get(m)!;
+        return o.kind === 'applied' || (o.kind === 'duplicate' && record?.recomputeFromMs != null && m.event.at.getTime() >= record.recomputeFromMs);
+      });
+    const metered = due && record?.recomputeFromMs != null ? await this.meter(record, epoch, nowMs, prices) : 'settled';
+    if (metered === 'fenced') return this.lostPartition(lifecycle);
+    if (this.record) this.deps.billable(this.orgId, this.resourceId, this.record.recomputeFromMs !== null);
+    // The event is stored either way; its charge is not, so JetStream delivers it again.
+    answer((m) => {
+      const o = outcomes.get(m)!;
+      return metered === 'failed' && o.kind !== 'rejected' ? { kind: 'retry', reason: 'the charge it leads to is not committed yet' } : o;
+    });
+  }
+
+  /** Computes the charges from the recomputation point up to now and has the wallet settle them. */
+  private async meter(r: ResourceRecord, epoch: number, nowMs: number, prices: PriceBook): Promise<'settled' | 'waits' | 'failed' | 'fenced'> {
+    const billed = { sku: r.sku, storageGb: billedStorageGb(r) };
+    const charge: ResourceCharge = {
+      resourceId: r.resourceId,
+      workspaceId: r.workspaceId,
+      service: r.service,
+      sku: r.sku,
+      days: dayCharges(r.periods, billed, prices, r.recomputeFromMs!, nowMs),
+      ratesPerHour: burnRatesPerHour(r.periods, billed, prices, nowMs),
+      running: r.periods.running,
+    };
+    const answer = await this.deps.meter(this.orgId, charge);
+    // A wallet never credited has no currency to charge in: the usage waits (it is kept) until it has one.
+    if (!answer.ok) return answer.error.code === ErrorCode.NO_BILLING_CURRENCY ? 'waits' : 'failed';
+    const next = settled(r, nowMs);
+    if (next !== r) {
+      if (!(await this.deps.repository.setRecomputeFrom(r.orgId, r.resourceId, next.recomputeFromMs, epoch))) return 'fenced';
+      this.record = next;
+    }
+    return 'settled';
+  }
+
+  private lostPartition(lifecycle: Extract<ResourceMessage, { kind: 'lifecycle' }>[]): void {
+    this.record = undefined;
+    this.deps.fenced(this.orgId);
+    for (const m of lifecycle) m.done({ kind: 'retry', reason: `organization ${this.orgId} was taken over by another engine process` });
   }
 
   onCrash(batch: ResourceMessage[], error: unknown): void {
-    for (const m of batch) m.done({ kind: 'retry', reason: String((error as Error)?.message ?? error) });
+    for (const m of batch) if (m.kind === 'lifecycle') m.done({ kind: 'retry', reason: String((error as Error)?.message ?? error) });
   }
 
-  restart(): void {}
+  restart(): void {
+    this.record = undefined;
+  }
 
   stop(): void {}
 }

@@ -1,11 +1,12 @@
 import { ParsedCommand } from '@billing/contracts';
+import { ResourceCharge } from '@billing/domain';
 
 /** Work for a wallet actor that does not come from a NATS request. */
 export type InternalCommand =
   /** Write off what expired (the actor's own timer, or the expiry sweep for passivated wallets). */
   | { readonly name: 'expire' }
-  /** Bring meters up to now: the listed resources, or every billable one of the organization. */
-  | { readonly name: 'meter'; readonly resourceIds: readonly string[] | null };
+  /** Settle a resource's charges, as its resource actor computed them. */
+  | { readonly name: 'meter'; readonly charge: ResourceCharge };
 
 /** A wallet command on its way through an actor's mailbox, with the way to answer it. */
 export interface WalletMessage {

@@ -2,35 +2,46 @@ import { randomUUID } from 'crypto';
 import { Behavior } from '@billing/actors';
 import { balanceSnapshot, BalanceSnapshot, entryView, ErrorCode, errorReply, EventType, Subjects } from '@billing/contracts';
 import {
-  assertLedgerInvariant,
   balanceOf,
+  Currency,
   decide,
   decideMeter,
   Decimal,
   EMPTY_METER,
   expireGrants,
   expiringNotices,
-  firstBillableMs,
   Grant,
-  gpuRatePerHour,
   LedgerEntry,
   lowBalanceCrossings,
-  meterDays,
-  meteredUntil,
   MeterState,
   nextExpiry,
+  PriceBook,
   pruneSpentGrants,
+  ResourceCharge,
   totalOf,
   usableBalance,
+  utcDay,
+  DAY_MS,
   WalletState,
   ZERO,
 } from '@billing/domain';
-import { DuplicateKeyError, LoadedWallet, meterKey, OutboxMessage, StoredOutboxMessage, VersionConflictError, WalletChange } from '@billing/persistence';
-import { BookEntry, ResourceBook } from '../resources/resource-book';
+import {
+  DuplicateKeyError,
+  FencedError,
+  InvariantViolationError,
+  LoadedWallet,
+  meterKey,
+  OutboxMessage,
+  StoredOutboxMessage,
+  VersionConflictError,
+  WalletChange,
+} from '@billing/persistence';
 import { WalletMessage } from './wallet-message';
 
 /** How often a batch is decided again after another writer committed the same wallet first. */
 export const MAX_CONFLICT_RETRIES = 3;
+/** Decisions of one batch at most: conflicts, plus looking up keys already in the ledger (a replay). */
+const MAX_DECISIONS = MAX_CONFLICT_RETRIES + 3;
 
 export interface WalletActorDeps {
   readonly subjects: Subjects;
@@ -42,7 +53,11 @@ export interface WalletActorDeps {
   readonly commit: (change: WalletChange) => Promise<StoredOutboxMessage[]>;
   readonly published: (messages: StoredOutboxMessage[]) => void;
   readonly setLowBalanceThresholds: (orgId: string, thresholds: readonly Decimal[]) => Promise<void>;
-  readonly resources: ResourceBook;
+  readonly prices: () => PriceBook;
+  /** The epoch this process holds the organization's partition with, or null if it does not serve it (now). */
+  readonly fence: (orgId: string) => number | null;
+  /** A commit was fenced off: another process took the partition. */
+  readonly fenced: (orgId: string) => void;
   readonly minRunwayMinutes: number;
   /** A `grant_expiring` notice goes out this long before a grant with credit left expires. */
   readonly expiryNoticeMs: number;
@@ -52,6 +67,11 @@ export interface WalletActorDeps {
 
 /** The store could not be reached: nothing of the batch is known to be committed. */
 export class StoreUnavailableError extends Error {}
+
+/** What a resource burns now, as its last meter said: for the burn rate, the runway and `depleted`. */
+interface Burning {
+  readonly charge: ResourceCharge;
+}
 
 interface Outcome {
   readonly message: WalletMessage;
@@ -64,30 +84,28 @@ interface BatchResult {
   readonly outcomes: Outcome[];
   /** Meters set by the batch, by `meterKey`. */
   readonly meters: Map<string, { resourceId: string; day: string; meter: MeterState }>;
-  /** Resources whose meters caught up with them, and when. */
-  readonly metered: BookEntry[];
+  /** The latest charge of each resource metered by the batch. */
+  readonly burning: Map<string, Burning>;
   /** Grants announced as expiring soon by this batch. */
   readonly notices: Grant[];
+  /** Idempotency keys of commands refused by the batch: maybe replays of a command that succeeded earlier. */
+  readonly refusedKeys: string[];
   readonly now: Date;
 }
 
-/** Which days of which resources a batch's meter messages will set. */
-interface MeterPlan {
-  readonly entry: BookEntry;
-  readonly days: ReturnType<typeof meterDays>;
-}
-
-const DAY_MS = 86_400_000;
-const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+const UNSERVED = errorReply(ErrorCode.UNAVAILABLE, 'this organization is moving between engine processes; nothing is confirmed; retry with the same idempotency key');
 
 /**
- * The only writer of one organization's wallet. Decides a whole batch on its in-memory state,
- * commits it (with every other actor's batch of the moment) in one transaction, and only then
- * answers. The state it keeps is always the committed one.
+ * The only writer of one organization's wallet: it decides money only. Decides a whole batch on
+ * its in-memory state, commits it (with every other actor's batch of the moment) in one
+ * transaction fenced by its partition's epoch, and only then answers. The state it keeps is
+ * always the committed one.
  */
 export class WalletActor implements Behavior<WalletMessage> {
   private loaded: LoadedWallet | null = null;
   private expiryTimer: NodeJS.Timeout | null = null;
+  /** Resources that burn, by id, as their meters said (resource actors meter them every tick). */
+  private readonly burning = new Map<string, Burning>();
 
   constructor(
     private readonly orgId: string,
@@ -97,37 +115,63 @@ export class WalletActor implements Behavior<WalletMessage> {
   ) {}
 
   async receive(batch: WalletMessage[]): Promise<void> {
-    // Keys are looked up in the ledger only after the commit said one of them is there already.
+    // Keys are looked up in the ledger only when the commit said one is there already, or when a
+    // command was refused (it may be a replay of one that succeeded before things changed).
     let prior: LedgerEntry[] = [];
-    for (let attempt = 0; attempt <= MAX_CONFLICT_RETRIES; attempt++) {
+    const lookedUp = new Set<string>();
+    for (let attempt = 0; attempt < MAX_DECISIONS; attempt++) {
+      const epoch = this.deps.fence(this.orgId);
+      if (epoch === null) {
+        this.loaded = null;
+        for (const m of batch) m.reply(UNSERVED);
+        return;
+      }
       if (!this.loaded) {
         this.loaded = await this.guard(this.deps.load(this.orgId));
         this.scheduleExpiry();
       }
       const now = this.deps.now();
-      const plans = this.planMeters(batch, now);
-      const wallet = (this.loaded = await this.ensureMeters(plans, await this.applySettings(batch, this.loaded)));
-      const result = this.decideBatch(wallet, batch, prior, plans, now);
-      if (result.entries.length === 0 && result.notices.length === 0) {
+      const wallet = (this.loaded = await this.ensureMeters(batch, await this.applySettings(batch, this.loaded)));
+      const result = this.decideBatch(wallet, batch, prior, now);
+      const unknown = result.refusedKeys.filter((k) => !lookedUp.has(k));
+      if (unknown.length > 0) {
+        for (const k of unknown) lookedUp.add(k);
+        const found = await this.guard(this.deps.findByKeys(this.orgId, unknown));
+        if (found.length > 0) {
+          prior = [...prior, ...found];
+          continue;
+        }
+      }
+      if (result.entries.length === 0 && result.notices.length === 0 && result.meters.size === 0) {
         this.finish(wallet, result);
         return;
       }
       let stored: StoredOutboxMessage[];
       try {
-        stored = await this.deps.commit(this.changeOf(wallet, result));
+        stored = await this.deps.commit(this.changeOf(wallet, result, epoch));
       } catch (error) {
         if (error instanceof VersionConflictError) {
           this.loaded = null;
           continue;
         }
         if (error instanceof DuplicateKeyError) {
-          const keys = [...new Set(batch.flatMap((m) => ('command' in m.parsed ? [m.parsed.command.idempotencyKey] : [])))];
-          prior = await this.guard(this.deps.findByKeys(this.orgId, keys));
+          const clientKeys = new Set(batch.flatMap((m) => ('command' in m.parsed ? [m.parsed.command.idempotencyKey] : [])));
+          // The engine's own keys are unique by construction: one already there is a bug, and the
+          // actor starts again from the database rather than answer CONFLICT for ever.
+          const engineKeys = error.keys.filter((k) => !clientKeys.has(k));
+          if (engineKeys.length > 0) throw new Error(`wallet ${this.orgId}: engine keys already in the ledger: ${engineKeys.join(', ')}`);
+          prior = [...prior, ...(await this.guard(this.deps.findByKeys(this.orgId, [...error.keys])))];
           continue;
         }
+        if (error instanceof FencedError) {
+          this.loaded = null;
+          this.deps.fenced(this.orgId);
+          for (const m of batch) m.reply(UNSERVED);
+          return;
+        }
+        if (error instanceof InvariantViolationError) throw error;
         throw new StoreUnavailableError(String((error as Error)?.message ?? error));
       }
-      assertLedgerInvariant(result.state, totalOf(wallet.state).plus(result.entries.reduce((s, e) => s.plus(e.amount), ZERO)));
       const keep = new Set<string>();
       for (const [key, { meter }] of result.meters) wallet.meters.set(key, meter);
       for (const m of wallet.meters.values()) for (const g of m.byGrant.keys()) keep.add(g);
@@ -157,13 +201,19 @@ export class WalletActor implements Behavior<WalletMessage> {
     this.expiryTimer = null;
   }
 
+  private burnRatePerHour(currency: Currency | null): Decimal {
+    let rate = ZERO;
+    if (currency) for (const { charge } of this.burning.values()) rate = rate.plus(charge.ratesPerHour.get(currency) ?? ZERO);
+    return rate;
+  }
+
   private snapshot(state: WalletState): BalanceSnapshot {
     return balanceSnapshot({
       orgId: this.orgId,
       seq: state.seq,
       currency: state.currency,
       balance: balanceOf(state),
-      burnRatePerHour: this.deps.resources.burnRatePerHour(this.orgId, state.currency),
+      burnRatePerHour: this.burnRatePerHour(state.currency),
       grants: state.grants,
       at: this.deps.now(),
     });
@@ -188,14 +238,15 @@ export class WalletActor implements Behavior<WalletMessage> {
     return wallet;
   }
 
-  private decideBatch(wallet: LoadedWallet, batch: WalletMessage[], prior: LedgerEntry[], plans: Map<WalletMessage, MeterPlan[]>, now: Date): BatchResult {
+  private decideBatch(wallet: LoadedWallet, batch: WalletMessage[], prior: LedgerEntry[], now: Date): BatchResult {
     const seen = new Map(prior.map((e) => [e.idempotencyKey, e]));
     const expired = expireGrants(wallet.state, { now, newId: randomUUID });
     let state = expired.state;
     const entries: LedgerEntry[] = [...expired.entries];
     const outcomes: Outcome[] = [];
     const meters: BatchResult['meters'] = new Map();
-    const metered: BookEntry[] = [];
+    const burning: BatchResult['burning'] = new Map();
+    const refusedKeys: string[] = [];
     const fixed = (body: object) => () => body;
     for (const message of batch) {
       const parsed = message.parsed;
@@ -213,7 +264,13 @@ export class WalletActor implements Behavior<WalletMessage> {
           break;
         case 'meter': {
           const before = entries.length;
-          state = this.meter(state, wallet, plans.get(message) ?? [], now, entries, meters, metered);
+          const metered = this.meter(state, wallet, parsed.charge, now, entries, meters);
+          if (!metered) {
+            outcomes.push({ message, body: fixed(errorReply(ErrorCode.NO_BILLING_CURRENCY, 'the wallet has never been credited: the usage waits until it has a billing currency')) });
+            break;
+          }
+          state = metered;
+          burning.set(parsed.charge.resourceId, { charge: parsed.charge });
           outcomes.push({ message, body: fixed({ ok: true, entries: entries.length - before }) });
           break;
         }
@@ -230,6 +287,7 @@ export class WalletActor implements Behavior<WalletMessage> {
           }
           const decision = decide(state, command, { now, newId: randomUUID, requestHash });
           if (!decision.ok) {
+            refusedKeys.push(command.idempotencyKey);
             outcomes.push({ message, body: fixed(errorReply(decision.refusal.code, decision.refusal.message)) });
             break;
           }
@@ -244,34 +302,19 @@ export class WalletActor implements Behavior<WalletMessage> {
     const after = expireGrants(state, { now, newId: randomUUID });
     entries.push(...after.entries);
     const announced = expiringNotices(after.state, now, this.deps.expiryNoticeMs);
-    return { state: announced.state, entries, outcomes, meters, metered, notices: announced.notices, now };
-  }
-
-  /** The resources each meter message covers (the listed ones, or every billable one) and their days to set. */
-  private planMeters(batch: WalletMessage[], now: Date): Map<WalletMessage, MeterPlan[]> {
-    const plans = new Map<WalletMessage, MeterPlan[]>();
-    const book = this.deps.resources;
-    for (const message of batch) {
-      const parsed = message.parsed;
-      if (parsed.name !== 'meter') continue;
-      const entries = parsed.resourceIds === null ? book.billable(this.orgId) : parsed.resourceIds.flatMap((id) => book.entry(this.orgId, id) ?? []);
-      plans.set(message, entries.map((entry) => ({ entry, days: meterDays(entry.meterFromMs, now.getTime()) })));
-    }
-    return plans;
+    return { state: announced.state, entries, outcomes, meters, burning, notices: announced.notices, refusedKeys, now };
   }
 
   /**
    * Meters of days the wallet no longer holds in memory (a late event about an old day) are read
    * before deciding, with the spent grants they may give a correction back to.
    */
-  private async ensureMeters(plans: Map<WalletMessage, MeterPlan[]>, wallet: LoadedWallet): Promise<LoadedWallet> {
+  private async ensureMeters(batch: WalletMessage[], wallet: LoadedWallet): Promise<LoadedWallet> {
     const missing: { resourceId: string; day: string }[] = [];
-    for (const list of plans.values()) {
-      for (const { entry, days } of list) {
-        for (const { day } of days) {
-          if (day < wallet.metersCompleteFrom && !wallet.meters.has(meterKey(entry.record.resourceId, day))) missing.push({ resourceId: entry.record.resourceId, day });
-        }
-      }
+    for (const { parsed } of batch) {
+      if (parsed.name !== 'meter') continue;
+      const { resourceId, days } = parsed.charge;
+      for (const { day } of days) if (day < wallet.metersCompleteFrom && !wallet.meters.has(meterKey(resourceId, day))) missing.push({ resourceId, day });
     }
     if (missing.length === 0) return wallet;
     const found = await this.guard(this.deps.findMeters(this.orgId, missing));
@@ -283,57 +326,33 @@ export class WalletActor implements Behavior<WalletMessage> {
     return { ...wallet, state: { ...wallet.state, grants: [...wallet.state.grants, ...grants] } };
   }
 
-  /** Sets each planned resource's charge for each of its days (UTC), up to now. */
-  private meter(
-    start: WalletState,
-    wallet: LoadedWallet,
-    plans: MeterPlan[],
-    now: Date,
-    entries: LedgerEntry[],
-    meters: BatchResult['meters'],
-    metered: BookEntry[],
-  ): WalletState {
+  /** Sets each day's meter of the resource to what its resource actor says the day owes; null if the wallet has no currency yet. */
+  private meter(start: WalletState, wallet: LoadedWallet, charge: ResourceCharge, now: Date, entries: LedgerEntry[], meters: BatchResult['meters']): WalletState | null {
     const currency = start.currency;
-    if (currency === null) return start; // never credited: usage waits, it is billed once there is a currency
-    const nowMs = now.getTime();
+    if (currency === null) return null;
     let state = start;
-    for (const { entry, days } of plans) {
-      const { record } = entry;
-      const rates = this.deps.resources.rates(record, currency);
-      const startMs = firstBillableMs(record.periods);
-      if (!rates || startMs === null) continue;
-      let before = meteredUntil(record.periods, rates, days.length ? days[0].startMs : nowMs);
-      for (const d of days) {
-        const upto = Math.min(d.endMs, nowMs);
-        const due = meteredUntil(record.periods, rates, upto);
-        const key = meterKey(record.resourceId, d.day);
-        const meter = meters.get(key)?.meter ?? wallet.meters.get(key) ?? EMPTY_METER;
-        const decision = decideMeter(state, meter, {
-          type: 'meter',
-          resourceId: record.resourceId,
-          day: d.day,
-          workspaceId: record.workspaceId,
-          service: record.service,
-          currency,
-          amount: due.amount.minus(before.amount),
-          usageMs: due.gpuMs - before.gpuMs,
-          until: new Date(upto),
-        }, { now, newId: randomUUID });
-        if (!decision.ok) throw new Error(`meter ${record.resourceId} ${d.day}: ${decision.refusal.message}`);
-        state = decision.state;
-        if (decision.entry) entries.push(decision.entry);
-        if (decision.meter !== meter) meters.set(key, { resourceId: record.resourceId, day: d.day, meter: decision.meter });
-        before = due;
-      }
-      metered.push(entry);
+    for (const d of charge.days) {
+      const key = meterKey(charge.resourceId, d.day);
+      const meter = meters.get(key)?.meter ?? wallet.meters.get(key) ?? EMPTY_METER;
+      const decision = decideMeter(
+        state,
+        meter,
+        { type: 'meter', resourceId: charge.resourceId, day: d.day, workspaceId: charge.workspaceId, service: charge.service, currency, amount: d.amounts.get(currency)!, usageMs: d.usageMs, until: new Date(d.untilMs) },
+        { now, newId: randomUUID },
+      );
+      if (!decision.ok) throw new Error(`meter ${charge.resourceId} ${d.day}: ${decision.refusal.message}`);
+      state = decision.state;
+      if (decision.entry) entries.push(decision.entry);
+      if (decision.meter !== meter) meters.set(key, { resourceId: charge.resourceId, day: d.day, meter: decision.meter });
     }
     return state;
   }
 
   private authorize(state: WalletState, service: string, sku: string, now: Date): object {
     if (state.currency === null) return errorReply(ErrorCode.NO_BILLING_CURRENCY, 'the wallet has never been credited');
-    const rate = gpuRatePerHour(this.deps.resources.catalog, sku, state.currency);
-    if (rate === null) return errorReply(ErrorCode.UNKNOWN_SKU, `no price for SKU '${sku}' in ${state.currency}`);
+    const prices = this.deps.prices();
+    if (!prices.knows(sku)) return errorReply(ErrorCode.UNKNOWN_SKU, `no price for SKU '${sku}'`);
+    const rate = prices.gpuRatePerHour(sku, state.currency, now.getTime());
     const required = rate.times(this.deps.minRunwayMinutes).dividedBy(60);
     const usable = usableBalance(state, service, now);
     const authorized = usable.greaterThanOrEqualTo(required);
@@ -347,15 +366,27 @@ export class WalletActor implements Behavior<WalletMessage> {
     };
   }
 
-  private changeOf(before: LoadedWallet, result: BatchResult): WalletChange {
+  private changeOf(before: LoadedWallet, result: BatchResult, epoch: number): WalletChange {
     const { state, entries } = result;
     const touched = new Set([...entries.flatMap((e) => e.split.map((p) => p.grantId)), ...result.notices.map((g) => g.id)]);
     const grants: Grant[] = state.grants.filter((g) => touched.has(g.id));
+    const meters = [...result.meters.values()];
+    // A batch that only moved a meter's usage (no money, no notice) tells nobody anything.
+    const events = entries.length > 0 || result.notices.length > 0 ? this.events(before, result) : [];
+    return { orgId: this.orgId, expectedVersion: before.version, epoch, state, entries, grants, meters, events: this.deps.writeEvents ? events : [] };
+  }
+
+  private events(before: LoadedWallet, result: BatchResult): OutboxMessage[] {
+    const { state, entries } = result;
     const totalBefore = totalOf(before.state);
     const totalAfter = totalOf(state);
     const snapshot = this.snapshot(state);
     const events: OutboxMessage[] = [this.event('balance', snapshot)];
     if (totalBefore.greaterThan(ZERO) && !totalAfter.greaterThan(ZERO)) {
+      const latest = new Map([...this.burning, ...result.burning]);
+      const runningResources = [...latest.values()]
+        .filter(({ charge }) => charge.running)
+        .map(({ charge: c }) => ({ resourceId: c.resourceId, workspaceId: c.workspaceId, service: c.service, sku: c.sku }));
       events.push(
         this.event('depleted', {
           orgId: this.orgId,
@@ -363,7 +394,7 @@ export class WalletActor implements Behavior<WalletMessage> {
           currency: state.currency,
           total: snapshot.total,
           exact: { total: totalAfter.toFixed() },
-          runningResources: this.deps.resources.running(this.orgId),
+          runningResources,
           at: snapshot.at,
         }),
       );
@@ -379,8 +410,7 @@ export class WalletActor implements Behavior<WalletMessage> {
     for (const g of result.notices) {
       events.push(this.event('grant_expiring', { orgId: this.orgId, seq: state.seq, grantId: g.id, kind: g.kind, service: g.service, remaining: g.remaining.toFixed(), currency: g.currency, expiresAt: g.expiresAt?.toISOString(), at: result.now.toISOString() }));
     }
-    const meters = [...result.meters.values()];
-    return { orgId: this.orgId, expectedVersion: before.version, state, entries, grants, meters, events: this.deps.writeEvents ? events : [] };
+    return events;
   }
 
   private event(type: EventType, body: object): OutboxMessage {
@@ -389,15 +419,17 @@ export class WalletActor implements Behavior<WalletMessage> {
   }
 
   private finish(wallet: LoadedWallet, result: BatchResult): void {
-    if (result.entries.length === 0) for (const [key, { meter }] of result.meters) wallet.meters.set(key, meter);
-    for (const entry of result.metered) this.deps.resources.metered(this.orgId, entry, result.now.getTime());
+    for (const [resourceId, b] of result.burning) {
+      if (b.charge.running || [...b.charge.ratesPerHour.values()].some((r) => !r.isZero())) this.burning.set(resourceId, b);
+      else this.burning.delete(resourceId);
+    }
     this.forgetOldMeters(wallet, result.now.getTime());
     for (const o of result.outcomes) o.message.reply(o.body(wallet.state));
   }
 
   /** Days before yesterday rarely change again: their meters leave memory (read back if a late event needs them). */
   private forgetOldMeters(wallet: LoadedWallet, nowMs: number): void {
-    const yesterday = dayOf(nowMs - DAY_MS);
+    const yesterday = utcDay(nowMs - DAY_MS);
     if (wallet.metersCompleteFrom >= yesterday) return;
     for (const key of wallet.meters.keys()) if (key.slice(key.lastIndexOf('|') + 1) < yesterday) wallet.meters.delete(key);
     this.loaded = { ...(this.loaded ?? wallet), metersCompleteFrom: yesterday };

@@ -1,11 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ActorRegistry, Batcher } from '@billing/actors';
 import { ErrorCode, errorReply } from '@billing/contracts';
-import { billingPeriods, compareEvents } from '@billing/domain';
+import { compareEvents, ResourceCharge } from '@billing/domain';
 import { Subjects } from '@billing/contracts';
 import { OutboxRelay } from '@billing/messaging';
 import { ResourceRepository, StoredOutboxMessage, WalletChange, WalletRepository } from '@billing/persistence';
-import { ResourceBook } from '../resources/resource-book';
+import { PriceCatalog } from '../resources/price-catalog';
+import { Ownership } from '../ownership/ownership.service';
 import { BillingMetrics } from '../billing.metrics';
 import { BillingConfig } from '../config';
 import { CONFIG } from '../tokens';
@@ -27,9 +28,10 @@ export class WalletService {
     private readonly repository: WalletRepository,
     relay: OutboxRelay,
     subjects: Subjects,
-    resources: ResourceBook,
+    prices: PriceCatalog,
     private readonly resourceRepository: ResourceRepository,
     metrics: BillingMetrics,
+    ownership: Ownership,
   ) {
     this.commits = new Batcher((changes) => repository.commit(changes), config.maxWalletsPerCommit, config.concurrentCommits, (wallets, ms) => {
       metrics.batchWallets.observe(wallets);
@@ -45,7 +47,9 @@ export class WalletService {
       commit: (change) => this.commits.submit(change),
       published: (messages) => relay.publish(messages),
       setLowBalanceThresholds: (orgId, thresholds) => repository.setLowBalanceThresholds(orgId, thresholds),
-      resources,
+      prices: () => prices.book,
+      fence: (orgId) => ownership.fence(orgId),
+      fenced: (orgId) => ownership.fenced(orgId),
       minRunwayMinutes: config.minRunwayMinutes,
       expiryNoticeMs: config.grantExpiringNoticeMs,
       writeEvents: config.writeEvents,
@@ -70,14 +74,14 @@ export class WalletService {
   async resources(orgId: string) {
     const stored = await this.resourceRepository.list(orgId);
     return stored.map((r) => {
-      const periods = billingPeriods(r.events);
+      const { periods } = r;
       const last = [...r.events].sort(compareEvents).at(-1);
       return {
         resourceId: r.resourceId,
         workspaceId: r.workspaceId,
         service: r.service,
         sku: r.sku,
-        storageGb: r.storageGb,
+        storageGb: r.storageGb ?? 0,
         status: periods.deleted ? 'DELETED' : (last?.status ?? 'PENDING'),
         running: periods.running,
         runningSince: periods.running ? new Date(periods.gpu[periods.gpu.length - 1].startMs).toISOString() : null,
@@ -97,14 +101,9 @@ export class WalletService {
     });
   }
 
-  /**
-   * Brings meters up to now and resolves once that is committed (or refused). Rejects when the
-   * organization's mailbox is full.
-   */
-  meter(orgId: string, resourceIds: readonly string[] | null): Promise<object> {
-    return new Promise((resolve, reject) => {
-      if (!this.registry.tell(orgId, { parsed: { name: 'meter', resourceIds }, reply: resolve })) reject(new Error(`wallet ${orgId}: mailbox full`));
-    });
+  /** Has the wallet settle a resource's charges; resolves with its answer once committed (or refused). */
+  meter(orgId: string, charge: ResourceCharge): Promise<object> {
+    return this.ask(orgId, { name: 'meter', charge });
   }
 
   /** The organizations that match moved to another process: their actors finish their mailboxes and are dropped. */

@@ -251,7 +251,7 @@ export class PaymentsService {
       const credited = intent.creditedAt !== null ? 'credited' : await this.credit(intent);
       if (credited === 'pending') return 'reversal_pending';
       if (credited === 'credited') {
-        const reply = await this.billing.request(intent.orgId, 'reverse', {
+        const reply = await this.billing.request(intent.orgId, 'payment.reverse', {
           idempotencyKey: `reverse:${intent.id}`,
           amount: intent.amount.toFixed(minorUnits(intent.currency)),
           currency: intent.currency,
@@ -272,7 +272,7 @@ export class PaymentsService {
   }
 
   private async credit(intent: TopupIntent): Promise<CreditResult> {
-    const reply = await this.billing.request(intent.orgId, 'topup', {
+    const reply = await this.billing.request(intent.orgId, 'payment.topup', {
       idempotencyKey: `topup:${intent.id}`,
       amount: intent.amount.toFixed(minorUnits(intent.currency)),
       currency: intent.currency,

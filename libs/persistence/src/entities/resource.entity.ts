@@ -7,10 +7,13 @@ export interface ResourceRow {
   workspaceId: string;
   service: string;
   sku: string;
-  storageGb: number;
+  /** Null until an event says how large the disk is. */
+  storageGb: number | null;
   events: { eventId: string; status: string; at: string }[];
   /** True once DELETED is among the events: nothing more is billed after it. */
   deleted: boolean;
+  /** Charges from this instant's UTC day on are computed again at the next meter; null once all are committed. */
+  recomputeFrom: Date | null;
   updatedAt: Date;
 }
 
@@ -24,9 +27,10 @@ export const ResourceEntity = new EntitySchema<ResourceRow>({
     workspaceId: { type: 'text' },
     service: { type: 'text' },
     sku: { type: 'text' },
-    storageGb: { type: 'integer' },
+    storageGb: { type: 'integer', nullable: true },
     events: { type: 'json' },
     deleted: { type: 'boolean', default: false },
+    recomputeFrom: { type: 'Date', columnType: 'timestamptz', nullable: true },
     updatedAt: { type: 'Date', columnType: 'timestamptz', defaultRaw: 'now()' },
   },
 });

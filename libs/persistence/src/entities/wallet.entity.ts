@@ -5,7 +5,7 @@ export interface WalletRow {
   orgId: string;
   currency?: string | null;
   currencyLocked: boolean;
-  version: number;
+  version: string;
   seq: string;
   total: string;
   /** Totals below which a `low_balance` event goes out, once per downward crossing. */
@@ -21,7 +21,7 @@ export const WalletEntity = new EntitySchema<WalletRow>({
     orgId: { type: 'text', primary: true },
     currency: { type: 'text', nullable: true },
     currencyLocked: { type: 'boolean', default: false },
-    version: { type: 'integer' },
+    version: { type: 'bigint' },
     seq: { type: 'bigint' },
     total: { type: 'decimal', precision: 38, scale: 8 },
     lowBalanceThresholds: { type: 'json', defaultRaw: `'[]'::jsonb` },
