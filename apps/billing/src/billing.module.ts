@@ -133,7 +133,7 @@ export class BillingModule {
         { provide: NATS, useFactory: async () => (nc = await connectNats(config.natsUrl, 'billing-engine')) },
         { provide: WalletRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new WalletRepository(orm, fenceScope) },
         { provide: PartitionEpochRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new PartitionEpochRepository(orm, fenceScope) },
-        { provide: OutboxRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new OutboxRepository(orm) },
+        { provide: OutboxRepository, inject: [MikroORM, Ownership], useFactory: (orm: MikroORM, ownership: Ownership) => new OutboxRepository(orm, () => ownership.owned()) },
         {
           provide: OutboxRelay,
           inject: [NATS, OutboxRepository],

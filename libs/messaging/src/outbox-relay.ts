@@ -11,7 +11,8 @@ export interface OutboxMessageRef {
 
 /** What the relay needs from the outbox table. */
 export interface OutboxStore {
-  pending(limit: number): Promise<OutboxMessageRef[]>;
+  /** Unpublished messages with an id after `afterId` (ids are ascending integers), oldest first. */
+  pending(limit: number, afterId?: string): Promise<OutboxMessageRef[]>;
   delete(ids: readonly string[]): Promise<void>;
 }
 
@@ -19,7 +20,7 @@ export interface RelayOptions {
   readonly stream: StreamSpec;
   /** How often committed-but-unpublished events (after a failure or a crash) are looked for. */
   readonly sweepIntervalMs: number;
-  /** Rows read per sweep. */
+  /** Rows read per page of a sweep (a sweep reads every page). */
   readonly sweepBatch: number;
   readonly onError?: (error: unknown) => void;
 }
@@ -121,10 +122,18 @@ export class OutboxRelay {
         this.streamKnownGood = true;
       }
       await this.flushDeletes();
-      const rows = (await this.store.pending(this.options.sweepBatch)).filter((r) => !this.inFlight.has(r.id));
-      await Promise.all(rows.map((r) => this.publishOne(r)));
+      // Page after page: a message that keeps failing at the head holds up none behind it.
+      let swept = 0;
+      for (let afterId = '0'; ; ) {
+        const page = await this.store.pending(this.options.sweepBatch, afterId);
+        const rows = page.filter((r) => !this.inFlight.has(r.id));
+        await Promise.all(rows.map((r) => this.publishOne(r)));
+        swept += rows.length;
+        if (page.length < this.options.sweepBatch) break;
+        afterId = page[page.length - 1].id;
+      }
       await this.flushDeletes();
-      return rows.length;
+      return swept;
     } catch (error) {
       this.options.onError?.(error);
       return 0;

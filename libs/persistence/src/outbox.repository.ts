@@ -1,16 +1,22 @@
 import { MikroORM } from '@mikro-orm/postgresql';
+import { partitionCondition, PartitionFilter } from './partitions';
 import { StoredOutboxMessage } from './wallet.repository';
 
-/** The outbox table as the relay sees it: what is still unpublished, and removal once published. */
+/**
+ * The outbox table as the relay sees it: what is still unpublished, and removal once published.
+ * With `owned`, a process sees only the events of the organizations it serves (the orgId is the
+ * third token of every event subject, `<prefix>.events.<orgId>.<type>`): processes do not publish
+ * each other's events.
+ */
 export class OutboxRepository {
-  constructor(private readonly orm: MikroORM) {}
+  constructor(private readonly orm: MikroORM, private readonly owned?: () => PartitionFilter) {}
 
-  /** The oldest unpublished messages. */
-  async pending(limit: number): Promise<StoredOutboxMessage[]> {
-    const rows = await this.orm.em.getConnection().execute<{ id: string; event_id: string; subject: string; payload: string }[]>(
-      'select id, event_id, subject, payload from outbox_events order by id limit ?',
-      [limit],
-    );
+  /** Unpublished messages after `afterId`, oldest first. */
+  async pending(limit: number, afterId = '0'): Promise<StoredOutboxMessage[]> {
+    const owned = partitionCondition(`split_part(subject, '.', 3)`, this.owned?.());
+    const rows = (
+      await this.orm.em.getConnection().getKnex().raw(`select id, event_id, subject, payload from outbox_events where id > ? and ${owned.sql} order by id limit ?`, [afterId, ...owned.bindings, limit])
+    ).rows as { id: string; event_id: string; subject: string; payload: string }[];
     return rows.map((r) => ({ id: String(r.id), eventId: r.event_id, subject: r.subject, payload: r.payload }));
   }
 
