@@ -28,7 +28,7 @@ function profiler(): void {
   });
 }
 
-createBillingApp(loadConfig(), false).then(
+createBillingApp(loadConfig(), process.env.BENCH_ENGINE_LOG ? undefined : false).then(
   (app) => {
     profiler();
     process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));

@@ -12,7 +12,7 @@ export type Started = ChildProcess & { readonly ready: unknown };
 /** Starts a compiled script as a child with the engine's Node flags; resolves with what it says when it is ready. */
 export function start(script: string, env: Record<string, string>, extraFlags: string[] = []): Promise<Started> {
   // Any free port for the children's HTTP servers: a benchmark never collides with a running engine.
-  const child = fork(path.join(dist, script), [], { env: { ...process.env, BILLING_HTTP_PORT: '0', GATEWAY_PORT: '0', ...env }, execArgv: [...engineFlags, ...extraFlags, '-r', register], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const child = fork(path.join(dist, script), [], { env: { ...process.env, BILLING_HTTP_PORT: '0', GATEWAY_PORT: '0', ...env }, execArgv: [...engineFlags, ...extraFlags, '-r', register], stdio: ['ignore', process.env.BENCH_ENGINE_LOG ? require('fs').openSync(process.env.BENCH_ENGINE_LOG, 'a') : 'ignore', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     child.once('message', (ready) => resolve(Object.assign(child, { ready })));
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));

@@ -2,7 +2,7 @@ import { randomBytes } from 'crypto';
 import { NatsConnection } from 'nats';
 import { Client } from 'pg';
 import { ControlPlaneSimulator } from '../../apps/simulator/src/control-plane.simulator';
-import { engineStats, start, stop, waitForBalance } from './processes';
+import { engineStats, profileEngine, start, stop, waitForBalance } from './processes';
 
 const TICK_INTERVAL_MS = 60_000;
 const RESOURCES_PER_ORG = 100;
@@ -21,7 +21,8 @@ export interface ResourceFigures {
 /**
  * How many running resources one engine keeps billed at TICK_INTERVAL_MS=60000, and at what
  * CPU: the engine's own CPU time (all its threads) over a window of a full tick interval, as a
- * fraction of one core; memory per resource from the engine's heap after a collection.
+ * fraction of one core; memory per resource from the engine's heap after a collection
+ * (BENCH_PROFILE=<dir>: the engine's CPU profile of that window too).
  */
 export async function benchResources(nc: NatsConnection, env: Record<string, string>, databaseUrl: string, count: number): Promise<ResourceFigures> {
   const tag = randomBytes(3).toString('hex');
@@ -55,10 +56,12 @@ export async function benchResources(nc: NatsConnection, env: Record<string, str
     // Let the start-up burst settle (actors created for the events passivate), then measure.
     await new Promise((r) => setTimeout(r, 25_000));
     const loaded = await engineStats(engine, true);
+    const profile = process.env.BENCH_PROFILE ? await profileEngine(engine) : null;
     const windowStart = Date.now();
     const [{ n: entriesBefore }] = (await db.query("select count(*)::int as n from ledger_entries where org_id like $1 and type = 'debit'", [`o${tag}-%`])).rows;
     await new Promise((r) => setTimeout(r, WINDOW_MS));
     const after = await engineStats(engine);
+    if (profile) process.stdout.write(`    profile: ${await profile()}\n`);
     const [{ n: entriesAfter }] = (await db.query("select count(*)::int as n from ledger_entries where org_id like $1 and type = 'debit'", [`o${tag}-%`])).rows;
     const seconds = (Date.now() - windowStart) / 1000;
     const cpuSeconds = (after.cpu.user + after.cpu.system - loaded.cpu.user - loaded.cpu.system) / 1e6;

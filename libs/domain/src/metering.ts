@@ -58,7 +58,7 @@ export function chargeUntil(periods: BillingPeriods, billed: Billed, prices: Pri
   return { amount, gpuMs };
 }
 
-/** What a resource owes for one UTC day, in every billing currency (the wallet takes its own). */
+/** What a resource owes for one UTC day, in the currencies asked (the wallet takes its own). */
 export interface DayCharge {
   /** YYYY-MM-DD, UTC. */
   readonly day: string;
@@ -75,7 +75,7 @@ export interface DayCharge {
  * to the cumulative charge, and a late event's correction lands on the day of the usage it
  * corrects. Only the periods that overlap a day take part in it (the others cancel out).
  */
-export function dayCharges(periods: BillingPeriods, billed: Billed, prices: PriceBook, fromMs: number, nowMs: number): DayCharge[] {
+export function dayCharges(periods: BillingPeriods, billed: Billed, prices: PriceBook, fromMs: number, nowMs: number, currencies: readonly Currency[] = CURRENCIES): DayCharge[] {
   const out: DayCharge[] = [];
   const all: { kind: 'gpu' | 'storage'; interval: Interval }[] = periods.gpu.map((interval) => ({ kind: 'gpu' as const, interval }));
   if (periods.storage) all.push({ kind: 'storage', interval: periods.storage });
@@ -83,7 +83,7 @@ export function dayCharges(periods: BillingPeriods, billed: Billed, prices: Pric
     const untilMs = Math.min(start + DAY_MS, nowMs);
     const overlapping = all.filter(({ interval }) => interval.startMs < untilMs && (interval.endMs === null || interval.endMs > start));
     const amounts = new Map<Currency, Decimal>();
-    for (const currency of CURRENCIES) {
+    for (const currency of currencies) {
       let amount = ZERO;
       for (const { kind, interval } of overlapping) {
         amount = amount.plus(periodCharge(kind, interval, billed, prices, currency, untilMs)).minus(periodCharge(kind, interval, billed, prices, currency, start));
@@ -97,10 +97,10 @@ export function dayCharges(periods: BillingPeriods, billed: Billed, prices: Pric
   return out;
 }
 
-/** Charge per hour at `atMs` in each currency: the GPU while it runs, the storage until the resource is deleted. */
-export function burnRatesPerHour(periods: BillingPeriods, billed: Billed, prices: PriceBook, atMs: number): Map<Currency, Decimal> {
+/** Charge per hour at `atMs` in each currency asked: the GPU while it runs, the storage until the resource is deleted. */
+export function burnRatesPerHour(periods: BillingPeriods, billed: Billed, prices: PriceBook, atMs: number, currencies: readonly Currency[] = CURRENCIES): Map<Currency, Decimal> {
   const rates = new Map<Currency, Decimal>();
-  for (const currency of CURRENCIES) {
+  for (const currency of currencies) {
     let rate = ZERO;
     if (periods.running) rate = rate.plus(prices.gpuRatePerHour(billed.sku, currency, atMs));
     if (periods.storage && periods.storage.endMs === null) rate = rate.plus(prices.storageRatePerGbHour(currency, atMs).times(billed.storageGb));

@@ -1,6 +1,6 @@
 import { Behavior } from '@billing/actors';
 import { ErrorCode, LifecycleMessage } from '@billing/contracts';
-import { applyLifecycle, billedStorageGb, burnRatesPerHour, dayCharges, LifecycleLimits, PriceBook, ResourceCharge, ResourceRecord, settled } from '@billing/domain';
+import { applyLifecycle, billedStorageGb, burnRatesPerHour, CURRENCIES, Currency, dayCharges, isCurrency, LifecycleLimits, PriceBook, ResourceCharge, ResourceRecord, settled } from '@billing/domain';
 import { ResourceRepository } from '@billing/persistence';
 
 export type LifecycleOutcome =
@@ -16,8 +16,8 @@ export type ResourceMessage =
   /** The record as just read by a resume (saves reading it again). */
   | { readonly kind: 'resume'; readonly record: ResourceRecord };
 
-/** What the wallet answered a meter: settled, waiting for a billing currency, or not (retry later). */
-export type MeterAnswer = { readonly ok: true } | { readonly ok: false; readonly error: { readonly code: string; readonly message: string } };
+/** What the wallet answered a meter: settled (in its currency), waiting for a billing currency, or not (retry later). */
+export type MeterAnswer = { readonly ok: true; readonly currency: string } | { readonly ok: false; readonly error: { readonly code: string; readonly message: string } };
 
 export interface ResourceActorDeps {
   readonly repository: Pick<ResourceRepository, 'find' | 'save' | 'setRecomputeFrom'>;
@@ -45,6 +45,8 @@ export interface ResourceActorDeps {
 export class ResourceActor implements Behavior<ResourceMessage> {
   /** undefined: not read yet; null: no such resource yet. */
   private record: ResourceRecord | null | undefined = undefined;
+  /** The wallet's billing currency once it has told it (it never changes): charges are priced in it alone. */
+  private currency: Currency | null = null;
 
   constructor(private readonly orgId: string, private readonly resourceId: string, private readonly deps: ResourceActorDeps) {}
 
@@ -80,7 +82,7 @@ export class ResourceActor implements Behavior<ResourceMessage> {
     // Charges follow a tick, a new event, or a redelivered one whose charge may not be committed;
     // a refused event changes nothing, so it charges nothing either.
     const due =
-      batch.some((m) => m.kind !== 'lifecycle') ||
+      batch.some((m) => m.kind === 'tick') ||
       lifecycle.some((m) => {
         const o = outcomes.get(m)!;
         return o.kind === 'applied' || (o.kind === 'duplicate' && record?.recomputeFromMs != null && m.event.at.getTime() >= record.recomputeFromMs);
@@ -98,18 +100,23 @@ export class ResourceActor implements Behavior<ResourceMessage> {
   /** Computes the charges from the recomputation point up to now and has the wallet settle them. */
   private async meter(r: ResourceRecord, epoch: number, nowMs: number, prices: PriceBook): Promise<'settled' | 'waits' | 'failed' | 'fenced'> {
     const billed = { sku: r.sku, storageGb: billedStorageGb(r) };
+    const currencies = this.currency ? [this.currency] : CURRENCIES;
     const charge: ResourceCharge = {
       resourceId: r.resourceId,
       workspaceId: r.workspaceId,
       service: r.service,
       sku: r.sku,
-      days: dayCharges(r.periods, billed, prices, r.recomputeFromMs!, nowMs),
-      ratesPerHour: burnRatesPerHour(r.periods, billed, prices, nowMs),
+      days: dayCharges(r.periods, billed, prices, r.recomputeFromMs!, nowMs, currencies),
+      ratesPerHour: burnRatesPerHour(r.periods, billed, prices, nowMs, currencies),
       running: r.periods.running,
     };
     const answer = await this.deps.meter(this.orgId, charge);
-    // A wallet never credited has no currency to charge in: the usage waits (it is kept) until it has one.
-    if (!answer.ok) return answer.error.code === ErrorCode.NO_BILLING_CURRENCY ? 'waits' : 'failed';
+    if (!answer.ok) {
+      if (answer.error.code === ErrorCode.CURRENCY_MISMATCH) this.currency = null;
+      // A wallet never credited has no currency to charge in: the usage waits (it is kept) until it has one.
+      return answer.error.code === ErrorCode.NO_BILLING_CURRENCY ? 'waits' : 'failed';
+    }
+    if (isCurrency(answer.currency)) this.currency = answer.currency;
     const next = settled(r, nowMs);
     if (next !== r) {
       if (!(await this.deps.repository.setRecomputeFrom(r.orgId, r.resourceId, next.recomputeFromMs, epoch))) return 'fenced';

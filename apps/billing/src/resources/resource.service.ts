@@ -49,7 +49,9 @@ export class ResourceService {
     };
     this.registry = new ActorRegistry<ResourceMessage>(
       (key) => new ResourceActor(orgOf(key), key.slice(key.indexOf('/') + 1), deps),
-      { mailboxCapacity: 1024, maxBatch: 256, idleMs: Math.min(config.actorIdleMs, 60_000), sweepIntervalMs: 10_000 },
+      // A resource with charges to settle is ticked every interval, so it never idles that long:
+      // only settled resources leave memory.
+      { mailboxCapacity: 1024, maxBatch: 256, idleMs: Math.max(Math.min(config.actorIdleMs, 60_000), 2 * config.tickIntervalMs + 10_000), sweepIntervalMs: 10_000 },
       (key, error) => this.logger.error({ msg: 'resource actor crashed and was restarted', resource: key, error: String((error as Error)?.stack ?? error) }),
     );
   }
@@ -81,7 +83,8 @@ export class ResourceService {
 
   /**
    * After a restart, or when partitions move here: every resource of theirs with charges still to
-   * settle is ticked from where its charges stopped being committed.
+   * settle is back (its record handed to its actor), and the ticker catches it up from where its
+   * charges stopped being committed, spread over one tick interval.
    */
   async resume(partitions: PartitionFilter): Promise<number> {
     let n = 0;

@@ -264,14 +264,18 @@ export class WalletActor implements Behavior<WalletMessage> {
           break;
         case 'meter': {
           const before = entries.length;
-          const metered = this.meter(state, wallet, parsed.charge, now, entries, meters);
-          if (!metered) {
+          const { currency } = state;
+          if (currency === null) {
             outcomes.push({ message, body: fixed(errorReply(ErrorCode.NO_BILLING_CURRENCY, 'the wallet has never been credited: the usage waits until it has a billing currency')) });
             break;
           }
-          state = metered;
+          if (parsed.charge.days.some((d) => !d.amounts.has(currency)) || !parsed.charge.ratesPerHour.has(currency)) {
+            outcomes.push({ message, body: fixed(errorReply(ErrorCode.CURRENCY_MISMATCH, `the wallet bills in ${currency}; the charge is priced in another currency`)) });
+            break;
+          }
+          state = this.meter(state, currency, wallet, parsed.charge, now, entries, meters);
           burning.set(parsed.charge.resourceId, { charge: parsed.charge });
-          outcomes.push({ message, body: fixed({ ok: true, entries: entries.length - before }) });
+          outcomes.push({ message, body: fixed({ ok: true, currency, entries: entries.length - before }) });
           break;
         }
         default: {
@@ -326,10 +330,8 @@ export class WalletActor implements Behavior<WalletMessage> {
     return { ...wallet, state: { ...wallet.state, grants: [...wallet.state.grants, ...grants] } };
   }
 
-  /** Sets each day's meter of the resource to what its resource actor says the day owes; null if the wallet has no currency yet. */
-  private meter(start: WalletState, wallet: LoadedWallet, charge: ResourceCharge, now: Date, entries: LedgerEntry[], meters: BatchResult['meters']): WalletState | null {
-    const currency = start.currency;
-    if (currency === null) return null;
+  /** Sets each day's meter of the resource to what its resource actor says the day owes. */
+  private meter(start: WalletState, currency: Currency, wallet: LoadedWallet, charge: ResourceCharge, now: Date, entries: LedgerEntry[], meters: BatchResult['meters']): WalletState {
     let state = start;
     for (const d of charge.days) {
       const key = meterKey(charge.resourceId, d.day);
