@@ -1,4 +1,4 @@
-import { apportionForDisplay, Balance, Currency, Decimal, Grant, LedgerEntry, sum, toDisplay, toExact } from '@billing/domain';
+import { apportionForDisplay, Balance, Currency, Decimal, Grant, LedgerEntry, sum, toDisplay, toExact, UsageRow } from '@billing/domain';
 
 /**
  * A wallet's balance as sent to its users. `total`, `plan`, `voucher`, `topup` and
@@ -102,16 +102,6 @@ export function balanceSnapshot(args: {
   };
 }
 
-/** One row of usage as read from the ledger: exact amount and GPU-hours. */
-export interface UsageRowInput {
-  readonly workspaceId: string | null;
-  readonly service: string | null;
-  readonly resourceId: string;
-  readonly day: string;
-  readonly amount: string;
-  readonly gpuHours: string;
-}
-
 /** GPU-hours are shown with two decimals (they are time, not money, but rounded the same way: half-even). */
 export const GPU_HOURS_DISPLAY_PLACES = 2;
 
@@ -120,7 +110,7 @@ export const GPU_HOURS_DISPLAY_PLACES = 2;
  * (its amount rounded by the domain's one display rounding), and `workspaces` sums the rows per
  * workspace exactly, then rounds once. The rows' fields are kept as they are.
  */
-export function usageView<Row extends UsageRowInput>(rows: readonly Row[], currency: Currency | null) {
+export function usageView<Row extends UsageRow>(rows: readonly Row[], currency: Currency | null) {
   const show = (d: Decimal) => (currency ? toDisplay(d, currency) : toExact(d));
   const byWorkspace = new Map<string | null, { amounts: Decimal[]; gpuHours: Decimal[] }>();
   for (const r of rows) {

@@ -39,3 +39,14 @@ export interface LedgerEntry {
   readonly totalAfter: Decimal;
   readonly at: Date;
 }
+
+/** Usage read back from the ledger: the exact amount and GPU-hours of one resource and UTC day. */
+export interface UsageRow {
+  readonly workspaceId: string | null;
+  readonly service: string | null;
+  readonly resourceId: string;
+  /** YYYY-MM-DD, UTC. */
+  readonly day: string;
+  readonly amount: string;
+  readonly gpuHours: string;
+}

@@ -1,4 +1,4 @@
-import { billingPeriods, LifecycleStatus, ResourceRecord } from '@billing/domain';
+import { billingPeriods, LifecycleStatus, ResourceRecord, UsageRow } from '@billing/domain';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { FenceScope, partitionCondition, PartitionFilter } from './partitions';
 
@@ -30,14 +30,6 @@ function toRecord(r: ResourceRecordRow): ResourceRecord {
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-export interface UsageRow {
-  readonly workspaceId: string | null;
-  readonly service: string | null;
-  readonly resourceId: string;
-  readonly day: string;
-  readonly amount: string;
-  readonly gpuHours: string;
-}
 
 /**
  * Resources, their lifecycle events, and usage read back from the ledger.
