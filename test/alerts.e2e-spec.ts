@@ -3,7 +3,7 @@ import { AddressInfo } from 'net';
 import { NatsConnection } from 'nats';
 import { INestApplication } from '@nestjs/common';
 import { AlertsConfig } from '../apps/alerts/src/alerts.config';
-import { testAlertsConfig } from './support/alerts';
+import { testAlertsConfig, testResolver } from './support/alerts';
 import { createAlertsApp } from '../apps/alerts/src/app';
 import { ALERTS_NATS } from '../apps/alerts/src/tokens';
 import { EVENT_ID_HEADER, SIGNATURE_HEADER, verifyWebhookSignature } from '../apps/alerts/src/webhook-signature';
@@ -116,7 +116,7 @@ describe('alert delivery with a failing then recovering receiver', () => {
   let key = 0;
 
   const startAlerts = async () => {
-    alerts = await createAlertsApp(alertsConfig, process.env.TEST_LOGS ? undefined : false);
+    alerts = await createAlertsApp(alertsConfig, process.env.TEST_LOGS ? undefined : false, { resolve: testResolver() });
   };
   const stopAlerts = async () => {
     await alerts?.close();

@@ -1,6 +1,7 @@
 import { DEFAULT_NATS_URL } from '@billing/messaging';
 import { DEFAULT_DATABASE_URL } from '@billing/persistence';
 import { checkRetryPolicy, FIRST_RETRY_DELAY_MS, GIVE_UP_AFTER_MS, MAX_RETRY_DELAY_MS, RetryPolicy } from './retry-policy';
+import { loadWebhookSecurityConfig, WebhookSecurityConfig } from './webhook-security.config';
 import { envInt, envToken } from '@billing/observability';
 
 /** How long one webhook request may take before it counts as failed, by default. */
@@ -28,6 +29,8 @@ export interface AlertsConfig {
   readonly ackWaitMs: number;
   readonly requestTimeoutMs: number;
   readonly retry: RetryPolicy;
+  /** Where webhooks may go (https in production, public addresses) and the keys of their secrets at rest. */
+  readonly webhookSecurity: WebhookSecurityConfig;
 }
 
 export function loadAlertsConfig(env: NodeJS.ProcessEnv = process.env): AlertsConfig {
@@ -47,5 +50,6 @@ export function loadAlertsConfig(env: NodeJS.ProcessEnv = process.env): AlertsCo
       maxRetryDelayMs: envInt(env, 'ALERTS_RETRY_MAX_MS', MAX_RETRY_DELAY_MS, 1, 86_400_000),
       giveUpAfterMs: envInt(env, 'ALERTS_GIVE_UP_AFTER_MS', GIVE_UP_AFTER_MS, 0, 30 * 86_400_000),
     }),
+    webhookSecurity: loadWebhookSecurityConfig(env),
   };
 }

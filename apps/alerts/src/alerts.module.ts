@@ -7,9 +7,24 @@ import { NatsConnection } from 'nats';
 import { AlertConsumer } from './alert-consumer';
 import { AlertsConfig } from './alerts.config';
 import { AlertsMetrics } from './alerts.metrics';
+import { SecretBox } from './secret-box';
 import { ALERTS_CONFIG, ALERTS_NATS } from './tokens';
+import { WebhookAddressPolicy } from './webhook-address-policy';
 import { WebhookDispatcher } from './webhook-dispatcher';
+import { GuardedPoster, guardedPoster } from './webhook-poster';
+import { WebhookSecrets } from './webhook-secrets';
+import { SealedWebhookStore } from './webhook-store';
+import { WebhookResolver, WebhookTargetGuard } from './webhook-target-guard';
 import { WebhooksNatsHandler } from './webhooks.handler';
+
+/** What a test may put in place of the real thing. */
+export interface AlertsOverrides {
+  /** DNS for webhook hosts, at registration and at every delivery (default: the system resolver). */
+  readonly resolve?: WebhookResolver;
+}
+
+/** The HTTP client of the deliveries, closed at shutdown (keep-alive connections). */
+const WEBHOOK_POSTER = Symbol('GuardedPoster');
 
 /** Starts listening once everything is wired; stops taking work first, then lets what is under way finish. */
 @Injectable()
@@ -22,9 +37,14 @@ class AlertsLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
     private readonly orm: MikroORM,
     private readonly handler: WebhooksNatsHandler,
     private readonly consumer: AlertConsumer,
+    private readonly secrets: WebhookSecrets,
+    @Inject(WEBHOOK_POSTER) private readonly poster: GuardedPoster,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
+    for (const warning of this.config.webhookSecurity.warnings) this.logger.warn({ msg: warning });
+    // Before any delivery: every key in use is configured, and no secret is left in plain text.
+    await this.secrets.prepare(this.logger);
     this.handler.listen();
     await this.consumer.start();
     this.logger.log({ msg: 'alert service listening', prefix: this.config.subjectPrefix, stream: this.config.eventsStream, consumer: this.config.consumerName });
@@ -35,13 +55,21 @@ class AlertsLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
     await this.consumer.stop().catch(() => undefined);
     // Drain flushes the acknowledgements of the last events before closing.
     await this.nc.drain().catch(() => undefined);
+    this.poster.close();
     await this.orm.close(true);
   }
 }
 
 @Module({})
 export class AlertsModule {
-  static forRoot(config: AlertsConfig): DynamicModule {
+  static forRoot(config: AlertsConfig, overrides: AlertsOverrides = {}): DynamicModule {
+    const security = config.webhookSecurity;
+    const guard = new WebhookTargetGuard({
+      httpsOnly: security.production,
+      policy: new WebhookAddressPolicy({ allowCidrs: security.allowCidrs, allowHosts: security.allowHosts }),
+      resolve: overrides.resolve,
+    });
+    const box = new SecretBox(security.secretKeys, security.activeSecretKeyId);
     const metrics = new AlertsMetrics();
     let nc: NatsConnection | undefined;
     let orm: MikroORM | undefined;
@@ -68,11 +96,20 @@ export class AlertsModule {
         { provide: MikroORM, useFactory: async () => (orm = await openDatabase(config.databaseUrl, config.dbPoolMax)) },
         { provide: ALERTS_NATS, useFactory: async () => (nc = await connectNats(config.natsUrl, 'billing-alerts')) },
         { provide: WebhookRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new WebhookRepository(orm) },
+        { provide: WebhookTargetGuard, useValue: guard },
+        { provide: WebhookSecrets, inject: [WebhookRepository], useFactory: (webhooks: WebhookRepository) => new WebhookSecrets(box, webhooks) },
+        { provide: WEBHOOK_POSTER, useFactory: () => guardedPoster(guard) },
         {
           provide: WebhookDispatcher,
-          inject: [WebhookRepository],
-          useFactory: (webhooks: WebhookRepository) =>
-            new WebhookDispatcher(webhooks, { retry: config.retry, requestTimeoutMs: config.requestTimeoutMs, log: new Logger('WebhookDispatcher'), observe: metrics.webhookAttempted }),
+          inject: [WebhookRepository, WebhookSecrets, WEBHOOK_POSTER],
+          useFactory: (webhooks: WebhookRepository, secrets: WebhookSecrets, poster: GuardedPoster) =>
+            new WebhookDispatcher(new SealedWebhookStore(webhooks, secrets), {
+              retry: config.retry,
+              requestTimeoutMs: config.requestTimeoutMs,
+              post: poster.post,
+              log: new Logger('WebhookDispatcher'),
+              observe: metrics.webhookAttempted,
+            }),
         },
         WebhooksNatsHandler,
         { provide: AlertConsumer, inject: [ALERTS_CONFIG, ALERTS_NATS, WebhookDispatcher, AlertsMetrics], useFactory: (...deps: ConstructorParameters<typeof AlertConsumer>) => (consumer = new AlertConsumer(...deps)) },

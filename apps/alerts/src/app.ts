@@ -3,14 +3,24 @@ import { INestApplication, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { JsonLogger } from '@billing/observability';
 import { AlertsConfig } from './alerts.config';
-import { AlertsModule } from './alerts.module';
+import { AlertsModule, AlertsOverrides } from './alerts.module';
 
 /** Builds and starts the alert service: migrations applied, stream and consumer ensured, webhook commands answered. */
-export async function createAlertsApp(config: AlertsConfig, logger: LoggerService | false | undefined = new JsonLogger('alerts')): Promise<INestApplication> {
+export async function createAlertsApp(
+  config: AlertsConfig,
+  logger: LoggerService | false | undefined = new JsonLogger('alerts'),
+  overrides: AlertsOverrides = {},
+): Promise<INestApplication> {
   logger ??= new JsonLogger('alerts');
-  const app = await NestFactory.create(AlertsModule.forRoot(config), { logger, abortOnError: false });
+  const app = await NestFactory.create(AlertsModule.forRoot(config, overrides), { logger, abortOnError: false });
   app.enableShutdownHooks();
-  // HTTP only for operations: /health and /metrics. Webhooks are configured over NATS.
-  await app.listen(config.httpPort, '0.0.0.0');
+  try {
+    // HTTP only for operations: /health and /metrics. Webhooks are configured over NATS.
+    await app.listen(config.httpPort, '0.0.0.0');
+  } catch (error) {
+    // A refusal at start (a secret key missing, ...) must not leave connections open behind it.
+    await app.close().catch(() => undefined);
+    throw error;
+  }
   return app;
 }

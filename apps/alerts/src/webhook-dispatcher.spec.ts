@@ -105,6 +105,23 @@ describe('webhook dispatcher', () => {
     expect(attempts.every((a) => a.durationMs >= 40)).toBe(true);
   });
 
+  it('records an endpoint whose secret cannot be opened as a failed attempt, sends it nothing, and still serves the others', async () => {
+    const failures: string[] = [];
+    const posted: string[] = [];
+    const store: WebhookStore = {
+      targets: async () => [
+        { endpoint: { ...endpoints[0], secret: '' }, delivery: null, unusable: 'the signing secret cannot be decrypted' },
+        { endpoint: endpoints[1], delivery: null },
+      ],
+      recordDelivered: async () => undefined,
+      recordFailure: async (_id, _event, error) => (failures.push(error), { attempts: 1, firstAttemptAt: new Date() }),
+    };
+    const dispatcher = new WebhookDispatcher(store, { retry: policy, requestTimeoutMs: 1000, post: async (url) => (posted.push(url), { ok: true }), random: () => 0.5 });
+    expect(await dispatcher.dispatch(event, body)).toEqual({ kind: 'retry', delayMs: 750 });
+    expect(posted).toEqual(['https://b.example/hook']);
+    expect(failures).toEqual(['the signing secret cannot be decrypted']);
+  });
+
   it('counts a failed request as settled when the event was delivered there meanwhile by another process', async () => {
     const observed: WebhookAttempt[] = [];
     const store: WebhookStore = { targets: async () => [{ endpoint: endpoints[0], delivery: null }], recordDelivered: async () => undefined, recordFailure: async () => null };

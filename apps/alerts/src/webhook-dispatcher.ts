@@ -17,6 +17,8 @@ export interface WebhookEndpointRef {
 export interface WebhookTargetRef {
   readonly endpoint: WebhookEndpointRef;
   readonly delivery: { readonly status: 'delivered' | 'failed'; readonly attempts: number; readonly firstAttemptAt: Date } | null;
+  /** Why nothing can be sent there now (its secret cannot be opened): counted as a failed attempt, without a request. */
+  readonly unusable?: string;
 }
 
 /** What the dispatcher needs from the database (WebhookRepository). */
@@ -56,7 +58,8 @@ export interface WebhookAttempt {
 export interface DispatcherOptions {
   readonly retry: RetryPolicy;
   readonly requestTimeoutMs: number;
-  readonly post?: WebhookPoster;
+  /** The HTTP client; in the service, `guardedPoster` (webhook-poster.ts), which connects only to allowed addresses. */
+  readonly post: WebhookPoster;
   readonly now?: () => number;
   readonly random?: () => number;
   readonly log?: DispatcherLog;
@@ -77,24 +80,6 @@ type EndpointOutcome =
   | { readonly kind: 'retry'; readonly delayMs: number };
 
 /**
- * POSTs with Node's fetch. Redirects are not followed: the URL was agreed with the
- * organization, and a redirect could send the signed body elsewhere. Only 2xx is success.
- */
-export const postWithFetch: WebhookPoster = async (url, body, headers, timeoutMs) => {
-  try {
-    const response = await fetch(url, { method: 'POST', body, headers, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
-    // The answer's body is not used; dropping it frees the connection for the next request.
-    await response.body?.cancel().catch(() => undefined);
-    if (response.status >= 200 && response.status < 300) return { ok: true };
-    return { ok: false, error: `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}` };
-  } catch (error) {
-    const e = error as Error & { cause?: { code?: string; message?: string } };
-    if (e?.name === 'TimeoutError') return { ok: false, error: `no answer within ${timeoutMs} ms` };
-    return { ok: false, error: `${e?.message ?? String(error)}${e?.cause ? `: ${e.cause.code ?? e.cause.message}` : ''}` };
-  }
-};
-
-/**
  * Delivers one event to every endpoint of its organization: at most once per endpoint after a
  * success (the `delivered` record is looked at before each POST), retried per the policy
  * otherwise. State lives in the database, so a restart resumes where the last process stopped.
@@ -109,7 +94,7 @@ export class WebhookDispatcher {
   private readonly underway = new Map<string, Promise<DispatchOutcome>>();
 
   constructor(private readonly store: WebhookStore, private readonly options: DispatcherOptions) {
-    this.post = options.post ?? postWithFetch;
+    this.post = options.post;
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
   }
@@ -145,6 +130,11 @@ export class WebhookDispatcher {
     if (this.unrecorded.has(key)) return this.record(key, endpoint.id, event.eventId);
     // No look at the retry window here: an event that comes back is always tried once more (the
     // last retry is placed at the window's end), and the window is judged after a failure.
+    if (target.unusable !== undefined) {
+      const outcome = await this.failed(target, event, target.unusable);
+      this.options.observe?.({ outcome: outcome.kind === 'gave-up' ? 'gave_up' : outcome.kind === 'settled' ? 'settled' : 'retry', durationMs: 0 });
+      return outcome;
+    }
 
     const sentAtSeconds = Math.floor(this.now() / 1000);
     const headers = {

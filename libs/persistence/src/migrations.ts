@@ -8,6 +8,7 @@ import { Migration20261127170000 } from './migrations/Migration20261127170000';
 import { Migration20261127180000 } from './migrations/Migration20261127180000';
 import { Migration20261127191500 } from './migrations/Migration20261127191500';
 import { Migration20261202100000 } from './migrations/Migration20261202100000';
+import { Migration20261205100000 } from './migrations/Migration20261205100000';
 
 /** The committed migrations, in order; listed here so that ts-jest and the compiled app load the same set. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -20,4 +21,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261127180000', class: Migration20261127180000 },
   { name: 'Migration20261127191500', class: Migration20261127191500 },
   { name: 'Migration20261202100000', class: Migration20261202100000 },
+  { name: 'Migration20261205100000', class: Migration20261205100000 },
 ];
