@@ -34,7 +34,9 @@ process.on('SIGINT', () => shutdown(0));
 process.on('SIGTERM', () => shutdown(0));
 
 async function waitUntilReady() {
-  const nc = await connect({ servers: natsUrl.split(','), maxReconnectAttempts: -1 });
+  // Asks as the gateway would (a `balance` request), with the gateway's NATS credentials if set.
+  const { natsAuth, natsConnectionOptions } = require('../dist/libs/messaging/src/nats-auth');
+  const nc = await connect({ servers: natsUrl.split(','), maxReconnectAttempts: -1, name: 'npm-start', ...natsConnectionOptions(natsAuth('gateway')) });
   const sc = StringCodec();
   const deadline = Date.now() + 60_000;
   try {

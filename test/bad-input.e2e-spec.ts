@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from 'crypto';
 import { AddressInfo } from 'net';
 import jwt from 'jsonwebtoken';
-import { connect, NatsConnection } from 'nats';
+import { NatsConnection } from 'nats';
 import { Socket } from 'socket.io-client';
 import { INestApplicationContext } from '@nestjs/common';
 import { WALLET_COMMANDS } from '../libs/contracts/src/subjects';
@@ -10,6 +10,7 @@ import { createAlertsApp } from '../apps/alerts/src/app';
 import { isolatedNames, NATS_URL, sql, startEngine, TestEngine, WalletClient } from './support/engine';
 import { connectSocket, startGateway, TEST_JWT_SECRET, TestGateway } from './support/gateway';
 import { ControlPlane, eventually } from './support/lifecycle';
+import { connectAs } from './support/nats-roles';
 
 /**
  * Bad input, all at once: every NATS subject (wallet, admin, alert webhooks, lifecycle), every
@@ -179,7 +180,12 @@ describe('bad input, all at once', () => {
   let gateway: TestGateway;
   let alerts: INestApplicationContext;
   let client: WalletClient;
+  /** An operator's connection: every wallet command but `payment.*`, admin, webhooks, the streams. */
   let nc: NatsConnection;
+  /** `payment.topup` and `payment.reverse` are the gateway's alone (NATS refuses them to anyone else). */
+  let gatewayNc: NatsConnection;
+  /** The subjects between engine processes are the engine's alone: junk there is sent as another engine process would. */
+  let peerNc: NatsConnection;
   let plane: ControlPlane;
   let subscriptionId: string;
   let maxPayload: number;
@@ -256,7 +262,9 @@ describe('bad input, all at once', () => {
     client = await WalletClient.connect(names.subjectPrefix);
     nc = client.nc;
     maxPayload = nc.info!.max_payload;
-    plane = new ControlPlane(nc, names.lifecycleSubjectPrefix);
+    gatewayNc = await connectAs('gateway');
+    peerNc = await connectAs('billing');
+    plane = await ControlPlane.connect(names.lifecycleSubjectPrefix);
     const p = names.subjectPrefix;
 
     // Two organizations: top-ups, a voucher grant, a voucher code redeemed, a plan, thresholds, a webhook, a running GPU.
@@ -289,6 +297,9 @@ describe('bad input, all at once', () => {
     await gateway?.stop();
     await engine?.dispose(nc);
     await client?.close();
+    await gatewayNc?.close();
+    await peerNc?.close();
+    await plane?.close();
     // eslint-disable-next-line no-console
     console.log(JSON.stringify({ junk: counts, refusalCodes: codes, seconds: (Date.now() - startedAt) / 1000 }, null, 1));
   });
@@ -298,8 +309,10 @@ describe('bad input, all at once', () => {
     const data = typeof raw === 'string' ? Buffer.from(raw, raw.includes('\u00ff') ? 'latin1' : 'utf8') : raw;
     count(kind);
     let text: string;
+    const p = names.subjectPrefix;
+    const sender = subject.startsWith(`${p}.node.`) ? peerNc : new RegExp(`^${p}\\.wallet\\.[^.]+\\.payment\\.`).test(subject) ? gatewayNc : nc;
     try {
-      const msg = await nc.request(subject, data, { timeout: 10_000 });
+      const msg = await sender.request(subject, data, { timeout: 10_000 });
       text = Buffer.from(msg.data).toString('utf8');
     } catch (error) {
       const code = (error as { code?: string }).code;
@@ -307,6 +320,8 @@ describe('bad input, all at once', () => {
       // "no responders" for a subject with an empty token (`../x`), which no wildcard matches.
       if (code === 'MAX_PAYLOAD_EXCEEDED') return void count(`${kind}: refused by the NATS client (over max_payload)`);
       if (code === '503') return void count(`${kind}: no responders (subject not routable)`);
+      // No role may publish on a subject with an empty token: NATS refuses it before anyone sees it.
+      if (code === 'PERMISSIONS_VIOLATION' && subject.split('.').includes('')) return void count(`${kind}: refused by NATS (subject with an empty token)`);
       problems.push(`${subject} [${label}]: no reply (${code ?? (error as Error).message})`);
       return;
     }
@@ -405,7 +420,7 @@ describe('bad input, all at once', () => {
     for (const raw of ['', '{', 'null', '[]', '{"eventId":1}', JSON.stringify('x'.repeat(huge))]) {
       tasks.push(async () => {
         count('node');
-        const reply = JSON.parse(Buffer.from((await nc.request(`${node}.lifecycle`, Buffer.from(raw), { timeout: 10_000 })).data).toString('utf8'));
+        const reply = JSON.parse(Buffer.from((await peerNc.request(`${node}.lifecycle`, Buffer.from(raw), { timeout: 10_000 })).data).toString('utf8'));
         if (reply.kind !== 'rejected' || typeof reply.code !== 'string') problems.push(`${node}.lifecycle [${raw.slice(0, 20)}]: ${JSON.stringify(reply).slice(0, 200)}`);
       });
     }
@@ -425,7 +440,7 @@ describe('bad input, all at once', () => {
 
     // A subject with a space is a NATS protocol error: the server drops that client's connection.
     // Sent on a throwaway connection; the engine never sees it, and must not care.
-    const throwaway = await connect({ servers: NATS_URL, reconnect: false });
+    const throwaway = await connectAs('operator', { url: NATS_URL, reconnect: false });
     await throwaway.request(`${p}.wallet.a b.balance`, Buffer.from(''), { timeout: 1000 }).then(
       () => problems.push('a subject with a space got a reply'),
       () => count('wallet: subject with a space (dropped by NATS)'),

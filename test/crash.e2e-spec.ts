@@ -2,6 +2,7 @@ import { NatsConnection } from 'nats';
 import { isolatedNames, TestNames } from './support/engine';
 import { buildEngine, connectTestClient, EngineProcess, engineProcessEnv } from './support/engine-process';
 import { between, LoadGenerator, mulberry32, prepareLifecycleConsumer, settleAndCheck, setUp, sleep, summary } from './support/load-generator';
+import { testNatsOptions } from './support/nats-roles';
 import { startNats, startPostgres, TcpProxy, TestNats, TestPostgres } from './support/servers';
 
 /**
@@ -21,20 +22,24 @@ describe(`crash tests (seed ${SEED})`, () => {
   let pgProxy: TcpProxy;
   let nats: TestNats;
   let nc: NatsConnection;
+  /** Publishes the lifecycle events, as the NATS user `control-plane` (`nc` is an operator's). */
+  let controlPlane: NatsConnection;
   const engines: EngineProcess[] = [];
 
   beforeAll(async () => {
     // Settled, not Promise.all: a server that started while the other failed is still stopped in afterAll.
-    const started = await Promise.allSettled([startPostgres().then((s) => (pg = s)), startNats().then((s) => (nats = s)), buildEngine()]);
+    const started = await Promise.allSettled([startPostgres().then((s) => (pg = s)), startNats(testNatsOptions()).then((s) => (nats = s)), buildEngine()]);
     for (const r of started) if (r.status === 'rejected') throw r.reason;
     pgProxy = await TcpProxy.start(pg.url);
     nc = await connectTestClient('crash-test', nats.url);
+    controlPlane = await connectTestClient('crash-test-control-plane', nats.url, 'control-plane');
   }, 120_000);
 
   afterAll(async () => {
     // Each step whatever the one before did: every process this test started is stopped.
     for (const e of engines) await e.stop().catch(() => undefined);
     await nc?.close().catch(() => undefined);
+    await controlPlane?.close().catch(() => undefined);
     await pgProxy?.close().catch(() => undefined);
     await nats?.stop().catch(() => undefined);
     await pg?.stop().catch(() => undefined);
@@ -58,7 +63,7 @@ describe(`crash tests (seed ${SEED})`, () => {
     const startedMs = Date.now();
     const names = isolatedNames();
     const engine = await newEngine(names);
-    const load = await setUp(nc, names, SEED, 8, 8);
+    const load = await setUp(nc, names, SEED, 8, 8, controlPlane);
     const killer = mulberry32(SEED + 1);
     load.start(4);
     while (engine.kills < MIN_KILLS) {
@@ -87,7 +92,7 @@ describe(`crash tests (seed ${SEED})`, () => {
     const startedMs = Date.now();
     const names = isolatedNames();
     const engine = await newEngine(names);
-    const load = await setUp(nc, names, SEED + 100, 6, 6);
+    const load = await setUp(nc, names, SEED + 100, 6, 6, controlPlane);
     load.start(3);
     await sleep(3000);
     await nats.restart(2000);
@@ -108,7 +113,7 @@ describe(`crash tests (seed ${SEED})`, () => {
     const startedMs = Date.now();
     const names = isolatedNames();
     const engine = await newEngine(names);
-    const load = await setUp(nc, names, SEED + 200, 6, 6);
+    const load = await setUp(nc, names, SEED + 200, 6, 6, controlPlane);
     load.start(3);
     await sleep(3000);
     // As PostgreSQL down: open connections reset, new ones refused.

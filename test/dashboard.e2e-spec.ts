@@ -11,6 +11,7 @@ describe('live dashboard in a browser', () => {
   let engine: TestEngine;
   let gateway: TestGateway;
   let client: WalletClient;
+  let plane: ControlPlane | undefined;
   let browser: Browser;
 
   beforeAll(async () => {
@@ -28,6 +29,7 @@ describe('live dashboard in a browser', () => {
     await gateway?.stop();
     await engine?.dispose(client.nc);
     await client?.close();
+    await plane?.close();
   });
 
   it('shows the VND balance without decimals and follows it as a running GPU is charged', async () => {
@@ -38,7 +40,7 @@ describe('live dashboard in a browser', () => {
     const total = page.getByTestId('total');
     await eventually(() => total.textContent(), (t) => t === '₫1,000,000', 15_000);
 
-    const plane = new ControlPlane(client.nc, engine.config.lifecycleSubjectPrefix);
+    plane = await ControlPlane.connect(engine.config.lifecycleSubjectPrefix);
     await plane.publish({ orgId: org, resourceId: 'r-dash', sku: 'h100-1x' }, 'RUNNING', Date.now() - 60_000);
     const shown = new Set<string>();
     await eventually(

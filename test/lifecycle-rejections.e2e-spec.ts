@@ -74,7 +74,7 @@ describe('rejected lifecycle messages', () => {
   beforeAll(async () => {
     engine = await startEngine({}, names);
     client = await WalletClient.connect(names.subjectPrefix);
-    plane = new ControlPlane(client.nc, names.lifecycleSubjectPrefix);
+    plane = await ControlPlane.connect(names.lifecycleSubjectPrefix);
     await receiver.start();
     alerts = await createAlertsApp(testAlertsConfig(names, { ALERTS_RETRY_BASE_MS: '50', ALERTS_RETRY_MAX_MS: '400' }), process.env.TEST_LOGS ? undefined : false);
   });
@@ -84,6 +84,7 @@ describe('rejected lifecycle messages', () => {
     await receiver.stop();
     await engine?.dispose(client.nc);
     await client?.close();
+    await plane?.close();
   });
 
   it('creates its durable consumer with no delivery limit', async () => {

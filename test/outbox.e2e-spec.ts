@@ -1,6 +1,7 @@
 import { OutboxRelay } from '@billing/messaging';
-import { connect, NatsConnection } from 'nats';
+import { NatsConnection } from 'nats';
 import { deleteStream, isolatedNames, NATS_URL, readEvents, sql, startEngine, WalletClient } from './support/engine';
+import { connectAs } from './support/nats-roles';
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -17,7 +18,8 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs = 15_000): Promi
 describe('transactional outbox', () => {
   let nc: NatsConnection;
   beforeAll(async () => {
-    nc = await connect({ servers: NATS_URL });
+    // An operator: it changes and deletes the engine's streams, and reads them.
+    nc = await connectAs('operator', { url: NATS_URL });
   });
   afterAll(async () => nc.close());
 

@@ -16,12 +16,13 @@ describe('resource billing from lifecycle events', () => {
   beforeAll(async () => {
     engine = await startEngine(env, names);
     client = await WalletClient.connect(names.subjectPrefix);
-    plane = new ControlPlane(client.nc, names.lifecycleSubjectPrefix);
+    plane = await ControlPlane.connect(names.lifecycleSubjectPrefix);
   });
 
   afterAll(async () => {
     await engine?.dispose(client.nc);
     await client.close();
+    await plane?.close();
   });
 
   const topup = (org: string, amount: string, currency = 'USD') =>

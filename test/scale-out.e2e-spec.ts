@@ -59,12 +59,15 @@ async function timeUntilAllAnswer(nc: NatsConnection, names: TestNames, orgs: re
 
 describe(`scale-out (seed ${SEED})`, () => {
   let nc: NatsConnection;
+  /** Publishes the lifecycle events, as the NATS user `control-plane` (`nc` is an operator's). */
+  let controlPlane: NatsConnection;
   const engines: EngineProcess[] = [];
   const streams: string[] = [];
 
   beforeAll(async () => {
     await buildEngine();
     nc = await connectTestClient('scale-out-test');
+    controlPlane = await connectTestClient('scale-out-control-plane', undefined, 'control-plane');
   }, 120_000);
 
   afterAll(async () => {
@@ -73,6 +76,7 @@ describe(`scale-out (seed ${SEED})`, () => {
       for (const s of streams) await deleteStream(nc, s).catch(() => undefined);
       await nc.close().catch(() => undefined);
     }
+    await controlPlane?.close().catch(() => undefined);
   }, 60_000);
 
   it('computes the same partition in the database as in the engine', async () => {
@@ -114,7 +118,7 @@ describe(`scale-out (seed ${SEED})`, () => {
       );
     const holders = await shared();
 
-    const load: LoadGenerator = await setUp(nc, names, SEED, 16, 10);
+    const load: LoadGenerator = await setUp(nc, names, SEED, 16, 10, controlPlane);
     // The organizations are spread over both processes, so requests cross between them.
     const servedBy = new Set(load.orgs.map((org) => (holders.get('node-a')!.includes(partitionOf(org, PARTITIONS)) ? 'node-a' : 'node-b')));
     expect(servedBy).toEqual(new Set(['node-a', 'node-b']));

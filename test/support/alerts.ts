@@ -11,7 +11,8 @@ export function testAlertsConfig(names: TestNames, env: Record<string, string> =
     NATS_URL,
     SUBJECT_PREFIX: names.subjectPrefix,
     EVENTS_STREAM: names.eventsStream,
-    ALERTS_CONSUMER: `${names.subjectPrefix}-alerts`,
+    // The shipped name, which the NATS permissions of the `alerts` user name (the stream is the test's own).
+    ALERTS_CONSUMER: 'alerts',
     ALERTS_QUEUE_GROUP: `${names.subjectPrefix}-alerts`,
     // Any free port: tests run beside other services on the machine.
     ALERTS_HTTP_PORT: '0',

@@ -3,8 +3,10 @@ import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import path from 'path';
 import { promisify } from 'util';
-import { connect, NatsConnection } from 'nats';
+import { NatsConnection } from 'nats';
+import { NatsRole } from '../../libs/messaging/src/nats-auth';
 import { engineEnv, NATS_URL, TestNames } from './engine';
+import { connectAs } from './nats-roles';
 
 const ROOT = path.join(__dirname, '..', '..');
 /**
@@ -141,7 +143,10 @@ export class EngineProcess {
   }
 }
 
-/** A NATS connection for the test itself, which rides out a NATS restart. */
-export function connectTestClient(name: string, natsUrl = NATS_URL): Promise<NatsConnection> {
-  return connect({ servers: natsUrl, name, maxReconnectAttempts: -1, reconnectTimeWait: 200, pingInterval: 2_000 });
+/**
+ * A NATS connection for the test itself, which rides out a NATS restart: as `operator` (top-ups,
+ * debits, setting up and reading the streams) unless the test plays another role.
+ */
+export function connectTestClient(name: string, natsUrl = NATS_URL, role: NatsRole = 'operator'): Promise<NatsConnection> {
+  return connectAs(role, { url: natsUrl, name, maxReconnectAttempts: -1, reconnectTimeWait: 200, pingInterval: 2_000 });
 }

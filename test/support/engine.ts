@@ -1,9 +1,11 @@
 import { randomBytes } from 'crypto';
 import { INestApplication } from '@nestjs/common';
-import { connect, consumerOpts, JsMsg, NatsConnection } from 'nats';
+import { consumerOpts, JsMsg, NatsConnection } from 'nats';
 import { Client } from 'pg';
 import { createBillingApp } from '../../apps/billing/src/app';
 import { loadConfig, BillingConfig } from '../../apps/billing/src/config';
+import { NatsRole } from '../../libs/messaging/src/nats-auth';
+import { connectAs, roleEnv } from './nats-roles';
 
 export const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 
@@ -13,7 +15,11 @@ export function testDatabaseUrl(): string {
   return url;
 }
 
-/** Subjects, streams and a durable consumer of its own, so tests never see each other's messages (or anyone's). */
+/**
+ * Subjects, streams and a bucket of its own, so tests never see each other's messages (or
+ * anyone's). The durable consumers keep the shipped names (they are per stream): the NATS
+ * permissions name them (config/nats/nats-server.conf).
+ */
 export function isolatedNames() {
   const tag = randomBytes(4).toString('hex');
   return {
@@ -21,7 +27,7 @@ export function isolatedNames() {
     eventsStream: `T_${tag}_EVENTS`,
     lifecycleStream: `T_${tag}_LIFECYCLE`,
     lifecycleSubjectPrefix: `t${tag}.lifecycle`,
-    lifecycleConsumer: `t${tag}-billing`,
+    lifecycleConsumer: 'billing-engine',
     ownersBucket: `T_${tag}_OWNERS`,
   };
 }
@@ -48,6 +54,8 @@ export function engineEnv(names: TestNames, env: Record<string, string> = {}): R
     OWNERS_BUCKET: names.ownersBucket,
     BILLING_HTTP_PORT: '0',
     QUEUE_GROUP: `q-${names.subjectPrefix}-${randomBytes(2).toString('hex')}`,
+    // The engine connects as the NATS user `billing`.
+    ...roleEnv('billing'),
     ...env,
   };
 }
@@ -69,12 +77,16 @@ export async function startEngine(env: Record<string, string> = {}, names = isol
   };
 }
 
-/** A plain NATS client, as the control plane or a Go program would use. */
+/**
+ * A plain NATS client, as an operator's tool or a Go program would use. By default it connects
+ * as `operator` (every wallet command but the gateway's `payment.*`, the admin commands, the
+ * streams); a test playing another role says so.
+ */
 export class WalletClient {
   private constructor(readonly nc: NatsConnection, readonly prefix: string) {}
 
-  static async connect(prefix: string): Promise<WalletClient> {
-    return new WalletClient(await connect({ servers: NATS_URL }), prefix);
+  static async connect(prefix: string, role: NatsRole = 'operator'): Promise<WalletClient> {
+    return new WalletClient(await connectAs(role, { url: NATS_URL }), prefix);
   }
 
   async raw(orgId: string, command: string, body: Uint8Array | string): Promise<any> {

@@ -1,8 +1,15 @@
 import { Client } from 'pg';
+import { rolePasswords, testNatsOptions } from './nats-roles';
+import { startNats, TestNats } from './servers';
+
+/** What global-teardown stops (Jest runs both in its main process). */
+export const testRun = globalThis as typeof globalThis & { testNats?: TestNats };
 
 /**
  * The test run makes its own database and drops it at the end, so it never touches anyone
- * else's data. Its URL reaches the tests through the environment.
+ * else's data, and runs its own NATS with the shipped users and permissions
+ * (config/nats/nats-server.conf), so every test connects as the role it plays and none depends on
+ * a NATS of the machine. Their URLs and the role passwords reach the tests through the environment.
  */
 export default async function globalSetup(): Promise<void> {
   const admin = process.env.TEST_ADMIN_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -15,4 +22,8 @@ export default async function globalSetup(): Promise<void> {
   url.pathname = `/${name}`;
   process.env.TEST_DATABASE_URL = url.toString();
   process.env.TEST_DATABASE_NAME = name;
+
+  const passwords = rolePasswords();
+  testRun.testNats = await startNats(testNatsOptions(passwords));
+  Object.assign(process.env, passwords, { NATS_URL: testRun.testNats.url });
 }

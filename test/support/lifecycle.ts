@@ -1,5 +1,6 @@
 import { randomBytes } from 'crypto';
 import { NatsConnection } from 'nats';
+import { connectAs } from './nats-roles';
 
 export interface ResourceSpec {
   readonly orgId: string;
@@ -13,7 +14,16 @@ export interface ResourceSpec {
 /** Publishes lifecycle events to JetStream the way the control plane does. */
 export class ControlPlane {
   private n = 0;
-  constructor(private readonly nc: NatsConnection, private readonly prefix: string) {}
+  constructor(readonly nc: NatsConnection, private readonly prefix: string) {}
+
+  /** A control plane with a connection of its own, as the NATS user `control-plane`. */
+  static async connect(prefix: string): Promise<ControlPlane> {
+    return new ControlPlane(await connectAs('control-plane'), prefix);
+  }
+
+  async close(): Promise<void> {
+    await this.nc.close();
+  }
 
   async publish(r: ResourceSpec, status: string, at: Date | number, eventId = `e-${r.resourceId}-${++this.n}-${randomBytes(2).toString('hex')}`): Promise<string> {
     const body = {

@@ -55,11 +55,13 @@ export class LoadGenerator {
   private workers: Promise<void>[] = [];
   private n = 0;
 
+  /** `nc` sends the wallet commands (an operator's); `controlPlane` publishes the lifecycle events. */
   constructor(
     private readonly nc: NatsConnection,
     private readonly names: TestNames,
     readonly orgs: string[],
     private readonly seed: number,
+    private readonly controlPlane: NatsConnection = nc,
   ) {}
 
   addResource(spec: ResourceSpec): void {
@@ -187,7 +189,7 @@ export class LoadGenerator {
     const deadline = Date.now() + SETTLE_TIMEOUT_MS;
     for (;;) {
       try {
-        await this.nc.jetstream().publish(subject, Buffer.from(body), { msgID: event.eventId, timeout: 2000 });
+        await this.controlPlane.jetstream().publish(subject, Buffer.from(body), { msgID: event.eventId, timeout: 2000 });
         event.confirmed = true;
         return;
       } catch (error) {
@@ -218,10 +220,10 @@ export async function prepareLifecycleConsumer(nc: NatsConnection, names: TestNa
   });
 }
 
-/** Orgs, their first top-up, and resources (some with disks, some without). */
-export async function setUp(nc: NatsConnection, names: TestNames, seed: number, orgCount: number, resourceCount: number): Promise<LoadGenerator> {
+/** Orgs, their first top-up, and resources (some with disks, some without). `controlPlane`: the connection that publishes lifecycle events. */
+export async function setUp(nc: NatsConnection, names: TestNames, seed: number, orgCount: number, resourceCount: number, controlPlane: NatsConnection = nc): Promise<LoadGenerator> {
   const orgs = Array.from({ length: orgCount }, (_, i) => `${names.subjectPrefix}-org-${i}`);
-  const load = new LoadGenerator(nc, names, orgs, seed);
+  const load = new LoadGenerator(nc, names, orgs, seed, controlPlane);
   const rng = mulberry32(seed);
   const skus = ['h100-1x', 'a100-1x', 'l40s-1x', 'h100-8x'];
   for (let i = 0; i < resourceCount; i++) {

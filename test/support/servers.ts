@@ -1,5 +1,5 @@
 import { ChildProcess, execFileSync, spawn } from 'child_process';
-import { chownSync, closeSync, mkdtempSync, openSync, readdirSync, rmSync } from 'fs';
+import { chownSync, closeSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from 'fs';
 import net from 'net';
 import { tmpdir } from 'os';
 import path from 'path';
@@ -47,9 +47,9 @@ function exited(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => child.once('exit', resolve));
 }
 
-function startChild(command: string, args: string[], logFile: string, user?: { uid: number; gid: number }, cwd?: string): ChildProcess {
+function startChild(command: string, args: string[], logFile: string, user?: { uid: number; gid: number }, cwd?: string, env?: Record<string, string>): ChildProcess {
   const log = openSync(logFile, 'a');
-  const child = spawn(command, args, { stdio: ['ignore', log, log], cwd, ...user });
+  const child = spawn(command, args, { stdio: ['ignore', log, log], cwd, ...user, env: env && { ...process.env, ...env } });
   closeSync(log);
   running.add(child);
   child.once('exit', () => running.delete(child));
@@ -162,6 +162,8 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<TestPos
 export interface TestNats {
   readonly url: string;
   readonly port: number;
+  /** The server's log (permission violations are logged there). */
+  readonly logFile: string;
   /** The pid of the running server (a new one after `restart`). */
   readonly pid: number;
   /** Stops this server by its pid (SIGTERM, SIGKILL if it hangs) and removes its store. */
@@ -173,15 +175,34 @@ export interface TestNats {
   restart(downMs?: number): Promise<void>;
 }
 
-/** nats-server with JetStream, on a free port, with its own store; no monitoring port (none is asked for). */
-export async function startNats(): Promise<TestNats> {
+export interface NatsOptions {
+  /**
+   * A configuration file (`-c`), such as config/nats/nats-server.conf: it must turn JetStream on
+   * with `store_dir: $NATS_STORE_DIR`, which this sets to the server's own folder.
+   */
+  readonly config?: string;
+  /** A configuration's text, written into the server's folder and used as `config`. */
+  readonly configText?: string;
+  /** The server's environment on top of this process's (the config's `$VARIABLES`: passwords). */
+  readonly env?: Record<string, string>;
+}
+
+/**
+ * nats-server with JetStream, on a free port, with its own store; no monitoring port (none is
+ * asked for). Without a config it lets anyone in, as a development server does.
+ */
+export async function startNats(options: NatsOptions = {}): Promise<TestNats> {
   const folder = mkdtempSync(path.join(tmpdir(), 'test-nats-'));
   const logFile = path.join(folder, 'nats-server.log');
   const port = await freePort();
-  const args = ['-a', HOST, '-p', String(port), '-js', '-sd', path.join(folder, 'jetstream'), '-l', logFile];
+  const store = path.join(folder, 'jetstream');
+  let config = options.config;
+  if (options.configText !== undefined) writeFileSync((config = path.join(folder, 'nats-server.conf')), options.configText);
+  const args = config ? ['-c', config, '-a', HOST, '-p', String(port), '-l', logFile] : ['-a', HOST, '-p', String(port), '-js', '-sd', store, '-l', logFile];
+  const env = config ? { ...options.env, NATS_STORE_DIR: store } : options.env;
   let child!: ChildProcess;
   const launch = async () => {
-    child = startChild(NATS_SERVER, args, logFile);
+    child = startChild(NATS_SERVER, args, logFile, undefined, undefined, env);
     // The server recovers its JetStream store before it starts accepting clients.
     await waitUntil(child, 'nats-server', logFile, () => tcpConnects(port));
   };
@@ -198,6 +219,7 @@ export async function startNats(): Promise<TestNats> {
   return {
     url: `nats://${HOST}:${port}`,
     port,
+    logFile,
     get pid() {
       return child.pid!;
     },

@@ -1,4 +1,4 @@
-import { DEFAULT_NATS_URL } from '@billing/messaging';
+import { DEFAULT_NATS_URL, NatsAuth, natsAuth } from '@billing/messaging';
 import { DEFAULT_DATABASE_URL } from '@billing/persistence';
 import { checkRetryPolicy, FIRST_RETRY_DELAY_MS, GIVE_UP_AFTER_MS, MAX_RETRY_DELAY_MS, RetryPolicy } from './retry-policy';
 import { loadWebhookSecurityConfig, WebhookSecurityConfig } from './webhook-security.config';
@@ -15,6 +15,8 @@ export const DEFAULT_ALERTS_HTTP_PORT = 3003;
 export interface AlertsConfig {
   readonly databaseUrl: string;
   readonly natsUrl: string;
+  /** The alert service connects as the NATS user `alerts` (NATS_PASSWORD_ALERTS or NATS_CREDS; TLS settings). */
+  readonly nats: NatsAuth;
   /** First token of every subject; the billing engine's (`billing.events...`, `billing.alerts...`). */
   readonly subjectPrefix: string;
   /** The billing engine's event stream. */
@@ -37,6 +39,7 @@ export function loadAlertsConfig(env: NodeJS.ProcessEnv = process.env): AlertsCo
   return {
     databaseUrl: env.DATABASE_URL || DEFAULT_DATABASE_URL,
     natsUrl: env.NATS_URL || DEFAULT_NATS_URL,
+    nats: natsAuth('alerts', env),
     subjectPrefix: envToken(env, 'SUBJECT_PREFIX', 'billing', /^[A-Za-z0-9_-]+$/),
     eventsStream: envToken(env, 'EVENTS_STREAM', 'BILLING_EVENTS', /^[A-Za-z0-9_-]+$/),
     consumerName: envToken(env, 'ALERTS_CONSUMER', 'alerts', /^[A-Za-z0-9_-]+$/),

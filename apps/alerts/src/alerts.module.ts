@@ -94,7 +94,7 @@ export class AlertsModule {
         { provide: AlertsMetrics, useValue: metrics },
         { provide: ALERTS_CONFIG, useValue: config },
         { provide: MikroORM, useFactory: async () => (orm = await openDatabase(config.databaseUrl, config.dbPoolMax)) },
-        { provide: ALERTS_NATS, useFactory: async () => (nc = await connectNats(config.natsUrl, 'billing-alerts')) },
+        { provide: ALERTS_NATS, useFactory: async () => (nc = await connectNats(config.natsUrl, 'billing-alerts', config.nats)) },
         { provide: WebhookRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new WebhookRepository(orm) },
         { provide: WebhookTargetGuard, useValue: guard },
         { provide: WebhookSecrets, inject: [WebhookRepository], useFactory: (webhooks: WebhookRepository) => new WebhookSecrets(box, webhooks) },

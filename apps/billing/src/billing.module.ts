@@ -130,7 +130,7 @@ export class BillingModule {
         { provide: CONFIG, useValue: config },
         { provide: Subjects, useValue: new Subjects(config.subjectPrefix) },
         { provide: MikroORM, useFactory: async () => (orm = await openDatabase(config.databaseUrl, config.dbPoolMax)) },
-        { provide: NATS, useFactory: async () => (nc = await connectNats(config.natsUrl, 'billing-engine')) },
+        { provide: NATS, useFactory: async () => (nc = await connectNats(config.natsUrl, 'billing-engine', config.nats)) },
         { provide: WalletRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new WalletRepository(orm, fenceScope) },
         { provide: PartitionEpochRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new PartitionEpochRepository(orm, fenceScope) },
         { provide: OutboxRepository, inject: [MikroORM, Ownership], useFactory: (orm: MikroORM, ownership: Ownership) => new OutboxRepository(orm, () => ownership.owned()) },

@@ -1,7 +1,7 @@
 import { randomBytes } from 'crypto';
 import { hostname } from 'os';
 import { DEFAULT_DATABASE_URL } from '@billing/persistence';
-import { DEFAULT_NATS_URL } from '@billing/messaging';
+import { DEFAULT_NATS_URL, NatsAuth, natsAuth } from '@billing/messaging';
 import { defaultPriceCatalogPath } from './resources/price-catalog';
 import { envInt, envToken } from '@billing/observability';
 
@@ -9,6 +9,8 @@ import { envInt, envToken } from '@billing/observability';
 export interface BillingConfig {
   readonly databaseUrl: string;
   readonly natsUrl: string;
+  /** The engine connects as the NATS user `billing` (NATS_PASSWORD_BILLING or NATS_CREDS; TLS settings). */
+  readonly nats: NatsAuth;
   /** First token of every subject (`billing.wallet...`, `billing.events...`). */
   readonly subjectPrefix: string;
   readonly eventsStream: string;
@@ -73,6 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BillingConfig 
   return {
     databaseUrl: env.DATABASE_URL || DEFAULT_DATABASE_URL,
     natsUrl: env.NATS_URL || DEFAULT_NATS_URL,
+    nats: natsAuth('billing', env),
     subjectPrefix,
     eventsStream: envToken(env, 'EVENTS_STREAM', 'BILLING_EVENTS', /^[A-Za-z0-9_-]+$/),
     queueGroup: envToken(env, 'QUEUE_GROUP', 'billing', /^[A-Za-z0-9_.-]+$/),

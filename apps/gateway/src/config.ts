@@ -1,10 +1,12 @@
 import { DEFAULT_DATABASE_URL } from '@billing/persistence';
-import { DEFAULT_NATS_URL } from '@billing/messaging';
+import { DEFAULT_NATS_URL, NatsAuth, natsAuth } from '@billing/messaging';
 
 /** The gateway's settings, read and checked once at start. */
 export interface GatewayConfig {
   readonly port: number;
   readonly natsUrl: string;
+  /** The gateway connects as the NATS user `gateway` (NATS_PASSWORD_GATEWAY or NATS_CREDS; TLS settings). */
+  readonly nats: NatsAuth;
   readonly databaseUrl: string;
   readonly subjectPrefix: string;
   /** HS256 secret of the browser tokens (claims: `org`, optional `role: "admin"`, `exp`). */
@@ -27,6 +29,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
   return {
     port,
     natsUrl: env.NATS_URL || DEFAULT_NATS_URL,
+    nats: natsAuth('gateway', env),
     databaseUrl: env.DATABASE_URL || DEFAULT_DATABASE_URL,
     subjectPrefix: prefix,
     jwtSecret: secret,

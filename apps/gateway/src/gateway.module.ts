@@ -41,13 +41,14 @@ export class GatewayModule {
             new Gauge({ name: 'gateway_sockets', help: 'Connected socket.io clients', registers: [registry], collect() { this.set(stats.sockets); } });
             new Counter({ name: 'gateway_balance_pushes_total', help: 'Balance snapshots pushed to organization rooms (after coalescing)', registers: [registry], collect() { this.reset(); this.inc(stats.pushes); } });
             new Counter({ name: 'gateway_balance_events_total', help: 'Balance events received from NATS', registers: [registry], collect() { this.reset(); this.inc(stats.events); } });
+            new Counter({ name: 'gateway_balance_events_refused_total', help: 'Balance events not pushed: unreadable, or naming another organization than their subject', registers: [registry], collect() { this.reset(); this.inc(stats.refused); } });
           },
         }),
       ],
       controllers: [WalletController, ...PAYMENTS_CONTROLLERS],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
-        { provide: GATEWAY_NATS, useFactory: async () => (nc = await connectNats(config.natsUrl, 'billing-gateway')) },
+        { provide: GATEWAY_NATS, useFactory: async () => (nc = await connectNats(config.natsUrl, 'billing-gateway', config.nats)) },
         { provide: GATEWAY_PG, useValue: pool },
         BillingClient,
         AuthGuard,

@@ -30,7 +30,8 @@ export class ControlPlaneSimulator {
   private readonly js: JetStreamClient;
   published = 0;
 
-  constructor(private readonly nc: NatsConnection, private readonly options: SimulatorOptions) {
+  /** `funder`: the connection that tops up (an operator's: the control plane's own may not credit). */
+  constructor(private readonly nc: NatsConnection, private readonly options: SimulatorOptions, private readonly funder: NatsConnection = nc) {
     this.js = nc.jetstream();
     for (let o = 0; o < options.orgs; o++) {
       const orgId = `${options.orgPrefix}-${o}`;
@@ -52,8 +53,8 @@ export class ControlPlaneSimulator {
     return [...new Set(this.resources.map((r) => r.orgId))];
   }
 
-  async request(orgId: string, command: string, body: object): Promise<any> {
-    const reply = await this.nc.request(`${this.options.walletPrefix}.wallet.${orgId}.${command}`, Buffer.from(JSON.stringify(body)), { timeout: 30_000 });
+  async request(orgId: string, command: string, body: object, via: NatsConnection = this.nc): Promise<any> {
+    const reply = await via.request(`${this.options.walletPrefix}.wallet.${orgId}.${command}`, Buffer.from(JSON.stringify(body)), { timeout: 30_000 });
     return JSON.parse(Buffer.from(reply.data).toString('utf8'));
   }
 
@@ -63,7 +64,7 @@ export class ControlPlaneSimulator {
     for (let i = 0; i < orgs.length; i += concurrency) {
       await Promise.all(
         orgs.slice(i, i + concurrency).map(async (orgId) => {
-          const r = await this.request(orgId, 'topup', { idempotencyKey: `sim-topup-${orgId}`, amount: this.options.topup, currency: this.options.currency, provider: 'stripe', reference: `pi_sim_${orgId}` });
+          const r = await this.request(orgId, 'topup', { idempotencyKey: `sim-topup-${orgId}`, amount: this.options.topup, currency: this.options.currency, provider: 'stripe', reference: `pi_sim_${orgId}` }, this.funder);
           if (!r.ok) throw new Error(`top-up of ${orgId} refused: ${JSON.stringify(r.error)}`);
         }),
       );

@@ -1,4 +1,5 @@
-import { connect, StringCodec } from 'nats';
+import { StringCodec } from 'nats';
+import { connectNats, DEFAULT_NATS_URL, natsAuth } from '@billing/messaging';
 import { ControlPlaneSimulator } from './control-plane.simulator';
 
 /**
@@ -9,7 +10,10 @@ const env = process.env;
 const sc = StringCodec();
 
 async function main(): Promise<void> {
-  const nc = await connect({ servers: (env.NATS_URL ?? 'nats://127.0.0.1:4222').split(','), name: 'control-plane-simulator' });
+  const natsUrl = env.NATS_URL || DEFAULT_NATS_URL;
+  // The control plane never credits (NATS refuses it): the demo's operator tops the organizations up and sets their alerts.
+  const nc = await connectNats(natsUrl, 'control-plane-simulator', natsAuth('control-plane', env));
+  const operator = await connectNats(natsUrl, 'demo-operator', natsAuth('operator', env));
   const walletPrefix = env.SUBJECT_PREFIX ?? 'billing';
   const sim = new ControlPlaneSimulator(nc, {
     walletPrefix,
@@ -21,10 +25,10 @@ async function main(): Promise<void> {
     skus: ['h100-1x', 'a100-1x', 'l40s-1x'],
     services: ['gpu-container', 'ai-notebook', 'vm'],
     orgPrefix: env.SIM_ORG_PREFIX ?? 'demo-org',
-  });
+  }, operator);
   await sim.fund();
   for (const orgId of sim.orgIds()) {
-    await sim.request(orgId, 'alerts.set', { lowBalance: ['4', '1'] });
+    await sim.request(orgId, 'alerts.set', { lowBalance: ['4', '1'] }, operator);
   }
   nc.subscribe(`${walletPrefix}.events.*.*`, {
     callback: (_e, msg) => {
@@ -46,7 +50,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     clearInterval(timer);
-    await nc.drain();
+    await Promise.all([nc.drain(), operator.drain()]);
     process.exit(0);
   };
   process.on('SIGINT', stop);

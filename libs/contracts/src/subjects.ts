@@ -48,6 +48,17 @@ export class Subjects {
   eventsWildcard(): string {
     return `${this.prefix}.events.>`;
   }
+
+  /**
+   * Organization and type of an event subject, `billing.events.<orgId>.<type>`, or null if it is
+   * not one. The subject is what NATS permissions vouch for (only the engine may publish there).
+   */
+  parseEvent(subject: string): { orgId: string; type: string } | null {
+    const head = `${this.prefix}.events.`;
+    if (!subject.startsWith(head)) return null;
+    const parts = subject.slice(head.length).split('.');
+    return parts.length === 2 && parts[0] && parts[1] ? { orgId: parts[0], type: parts[1] } : null;
+  }
 }
 
 /** Lifecycle input from the GPU control plane: `gpu.lifecycle.<orgId>.<resourceId>` (prefix configurable). */

@@ -1,3 +1,4 @@
+export * from './nats-auth';
 export * from './nats-connection';
 export * from './outbox-relay';
 export * from './streams';

@@ -15,6 +15,8 @@ export class GatewayStats {
   sockets = 0;
   pushes = 0;
   events = 0;
+  /** Balance events not pushed: unreadable, or naming another organization than their subject's. */
+  refused = 0;
 }
 
 /**
@@ -53,13 +55,26 @@ export class BalanceGateway implements OnGatewayInit, OnGatewayConnection, OnGat
     });
     this.subscription = this.nc.subscribe(this.billing.subjects.event('*', 'balance'), {
       callback: (_error, msg) => {
+        this.stats.events++;
+        // Whose balance it is comes from the subject, which only the engine may publish on (NATS
+        // permissions); a body naming another organization goes to nobody's browsers.
+        const orgId = this.billing.subjects.parseEvent(msg.subject)?.orgId;
+        let body: { orgId?: unknown; seq?: unknown; eventId?: unknown; type?: unknown };
         try {
-          this.stats.events++;
-          const { eventId: _id, type: _type, ...snapshot } = JSON.parse(Buffer.from(msg.data).toString('utf8'));
-          if (typeof snapshot.orgId === 'string' && typeof snapshot.seq === 'number') this.fanout.offer(snapshot);
+          body = JSON.parse(Buffer.from(msg.data).toString('utf8'));
+          if (body === null || typeof body !== 'object') throw new Error('not an object');
         } catch {
+          this.stats.refused++;
           this.logger.warn({ msg: 'unreadable balance event', subject: msg.subject });
+          return;
         }
+        const { eventId: _id, type: _type, ...snapshot } = body;
+        if (orgId === undefined || snapshot.orgId !== orgId || typeof snapshot.seq !== 'number') {
+          this.stats.refused++;
+          this.logger.warn({ msg: 'balance event refused: its organization is not its subject\'s', subject: msg.subject, orgId: typeof snapshot.orgId === 'string' ? snapshot.orgId.slice(0, 200) : null });
+          return;
+        }
+        this.fanout.offer(snapshot as { orgId: string; seq: number });
       },
     });
   }
