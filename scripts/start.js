@@ -3,13 +3,25 @@
 // demo: a simulated control plane starting and stopping GPU resources (DEMO=off to skip it), and
 // prints the dashboard's address. Ctrl-C stops everything. Unless TICK_INTERVAL_MS is set, the
 // demo ticks every second so that balances move visibly (the engine's default is 60 s).
+// With NODE_ENV=production (the container's): no demo, no token, and nothing starts while any
+// process's secret is missing or a development default (one message naming every one).
 const { spawn } = require('child_process');
 const path = require('path');
 const { connect, StringCodec } = require('nats');
 require('./register-paths');
 
 const root = path.join(__dirname, '..');
-if (process.env.DEMO !== 'off' && !process.env.TICK_INTERVAL_MS) process.env.TICK_INTERVAL_MS = '1000';
+const { isProduction, refuseDevelopmentDefaults } = require('../dist/libs/observability/src/env');
+const production = isProduction(process.env);
+// The three processes' guarded settings checked together: one message (or one warning) for all.
+refuseDevelopmentDefaults('npm start (billing engine, gateway, alert service)', [
+  ...require('../dist/apps/billing/src/billing.secrets').BILLING_SECRETS,
+  ...require('../dist/apps/gateway/src/gateway.secrets').GATEWAY_SECRETS,
+  ...require('../dist/apps/alerts/src/alerts.secrets').ALERTS_SECRETS,
+]);
+process.env.DEV_DEFAULTS_WARNED = '1';
+const demo = !production && process.env.DEMO !== 'off';
+if (demo && !process.env.TICK_INTERVAL_MS) process.env.TICK_INTERVAL_MS = '1000';
 const prefix = process.env.SUBJECT_PREFIX || 'billing';
 const natsUrl = process.env.NATS_URL || 'nats://127.0.0.1:4222';
 const children = [];
@@ -57,20 +69,23 @@ async function waitUntilReady() {
 run('billing engine', 'dist/apps/billing/src/main.js', engineFlags);
 run('gateway', 'dist/apps/gateway/src/main.js');
 run('alerts', 'dist/apps/alerts/src/main.js');
-waitUntilReady().then(
-  () => {
+// Production: the processes run and log on their own; tokens come from the deployment's identity provider.
+if (!production) announceAndRunDemo();
+
+function announceAndRunDemo() {
+  waitUntilReady().then(() => {
     const { issueToken } = require('../dist/apps/gateway/src/auth/token');
     const { loadGatewayConfig } = require('../dist/apps/gateway/src/config');
     const gateway = loadGatewayConfig();
-    const org = process.env.DEMO === 'off' ? 'org-1' : `${process.env.SIM_ORG_PREFIX || 'demo-org'}-0`;
-    const token = issueToken(gateway.jwtSecret, { org, sub: 'npm-start' }, 12 * 3600);
+    const org = demo ? `${process.env.SIM_ORG_PREFIX || 'demo-org'}-0` : 'org-1';
+    const token = issueToken(gateway.tokens, { org, sub: 'npm-start' });
     console.log(`\nbilling engine ready: NATS ${natsUrl}, try\n  nats req ${prefix}.wallet.org-1.balance ''`);
     console.log(`dashboard of ${org}: http://localhost:${gateway.port}/#token=${token}`);
+    console.log(`(the token is valid for ${gateway.tokens.maxLifetimeSeconds} s, JWT_MAX_LIFETIME_SECONDS)`);
     console.log(`HTTP API: http://localhost:${gateway.port}/docs (same token as Bearer)\n`);
-    if (process.env.DEMO !== 'off') run('demo', 'dist/apps/simulator/src/main.js');
-  },
-  (e) => {
+    if (demo) run('demo', 'dist/apps/simulator/src/main.js');
+  }, (e) => {
     console.error(e.message);
     shutdown(1);
-  },
-);
+  });
+}

@@ -82,4 +82,38 @@ describe('live dashboard in a browser', () => {
     expect(await row.locator('td').allTextContents()).toEqual(['ws-dash', '0.00', '$0.01']);
     await page.close();
   });
+
+  it('keeps the token in memory only: out of the URL and the history once read, nothing in storage, and says when it expires', async () => {
+    const org = 'dash-token';
+    await client.request(org, 'topup', { idempotencyKey: 't', amount: '5.00', currency: 'USD', provider: 'stripe', reference: 'pi_dash_token' });
+    const context = await browser.newContext();
+    // What an older dashboard left behind is removed.
+    const old = await context.newPage();
+    await old.goto(`${gateway.url}/`);
+    // Strings, run in the page (this project's TypeScript has no DOM types).
+    await old.evaluate(`localStorage.setItem('billingToken', 'left-by-an-older-dashboard')`);
+    await old.close();
+
+    const page = await context.newPage();
+    const token = gateway.token(org, false, 4);
+    await page.goto(`${gateway.url}/#token=${token}`);
+    await eventually(() => page.getByTestId('total').textContent(), (t) => t === '$5.00', 15_000);
+    expect(page.url()).toBe(`${gateway.url}/`);
+    const seen = await page.evaluate(`({ href: location.href, hash: location.hash, local: localStorage.length, session: sessionStorage.length })`);
+    expect(seen).toEqual({ href: `${gateway.url}/`, hash: '', local: 0, session: 0 });
+    // The page still works from memory: the live socket and the HTTP tables.
+    expect(await page.locator('#status').textContent()).toBe('connected');
+    await eventually(() => page.locator('#resources').textContent(), (t) => t === 'none', 15_000);
+
+    // At the token's expiry the gateway closes the socket and the page says so.
+    await eventually(() => page.locator('#status').textContent(), (t) => /session expired/.test(t ?? ''), 15_000);
+    // A reload finds no token anywhere.
+    await page.reload();
+    expect(await page.locator('#status').textContent()).toMatch(/no token/);
+    expect(await page.evaluate(`localStorage.length + sessionStorage.length`)).toBe(0);
+    // Nor does the history: the entry before this one is the blank page the tab opened with.
+    await page.goBack();
+    expect(page.url()).toBe('about:blank');
+    await context.close();
+  });
 });

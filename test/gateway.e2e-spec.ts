@@ -55,8 +55,9 @@ describe('gateway: live balances and HTTP API', () => {
     });
 
     it('refuses a token that never expires or names no organization, and the none algorithm', async () => {
-      await expect(connectSocket(gateway.url, jwt.sign({ org: 'gw-a' }, TEST_JWT_SECRET, { algorithm: 'HS256' }))).rejects.toThrow(/no expiry/);
-      await expect(connectSocket(gateway.url, jwt.sign({ sub: 'x' }, TEST_JWT_SECRET, { algorithm: 'HS256', expiresIn: 60 }))).rejects.toThrow(/organization/);
+      const claims = { issuer: gateway.tokens.issuer, audience: gateway.tokens.audience };
+      await expect(connectSocket(gateway.url, jwt.sign({ org: 'gw-a' }, TEST_JWT_SECRET, { algorithm: 'HS256', ...claims }))).rejects.toThrow(/no expiry/);
+      await expect(connectSocket(gateway.url, jwt.sign({ sub: 'x' }, TEST_JWT_SECRET, { algorithm: 'HS256', expiresIn: 60, ...claims }))).rejects.toThrow(/organization/);
       const none = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from(JSON.stringify({ org: 'gw-a', exp: 9999999999 })).toString('base64url')}.`;
       await expect(connectSocket(gateway.url, none)).rejects.toThrow(/invalid/);
     });

@@ -2,6 +2,7 @@ import { randomBytes } from 'crypto';
 import { NatsConnection } from 'nats';
 import { io, Socket } from 'socket.io-client';
 import { issueToken } from '../../apps/gateway/src/auth/token';
+import { DEFAULT_JWT_AUDIENCE, DEFAULT_JWT_ISSUER, DEFAULT_JWT_MAX_LIFETIME_SECONDS } from '../../apps/gateway/src/config';
 import { closedLoop } from './load';
 import { start, stop, waitForBalance } from './processes';
 
@@ -10,6 +11,8 @@ const CLIENTS_PER_ORG = 10;
 const LOAD_MS = Number(process.env.BENCH_PUSH_SECONDS ?? 10) * 1000;
 const LOAD_CONCURRENCY = 64;
 const SECRET = `bench-${randomBytes(12).toString('hex')}`;
+/** The gateway's default token settings, with this run's secret. */
+const TOKENS = { secret: SECRET, issuer: DEFAULT_JWT_ISSUER, audience: DEFAULT_JWT_AUDIENCE, maxLifetimeSeconds: DEFAULT_JWT_MAX_LIFETIME_SECONDS };
 
 /** Latency from a debit's commit (its reply) to the first push carrying its state, at each client of its organization. */
 export interface PushFigures {
@@ -65,7 +68,7 @@ export async function benchPushLatency(ncs: NatsConnection[], env: Record<string
     const url = `http://127.0.0.1:${port}`;
     for (const org of orgs) {
       for (let c = 0; c < CLIENTS_PER_ORG; c++) {
-        const socket = io(url, { auth: { token: issueToken(SECRET, { org }, 3600) }, transports: ['websocket'], forceNew: true, reconnection: false });
+        const socket = io(url, { auth: { token: issueToken(TOKENS, { org }) }, transports: ['websocket'], forceNew: true, reconnection: false });
         const client = c;
         socket.on('balance', (b: { orgId: string; seq: number }) => arrivals.push({ orgId: b.orgId, seq: b.seq, arrivedMs: Date.now(), client }));
         sockets.push(socket);

@@ -3,7 +3,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { io, Socket } from 'socket.io-client';
 import { issueToken } from '../../apps/gateway/src/auth/token';
 import { createGatewayApp } from '../../apps/gateway/src/app';
-import { loadGatewayConfig } from '../../apps/gateway/src/config';
+import { loadGatewayConfig, TokenSettings } from '../../apps/gateway/src/config';
 import { NATS_URL, testDatabaseUrl } from './engine';
 
 export const TEST_JWT_SECRET = 'test-secret-0123456789abcdef';
@@ -11,6 +11,9 @@ export const TEST_JWT_SECRET = 'test-secret-0123456789abcdef';
 export interface TestGateway {
   readonly app: NestExpressApplication;
   readonly url: string;
+  /** What its tokens must carry (the documented defaults, unless `env` says otherwise). */
+  readonly tokens: TokenSettings;
+  /** A valid token, as an identity provider would issue it: `iss`, `aud`, `iat`, `exp` (default: the longest allowed). */
   token(org: string, admin?: boolean, expiresInSeconds?: number): string;
   stop(): Promise<void>;
 }
@@ -24,7 +27,8 @@ export async function startGateway(subjectPrefix: string, env: Record<string, st
   return {
     app,
     url,
-    token: (org, admin = false, expiresInSeconds = 3600) => issueToken(TEST_JWT_SECRET, admin ? { org, role: 'admin' } : { org }, expiresInSeconds),
+    tokens: config.tokens,
+    token: (org, admin = false, expiresInSeconds?: number) => issueToken(config.tokens, admin ? { org, role: 'admin' } : { org }, expiresInSeconds),
     stop: () => app.close(),
   };
 }

@@ -2,7 +2,7 @@ import { DEFAULT_NATS_URL, NatsAuth, natsAuth } from '@billing/messaging';
 import { DEFAULT_DATABASE_URL } from '@billing/persistence';
 import { checkRetryPolicy, FIRST_RETRY_DELAY_MS, GIVE_UP_AFTER_MS, MAX_RETRY_DELAY_MS, RetryPolicy } from './retry-policy';
 import { loadWebhookSecurityConfig, WebhookSecurityConfig } from './webhook-security.config';
-import { envInt, envToken } from '@billing/observability';
+import { envInt, envSetting, envToken } from '@billing/observability';
 
 /** How long one webhook request may take before it counts as failed, by default. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
@@ -37,7 +37,7 @@ export interface AlertsConfig {
 
 export function loadAlertsConfig(env: NodeJS.ProcessEnv = process.env): AlertsConfig {
   return {
-    databaseUrl: env.DATABASE_URL || DEFAULT_DATABASE_URL,
+    databaseUrl: envSetting(env, 'DATABASE_URL') ?? DEFAULT_DATABASE_URL,
     natsUrl: env.NATS_URL || DEFAULT_NATS_URL,
     nats: natsAuth('alerts', env),
     subjectPrefix: envToken(env, 'SUBJECT_PREFIX', 'billing', /^[A-Za-z0-9_-]+$/),

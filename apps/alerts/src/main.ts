@@ -1,6 +1,9 @@
+import { refuseDevelopmentDefaults } from '@billing/observability';
 import { createAlertsApp } from './app';
 import { AlertsConfig, loadAlertsConfig } from './alerts.config';
+import { ALERTS_SECRETS } from './alerts.secrets';
 
+refuseDevelopmentDefaults('alert service', ALERTS_SECRETS);
 let config: AlertsConfig;
 try {
   config = loadAlertsConfig();

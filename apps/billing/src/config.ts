@@ -3,7 +3,7 @@ import { hostname } from 'os';
 import { DEFAULT_DATABASE_URL } from '@billing/persistence';
 import { DEFAULT_NATS_URL, NatsAuth, natsAuth } from '@billing/messaging';
 import { defaultPriceCatalogPath } from './resources/price-catalog';
-import { envInt, envToken } from '@billing/observability';
+import { envInt, envSetting, envToken } from '@billing/observability';
 
 /** The engine's settings, read and checked once at start; every default runs on a development machine. */
 export interface BillingConfig {
@@ -73,7 +73,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BillingConfig 
   const httpPort = envInt(env, 'BILLING_HTTP_PORT', 3001, 0, 65_535);
   const subjectPrefix = envToken(env, 'SUBJECT_PREFIX', 'billing', /^[A-Za-z0-9_-]+$/);
   return {
-    databaseUrl: env.DATABASE_URL || DEFAULT_DATABASE_URL,
+    databaseUrl: envSetting(env, 'DATABASE_URL') ?? DEFAULT_DATABASE_URL,
     natsUrl: env.NATS_URL || DEFAULT_NATS_URL,
     nats: natsAuth('billing', env),
     subjectPrefix,

@@ -24,7 +24,7 @@ export async function createGatewayApp(config: GatewayConfig, logger: LoggerServ
     app,
     new DocumentBuilder()
       .setTitle('GPU billing engine')
-      .setDescription('Wallet, ledger, usage and resources of the organization named by the bearer token (HS256 JWT, claim `org`; `role: admin` for grants).')
+      .setDescription('Wallet, ledger, usage and resources of the organization named by the bearer token (HS256 JWT: `iss`, `aud`, `iat`, `exp` required, lifetime at most JWT_MAX_LIFETIME_SECONDS; claim `org`; `role: admin` for grants).')
       .setVersion('1')
       .addBearerAuth()
       .build(),

@@ -1,5 +1,19 @@
 import { DEFAULT_DATABASE_URL } from '@billing/persistence';
 import { DEFAULT_NATS_URL, NatsAuth, natsAuth } from '@billing/messaging';
+import { envInt, envSetting, guardedSetting } from '@billing/observability';
+import { JWT_SECRET_SETTING } from './gateway.secrets';
+
+/** What a browser or API token must carry and may last (see README, "Tokens"). */
+export interface TokenSettings {
+  /** HS256 secret of the tokens. */
+  readonly secret: string;
+  /** `iss` every token must carry. */
+  readonly issuer: string;
+  /** `aud` every token must carry (or list). */
+  readonly audience: string;
+  /** A token whose `exp - iat` is longer than this is refused, whoever signed it. */
+  readonly maxLifetimeSeconds: number;
+}
 
 /** The gateway's settings, read and checked once at start. */
 export interface GatewayConfig {
@@ -9,30 +23,49 @@ export interface GatewayConfig {
   readonly nats: NatsAuth;
   readonly databaseUrl: string;
   readonly subjectPrefix: string;
-  /** HS256 secret of the browser tokens (claims: `org`, optional `role: "admin"`, `exp`). */
-  readonly jwtSecret: string;
+  /** Browser and API tokens (claims: `iss`, `aud`, `iat`, `exp`, `org`, optional `role: "admin"`). */
+  readonly tokens: TokenSettings;
   /** Pushes to one organization's sockets are at least this far apart: bursts coalesce, latest state wins. */
   readonly pushIntervalMs: number;
   /** How long a request to the billing engine may take. */
   readonly requestTimeoutMs: number;
 }
 
-export const DEV_JWT_SECRET = 'dev-only-secret-change-me';
+export const DEFAULT_JWT_ISSUER = 'gpu-billing';
+export const DEFAULT_JWT_AUDIENCE = 'gpu-billing-portal';
+/** One hour: a stolen token is worth little for long, and a browser session asks its portal for a new one. */
+export const DEFAULT_JWT_MAX_LIFETIME_SECONDS = 3600;
+/** Whatever the setting, no token lives longer than a day. */
+export const MAX_JWT_LIFETIME_SECONDS = 86_400;
+/** Development accepts a shorter secret than production (32, see gateway.secrets.ts). */
+const MIN_DEV_JWT_SECRET_LENGTH = 16;
+
+const CLAIM_TEXT = /^[\x21-\x7e]{1,200}$/;
 
 export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const port = Number(env.GATEWAY_PORT ?? env.PORT ?? 3000);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`GATEWAY_PORT must be a port number, got '${env.GATEWAY_PORT}'`);
   const prefix = env.SUBJECT_PREFIX ?? 'billing';
   if (!/^[A-Za-z0-9_-]+$/.test(prefix)) throw new Error(`SUBJECT_PREFIX '${prefix}' is not a NATS token`);
-  const secret = env.JWT_SECRET ?? DEV_JWT_SECRET;
-  if (secret.length < 16) throw new Error('JWT_SECRET must be at least 16 characters');
+  const secret = guardedSetting(env, JWT_SECRET_SETTING);
+  if (secret.length < MIN_DEV_JWT_SECRET_LENGTH) throw new Error(`JWT_SECRET must be at least ${MIN_DEV_JWT_SECRET_LENGTH} characters`);
+  const issuer = envSetting(env, 'JWT_ISSUER') ?? DEFAULT_JWT_ISSUER;
+  const audience = envSetting(env, 'JWT_AUDIENCE') ?? DEFAULT_JWT_AUDIENCE;
+  for (const [name, value] of [['JWT_ISSUER', issuer], ['JWT_AUDIENCE', audience]]) {
+    if (!CLAIM_TEXT.test(value)) throw new Error(`${name} must be 1 to 200 printable characters without spaces, got '${value}'`);
+  }
   return {
     port,
     natsUrl: env.NATS_URL || DEFAULT_NATS_URL,
     nats: natsAuth('gateway', env),
-    databaseUrl: env.DATABASE_URL || DEFAULT_DATABASE_URL,
+    databaseUrl: envSetting(env, 'DATABASE_URL') ?? DEFAULT_DATABASE_URL,
     subjectPrefix: prefix,
-    jwtSecret: secret,
+    tokens: {
+      secret,
+      issuer,
+      audience,
+      maxLifetimeSeconds: envInt(env, 'JWT_MAX_LIFETIME_SECONDS', DEFAULT_JWT_MAX_LIFETIME_SECONDS, 60, MAX_JWT_LIFETIME_SECONDS),
+    },
     pushIntervalMs: Number(env.PUSH_INTERVAL_MS ?? 100),
     requestTimeoutMs: Number(env.GATEWAY_REQUEST_TIMEOUT_MS ?? 10_000),
   };

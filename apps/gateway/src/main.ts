@@ -1,9 +1,10 @@
+import { refuseDevelopmentDefaults } from '@billing/observability';
 import { createGatewayApp } from './app';
-import { DEV_JWT_SECRET, loadGatewayConfig } from './config';
+import { loadGatewayConfig } from './config';
+import { GATEWAY_SECRETS } from './gateway.secrets';
 
-const config = loadGatewayConfig();
-if (config.jwtSecret === DEV_JWT_SECRET) process.stderr.write('gateway: JWT_SECRET is not set; using the development secret\n');
-createGatewayApp(config).catch((error) => {
+refuseDevelopmentDefaults('gateway', GATEWAY_SECRETS);
+createGatewayApp(loadGatewayConfig()).catch((error) => {
   process.stderr.write(`gateway failed to start: ${(error as Error)?.stack ?? error}\n`);
   process.exit(1);
 });

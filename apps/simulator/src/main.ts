@@ -1,5 +1,6 @@
 import { StringCodec } from 'nats';
 import { connectNats, DEFAULT_NATS_URL, natsAuth } from '@billing/messaging';
+import { EXIT_CONFIG, isProduction } from '@billing/observability';
 import { ControlPlaneSimulator } from './control-plane.simulator';
 
 /**
@@ -10,6 +11,11 @@ const env = process.env;
 const sc = StringCodec();
 
 async function main(): Promise<void> {
+  // The demo tops organizations up with money nobody paid: never against a real deployment.
+  if (isProduction(env)) {
+    process.stderr.write('the demo does not run with NODE_ENV=production: it credits organizations with money nobody paid\n');
+    process.exit(EXIT_CONFIG);
+  }
   const natsUrl = env.NATS_URL || DEFAULT_NATS_URL;
   // The control plane never credits (NATS refuses it): the demo's operator tops the organizations up and sets their alerts.
   const nc = await connectNats(natsUrl, 'control-plane-simulator', natsAuth('control-plane', env));

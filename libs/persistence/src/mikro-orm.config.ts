@@ -4,6 +4,11 @@ import { GrantEntity, LedgerEntryEntity, MeterEntity, OutboxEventEntity, Partiti
 import { MIGRATIONS } from './migrations';
 
 export const DEFAULT_DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/test';
+/**
+ * DATABASE_URL (or DATABASE_URL_FILE) as a guarded setting: the default is a local database with
+ * trust authentication, which production refuses; a deployment names its own, with its password.
+ */
+export const DATABASE_URL_SETTING = { name: 'DATABASE_URL', devDefault: DEFAULT_DATABASE_URL } as const;
 
 export function ormConfig(databaseUrl = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL, poolMax = 10) {
   return defineConfig({

@@ -17,7 +17,7 @@ export class AuthGuard implements CanActivate {
     const request = context.switchToHttp().getRequest();
     const header: string | undefined = request.headers.authorization;
     try {
-      const principal = verifyToken(header?.startsWith('Bearer ') ? header.slice(7) : undefined, this.config.jwtSecret);
+      const principal = verifyToken(header?.startsWith('Bearer ') ? header.slice(7) : undefined, this.config.tokens);
       if (this.reflector.get<boolean>(ADMIN_ONLY, context.getHandler()) && !principal.admin) {
         throw new AuthError('FORBIDDEN', 'this needs an admin token');
       }

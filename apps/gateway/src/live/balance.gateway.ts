@@ -19,11 +19,15 @@ export class GatewayStats {
   refused = 0;
 }
 
+/** Sent to a socket just before it is closed because its token expired; the client connects again with a new token. */
+export const TOKEN_EXPIRED_EVENT = 'token_expired';
+
 /**
  * Live balances for browsers. A socket authenticates at the handshake with `auth: { token }`
  * and joins its organization's room only; it gets a snapshot at once, then every change, taken
  * from the engine's `balance` events on NATS (so any number of gateway processes can run) and
- * coalesced per organization.
+ * coalesced per organization. A socket lives no longer than its token: at `exp` it is sent
+ * `token_expired` and disconnected by the server (socket.io clients do not reconnect by themselves then).
  */
 @WebSocketGateway({ cors: { origin: true } })
 export class BalanceGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect, OnApplicationShutdown {
@@ -42,7 +46,7 @@ export class BalanceGateway implements OnGatewayInit, OnGatewayConnection, OnGat
   afterInit(server: Server): void {
     server.use((socket, next) => {
       try {
-        socket.data.principal = verifyToken(socket.handshake.auth?.token, this.config.jwtSecret);
+        socket.data.principal = verifyToken(socket.handshake.auth?.token, this.config.tokens);
         next();
       } catch (error) {
         const e = error instanceof AuthError ? error : new AuthError('UNAUTHENTICATED', 'invalid token');
@@ -82,6 +86,10 @@ export class BalanceGateway implements OnGatewayInit, OnGatewayConnection, OnGat
   async handleConnection(socket: Socket): Promise<void> {
     const principal = socket.data.principal as Principal;
     this.stats.sockets++;
+    socket.data.expiry = setTimeout(() => {
+      socket.emit(TOKEN_EXPIRED_EVENT, { code: 'TOKEN_EXPIRED', message: 'the token has expired; connect again with a new one' });
+      socket.disconnect(true);
+    }, Math.max(0, principal.expiresAtMs - Date.now())).unref();
     await socket.join(room(principal.orgId));
     const reply = await this.billing.request(principal.orgId, 'balance');
     // A push that reached the room while this request was under way is newer: never send an older state after it.
@@ -89,7 +97,8 @@ export class BalanceGateway implements OnGatewayInit, OnGatewayConnection, OnGat
     else if (!reply.ok) socket.emit('billing_error', reply.error);
   }
 
-  handleDisconnect(): void {
+  handleDisconnect(socket: Socket): void {
+    clearTimeout(socket.data.expiry);
     this.stats.sockets--;
   }
 

@@ -1,7 +1,7 @@
 import { PaypalCertificateSource, paypalCertificateFetcher, pinnedPaypalCertificate } from './paypal';
 import { STRIPE_SIGNATURE_TOLERANCE_SECONDS } from './stripe';
 import { VNPAY_SANDBOX_PAY_URL } from './vnpay';
-import { envInt } from '@billing/observability';
+import { envInt, envSetting, GuardedSetting, guardedSetting } from '@billing/observability';
 
 /** How often the sweep re-sends credits and reversals the engine has not confirmed, by default. */
 export const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
@@ -39,12 +39,31 @@ export const DEV_STRIPE_WEBHOOK_SECRET = 'whsec_dev_only_change_me';
 export const DEV_VNPAY_TMN_CODE = 'DEVTMN01';
 export const DEV_VNPAY_HASH_SECRET = 'dev-only-vnpay-hash-secret-change-me';
 export const DEV_PAYPAL_WEBHOOK_ID = 'WH-DEV-ONLY';
+export const DEV_VNPAY_RETURN_URL = 'http://localhost:3000/#topup';
 
+const STRIPE_WEBHOOK_SECRET: GuardedSetting = { name: 'STRIPE_WEBHOOK_SECRET', devDefault: DEV_STRIPE_WEBHOOK_SECRET };
+const VNPAY_TMN_CODE: GuardedSetting = { name: 'VNPAY_TMN_CODE', devDefault: DEV_VNPAY_TMN_CODE };
+const VNPAY_HASH_SECRET: GuardedSetting = { name: 'VNPAY_HASH_SECRET', devDefault: DEV_VNPAY_HASH_SECRET };
+const VNPAY_PAY_URL: GuardedSetting = { name: 'VNPAY_PAY_URL', devDefault: VNPAY_SANDBOX_PAY_URL };
+const VNPAY_RETURN_URL: GuardedSetting = { name: 'VNPAY_RETURN_URL', devDefault: DEV_VNPAY_RETURN_URL };
+const PAYPAL_WEBHOOK_ID: GuardedSetting = { name: 'PAYPAL_WEBHOOK_ID', devDefault: DEV_PAYPAL_WEBHOOK_ID };
 
-function url(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
-  const v = env[name] || fallback;
-  const parsed = new URL(v); // throws on a malformed one: at start, with the name
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new Error(`${name} must be an http(s) URL, got '${v}'`);
+/**
+ * Production refuses every provider's development default, used or not: a webhook route answers
+ * whether or not the deployment takes that provider, and must not verify with a public secret.
+ * The VNPAY URLs are not secret, but the sandbox and localhost have no place in production.
+ */
+export const PAYMENTS_SECRETS: readonly GuardedSetting[] = [STRIPE_WEBHOOK_SECRET, VNPAY_TMN_CODE, VNPAY_HASH_SECRET, VNPAY_PAY_URL, VNPAY_RETURN_URL, PAYPAL_WEBHOOK_ID];
+
+function url(env: NodeJS.ProcessEnv, setting: GuardedSetting): string {
+  const v = guardedSetting(env, setting);
+  let parsed: URL;
+  try {
+    parsed = new URL(v);
+  } catch {
+    throw new Error(`${setting.name} must be an http(s) URL, got '${v}'`);
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new Error(`${setting.name} must be an http(s) URL, got '${v}'`);
   return v;
 }
 
@@ -53,20 +72,20 @@ function url(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
  * PayPal's); without it certificates are fetched from PAYPAL-CERT-URL, https://*.paypal.com only.
  */
 export function loadPaymentsConfig(env: NodeJS.ProcessEnv = process.env): PaymentsConfig {
-  const pem = env.PAYPAL_CERT_PEM;
+  const pem = envSetting(env, 'PAYPAL_CERT_PEM');
   return {
     stripe: {
-      webhookSecret: env.STRIPE_WEBHOOK_SECRET || DEV_STRIPE_WEBHOOK_SECRET,
+      webhookSecret: guardedSetting(env, STRIPE_WEBHOOK_SECRET),
       toleranceSeconds: envInt(env, 'STRIPE_SIGNATURE_TOLERANCE_SECONDS', STRIPE_SIGNATURE_TOLERANCE_SECONDS, 1, 3600),
     },
     vnpay: {
-      tmnCode: env.VNPAY_TMN_CODE || DEV_VNPAY_TMN_CODE,
-      hashSecret: env.VNPAY_HASH_SECRET || DEV_VNPAY_HASH_SECRET,
-      payUrl: url(env, 'VNPAY_PAY_URL', VNPAY_SANDBOX_PAY_URL),
-      returnUrl: url(env, 'VNPAY_RETURN_URL', 'http://localhost:3000/#topup'),
+      tmnCode: guardedSetting(env, VNPAY_TMN_CODE),
+      hashSecret: guardedSetting(env, VNPAY_HASH_SECRET),
+      payUrl: url(env, VNPAY_PAY_URL),
+      returnUrl: url(env, VNPAY_RETURN_URL),
     },
     paypal: {
-      webhookId: env.PAYPAL_WEBHOOK_ID || DEV_PAYPAL_WEBHOOK_ID,
+      webhookId: guardedSetting(env, PAYPAL_WEBHOOK_ID),
       certificates: pem ? pinnedPaypalCertificate(pem) : paypalCertificateFetcher(),
     },
     sweepIntervalMs: envInt(env, 'PAYMENTS_SWEEP_INTERVAL_MS', DEFAULT_SWEEP_INTERVAL_MS, 10, 86_400_000),
