@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { readFileSync } from 'fs';
+import { envSetting } from '@billing/observability';
 import { parseAllowCidr, parseAllowHost } from './webhook-address-policy';
 import { parseSecretKey, SecretKey } from './secret-box';
 
@@ -11,8 +11,6 @@ export const DEVELOPMENT_SECRET_KEY: SecretKey = {
   id: 'dev',
   key: createHash('sha256').update('billing-alerts development key: public, never for production').digest(),
 };
-/** A key file holds a key or a short list of them; anything longer is a mistake. */
-export const MAX_KEY_FILE_BYTES = 64 * 1024;
 
 /** Where webhooks may go and how their secrets are kept; read once at start with the alert service's other settings. */
 export interface WebhookSecurityConfig {
@@ -31,19 +29,9 @@ export interface WebhookSecurityConfig {
 }
 
 /** `<NAME>` or the file `<NAME>_FILE` names (Docker and Kubernetes secrets); both set is an error. */
+/** A setting or its `_FILE`, whitespace around it dropped (keys are pasted by hand). */
 function setting(env: NodeJS.ProcessEnv, name: string): string | undefined {
-  const direct = env[name];
-  const file = env[`${name}_FILE`];
-  if (direct && file) throw new Error(`${name} and ${name}_FILE are both set; set one`);
-  if (!file) return direct?.trim() || undefined;
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (error) {
-    throw new Error(`${name}_FILE '${file}' cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
-  if (bytes.length > MAX_KEY_FILE_BYTES) throw new Error(`${name}_FILE '${file}' is larger than ${MAX_KEY_FILE_BYTES} bytes`);
-  return bytes.toString('utf8').trim() || undefined;
+  return envSetting(env, name)?.trim() || undefined;
 }
 
 /** A comma- or whitespace-separated list; each entry read by `parse`, whose error is prefixed with the variable. */
