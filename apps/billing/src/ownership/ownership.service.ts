@@ -167,7 +167,10 @@ export class Ownership {
   /** A write for this organization was fenced off: another process took its partition. */
   fenced(orgId: string): void {
     const lease = this.leases.get(this.partitionOf(orgId));
-    if (lease) this.lose(lease, 'fenced off in PostgreSQL: another process took it');
+    if (!lease) return;
+    // The database refused a write: the last line of defence held, which the lease should have made unnecessary.
+    this.metrics.ownership.inc({ change: 'fenced' });
+    this.lose(lease, 'fenced off in PostgreSQL: another process took it');
   }
 
   /** The partition's lease if it is held and has not lapsed; a lapsed one is given up at once. */

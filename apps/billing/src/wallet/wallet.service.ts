@@ -10,7 +10,7 @@ import { Ownership } from '../ownership/ownership.service';
 import { BillingMetrics } from '../billing.metrics';
 import { BillingConfig } from '../config';
 import { CONFIG } from '../tokens';
-import { WalletActor, WalletActorDeps } from './wallet.actor';
+import { StoreUnavailableError, WalletActor, WalletActorDeps } from './wallet.actor';
 import { WalletMessage } from './wallet-message';
 
 /**
@@ -57,7 +57,10 @@ export class WalletService {
     this.registry = new ActorRegistry<WalletMessage>(
       (orgId) => new WalletActor(orgId, deps, (m) => this.registry.tell(orgId, m)),
       { mailboxCapacity: config.mailboxCapacity, maxBatch: config.maxBatchCommands, idleMs: config.actorIdleMs, sweepIntervalMs: Math.min(config.actorIdleMs, 10_000) },
-      (orgId, error) => this.logger.error({ msg: 'wallet actor crashed and was restarted', orgId, error: String((error as Error)?.stack ?? error) }),
+      (orgId, error) =>
+        error instanceof StoreUnavailableError
+          ? this.logger.warn({ msg: 'the ledger could not be reached: batch answered UNAVAILABLE, wallet read again on its next message', orgId, error: error.message })
+          : this.logger.error({ msg: 'wallet actor crashed and was restarted', orgId, error: String((error as Error)?.stack ?? error) }),
     );
   }
 
