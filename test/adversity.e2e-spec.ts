@@ -10,6 +10,7 @@ import { isolatedNames } from './support/engine';
 import { buildEngine, connectTestClient, EngineProcess, engineProcessEnv } from './support/engine-process';
 import { prepareLifecycleConsumer } from './support/load-generator';
 import { ModelPrices } from './support/reference-model';
+import { testNatsOptions } from './support/nats-roles';
 import { startNats, startPostgres, TcpProxy, TestNats, TestPostgres } from './support/servers';
 
 /**
@@ -42,16 +43,20 @@ describe('exact under adversity', () => {
       let nats: TestNats | undefined;
       let pgProxy: TcpProxy | undefined;
       let nc: NatsConnection | undefined;
+      const clients: { controlPlane?: NatsConnection; observer?: NatsConnection } = {};
       let driver: AdversaryDriver | undefined;
       const engines: EngineProcess[] = [];
       let reported = false;
       const folder = mkdtempSync(path.join(tmpdir(), 'adversity-'));
       try {
         // Servers of its own, PostgreSQL behind a proxy the test cuts: nobody else's server is touched.
-        const started = await Promise.allSettled([startPostgres().then((s) => (pg = s)), startNats().then((s) => (nats = s))]);
+        // Its NATS runs the shipped users and permissions, like the test run's: each client plays its role.
+        const started = await Promise.allSettled([startPostgres().then((s) => (pg = s)), startNats(testNatsOptions()).then((s) => (nats = s))]);
         for (const r of started) if (r.status === 'rejected') throw r.reason;
         pgProxy = await TcpProxy.start(pg!.url);
         nc = await connectTestClient('adversity-test', nats!.url);
+        const controlPlane = (clients.controlPlane = await connectTestClient('adversity-control-plane', nats!.url, 'control-plane'));
+        const observer = (clients.observer = await connectTestClient('adversity-observer', nats!.url, 'billing'));
         const names = isolatedNames();
         await prepareLifecycleConsumer(nc, names);
         const catalogFile = path.join(folder, 'price-catalog.json');
@@ -77,7 +82,7 @@ describe('exact under adversity', () => {
           engines.push(new EngineProcess(env, nc, names.subjectPrefix, node));
         }
         const plan = makePlan({ seed, nowMs: Date.now(), outageMs: OUTAGE_MS });
-        driver = new AdversaryDriver(plan, { nc, names, engines: [engines[0], engines[1]], nodeIds, pg: pg!, pgProxy, nats: nats!, catalogFile, partitions: PARTITIONS });
+        driver = new AdversaryDriver(plan, { nc, controlPlane, observer, names, engines: [engines[0], engines[1]], nodeIds, pg: pg!, pgProxy, nats: nats!, catalogFile, partitions: PARTITIONS });
         await driver.start(0);
         await driver.start(1);
         await engines[0].waitReady();
@@ -133,7 +138,7 @@ describe('exact under adversity', () => {
       } finally {
         driver?.resume();
         for (const e of engines) await e.stop().catch(() => undefined);
-        await nc?.close().catch(() => undefined);
+        for (const c of [nc, clients.controlPlane, clients.observer]) await c?.close().catch(() => undefined);
         await pgProxy?.close().catch(() => undefined);
         await nats?.stop().catch(() => undefined);
         await pg?.stop().catch(() => undefined);

@@ -45,7 +45,12 @@ export interface Subscription {
 }
 
 export interface Environment {
+  /** As `operator`: credits, debits, plans, streams. */
   readonly nc: NatsConnection;
+  /** As `control-plane`: the lifecycle messages. */
+  readonly controlPlane: NatsConnection;
+  /** As `billing`: reads the lease bucket, as the engines do (no other role may). */
+  readonly observer: NatsConnection;
   readonly names: TestNames;
   readonly engines: readonly [EngineProcess, EngineProcess];
   readonly nodeIds: readonly [string, string];
@@ -213,7 +218,7 @@ export class AdversaryDriver {
     const deadline = Date.now() + PUBLISH_DEADLINE_MS;
     for (;;) {
       try {
-        await this.env.nc.jetstream().publish(subject, Buffer.from(JSON.stringify(body)), { msgID: m.msgId, timeout: 2000 });
+        await this.env.controlPlane.jetstream().publish(subject, Buffer.from(JSON.stringify(body)), { msgID: m.msgId, timeout: 2000 });
         record.confirmed = true;
         return;
       } catch (error) {
@@ -312,7 +317,7 @@ export class AdversaryDriver {
 
   /** The lease holder of each organization's partition, from the owners bucket. */
   private async owners(): Promise<string[]> {
-    const kv = await this.env.nc.jetstream().views.kv(this.env.names.ownersBucket);
+    const kv = await this.env.observer.jetstream().views.kv(this.env.names.ownersBucket);
     const out: string[] = [];
     for (const org of this.orgs) {
       const e = await kv.get(`p.${partitionOf(org, this.env.partitions)}`);

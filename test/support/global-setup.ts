@@ -1,3 +1,4 @@
+import './library-aliases';
 import { Client } from 'pg';
 import { rolePasswords, testNatsOptions } from './nats-roles';
 import { startNats, TestNats } from './servers';

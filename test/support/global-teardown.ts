@@ -1,3 +1,4 @@
+import './library-aliases';
 import { copyFileSync } from 'fs';
 import { Client } from 'pg';
 import { testRun } from './global-setup';

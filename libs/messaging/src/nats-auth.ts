@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'fs';
+import { envSetting } from '@billing/observability';
 import { ConnectionOptions, credsAuthenticator } from 'nats';
 
 /**
@@ -40,28 +41,6 @@ function isProduction(env: NodeJS.ProcessEnv): boolean {
   return env.NODE_ENV === 'production';
 }
 
-/** A password file is a line, not a document. */
-const MAX_PASSWORD_FILE_BYTES = 64 * 1024;
-
-/**
- * The role's password from `NAME`, or from the file `NAME_FILE` names (Docker and Kubernetes
- * secrets), its trailing line breaks dropped; empty counts as not set.
- */
-function readPassword(env: NodeJS.ProcessEnv, name: string): string | undefined {
-  const direct = env[name] || undefined;
-  const file = env[`${name}_FILE`] || undefined;
-  if (direct !== undefined && file !== undefined) throw new Error(`${name} and ${name}_FILE are both set; set one`);
-  if (file === undefined) return direct;
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (error) {
-    throw new Error(`${name}_FILE '${file}' cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
-  if (bytes.length > MAX_PASSWORD_FILE_BYTES) throw new Error(`${name}_FILE '${file}' is larger than ${MAX_PASSWORD_FILE_BYTES} bytes`);
-  return bytes.toString('utf8').replace(/[\r\n]+$/, '') || undefined;
-}
-
 /** The variables a process of `role` lacks to connect with credentials (each naming its alternative); empty when it has them. */
 export function missingNatsCredentials(role: NatsRole, env: NodeJS.ProcessEnv = process.env): string[] {
   const name = natsPasswordVariable(role);
@@ -84,7 +63,7 @@ function existingFile(env: NodeJS.ProcessEnv, name: string): string | undefined 
 export function natsAuth(role: NatsRole, env: NodeJS.ProcessEnv = process.env): NatsAuth {
   if (!(NATS_ROLES as readonly string[]).includes(role)) throw new Error(`'${role}' is not a NATS role (${NATS_ROLES.join(', ')})`);
   const passwordVariable = natsPasswordVariable(role);
-  const password = readPassword(env, passwordVariable);
+  const password = envSetting(env, passwordVariable);
   const credsFile = existingFile(env, NATS_CREDS_VARIABLE);
   if (password !== undefined && credsFile !== undefined) throw new Error(`${passwordVariable} and ${NATS_CREDS_VARIABLE} are both set; set one`);
   const caFile = existingFile(env, NATS_TLS_VARIABLES.ca);
