@@ -7,7 +7,7 @@ import { testAlertsConfig, testResolver } from './support/alerts';
 import { createAlertsApp } from '../apps/alerts/src/app';
 import { ALERTS_NATS } from '../apps/alerts/src/tokens';
 import { EVENT_ID_HEADER, SIGNATURE_HEADER, verifyWebhookSignature } from '../apps/alerts/src/webhook-signature';
-import { isolatedNames, readEvents, sql, startEngine, TestEngine, WalletClient } from './support/engine';
+import { isolatedNames, readEvents, sql, startEngine, TEST_HEALTH_DETAILS_TOKEN, TestEngine, WalletClient } from './support/engine';
 import { eventually } from './support/lifecycle';
 
 interface Received {
@@ -263,9 +263,13 @@ describe('alert delivery with a failing then recovering receiver', () => {
   it('reports its health with PostgreSQL and NATS up, and counts the webhooks it delivered in its metrics', async () => {
     if (!alerts) await startAlerts();
     const url = `http://127.0.0.1:${(alerts!.getHttpServer().address() as AddressInfo).port}`;
+    // The public answer says up and nothing more; the details go to the HEALTH_DETAILS_TOKEN bearer.
     const health = await fetch(`${url}/health`);
-    expect(health.status).toBe(200);
-    expect(await health.json()).toMatchObject({ status: 'ok', info: { postgres: { status: 'up' }, nats: { status: 'up' } } });
+    expect({ status: health.status, body: await health.json() }).toEqual({ status: 200, body: { status: 'up' } });
+    expect((await fetch(`${url}/health/details`)).status).toBe(401);
+    const details = await fetch(`${url}/health/details`, { headers: { authorization: `Bearer ${TEST_HEALTH_DETAILS_TOKEN}` } });
+    expect(details.status).toBe(200);
+    expect(await details.json()).toMatchObject({ status: 'ok', info: { postgres: { status: 'up' }, nats: { status: 'up' } } });
 
     const org = 'alerts-ops';
     expect(await webhooks(org, 'set', { endpoints: [{ url: receiver.url('/ops'), secret: secrets['/ops'] }] })).toMatchObject({ ok: true });

@@ -1,7 +1,7 @@
 import { AddressInfo } from 'net';
 import jwt from 'jsonwebtoken';
 import { Socket } from 'socket.io-client';
-import { startEngine, TestEngine, WalletClient } from './support/engine';
+import { startEngine, TEST_HEALTH_DETAILS_TOKEN, TestEngine, WalletClient } from './support/engine';
 import { connectSocket, startGateway, TEST_JWT_SECRET, TestGateway } from './support/gateway';
 import { eventually } from './support/lifecycle';
 
@@ -182,7 +182,7 @@ describe('gateway: live balances and HTTP API', () => {
     it('documents itself with OpenAPI, and reports health and metrics', async () => {
       const docs: any = await (await fetch(`${gateway.url}/docs-json`)).json();
       expect(Object.keys(docs.paths)).toEqual(expect.arrayContaining(['/api/v1/wallet', '/api/v1/wallet/ledger', '/api/v1/wallet/usage', '/api/v1/wallet/grants', '/api/v1/resources']));
-      const health = await fetch(`${gateway.url}/health`);
+      const health = await fetch(`${gateway.url}/health/details`, { headers: { authorization: `Bearer ${TEST_HEALTH_DETAILS_TOKEN}` } });
       expect(health.status).toBe(200);
       expect(((await health.json()) as any).info).toMatchObject({ nats: { status: 'up' }, postgres: { status: 'up' } });
       const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
@@ -191,7 +191,7 @@ describe('gateway: live balances and HTTP API', () => {
 
     it('has the billing engine report its own health and metrics', async () => {
       const billing = `http://127.0.0.1:${(engine.app.getHttpServer().address() as AddressInfo).port}`;
-      const health = await fetch(`${billing}/health`);
+      const health = await fetch(`${billing}/health/details`, { headers: { authorization: `Bearer ${TEST_HEALTH_DETAILS_TOKEN}` } });
       expect(health.status).toBe(200);
       expect(((await health.json()) as any).info).toMatchObject({ nats: { status: 'up' }, postgres: { status: 'up' } });
       const metrics = await (await fetch(`${billing}/metrics`)).text();

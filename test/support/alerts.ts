@@ -1,7 +1,7 @@
 import { LookupAddress } from 'dns';
 import { AlertsConfig, loadAlertsConfig } from '../../apps/alerts/src/alerts.config';
 import { WebhookResolver } from '../../apps/alerts/src/webhook-target-guard';
-import { NATS_URL, TestNames, testDatabaseUrl } from './engine';
+import { NATS_URL, TEST_HEALTH_DETAILS_TOKEN, TestNames, testDatabaseUrl } from './engine';
 
 /** The alert service's settings for a test: the test engine's database, subjects and stream, and any free HTTP port. */
 export function testAlertsConfig(names: TestNames, env: Record<string, string> = {}): AlertsConfig {
@@ -16,6 +16,7 @@ export function testAlertsConfig(names: TestNames, env: Record<string, string> =
     ALERTS_QUEUE_GROUP: `${names.subjectPrefix}-alerts`,
     // Any free port: tests run beside other services on the machine.
     ALERTS_HTTP_PORT: '0',
+    HEALTH_DETAILS_TOKEN: TEST_HEALTH_DETAILS_TOKEN,
     // The tests' webhook receivers listen on 127.0.0.1, which the service refuses unless listed.
     ALERTS_WEBHOOK_ALLOW_CIDRS: '127.0.0.1/32',
     ...env,

@@ -41,6 +41,9 @@ export interface TestEngine {
   dispose(nc: NatsConnection): Promise<void>;
 }
 
+/** The HEALTH_DETAILS_TOKEN of every test process: /health/details answers only its bearer. */
+export const TEST_HEALTH_DETAILS_TOKEN = 'test-health-details-0123456789abcdef';
+
 /** The settings of an engine for one test: its own database, subjects, streams and queue group. */
 export function engineEnv(names: TestNames, env: Record<string, string> = {}): Record<string, string> {
   return {
@@ -53,6 +56,7 @@ export function engineEnv(names: TestNames, env: Record<string, string> = {}): R
     LIFECYCLE_CONSUMER: names.lifecycleConsumer,
     OWNERS_BUCKET: names.ownersBucket,
     BILLING_HTTP_PORT: '0',
+    HEALTH_DETAILS_TOKEN: TEST_HEALTH_DETAILS_TOKEN,
     QUEUE_GROUP: `q-${names.subjectPrefix}-${randomBytes(2).toString('hex')}`,
     // The engine connects as the NATS user `billing`.
     ...roleEnv('billing'),

@@ -4,7 +4,7 @@ import { io, Socket } from 'socket.io-client';
 import { issueToken } from '../../apps/gateway/src/auth/token';
 import { createGatewayApp } from '../../apps/gateway/src/app';
 import { loadGatewayConfig, TokenSettings } from '../../apps/gateway/src/config';
-import { NATS_URL, testDatabaseUrl } from './engine';
+import { NATS_URL, TEST_HEALTH_DETAILS_TOKEN, testDatabaseUrl } from './engine';
 
 export const TEST_JWT_SECRET = 'test-secret-0123456789abcdef';
 
@@ -18,8 +18,22 @@ export interface TestGateway {
   stop(): Promise<void>;
 }
 
+/**
+ * Every test's requests come from 127.0.0.1: only the tests of the limits themselves
+ * (rate-limits.e2e-spec.ts) run with limits that a test can reach.
+ */
+export const TEST_EDGE_ENV: Record<string, string> = {
+  RATE_LIMIT_TOPUPS_PER_ORG: '1000000',
+  RATE_LIMIT_TOPUPS_PER_ADDRESS: '1000000',
+  RATE_LIMIT_REDEEMS_PER_ORG: '1000000',
+  RATE_LIMIT_REDEEMS_PER_ADDRESS: '1000000',
+  RATE_LIMIT_AUTH_FAILURES_PER_ADDRESS: '1000000',
+  HEALTH_DETAILS_TOKEN: TEST_HEALTH_DETAILS_TOKEN,
+};
+
 /** A gateway on a free port, talking to the test engine's subjects. */
 export async function startGateway(subjectPrefix: string, env: Record<string, string> = {}): Promise<TestGateway> {
+  env = { ...TEST_EDGE_ENV, ...env };
   const config = loadGatewayConfig({ ...process.env, GATEWAY_PORT: '0', NATS_URL, DATABASE_URL: testDatabaseUrl(), SUBJECT_PREFIX: subjectPrefix, JWT_SECRET: TEST_JWT_SECRET, ...env });
   const app = await createGatewayApp(config, process.env.TEST_LOGS ? undefined : false);
   const address = app.getHttpServer().address() as AddressInfo;

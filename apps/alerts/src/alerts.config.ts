@@ -2,7 +2,7 @@ import { DEFAULT_NATS_URL, NatsAuth, natsAuth } from '@billing/messaging';
 import { DEFAULT_DATABASE_URL } from '@billing/persistence';
 import { checkRetryPolicy, FIRST_RETRY_DELAY_MS, GIVE_UP_AFTER_MS, MAX_RETRY_DELAY_MS, RetryPolicy } from './retry-policy';
 import { loadWebhookSecurityConfig, WebhookSecurityConfig } from './webhook-security.config';
-import { envInt, envSetting, envToken } from '@billing/observability';
+import { envInt, envSetting, envToken, healthDetailsToken } from '@billing/observability';
 
 /** How long one webhook request may take before it counts as failed, by default. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
@@ -27,6 +27,8 @@ export interface AlertsConfig {
   readonly queueGroup: string;
   /** `/health` and `/metrics` only: webhooks are configured over NATS. 0: any free port. */
   readonly httpPort: number;
+  /** Bearer token of /health/details (HEALTH_DETAILS_TOKEN); null: details for no one. */
+  readonly healthDetailsToken: string | null;
   readonly dbPoolMax: number;
   readonly ackWaitMs: number;
   readonly requestTimeoutMs: number;
@@ -45,6 +47,7 @@ export function loadAlertsConfig(env: NodeJS.ProcessEnv = process.env): AlertsCo
     consumerName: envToken(env, 'ALERTS_CONSUMER', 'alerts', /^[A-Za-z0-9_-]+$/),
     queueGroup: envToken(env, 'ALERTS_QUEUE_GROUP', 'alerts', /^[A-Za-z0-9_.-]+$/),
     httpPort: envInt(env, 'ALERTS_HTTP_PORT', DEFAULT_ALERTS_HTTP_PORT, 0, 65_535),
+    healthDetailsToken: healthDetailsToken(env),
     dbPoolMax: envInt(env, 'ALERTS_DB_POOL_MAX', 5, 2, 200),
     ackWaitMs: envInt(env, 'ALERTS_ACK_WAIT_MS', DEFAULT_ACK_WAIT_MS, 1_000, 3_600_000),
     requestTimeoutMs: envInt(env, 'ALERTS_REQUEST_TIMEOUT_MS', DEFAULT_REQUEST_TIMEOUT_MS, 100, 120_000),

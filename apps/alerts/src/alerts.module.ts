@@ -79,6 +79,7 @@ export class AlertsModule {
       imports: [
         ObservabilityModule.forRoot({
           service: 'alerts',
+          healthDetailsToken: config.healthDetailsToken,
           probes: {
             nats: natsProbe(() => nc!),
             postgres: postgresProbe((sql) => orm!.em.getConnection().getKnex().raw(sql)),

@@ -111,6 +111,7 @@ export class BillingModule {
       imports: [
         ObservabilityModule.forRoot({
           service: 'billing',
+          healthDetailsToken: config.healthDetailsToken,
           probes: {
             nats: natsProbe(() => nc!),
             postgres: postgresProbe((sql) => orm!.em.getConnection().getKnex().raw(sql)),

@@ -3,7 +3,7 @@ import { hostname } from 'os';
 import { DEFAULT_DATABASE_URL } from '@billing/persistence';
 import { DEFAULT_NATS_URL, NatsAuth, natsAuth } from '@billing/messaging';
 import { defaultPriceCatalogPath } from './resources/price-catalog';
-import { envInt, envSetting, envToken } from '@billing/observability';
+import { envInt, envSetting, envToken, healthDetailsToken } from '@billing/observability';
 
 /** The engine's settings, read and checked once at start; every default runs on a development machine. */
 export interface BillingConfig {
@@ -50,6 +50,8 @@ export interface BillingConfig {
   readonly writeEvents: boolean;
   /** HTTP port of /health and /metrics (0: any free port). */
   readonly httpPort: number;
+  /** Bearer token of /health/details (HEALTH_DETAILS_TOKEN); null: details for no one. */
+  readonly healthDetailsToken: string | null;
   /** This process's name among the engine processes; unique among those running, kept across restarts (see README). */
   readonly nodeId: string;
   /** Organizations are owned a partition at a time; every process must use the same count. */
@@ -95,6 +97,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BillingConfig 
     lifecycleConsumer: envToken(env, 'LIFECYCLE_CONSUMER', 'billing-engine', /^[A-Za-z0-9_-]+$/),
     expirySweepIntervalMs: envInt(env, 'EXPIRY_SWEEP_INTERVAL_MS', 30_000, 10, 3_600_000),
     httpPort,
+    healthDetailsToken: healthDetailsToken(env),
     nodeId: envToken(env, 'NODE_ID', defaultNodeId(httpPort), /^[A-Za-z0-9_-]+$/),
     partitions: envInt(env, 'PARTITIONS', 64, 1, 4096),
     // One bucket per group of processes sharing a subject prefix: another group's leases never mix in.

@@ -5,9 +5,11 @@ import { LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import helmet from 'helmet';
 import { JsonLogger } from '@billing/observability';
 import { GatewayConfig } from './config';
 import { GatewayModule } from './gateway.module';
+import { GatewayIoAdapter, httpCors, SECURITY_HEADERS } from './edge/security-headers';
 
 /** The dashboard page, from the sources or next to the compiled code. */
 function publicDir(): string {
@@ -19,12 +21,17 @@ function publicDir(): string {
 export async function createGatewayApp(config: GatewayConfig, logger: LoggerService | false | undefined = new JsonLogger('gateway')): Promise<NestExpressApplication> {
   const app = await NestFactory.create<NestExpressApplication>(GatewayModule.forRoot(config), { logger: logger ?? new JsonLogger('gateway'), abortOnError: false, rawBody: true });
   app.enableShutdownHooks();
+  // The client's address (rate limits, VNPAY) comes from X-Forwarded-For only through TRUSTED_PROXIES.
+  app.set('trust proxy', (address: string) => config.edge.trustedProxies.trusts(address));
+  app.use(helmet(SECURITY_HEADERS));
+  if (config.edge.corsOrigins.length > 0) app.enableCors(httpCors(config.edge.corsOrigins));
+  app.useWebSocketAdapter(new GatewayIoAdapter(app, config.edge.corsOrigins));
   app.useStaticAssets(publicDir(), { index: 'index.html' });
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
       .setTitle('GPU billing engine')
-      .setDescription('Wallet, ledger, usage and resources of the organization named by the bearer token (HS256 JWT: `iss`, `aud`, `iat`, `exp` required, lifetime at most JWT_MAX_LIFETIME_SECONDS; claim `org`; `role: admin` for grants).')
+      .setDescription('Wallet, ledger, usage and resources of the organization named by the bearer token (HS256 JWT: `iss`, `aud`, `iat`, `exp` required, lifetime at most JWT_MAX_LIFETIME_SECONDS; claim `org`). Operator routes (`/api/v1/operator`: credit, voucher codes, plans, reversals, the audit) take an operator token instead: signed with OPERATOR_JWT_SECRET, audience OPERATOR_JWT_AUDIENCE, `sub` naming the operator; every operator action is audited.')
       .setVersion('1')
       .addBearerAuth()
       .build(),

@@ -1,6 +1,7 @@
 import { DEFAULT_DATABASE_URL } from '@billing/persistence';
 import { DEFAULT_NATS_URL, NatsAuth, natsAuth } from '@billing/messaging';
-import { envInt, envSetting, guardedSetting } from '@billing/observability';
+import { envInt, envSetting, guardedSetting, healthDetailsToken } from '@billing/observability';
+import { EdgeConfig, loadEdgeConfig } from './edge/edge.config';
 import { JWT_SECRET_SETTING } from './gateway.secrets';
 
 /** What a browser or API token must carry and may last (see README, "Tokens"). */
@@ -29,6 +30,10 @@ export interface GatewayConfig {
   readonly pushIntervalMs: number;
   /** How long a request to the billing engine may take. */
   readonly requestTimeoutMs: number;
+  /** Trusted proxies, CORS origins and rate limits (TRUSTED_PROXIES, CORS_ORIGINS, RATE_LIMIT_*). */
+  readonly edge: EdgeConfig;
+  /** Bearer token of /health/details (HEALTH_DETAILS_TOKEN); null: details for no one. */
+  readonly healthDetailsToken: string | null;
 }
 
 export const DEFAULT_JWT_ISSUER = 'gpu-billing';
@@ -68,5 +73,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     },
     pushIntervalMs: Number(env.PUSH_INTERVAL_MS ?? 100),
     requestTimeoutMs: Number(env.GATEWAY_REQUEST_TIMEOUT_MS ?? 10_000),
+    edge: loadEdgeConfig(env),
+    healthDetailsToken: healthDetailsToken(env),
   };
 }

@@ -11,6 +11,7 @@ import { GATEWAY_CONFIG, GATEWAY_NATS } from './tokens';
 import { PAYMENTS_CONTROLLERS, paymentsProviders } from './payments/payments.providers';
 import { BillingClient } from './wallet/billing.client';
 import { WalletController } from './wallet/wallet.controller';
+import { EDGE_PROVIDERS, edgeImports } from './edge/edge.providers';
 
 const GATEWAY_PG = Symbol('GatewayPostgres');
 
@@ -30,12 +31,15 @@ export class GatewayModule {
     let nc: NatsConnection;
     // The gateway reads no tables; the pool exists so that /health can say whether Postgres answers.
     const pool = new Pool({ connectionString: config.databaseUrl, max: 1 });
+    // PostgreSQL dropping the idle connection is what /health reports, not a reason to crash (an unhandled 'error' event would).
+    pool.on('error', () => undefined);
     const stats = new GatewayStats();
     return {
       module: GatewayModule,
       imports: [
         ObservabilityModule.forRoot({
           service: 'gateway',
+          healthDetailsToken: config.healthDetailsToken,
           probes: { nats: natsProbe(() => nc), postgres: async () => postgresProbe((sql) => pool.query(sql))() },
           metrics: (registry) => {
             new Gauge({ name: 'gateway_sockets', help: 'Connected socket.io clients', registers: [registry], collect() { this.set(stats.sockets); } });
@@ -44,6 +48,7 @@ export class GatewayModule {
             new Counter({ name: 'gateway_balance_events_refused_total', help: 'Balance events not pushed: unreadable, or naming another organization than their subject', registers: [registry], collect() { this.reset(); this.inc(stats.refused); } });
           },
         }),
+        ...edgeImports(config.edge),
       ],
       controllers: [WalletController, ...PAYMENTS_CONTROLLERS],
       providers: [
@@ -56,6 +61,7 @@ export class GatewayModule {
         BalanceGateway,
         GatewayShutdown,
         ...paymentsProviders(config),
+        ...EDGE_PROVIDERS,
       ],
     };
   }

@@ -1,6 +1,7 @@
-import { Controller, DynamicModule, Get, Header, Inject, Module } from '@nestjs/common';
+import { Controller, DynamicModule, Get, Header, Headers, HttpException, Inject, Module, ServiceUnavailableException } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, TerminusModule } from '@nestjs/terminus';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { bearerMatches } from './health-details';
 
 /** A dependency the process needs: resolves when it answers, throws with the reason when not. */
 export type Probe = () => Promise<void>;
@@ -10,6 +11,8 @@ export interface ObservabilityOptions {
   readonly probes: Record<string, Probe>;
   /** Registers the process's own metrics on its registry. */
   readonly metrics: (registry: Registry) => void;
+  /** Bearer token of `GET /health/details` (HEALTH_DETAILS_TOKEN, see health-details.ts); null: details for no one. */
+  readonly healthDetailsToken?: string | null;
 }
 
 const OPTIONS = Symbol('ObservabilityOptions');
@@ -28,10 +31,30 @@ class HealthController {
     @Inject(OPTIONS) private readonly options: ObservabilityOptions,
   ) {}
 
-  /** 200 when every dependency answers, 503 with the failing ones named otherwise. */
+  /** Public: 200 `{status: "up"}` when every dependency answers, 503 `{status: "down"}` otherwise, naming none. */
   @Get('health')
-  @HealthCheck()
-  check() {
+  @HealthCheck({ noCache: true, swaggerDocumentation: false })
+  async check(): Promise<{ status: 'up' }> {
+    try {
+      await this.probe();
+    } catch {
+      throw new ServiceUnavailableException({ status: 'down' });
+    }
+    return { status: 'up' };
+  }
+
+  /** Internal callers (the HEALTH_DETAILS_TOKEN bearer): 200 or 503 with every dependency and why it is down. */
+  @Get('health/details')
+  @HealthCheck({ noCache: true, swaggerDocumentation: false })
+  details(@Headers('authorization') authorization?: string) {
+    if (!bearerMatches(authorization, this.options.healthDetailsToken)) {
+      const message = this.options.healthDetailsToken ? 'health details need the HEALTH_DETAILS_TOKEN bearer token' : 'health details are off (no HEALTH_DETAILS_TOKEN)';
+      throw new HttpException({ ok: false, error: { code: 'UNAUTHENTICATED', message } }, 401);
+    }
+    return this.probe();
+  }
+
+  private probe() {
     return this.health.check(
       Object.entries(this.options.probes).map(([name, probe]) => async () => {
         const indicator = this.indicators.check(name);
@@ -58,7 +81,7 @@ class MetricsController {
   }
 }
 
-/** `/health` (Postgres, NATS, ...) and `/metrics` (Prometheus) for any of the engine's HTTP processes. */
+/** `/health` (up or down), `/health/details` (Postgres, NATS, ...; internal) and `/metrics` (Prometheus) for any of the engine's HTTP processes. */
 @Module({})
 export class ObservabilityModule {
   static forRoot(options: ObservabilityOptions): DynamicModule {

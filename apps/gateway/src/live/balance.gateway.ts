@@ -7,6 +7,8 @@ import { GatewayConfig } from '../config';
 import { GATEWAY_CONFIG, GATEWAY_NATS } from '../tokens';
 import { BillingClient } from '../wallet/billing.client';
 import { BalanceFanout } from './balance-fanout';
+import { AuthFailureLimiter } from '../edge/auth-failures';
+import { RATE_LIMITED } from '../edge/rate-limited';
 
 const room = (orgId: string) => `org:${orgId}`;
 
@@ -29,7 +31,8 @@ export const TOKEN_EXPIRED_EVENT = 'token_expired';
  * coalesced per organization. A socket lives no longer than its token: at `exp` it is sent
  * `token_expired` and disconnected by the server (socket.io clients do not reconnect by themselves then).
  */
-@WebSocketGateway({ cors: { origin: true } })
+// CORS and the handshake's Origin check: GatewayIoAdapter (CORS_ORIGINS).
+@WebSocketGateway()
 export class BalanceGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect, OnApplicationShutdown {
   private readonly logger = new Logger('BalanceGateway');
   @WebSocketServer() server!: Server;
@@ -41,16 +44,24 @@ export class BalanceGateway implements OnGatewayInit, OnGatewayConnection, OnGat
     @Inject(GATEWAY_NATS) private readonly nc: NatsConnection,
     private readonly billing: BillingClient,
     private readonly stats: GatewayStats,
+    private readonly authFailures: AuthFailureLimiter,
   ) {}
 
   afterInit(server: Server): void {
-    server.use((socket, next) => {
+    // A refused handshake is a failed authentication of its address, as a 401 is (edge/auth-failures.ts).
+    const rateLimited = (retryAfterSeconds: number) =>
+      Object.assign(new Error(`too many failed authentications from this address; retry after ${retryAfterSeconds} s`), { data: { code: RATE_LIMITED, retryAfterSeconds } });
+    server.use(async (socket, next) => {
+      const address = this.authFailures.addressOf(socket.request);
+      const refused = this.authFailures.refusedFor(address);
+      if (refused !== null) return next(rateLimited(refused));
       try {
         socket.data.principal = verifyToken(socket.handshake.auth?.token, this.config.tokens);
         next();
       } catch (error) {
         const e = error instanceof AuthError ? error : new AuthError('UNAUTHENTICATED', 'invalid token');
-        next(Object.assign(new Error(e.message), { data: { code: e.code } }));
+        const wait = await this.authFailures.failed(address).catch(() => null);
+        next(wait !== null ? rateLimited(wait) : Object.assign(new Error(e.message), { data: { code: e.code } }));
       }
     });
     this.fanout = new BalanceFanout(this.config.pushIntervalMs, (snapshot) => {

@@ -1,7 +1,7 @@
-import { PaypalCertificateSource, paypalCertificateFetcher, pinnedPaypalCertificate } from './paypal';
+import { PAYPAL_CERT_HOSTS, PaypalCertificateSource, paypalCertificateFetcher, PaypalEnvironment, pinnedPaypalCertificate } from './paypal';
 import { STRIPE_SIGNATURE_TOLERANCE_SECONDS } from './stripe';
 import { VNPAY_SANDBOX_PAY_URL } from './vnpay';
-import { envInt, envSetting, GuardedSetting, guardedSetting } from '@billing/observability';
+import { envInt, envSetting, GuardedSetting, guardedSetting, isProduction } from '@billing/observability';
 
 /** How often the sweep re-sends credits and reversals the engine has not confirmed, by default. */
 export const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
@@ -28,6 +28,8 @@ export interface PaymentsConfig {
   readonly paypal: {
     /** The id PayPal gave the webhook; part of what PayPal signs. */
     readonly webhookId: string;
+    /** Whose certificate hosts are believed: `live` (production's default) or `sandbox` (development's). */
+    readonly environment: PaypalEnvironment;
     readonly certificates: PaypalCertificateSource;
   };
   readonly sweepIntervalMs: number;
@@ -69,10 +71,13 @@ function url(env: NodeJS.ProcessEnv, setting: GuardedSetting): string {
 
 /**
  * PAYPAL_CERT_PEM pins the certificate (tests use a self-signed one, a deployment may pin
- * PayPal's); without it certificates are fetched from PAYPAL-CERT-URL, https://*.paypal.com only.
+ * PayPal's); without it certificates are fetched from PAYPAL-CERT-URL, PayPal's exact API hosts
+ * of PAYPAL_ENVIRONMENT and certificate path only (paypal.ts).
  */
 export function loadPaymentsConfig(env: NodeJS.ProcessEnv = process.env): PaymentsConfig {
   const pem = envSetting(env, 'PAYPAL_CERT_PEM');
+  const environment = (envSetting(env, 'PAYPAL_ENVIRONMENT') ?? (isProduction(env) ? 'live' : 'sandbox')) as PaypalEnvironment;
+  if (!Object.hasOwn(PAYPAL_CERT_HOSTS, environment)) throw new Error(`PAYPAL_ENVIRONMENT must be live or sandbox, got '${environment}'`);
   return {
     stripe: {
       webhookSecret: guardedSetting(env, STRIPE_WEBHOOK_SECRET),
@@ -86,7 +91,8 @@ export function loadPaymentsConfig(env: NodeJS.ProcessEnv = process.env): Paymen
     },
     paypal: {
       webhookId: guardedSetting(env, PAYPAL_WEBHOOK_ID),
-      certificates: pem ? pinnedPaypalCertificate(pem) : paypalCertificateFetcher(),
+      environment,
+      certificates: pem ? pinnedPaypalCertificate(pem) : paypalCertificateFetcher(environment),
     },
     sweepIntervalMs: envInt(env, 'PAYMENTS_SWEEP_INTERVAL_MS', DEFAULT_SWEEP_INTERVAL_MS, 10, 86_400_000),
     sweepMinAgeMs: envInt(env, 'PAYMENTS_SWEEP_MIN_AGE_MS', DEFAULT_SWEEP_MIN_AGE_MS, 0, 86_400_000),

@@ -10,11 +10,23 @@ import { Decimal } from '@billing/domain';
 export const PAYPAL_AUTH_ALGO = 'SHA256withRSA';
 /** How far the transmission time may be from our clock, either way: a captured request cannot be replayed later. */
 export const PAYPAL_TRANSMISSION_TOLERANCE_SECONDS = 300;
-/** Certificates are fetched only from hosts under this domain, over https. */
-export const PAYPAL_CERT_HOST_SUFFIX = '.paypal.com';
+/**
+ * PayPal's REST API hosts, the only ones certificates are fetched from (https, port 443), those
+ * of the deployment's PayPal environment (PAYPAL_ENVIRONMENT) only: any other host under
+ * paypal.com serves content that is not PayPal's API.
+ */
+export const PAYPAL_CERT_HOSTS = {
+  live: ['api.paypal.com', 'api-m.paypal.com'],
+  sandbox: ['api.sandbox.paypal.com', 'api-m.sandbox.paypal.com'],
+} as const;
+export type PaypalEnvironment = keyof typeof PAYPAL_CERT_HOSTS;
+/** The path PayPal names its webhook certificates by: `/v1/notifications/certs/CERT-...`; no query. */
+export const PAYPAL_CERT_PATH = /^\/v1\/notifications\/certs\/[A-Za-z0-9-]{1,128}$/;
 export const PAYPAL_CERT_FETCH_TIMEOUT_MS = 5_000;
-/** A certificate (chain) is a few kilobytes; anything much larger is refused. */
+/** A certificate (chain) is a few kilobytes; a response past this is cut off as it arrives, never read whole. */
 export const MAX_PAYPAL_CERT_BYTES = 64 * 1024;
+/** Certificate fetches under way at once: forged webhooks naming new certificates cannot make the gateway fetch without end. */
+export const MAX_CONCURRENT_PAYPAL_CERT_FETCHES = 4;
 /** Certificates kept in memory; PayPal rotates them rarely, so a handful suffices. */
 export const MAX_CACHED_PAYPAL_CERTS = 16;
 /** Longer headers are refused unread. */
@@ -23,21 +35,74 @@ const MAX_HEADER_CHARS = 2048;
 /** Gives the PEM certificate at a PAYPAL-CERT-URL, or throws. Tests and pinned deployments bring their own. */
 export type PaypalCertificateSource = (certUrl: string) => Promise<string>;
 
-/** Fetches from https://*.paypal.com only (anyone can sign with a certificate of their own), and caches. */
-export function paypalCertificateFetcher(fetchImpl: typeof fetch = fetch): PaypalCertificateSource {
+/**
+ * The certificate URL if it is exactly one of PayPal's: https, one of the environment's API hosts,
+ * the default port, no user or password, the certificate path, no query or fragment. Throws otherwise.
+ */
+export function paypalCertificateUrl(certUrl: string, environment: PaypalEnvironment): URL {
+  let url: URL;
+  try {
+    url = new URL(certUrl);
+  } catch {
+    throw new Error('the certificate URL is not a URL');
+  }
+  const hosts: readonly string[] = PAYPAL_CERT_HOSTS[environment];
+  const exact = url.protocol === 'https:' && hosts.includes(url.hostname) && url.port === '' && url.username === '' && url.password === '' && PAYPAL_CERT_PATH.test(url.pathname) && url.search === '' && url.hash === '';
+  if (!exact) throw new Error(`certificate URL ${url.origin}${url.pathname.slice(0, 100)} is not PayPal's (${environment})`);
+  return url;
+}
+
+/** Reads a response's body up to `maxBytes`, and aborts the transfer past it: an endless body costs at most that much. */
+async function readCapped(response: Response, maxBytes: number, abort: () => void): Promise<Buffer> {
+  const declared = Number(response.headers.get('content-length'));
+  if (declared > maxBytes) {
+    abort();
+    throw new Error(`certificate response of ${declared} bytes is over ${maxBytes}`);
+  }
+  if (!response.body) throw new Error('certificate response has no body');
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return Buffer.concat(chunks);
+    total += value.byteLength;
+    if (total > maxBytes) {
+      abort();
+      await reader.cancel().catch(() => undefined);
+      throw new Error(`certificate response cut off past ${maxBytes} bytes`);
+    }
+    chunks.push(value);
+  }
+}
+
+/**
+ * Fetches from PayPal's exact certificate URLs only (anyone can sign with a certificate of their
+ * own), no redirects, at most MAX_PAYPAL_CERT_BYTES, and caches.
+ */
+export function paypalCertificateFetcher(environment: PaypalEnvironment, fetchImpl: typeof fetch = fetch): PaypalCertificateSource {
   const cache = new Map<string, string>();
+  let inFlight = 0;
   return async (certUrl) => {
-    const url = new URL(certUrl);
-    if (url.protocol !== 'https:' || !url.hostname.endsWith(PAYPAL_CERT_HOST_SUFFIX)) throw new Error(`certificate URL ${url.origin} is not PayPal's`);
+    const url = paypalCertificateUrl(certUrl, environment);
     const cached = cache.get(url.href);
     if (cached) return cached;
-    const response = await fetchImpl(url, { signal: AbortSignal.timeout(PAYPAL_CERT_FETCH_TIMEOUT_MS), redirect: 'error' });
-    if (!response.ok) throw new Error(`certificate fetch answered ${response.status}`);
-    const pem = await response.text();
-    if (pem.length > MAX_PAYPAL_CERT_BYTES) throw new Error('certificate too large');
-    if (cache.size >= MAX_CACHED_PAYPAL_CERTS) cache.delete(cache.keys().next().value!);
-    cache.set(url.href, pem);
-    return pem;
+    if (inFlight >= MAX_CONCURRENT_PAYPAL_CERT_FETCHES) throw new Error('too many certificate fetches under way');
+    inFlight++;
+    const controller = new AbortController();
+    try {
+      const response = await fetchImpl(url, { signal: AbortSignal.any([controller.signal, AbortSignal.timeout(PAYPAL_CERT_FETCH_TIMEOUT_MS)]), redirect: 'error' });
+      if (!response.ok) {
+        controller.abort();
+        throw new Error(`certificate fetch answered ${response.status}`);
+      }
+      const pem = (await readCapped(response, MAX_PAYPAL_CERT_BYTES, () => controller.abort())).toString('utf8');
+      if (cache.size >= MAX_CACHED_PAYPAL_CERTS) cache.delete(cache.keys().next().value!);
+      cache.set(url.href, pem);
+      return pem;
+    } finally {
+      inFlight--;
+    }
   };
 }
 

@@ -4,6 +4,7 @@ import { ErrorCode, errorReply, MAX_PAYLOAD_BYTES } from '@billing/contracts';
 import { AuthGuard } from '../auth/auth.guard';
 import { Principal } from '../auth/token';
 import { PaymentsService } from './payments.service';
+import { RateLimited } from '../edge/rate-limit.guard';
 
 /** HTTP statuses of the refusals starting a top-up can meet; other errors are bad input (400). */
 const STATUS: Record<string, number> = {
@@ -24,6 +25,7 @@ export class TopupsController {
   constructor(private readonly payments: PaymentsService) {}
 
   @Post('topups')
+  @RateLimited('topup')
   @ApiOperation({ summary: 'Start a top-up: recorded as pending, credited when the provider confirms the payment to its webhook' })
   @ApiBody({ schema: { example: { amount: '100.00', currency: 'USD', provider: 'stripe' } } })
   async start(@Req() req: Authed & { rawBody?: Buffer }, @Body() body: unknown) {

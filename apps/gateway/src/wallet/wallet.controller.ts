@@ -4,6 +4,7 @@ import { ErrorCode } from '@billing/contracts';
 import { AdminOnly, AuthGuard } from '../auth/auth.guard';
 import { Principal } from '../auth/token';
 import { BillingClient } from './billing.client';
+import { RateLimited } from '../edge/rate-limit.guard';
 
 /** HTTP statuses for the engine's error codes; input errors are 400, nothing is half-applied. */
 const STATUS: Record<string, number> = {
@@ -76,6 +77,7 @@ export class WalletController {
   }
 
   @Post('wallet/redeem')
+  @RateLimited('redeem')
   @ApiOperation({ summary: 'Redeem a voucher code (once per organization)' })
   @ApiBody({ schema: { example: { idempotencyKey: 'redeem-1', code: 'NOTEBOOK20' } } })
   async redeem(@Req() req: Authed, @Body() body: object) {
