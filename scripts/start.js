@@ -82,7 +82,8 @@ function announceAndRunDemo() {
     console.log(`\nbilling engine ready: NATS ${natsUrl}, try\n  nats req ${prefix}.wallet.org-1.balance ''`);
     console.log(`dashboard of ${org}: http://localhost:${gateway.port}/#token=${token}`);
     console.log(`(the token is valid for ${gateway.tokens.maxLifetimeSeconds} s, JWT_MAX_LIFETIME_SECONDS)`);
-    console.log(`HTTP API: http://localhost:${gateway.port}/docs (same token as Bearer)\n`);
+    console.log(`HTTP API: http://localhost:${gateway.port}/docs (same token as Bearer)`);
+    console.log(`operator API (/api/v1/operator, audited): a token of its own, npm run --silent operator-token -- <your name>\n`);
     if (demo) run('demo', 'dist/apps/simulator/src/main.js');
   }, (e) => {
     console.error(e.message);

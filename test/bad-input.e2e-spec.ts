@@ -504,7 +504,9 @@ describe('bad input, all at once', () => {
     const doc = await (await fetch(`${gateway.url}/docs-json`)).json();
     const otherSecret = 'another-secret-0123456789abcdef';
     const now = Math.floor(Date.now() / 1000);
-    const valid = { user: gateway.token(orgA), ghost: gateway.token(ghost), admin: gateway.token(orgA, true) };
+    // An organization token claiming `role: admin` is an organization's token like any other (operator routes answer 403).
+    const orgClaims = { issuer: gateway.tokens.issuer, audience: gateway.tokens.audience, expiresIn: 3600 };
+    const valid = { user: gateway.token(orgA), ghost: gateway.token(ghost), 'role admin': jwt.sign({ org: orgA, role: 'admin' }, TEST_JWT_SECRET, orgClaims) };
     const forged: Record<string, string | undefined> = {
       none: undefined,
       garbage: 'Bearer garbage',
@@ -516,6 +518,8 @@ describe('bad input, all at once', () => {
       HS512: `Bearer ${jwt.sign({ org: orgA, exp: now + 3600 }, TEST_JWT_SECRET, { algorithm: 'HS512' })}`,
       'no exp': `Bearer ${jwt.sign({ org: orgA }, TEST_JWT_SECRET)}`,
       'no org': `Bearer ${jwt.sign({ sub: 'x', exp: now + 3600 }, TEST_JWT_SECRET)}`,
+      // The organizations' secret cannot make an operator token, whatever it claims.
+      'operator audience, organization secret': `Bearer ${jwt.sign({ sub: 'mallory' }, TEST_JWT_SECRET, { ...orgClaims, audience: gateway.operatorTokens.audience })}`,
       ...Object.fromEntries(WEIRD_ORGS.map((o) => [`org ${o.slice(0, 10)}`, `Bearer ${jwt.sign({ org: o, exp: now + 3600 }, TEST_JWT_SECRET)}`])),
     };
 
@@ -533,7 +537,7 @@ describe('bad input, all at once', () => {
           readOnly: method === 'get',
         });
       }
-    expect(routes.map((r) => `${r.method} ${r.path}`)).toEqual(expect.arrayContaining(['GET /api/v1/wallet', 'POST /api/v1/wallet/grants', 'POST /api/v1/topups', 'POST /api/v1/admin/vouchers']));
+    expect(routes.map((r) => `${r.method} ${r.path}`)).toEqual(expect.arrayContaining(['GET /api/v1/wallet', 'POST /api/v1/topups', 'POST /api/v1/operator/organizations/{orgId}/grants', 'POST /api/v1/operator/vouchers', 'GET /api/v1/operator/audit']));
     // The provider webhooks are left out of the document (ApiExcludeController): added by hand.
     routes.push({ method: 'POST', path: '/webhooks/stripe', template: { id: 'evt_1', type: 'payment_intent.succeeded', data: { object: { id: 'pi_1', amount_received: 100, currency: 'usd', metadata: { topupId: 'x' } } } }, query: [], readOnly: false });
     routes.push({ method: 'POST', path: '/webhooks/paypal', template: { id: 'WH-1', event_type: 'PAYMENT.CAPTURE.COMPLETED', resource: { id: 'c1', amount: { value: '10.00', currency_code: 'USD' } } }, query: [], readOnly: false });
@@ -608,7 +612,7 @@ describe('bad input, all at once', () => {
       }
       if (route.query.length) queries.push({ label: 'all junk', q: route.query.map((q) => `${q}=-1`).join('&') });
 
-      // The provider webhooks take no token: one pass. The API: as a user, as a user of an unknown organization, as an admin.
+      // The provider webhooks take no token: one pass. The API: as a user, as a user of an unknown organization, as one claiming admin.
       const who = route.path.startsWith('/webhooks/') ? { none: '' } : valid;
       for (const [whoName, token] of Object.entries(who)) {
         const auth = token ? `Bearer ${token}` : undefined;

@@ -95,7 +95,7 @@ describe('live dashboard in a browser', () => {
     await old.close();
 
     const page = await context.newPage();
-    const token = gateway.token(org, false, 4);
+    const token = gateway.token(org, 4);
     await page.goto(`${gateway.url}/#token=${token}`);
     await eventually(() => page.getByTestId('total').textContent(), (t) => t === '$5.00', 15_000);
     expect(page.url()).toBe(`${gateway.url}/`);

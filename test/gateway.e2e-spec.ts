@@ -118,23 +118,26 @@ describe('gateway: live balances and HTTP API', () => {
       expect(((await res.json()) as any).balance).toMatchObject({ orgId: 'gw-b', currency: 'VND' });
     });
 
-    it('grants credit only with an admin token, and refuses bad input with 400 and the code, changing nothing', async () => {
+    it('grants credit only with an operator token, and refuses bad input with 400 and the code, changing nothing', async () => {
       const body = JSON.stringify({ idempotencyKey: 'g1', kind: 'voucher', amount: '10', currency: 'USD', expiresAt: new Date(Date.now() + 86400_000).toISOString() });
-      expect((await http('/api/v1/wallet/grants', { method: 'POST', body, token: gateway.token('gw-a') })).status).toBe(403);
+      // The organization API has no grant route; the operator route refuses an organization token.
+      expect((await http('/api/v1/wallet/grants', { method: 'POST', body, token: gateway.token('gw-a') })).status).toBe(404);
+      expect((await http('/api/v1/operator/organizations/gw-a/grants', { method: 'POST', body, token: gateway.token('gw-a') })).status).toBe(403);
       const before = (await client.request('gw-a', 'balance')).balance;
-      const bad = await http('/api/v1/wallet/grants', { method: 'POST', body: JSON.stringify({ idempotencyKey: 'g2', kind: 'voucher', amount: 10, currency: 'USD', expiresAt: new Date(Date.now() + 86400_000).toISOString() }), token: gateway.token('gw-a', true) });
+      const bad = await http('/api/v1/operator/organizations/gw-a/grants', { method: 'POST', body: JSON.stringify({ idempotencyKey: 'g2', kind: 'voucher', amount: 10, currency: 'USD', expiresAt: new Date(Date.now() + 86400_000).toISOString() }), token: gateway.operatorToken('gw-operator') });
       expect(bad.status).toBe(400);
       expect(((await bad.json()) as any).error.code).toBe('INVALID_AMOUNT');
       expect((await client.request('gw-a', 'balance')).balance.seq).toBe(before.seq);
-      const ok = await http('/api/v1/wallet/grants', { method: 'POST', body, token: gateway.token('gw-a', true) });
+      const ok = await http('/api/v1/operator/organizations/gw-a/grants', { method: 'POST', body, token: gateway.operatorToken('gw-operator') });
       expect(ok.status).toBe(201);
       expect(((await ok.json()) as any).entry).toMatchObject({ type: 'grant', amount: '10' });
     });
 
-    it('creates voucher codes with an admin token and redeems them for the token\'s organization', async () => {
+    it('creates voucher codes with an operator token and redeems them for the token\'s organization', async () => {
       const body = JSON.stringify({ code: 'HTTP-CODE', amount: '3', currency: 'USD', expiresAfterDays: 5, maxRedemptions: 2 });
-      expect((await http('/api/v1/admin/vouchers', { method: 'POST', body, token: gateway.token('gw-a') })).status).toBe(403);
-      expect((await http('/api/v1/admin/vouchers', { method: 'POST', body, token: gateway.token('gw-a', true) })).status).toBe(201);
+      expect((await http('/api/v1/admin/vouchers', { method: 'POST', body, token: gateway.token('gw-a') })).status).toBe(404);
+      expect((await http('/api/v1/operator/vouchers', { method: 'POST', body, token: gateway.token('gw-a') })).status).toBe(403);
+      expect((await http('/api/v1/operator/vouchers', { method: 'POST', body, token: gateway.operatorToken('gw-operator') })).status).toBe(201);
       const redeemed = await http('/api/v1/wallet/redeem', { method: 'POST', body: JSON.stringify({ idempotencyKey: 'h1', code: 'HTTP-CODE' }), token: gateway.token('gw-a') });
       expect(redeemed.status).toBe(201);
       const again = await http('/api/v1/wallet/redeem', { method: 'POST', body: JSON.stringify({ idempotencyKey: 'h2', code: 'HTTP-CODE' }), token: gateway.token('gw-a') });
@@ -181,7 +184,7 @@ describe('gateway: live balances and HTTP API', () => {
 
     it('documents itself with OpenAPI, and reports health and metrics', async () => {
       const docs: any = await (await fetch(`${gateway.url}/docs-json`)).json();
-      expect(Object.keys(docs.paths)).toEqual(expect.arrayContaining(['/api/v1/wallet', '/api/v1/wallet/ledger', '/api/v1/wallet/usage', '/api/v1/wallet/grants', '/api/v1/resources']));
+      expect(Object.keys(docs.paths)).toEqual(expect.arrayContaining(['/api/v1/wallet', '/api/v1/wallet/ledger', '/api/v1/wallet/usage', '/api/v1/resources', '/api/v1/operator/organizations/{orgId}/grants', '/api/v1/operator/audit']));
       const health = await fetch(`${gateway.url}/health/details`, { headers: { authorization: `Bearer ${TEST_HEALTH_DETAILS_TOKEN}` } });
       expect(health.status).toBe(200);
       expect(((await health.json()) as any).info).toMatchObject({ nats: { status: 'up' }, postgres: { status: 'up' } });

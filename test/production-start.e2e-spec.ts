@@ -6,6 +6,7 @@ import path from 'path';
 import { issueToken } from '../apps/gateway/src/auth/token';
 import { DEFAULT_JWT_AUDIENCE, DEFAULT_JWT_ISSUER } from '../apps/gateway/src/config';
 import { DEV_JWT_SECRET } from '../apps/gateway/src/gateway.secrets';
+import { DEV_OPERATOR_JWT_SECRET } from '../apps/gateway/src/operator/operator.config';
 import { deleteStream, isolatedNames, NATS_URL, testDatabaseUrl, WalletClient } from './support/engine';
 import { buildEngine, ENGINE_BUILD_DIR } from './support/engine-process';
 import { eventually } from './support/lifecycle';
@@ -23,7 +24,7 @@ const START = path.join(START_DIR, 'scripts', 'start.js');
 
 /** Every variable each process refuses to start without in production (README, "Production checklist"). */
 const ENGINE_NEEDS = ['NATS_PASSWORD_BILLING', 'DATABASE_URL'];
-const GATEWAY_NEEDS = ['NATS_PASSWORD_GATEWAY', 'DATABASE_URL', 'JWT_SECRET', 'STRIPE_WEBHOOK_SECRET', 'VNPAY_TMN_CODE', 'VNPAY_HASH_SECRET', 'VNPAY_PAY_URL', 'VNPAY_RETURN_URL', 'PAYPAL_WEBHOOK_ID'];
+const GATEWAY_NEEDS = ['NATS_PASSWORD_GATEWAY', 'DATABASE_URL', 'JWT_SECRET', 'OPERATOR_JWT_SECRET', 'NATS_PASSWORD_OPERATOR', 'STRIPE_WEBHOOK_SECRET', 'VNPAY_TMN_CODE', 'VNPAY_HASH_SECRET', 'VNPAY_PAY_URL', 'VNPAY_RETURN_URL', 'PAYPAL_WEBHOOK_ID'];
 const ALERTS_NEEDS = ['NATS_PASSWORD_ALERTS', 'DATABASE_URL', 'ALERTS_SECRET_KEY'];
 
 interface Run {
@@ -97,8 +98,9 @@ describe('production refuses development defaults', () => {
     if (!existsSync(path.join(START_DIR, 'dist'))) symlinkSync(ENGINE_BUILD_DIR, path.join(START_DIR, 'dist'), 'dir');
 
     secretFile('DATABASE_URL', testDatabaseUrl());
-    for (const variable of ['NATS_PASSWORD_BILLING', 'NATS_PASSWORD_GATEWAY', 'NATS_PASSWORD_ALERTS']) secretFile(variable, natsPassword(variable));
+    for (const variable of ['NATS_PASSWORD_BILLING', 'NATS_PASSWORD_GATEWAY', 'NATS_PASSWORD_ALERTS', 'NATS_PASSWORD_OPERATOR']) secretFile(variable, natsPassword(variable));
     secretFile('JWT_SECRET', jwtSecret);
+    secretFile('OPERATOR_JWT_SECRET', randomBytes(32).toString('hex'));
     secretFile('STRIPE_WEBHOOK_SECRET', `whsec_${randomBytes(16).toString('hex')}`);
     secretFile('VNPAY_TMN_CODE', 'E2ETMN01');
     secretFile('VNPAY_HASH_SECRET', randomBytes(16).toString('hex').toUpperCase());
@@ -123,7 +125,9 @@ describe('production refuses development defaults', () => {
       expect(run.code).toBe(78);
       const line = refusal(run);
       expect(line.startsWith(`${name} refuses to start with NODE_ENV=production: `)).toBe(true);
-      for (const variable of needs) expect(line).toContain(`${variable}${variable.startsWith('NATS_PASSWORD_') ? ' (or NATS_CREDS)' : variable === 'ALERTS_SECRET_KEY' ? ' (or ALERTS_SECRET_KEYS)' : ''} is missing`);
+      // The gateway's operator API connects as the NATS user `operator`: its creds file has a variable of its own.
+      const orElse: Record<string, string> = { NATS_PASSWORD_OPERATOR: ' (or OPERATOR_NATS_CREDS)', ALERTS_SECRET_KEY: ' (or ALERTS_SECRET_KEYS)' };
+      for (const variable of needs) expect(line).toContain(`${variable}${orElse[variable] ?? (variable.startsWith('NATS_PASSWORD_') ? ' (or NATS_CREDS)' : '')} is missing`);
       expect(line).toContain('<NAME>_FILE');
     });
 
@@ -150,6 +154,7 @@ describe('production refuses development defaults', () => {
       NATS_URL,
       // The development defaults, given explicitly.
       JWT_SECRET: DEV_JWT_SECRET,
+      OPERATOR_JWT_SECRET: DEV_OPERATOR_JWT_SECRET,
       STRIPE_WEBHOOK_SECRET: 'whsec_dev_only_change_me',
       PAYPAL_WEBHOOK_ID: 'WH-DEV-ONLY',
       DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/test',
@@ -158,7 +163,7 @@ describe('production refuses development defaults', () => {
       // A file that is not there.
       VNPAY_HASH_SECRET_FILE: path.join(secretsDir, 'no-such-file'),
     };
-    for (const name of ['JWT_SECRET', 'STRIPE_WEBHOOK_SECRET', 'PAYPAL_WEBHOOK_ID', 'DATABASE_URL', 'NATS_PASSWORD_GATEWAY']) delete env[`${name}_FILE`];
+    for (const name of ['JWT_SECRET', 'OPERATOR_JWT_SECRET', 'STRIPE_WEBHOOK_SECRET', 'PAYPAL_WEBHOOK_ID', 'DATABASE_URL', 'NATS_PASSWORD_GATEWAY']) delete env[`${name}_FILE`];
     const run = await runToExit(path.join(ENGINE_BUILD_DIR, MAIN.gateway), env);
     expect(run.code).toBe(78);
     const problems = refusal(run).replace(/^gateway refuses to start with NODE_ENV=production: /, '').replace(/\. Set each .*$/, '').split('; ');
@@ -167,6 +172,7 @@ describe('production refuses development defaults', () => {
         'NATS_PASSWORD_GATEWAY is a development default',
         'DATABASE_URL is a development default',
         'JWT_SECRET is a development default',
+        'OPERATOR_JWT_SECRET is a development default',
         'STRIPE_WEBHOOK_SECRET is a development default',
         `VNPAY_HASH_SECRET_FILE '${path.join(secretsDir, 'no-such-file')}' cannot be read: ENOENT`,
         'PAYPAL_WEBHOOK_ID is a development default',

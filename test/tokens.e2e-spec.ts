@@ -77,9 +77,9 @@ describe('tokens: issuer, audience, lifetime, expiry of sockets', () => {
   });
 
   it('disconnects a socket when its token expires, telling it why; a longer-lived socket of the same organization stays', async () => {
-    const lasting = await connectSocket(gateway.url, gateway.token(org, false, 300));
+    const lasting = await connectSocket(gateway.url, gateway.token(org, 300));
     sockets.push(lasting);
-    const token = gateway.token(org, false, 2);
+    const token = gateway.token(org, 2);
     const { exp } = jwt.decode(token) as { exp: number };
     const socket = await connectSocket(gateway.url, token);
     sockets.push(socket);

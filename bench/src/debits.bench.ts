@@ -1,5 +1,6 @@
 import { randomBytes } from 'crypto';
-import { NatsConnection } from 'nats';
+import { headers, MsgHdrs, NatsConnection } from 'nats';
+import { OPERATOR_HEADER } from '@billing/contracts';
 import { cpuPerRequest, cpuSample } from './cpu';
 import { closedLoop, LoadResult } from './load';
 import { profileEngine, start, Started, stop, waitForBalance } from './processes';
@@ -11,11 +12,18 @@ const ORGS = 1000;
 
 const debitBody = (key: string) => Buffer.from(JSON.stringify({ idempotencyKey: key, amount: '0.00069444', service: 'gpu-container', workspaceId: 'ws-1', resourceId: 'r-1' }));
 
+/** Top-ups are an operator's, named on each (the engine audits them). */
+export function benchOperator(): MsgHdrs {
+  const h = headers();
+  h.set(OPERATOR_HEADER, 'bench');
+  return h;
+}
+
 async function seed(nc: NatsConnection, prefix: string, orgs: string[]): Promise<void> {
   for (let i = 0; i < orgs.length; i += 200) {
     await Promise.all(
       orgs.slice(i, i + 200).map(async (org) => {
-        const r = await nc.request(`${prefix}.wallet.${org}.topup`, Buffer.from(JSON.stringify({ idempotencyKey: 'seed', amount: '1000000.00', currency: 'USD', provider: 'stripe', reference: `pi_${org}` })), { timeout: 30_000 });
+        const r = await nc.request(`${prefix}.wallet.${org}.topup`, Buffer.from(JSON.stringify({ idempotencyKey: 'seed', amount: '1000000.00', currency: 'USD', provider: 'stripe', reference: `pi_${org}` })), { timeout: 30_000, headers: benchOperator() });
         if (!Buffer.from(r.data).toString().startsWith('{"ok":true')) throw new Error(`seeding ${org}: ${Buffer.from(r.data).toString()}`);
       }),
     );

@@ -3,6 +3,7 @@ import { NatsConnection } from 'nats';
 import { io, Socket } from 'socket.io-client';
 import { issueToken } from '../../apps/gateway/src/auth/token';
 import { DEFAULT_JWT_AUDIENCE, DEFAULT_JWT_ISSUER, DEFAULT_JWT_MAX_LIFETIME_SECONDS } from '../../apps/gateway/src/config';
+import { benchOperator } from './debits.bench';
 import { closedLoop } from './load';
 import { start, stop, waitForBalance } from './processes';
 
@@ -63,7 +64,7 @@ export async function benchPushLatency(ncs: NatsConnection[], env: Record<string
   try {
     await waitForBalance(ncs[0], prefix);
     const orgs = Array.from({ length: ORGS }, (_, i) => `push-${tag}-${i}`);
-    await Promise.all(orgs.map((org) => ncs[0].request(`${prefix}.wallet.${org}.topup`, Buffer.from(JSON.stringify({ idempotencyKey: 'seed', amount: '1000000.00', currency: 'USD', provider: 'stripe', reference: `pi_${org}` })), { timeout: 30_000 })));
+    await Promise.all(orgs.map((org) => ncs[0].request(`${prefix}.wallet.${org}.topup`, Buffer.from(JSON.stringify({ idempotencyKey: 'seed', amount: '1000000.00', currency: 'USD', provider: 'stripe', reference: `pi_${org}` })), { timeout: 30_000, headers: benchOperator() })));
     const arrivals: { orgId: string; seq: number; arrivedMs: number; client: number }[] = [];
     const url = `http://127.0.0.1:${port}`;
     for (const org of orgs) {
@@ -77,7 +78,7 @@ export async function benchPushLatency(ncs: NatsConnection[], env: Record<string
     await Promise.all(sockets.map((s) => (s.connected ? Promise.resolve() : new Promise<void>((resolve, reject) => { s.once('connect', () => resolve()); s.once('connect_error', reject); }))));
     await new Promise((r) => setTimeout(r, 1000));
     const background = Array.from({ length: 1000 }, (_, i) => `push-bg-${tag}-${i}`);
-    await Promise.all(background.map((org) => ncs[1].request(`${prefix}.wallet.${org}.topup`, Buffer.from(JSON.stringify({ idempotencyKey: 'seed', amount: '1000000.00', currency: 'USD', provider: 'stripe', reference: `pi_${org}` })), { timeout: 30_000 })));
+    await Promise.all(background.map((org) => ncs[1].request(`${prefix}.wallet.${org}.topup`, Buffer.from(JSON.stringify({ idempotencyKey: 'seed', amount: '1000000.00', currency: 'USD', provider: 'stripe', reference: `pi_${org}` })), { timeout: 30_000, headers: benchOperator() })));
 
     const measure = async (label: string, watched: () => Promise<{ commits: Commit[]; perSecond: number }>) => {
       arrivals.length = 0;

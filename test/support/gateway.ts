@@ -3,18 +3,24 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { io, Socket } from 'socket.io-client';
 import { issueToken } from '../../apps/gateway/src/auth/token';
 import { createGatewayApp } from '../../apps/gateway/src/app';
+import { issueOperatorToken, OperatorTokenSettings } from '../../apps/gateway/src/operator/operator-token';
 import { loadGatewayConfig, TokenSettings } from '../../apps/gateway/src/config';
 import { NATS_URL, TEST_HEALTH_DETAILS_TOKEN, testDatabaseUrl } from './engine';
 
 export const TEST_JWT_SECRET = 'test-secret-0123456789abcdef';
+export const TEST_OPERATOR_JWT_SECRET = 'test-operator-secret-0123456789abcdef';
 
 export interface TestGateway {
   readonly app: NestExpressApplication;
   readonly url: string;
   /** What its tokens must carry (the documented defaults, unless `env` says otherwise). */
   readonly tokens: TokenSettings;
-  /** A valid token, as an identity provider would issue it: `iss`, `aud`, `iat`, `exp` (default: the longest allowed). */
-  token(org: string, admin?: boolean, expiresInSeconds?: number): string;
+  /** A valid organization token, as an identity provider would issue it: `iss`, `aud`, `iat`, `exp` (default: the longest allowed). */
+  token(org: string, expiresInSeconds?: number): string;
+  /** What operator tokens must carry (another secret and audience than the organizations'). */
+  readonly operatorTokens: OperatorTokenSettings;
+  /** A valid operator token naming `operator` (`sub`). */
+  operatorToken(operator: string, expiresInSeconds?: number): string;
   stop(): Promise<void>;
 }
 
@@ -34,7 +40,7 @@ export const TEST_EDGE_ENV: Record<string, string> = {
 /** A gateway on a free port, talking to the test engine's subjects. */
 export async function startGateway(subjectPrefix: string, env: Record<string, string> = {}): Promise<TestGateway> {
   env = { ...TEST_EDGE_ENV, ...env };
-  const config = loadGatewayConfig({ ...process.env, GATEWAY_PORT: '0', NATS_URL, DATABASE_URL: testDatabaseUrl(), SUBJECT_PREFIX: subjectPrefix, JWT_SECRET: TEST_JWT_SECRET, ...env });
+  const config = loadGatewayConfig({ ...process.env, GATEWAY_PORT: '0', NATS_URL, DATABASE_URL: testDatabaseUrl(), SUBJECT_PREFIX: subjectPrefix, JWT_SECRET: TEST_JWT_SECRET, OPERATOR_JWT_SECRET: TEST_OPERATOR_JWT_SECRET, ...env });
   const app = await createGatewayApp(config, process.env.TEST_LOGS ? undefined : false);
   const address = app.getHttpServer().address() as AddressInfo;
   const url = `http://127.0.0.1:${address.port}`;
@@ -42,7 +48,9 @@ export async function startGateway(subjectPrefix: string, env: Record<string, st
     app,
     url,
     tokens: config.tokens,
-    token: (org, admin = false, expiresInSeconds?: number) => issueToken(config.tokens, admin ? { org, role: 'admin' } : { org }, expiresInSeconds),
+    token: (org, expiresInSeconds?: number) => issueToken(config.tokens, { org }, expiresInSeconds),
+    operatorTokens: config.operators.tokens,
+    operatorToken: (operator, expiresInSeconds?: number) => issueOperatorToken(config.operators.tokens, operator, expiresInSeconds),
     stop: () => app.close(),
   };
 }

@@ -3,6 +3,7 @@ import { readFileSync } from 'fs';
 import path from 'path';
 import { connect, ConnectionOptions, NatsConnection } from 'nats';
 import type { NatsOptions } from './servers';
+import { asNamedOperator } from './operator';
 import { NATS_ROLES, natsAuth, natsConnectionOptions, natsPasswordVariable, NatsRole } from '../../libs/messaging/src/nats-auth';
 
 /** The configuration the repository ships, as a deployment runs it. */
@@ -54,10 +55,12 @@ export function testNatsOptions(passwords = runPasswords()): NatsOptions {
 /**
  * A connection as `role` with the credentials in this process's environment (the test run's
  * server puts them there: test/support/global-setup.ts), the way that role's processes connect.
+ * As `operator`, it names the test's operator on every request (test/support/operator.ts).
  */
-export function connectAs(role: NatsRole, options: Partial<ConnectionOptions> & { url?: string } = {}): Promise<NatsConnection> {
+export async function connectAs(role: NatsRole, options: Partial<ConnectionOptions> & { url?: string } = {}): Promise<NatsConnection> {
   const { url, ...rest } = options;
-  return connect({ servers: url ?? process.env.NATS_URL ?? 'nats://127.0.0.1:4222', name: `test-${role}`, ...natsConnectionOptions(natsAuth(role, process.env)), ...rest });
+  const nc = await connect({ servers: url ?? process.env.NATS_URL ?? 'nats://127.0.0.1:4222', name: `test-${role}`, ...natsConnectionOptions(natsAuth(role, process.env)), ...rest });
+  return role === 'operator' ? asNamedOperator(nc) : nc;
 }
 
 /** The environment variable that carries `role`'s password, with its value here (for a child process). */

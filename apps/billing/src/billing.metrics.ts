@@ -21,9 +21,11 @@ export class BillingMetrics {
   readonly lifecycle = new Counter({ name: 'billing_lifecycle_events_total', help: 'Lifecycle events, by outcome', labelNames: ['outcome'], registers: [] });
   readonly ownership = new Counter({ name: 'billing_partition_changes_total', help: 'Partitions gained, handed over or lost by this process', labelNames: ['change'], registers: [] });
   readonly forwarded = new Counter({ name: 'billing_forwarded_total', help: 'Requests forwarded to the process owning their organization, by kind and outcome', labelNames: ['kind', 'outcome'], registers: [] });
+  readonly operatorActions = new Counter({ name: 'billing_operator_actions_total', help: 'Operator actions recorded in the audit, by command and outcome', labelNames: ['command', 'outcome'], registers: [] });
+  readonly auditFailures = new Counter({ name: 'billing_operator_audit_failures_total', help: 'Audit rows not written: step "begin" (the action was refused) or "finish" (its outcome is missing)', labelNames: ['step'], registers: [] });
 
   register(registry: Registry, read: BillingGauges): void {
-    for (const m of [this.commands, this.batchWallets, this.commitSeconds, this.lifecycle, this.ownership, this.forwarded] as Metric[]) registry.registerMetric(m);
+    for (const m of [this.commands, this.batchWallets, this.commitSeconds, this.lifecycle, this.ownership, this.forwarded, this.operatorActions, this.auditFailures] as Metric[]) registry.registerMetric(m);
     const gauge = (name: string, help: string, value: () => number) =>
       new Gauge({ name, help, registers: [registry], collect() { this.set(value()); } });
     gauge('billing_mailbox_depth', 'Commands waiting in wallet actor mailboxes', read.mailboxDepth);

@@ -3,7 +3,7 @@ import { Subjects } from '@billing/contracts';
 import { connectNats, JetStreamPublisher, OutboxRelay } from '@billing/messaging';
 import { natsProbe, ObservabilityModule, postgresProbe } from '@billing/observability';
 import { BillingMetrics } from './billing.metrics';
-import { openDatabase, OutboxRepository, PartitionEpochRepository, PriceVersionRepository, PlanRepository, RejectedLifecycleRepository, ResourceRepository, VoucherRepository, WalletRepository } from '@billing/persistence';
+import { openDatabase, OperatorAuditRepository, OutboxRepository, PartitionEpochRepository, PriceVersionRepository, PlanRepository, RejectedLifecycleRepository, ResourceRepository, VoucherRepository, WalletRepository } from '@billing/persistence';
 import { PlanService } from './plans/plan.service';
 import { VoucherService } from './vouchers/voucher.service';
 import { MikroORM } from '@mikro-orm/postgresql';
@@ -19,6 +19,7 @@ import { WalletNatsHandler } from './wallet/wallet.handler';
 import { WalletService } from './wallet/wallet.service';
 import { Ownership } from './ownership/ownership.service';
 import { Peers } from './ownership/peers';
+import { OperatorAudit } from './operators/operator-audit';
 
 /** Starts listening once everything is wired, and stops in the reverse order of the data flow. */
 @Injectable()
@@ -159,6 +160,8 @@ export class BillingModule {
         { provide: PriceCatalog, inject: [MikroORM], useFactory: (orm: MikroORM) => PriceCatalog.open(config.priceCatalogPath, new PriceVersionRepository(orm), config.priceChangeNoticeMs) },
         { provide: Ownership, inject: [CONFIG, NATS, Subjects, BillingMetrics, PartitionEpochRepository], useFactory: (...deps: ConstructorParameters<typeof Ownership>) => (ownership = new Ownership(...deps)) },
         { provide: WalletService, inject: [CONFIG, WalletRepository, OutboxRelay, Subjects, PriceCatalog, ResourceRepository, BillingMetrics, Ownership], useFactory: (...deps: ConstructorParameters<typeof WalletService>) => (wallets = new WalletService(...deps)) },
+        { provide: OperatorAuditRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new OperatorAuditRepository(orm) },
+        OperatorAudit,
         WalletNatsHandler,
         { provide: ResourceService, inject: [CONFIG, ResourceRepository, WalletService, Ownership, PriceCatalog], useFactory: (...deps: ConstructorParameters<typeof ResourceService>) => (resources = new ResourceService(...deps)) },
         Peers,

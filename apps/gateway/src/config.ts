@@ -3,6 +3,7 @@ import { DEFAULT_NATS_URL, NatsAuth, natsAuth } from '@billing/messaging';
 import { envInt, envSetting, guardedSetting, healthDetailsToken } from '@billing/observability';
 import { EdgeConfig, loadEdgeConfig } from './edge/edge.config';
 import { JWT_SECRET_SETTING } from './gateway.secrets';
+import { loadOperatorSettings, OperatorSettings } from './operator/operator.config';
 
 /** What a browser or API token must carry and may last (see README, "Tokens"). */
 export interface TokenSettings {
@@ -24,8 +25,10 @@ export interface GatewayConfig {
   readonly nats: NatsAuth;
   readonly databaseUrl: string;
   readonly subjectPrefix: string;
-  /** Browser and API tokens (claims: `iss`, `aud`, `iat`, `exp`, `org`, optional `role: "admin"`). */
+  /** Browser and API tokens of organizations (claims: `iss`, `aud`, `iat`, `exp`, `org`). */
   readonly tokens: TokenSettings;
+  /** The operator API: operator tokens (another secret, another audience) and the NATS user `operator`. */
+  readonly operators: OperatorSettings;
   /** Pushes to one organization's sockets are at least this far apart: bursts coalesce, latest state wins. */
   readonly pushIntervalMs: number;
   /** How long a request to the billing engine may take. */
@@ -75,5 +78,6 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     requestTimeoutMs: Number(env.GATEWAY_REQUEST_TIMEOUT_MS ?? 10_000),
     edge: loadEdgeConfig(env),
     healthDetailsToken: healthDetailsToken(env),
+    operators: loadOperatorSettings(env, { secret, issuer, audience }),
   };
 }

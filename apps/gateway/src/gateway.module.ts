@@ -12,6 +12,8 @@ import { PAYMENTS_CONTROLLERS, paymentsProviders } from './payments/payments.pro
 import { BillingClient } from './wallet/billing.client';
 import { WalletController } from './wallet/wallet.controller';
 import { EDGE_PROVIDERS, edgeImports } from './edge/edge.providers';
+import { OPERATOR_CONTROLLERS, operatorProviders } from './operator/operator.providers';
+import { OperatorStats } from './operator/operator.guard';
 
 const GATEWAY_PG = Symbol('GatewayPostgres');
 
@@ -34,6 +36,7 @@ export class GatewayModule {
     // PostgreSQL dropping the idle connection is what /health reports, not a reason to crash (an unhandled 'error' event would).
     pool.on('error', () => undefined);
     const stats = new GatewayStats();
+    const operatorStats = new OperatorStats();
     return {
       module: GatewayModule,
       imports: [
@@ -46,11 +49,12 @@ export class GatewayModule {
             new Counter({ name: 'gateway_balance_pushes_total', help: 'Balance snapshots pushed to organization rooms (after coalescing)', registers: [registry], collect() { this.reset(); this.inc(stats.pushes); } });
             new Counter({ name: 'gateway_balance_events_total', help: 'Balance events received from NATS', registers: [registry], collect() { this.reset(); this.inc(stats.events); } });
             new Counter({ name: 'gateway_balance_events_refused_total', help: 'Balance events not pushed: unreadable, or naming another organization than their subject', registers: [registry], collect() { this.reset(); this.inc(stats.refused); } });
+            new Counter({ name: 'gateway_operator_refusals_total', help: 'Operator routes refused before the engine: no or an invalid operator token (unauthenticated), an organization token (forbidden)', labelNames: ['reason'], registers: [registry], collect() { this.reset(); this.inc({ reason: 'unauthenticated' }, operatorStats.unauthenticated); this.inc({ reason: 'forbidden' }, operatorStats.forbidden); } });
           },
         }),
         ...edgeImports(config.edge),
       ],
-      controllers: [WalletController, ...PAYMENTS_CONTROLLERS],
+      controllers: [WalletController, ...OPERATOR_CONTROLLERS, ...PAYMENTS_CONTROLLERS],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
         { provide: GATEWAY_NATS, useFactory: async () => (nc = await connectNats(config.natsUrl, 'billing-gateway', config.nats)) },
@@ -62,6 +66,7 @@ export class GatewayModule {
         GatewayShutdown,
         ...paymentsProviders(config),
         ...EDGE_PROVIDERS,
+        ...operatorProviders(config, operatorStats),
       ],
     };
   }

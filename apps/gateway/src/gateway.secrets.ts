@@ -1,6 +1,7 @@
 import { natsCredentialSetting } from '@billing/messaging';
 import { GuardedSetting } from '@billing/observability';
 import { DATABASE_URL_SETTING } from '@billing/persistence';
+import { OPERATOR_SECRETS } from './operator/operator.config';
 import { PAYMENTS_SECRETS } from './payments/payments.config';
 
 export const DEV_JWT_SECRET = 'dev-only-secret-change-me';
@@ -14,5 +15,7 @@ export const GATEWAY_SECRETS: readonly GuardedSetting[] = [
   natsCredentialSetting('gateway'),
   DATABASE_URL_SETTING,
   JWT_SECRET_SETTING,
+  // OPERATOR_JWT_SECRET, and NATS_PASSWORD_OPERATOR (or OPERATOR_NATS_CREDS) for the operator API.
+  ...OPERATOR_SECRETS,
   ...PAYMENTS_SECRETS,
 ];

@@ -1,6 +1,10 @@
 import { randomUUID } from 'crypto';
-import { JetStreamClient, NatsConnection } from 'nats';
+import { headers, JetStreamClient, NatsConnection } from 'nats';
+import { isAuditedWalletCommand, OPERATOR_HEADER } from '@billing/contracts';
 import { GpuResource } from '@billing/domain';
+
+/** The operator name the simulator's credits are audited under. */
+export const SIMULATOR_OPERATOR = 'simulator';
 
 export interface SimulatorOptions {
   readonly walletPrefix: string;
@@ -54,7 +58,10 @@ export class ControlPlaneSimulator {
   }
 
   async request(orgId: string, command: string, body: object, via: NatsConnection = this.nc): Promise<any> {
-    const reply = await via.request(`${this.options.walletPrefix}.wallet.${orgId}.${command}`, Buffer.from(JSON.stringify(body)), { timeout: 30_000 });
+    // Credit is an operator's, who names itself (the engine audits it under this name).
+    const h = isAuditedWalletCommand(command) ? headers() : undefined;
+    h?.set(OPERATOR_HEADER, SIMULATOR_OPERATOR);
+    const reply = await via.request(`${this.options.walletPrefix}.wallet.${orgId}.${command}`, Buffer.from(JSON.stringify(body)), { timeout: 30_000, headers: h });
     return JSON.parse(Buffer.from(reply.data).toString('utf8'));
   }
 

@@ -31,6 +31,8 @@ export const ErrorCode = {
   VOUCHER_EXHAUSTED: 'VOUCHER_EXHAUSTED',
   VOUCHER_ALREADY_REDEEMED: 'VOUCHER_ALREADY_REDEEMED',
   VOUCHER_CODE_EXISTS: 'VOUCHER_CODE_EXISTS',
+  // operators: an admin command or a wallet command by hand that names no operator
+  OPERATOR_REQUIRED: 'OPERATOR_REQUIRED',
   // engine
   MAILBOX_FULL: 'MAILBOX_FULL',
   UNAVAILABLE: 'UNAVAILABLE',

@@ -3,3 +3,4 @@ export * from './subjects';
 export * from './wallet-commands';
 export * from './wallet-replies';
 export * from './lifecycle-events';
+export * from './operator-actions';

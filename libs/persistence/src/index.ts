@@ -13,3 +13,4 @@ export * from './topup.repository';
 export * from './partitions';
 export * from './partition-epoch.repository';
 export * from './price-version.repository';
+export * from './operator-audit.repository';

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ErrorCode, errorReply, Subjects } from '@billing/contracts';
-import { ErrorCode as NatsErrorCode, headers, Msg, NatsConnection, NatsError, Subscription } from 'nats';
+import { ErrorCode as NatsErrorCode, headers, Msg, MsgHdrs, NatsConnection, NatsError, Subscription } from 'nats';
 import { BillingMetrics } from '../billing.metrics';
 import { BillingConfig } from '../config';
 import { CONFIG, NATS } from '../tokens';
@@ -62,9 +62,13 @@ export class Peers {
     await this.subscription?.drain();
   }
 
-  /** Sends `data` to `node` as `<prefix>.node.<node>.<rest>`; resolves with its answer. */
-  async forward(kind: string, node: string, rest: string, data: Uint8Array, subject?: string): Promise<Uint8Array> {
-    const h = subject === undefined ? undefined : headers();
+  /**
+   * Sends `data` to `node` as `<prefix>.node.<node>.<rest>`; resolves with its answer. `carried`:
+   * the request's own headers, which travel with it (an operator command's `Billing-Operator`).
+   */
+  async forward(kind: string, node: string, rest: string, data: Uint8Array, subject?: string, carried?: MsgHdrs): Promise<Uint8Array> {
+    const h = subject === undefined && carried === undefined ? undefined : headers();
+    for (const [name, values] of carried ?? []) for (const value of values) h!.append(name, value);
     if (subject !== undefined) h!.set(SUBJECT_HEADER, subject);
     try {
       const reply = await this.nc.request(this.subjects.node(node, rest), data, { timeout: FORWARD_TIMEOUT_MS, headers: h });
@@ -79,7 +83,7 @@ export class Peers {
 
   /** Forwards a client's request and relays the owner's answer; answers UNAVAILABLE if the owner cannot be reached. */
   relay(kind: string, node: string, rest: string, msg: Msg, what: string): void {
-    this.forward(kind, node, rest, msg.data).then(
+    this.forward(kind, node, rest, msg.data, undefined, msg.headers).then(
       (data) => msg.reply && msg.respond(data),
       (error) => {
         const gone = (error as NatsError).code === NatsErrorCode.NoResponders;

@@ -1,13 +1,36 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { BalanceSnapshot, entryView, ErrorCode, errorReply, InputError, parseOrgId, parsePlanCancel, parsePlanSubscription, parseVoucherCode, parseWalletCommand, Subjects, usageView, WALLET_COMMANDS } from '@billing/contracts';
+import {
+  ADMIN_COMMANDS,
+  auditedOrgId,
+  auditParams,
+  BalanceSnapshot,
+  entryView,
+  ErrorCode,
+  errorReply,
+  InputError,
+  isAuditedWalletCommand,
+  OperatorIdentity,
+  operatorIdentity,
+  parseAuditQuery,
+  parseOrgId,
+  parsePlanCancel,
+  parsePlanSubscription,
+  parseVoucherCode,
+  parseWalletCommand,
+  Subjects,
+  usageView,
+  WALLET_COMMANDS,
+} from '@billing/contracts';
 import { PlanService } from '../plans/plan.service';
 import { VoucherService } from '../vouchers/voucher.service';
 import { Decimal, toExact } from '@billing/domain';
-import { Msg, NatsConnection, Subscription } from 'nats';
+import { Match, Msg, NatsConnection, Subscription } from 'nats';
+import { OperatorAudit } from '../operators/operator-audit';
 import { BillingConfig } from '../config';
 import { BillingMetrics } from '../billing.metrics';
 import { CONFIG, NATS } from '../tokens';
 import { WalletService } from './wallet.service';
+import { WalletMessage } from './wallet-message';
 import { Ownership, Route } from '../ownership/ownership.service';
 import { Peers } from '../ownership/peers';
 
@@ -45,6 +68,7 @@ export class WalletNatsHandler {
     private readonly plans: PlanService,
     private readonly ownership: Ownership,
     private readonly peers: Peers,
+    private readonly audit: OperatorAudit,
   ) {}
 
   /** A request another process forwarded here (see Peers). */
@@ -88,22 +112,66 @@ export class WalletNatsHandler {
     else reply(errorReply(ErrorCode.UNAVAILABLE, `organization ${orgId} ${MOVING_MESSAGE}`));
   }
 
+  /**
+   * `billing.admin.<command>`. Every command that acts names its operator and is audited where it
+   * is done (a plan subscription at the process serving its organization, which audits what was
+   * forwarded to it: the headers travel with it); `audit.list` reads the audit.
+   */
   private handleAdmin(msg: Msg, command: string, forwarded: boolean): void {
     const reply = (body: object) => msg.reply && msg.respond(Buffer.from(JSON.stringify(body)));
-    const unavailable = () => reply(errorReply(ErrorCode.UNAVAILABLE, 'not stored; retry'));
+    const unavailable = () => errorReply(ErrorCode.UNAVAILABLE, 'not stored; retry');
     try {
-      if (command === 'vouchers.create') this.vouchers.create(parseVoucherCode(msg.data)).then(reply, unavailable);
-      else if (command === 'plans.subscribe') {
-        // Its first period is granted at once, by the wallet actor of its organization.
-        const spec = parsePlanSubscription(msg.data);
-        const route = this.ownership.route(spec.orgId);
-        if (route.kind === 'here') this.plans.subscribe(spec).then(reply, unavailable);
-        else this.elsewhere(route, msg, `admin.${command}`, spec.orgId, forwarded, reply);
-      } else if (command === 'plans.cancel') this.plans.cancel(parsePlanCancel(msg.data).subscriptionId).then(reply, unavailable);
-      else reply(errorReply(ErrorCode.UNKNOWN_COMMAND, `unknown admin command '${command}'; known: vouchers.create, plans.subscribe, plans.cancel`));
+      if (!(ADMIN_COMMANDS as readonly string[]).includes(command)) {
+        reply(errorReply(ErrorCode.UNKNOWN_COMMAND, `unknown admin command '${command}'; known: ${ADMIN_COMMANDS.join(', ')}`));
+        return;
+      }
+      if (command === 'audit.list') {
+        const query = parseAuditQuery(msg.data);
+        this.audit.list(query).then(
+          (entries) => reply({ ok: true, entries, nextCursor: entries.length === query.limit ? entries[entries.length - 1].seq : null }),
+          (error) => {
+            this.logger.warn({ msg: 'the audit could not be read', error: String((error as Error)?.message ?? error) });
+            reply(errorReply(ErrorCode.UNAVAILABLE, 'the audit could not be read; retry'));
+          },
+        );
+        return;
+      }
+      const identity = this.operatorOf(msg);
+      const params = auditParams(msg.data);
+      let act: () => Promise<object>;
+      if (command === 'vouchers.create') act = () => this.vouchers.create(parseVoucherCode(msg.data)).catch(unavailable);
+      else if (command === 'plans.cancel') act = () => this.plans.cancel(parsePlanCancel(msg.data).subscriptionId).catch(unavailable);
+      else {
+        // Its first period is granted at once, by the wallet actor of its organization: done where that actor lives.
+        let spec: ReturnType<typeof parsePlanSubscription> | null = null;
+        try {
+          spec = parsePlanSubscription(msg.data);
+        } catch (error) {
+          if (!(error instanceof InputError)) throw error;
+        }
+        if (spec) {
+          const route = this.ownership.route(spec.orgId);
+          if (route.kind !== 'here') {
+            this.elsewhere(route, msg, `admin.${command}`, spec.orgId, forwarded, reply);
+            return;
+          }
+        }
+        // Refused input is refused (and audited) here, the same InputError again.
+        act = () => this.plans.subscribe(spec ?? parsePlanSubscription(msg.data)).catch(unavailable);
+      }
+      void this.audit.run({ ...identity, command: `admin.${command}`, orgId: auditedOrgId(params), params }, act).then(reply);
     } catch (error) {
       reply(error instanceof InputError ? errorReply(error.code, error.message) : errorReply(ErrorCode.INTERNAL, 'internal error'));
     }
+  }
+
+  /** Who asks for an operator command: the headers (see `operatorIdentity`). */
+  private operatorOf(msg: Msg): OperatorIdentity {
+    return operatorIdentity((name) => (msg.headers ? msg.headers.values(name, Match.IgnoreCase) : []), OperatorAudit.newRequestId);
+  }
+
+  private mailboxFull(orgId: string): object {
+    return errorReply(ErrorCode.MAILBOX_FULL, `organization ${orgId} has ${this.config.mailboxCapacity} commands waiting; retry later`);
   }
 
   private handle(msg: Msg, subject: string, forwarded: boolean, waitedMs = 0): void {
@@ -129,6 +197,18 @@ export class WalletNatsHandler {
       }
       if (route.kind !== 'here') {
         this.elsewhere(route, msg, `wallet.${orgId}.${target.command}`, orgId, forwarded, reply);
+        return;
+      }
+      if (isAuditedWalletCommand(target.command)) {
+        // Money moved by hand: done only once the audit holds it (see OperatorAudit).
+        const identity = this.operatorOf(msg);
+        const params = auditParams(msg.data);
+        const act = () =>
+          new Promise<object>((resolve) => {
+            const parsed = parseWalletCommand(target.command, msg.data) as WalletMessage['parsed'];
+            if (!this.wallets.tell(orgId, { parsed, reply: resolve })) resolve(this.mailboxFull(orgId));
+          });
+        void this.audit.run({ ...identity, command: `wallet.${target.command}`, orgId, params }, act).then(reply);
         return;
       }
       const parsed = parseWalletCommand(target.command, msg.data);
@@ -163,9 +243,7 @@ export class WalletNatsHandler {
         );
         return;
       }
-      if (!this.wallets.tell(orgId, { parsed, reply })) {
-        reply(errorReply(ErrorCode.MAILBOX_FULL, `organization ${orgId} has ${this.config.mailboxCapacity} commands waiting; retry later`));
-      }
+      if (!this.wallets.tell(orgId, { parsed, reply })) reply(this.mailboxFull(orgId));
     } catch (error) {
       if (error instanceof InputError) reply(errorReply(error.code, error.message));
       else {

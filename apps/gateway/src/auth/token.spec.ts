@@ -11,7 +11,7 @@ const valid = { org: 'org-1', iss: settings.issuer, aud: settings.audience, iat:
 describe('verifyToken', () => {
   it('accepts what issueToken mints and tells when it expires', () => {
     const principal = verifyToken(issueToken(settings, { org: 'org-1', sub: 'u' }, 600), settings);
-    expect(principal).toEqual({ orgId: 'org-1', admin: false, subject: 'u', expiresAtMs: expect.any(Number) });
+    expect(principal).toEqual({ orgId: 'org-1', subject: 'u', expiresAtMs: expect.any(Number) });
     expect(Math.abs(principal.expiresAtMs - (Date.now() + 600_000))).toBeLessThan(2000);
     expect(verifyToken(sign(valid), settings).orgId).toBe('org-1');
   });

@@ -5,7 +5,6 @@ import { TokenSettings } from '../config';
 /** Who a request or a socket acts for, and until when. */
 export interface Principal {
   readonly orgId: string;
-  readonly admin: boolean;
   readonly subject: string | null;
   /** The token's `exp`, in milliseconds since the epoch: a socket is closed then. */
   readonly expiresAtMs: number;
@@ -45,14 +44,14 @@ export function verifyToken(token: unknown, settings: TokenSettings, nowMs = Dat
     throw new AuthError('UNAUTHENTICATED', `the token lives longer than ${settings.maxLifetimeSeconds} s (exp - iat)`);
   }
   if (typeof claims.org !== 'string' || !ORG_ID.test(claims.org)) throw new AuthError('UNAUTHENTICATED', 'the token names no organization (org)');
-  return { orgId: claims.org, admin: claims.role === 'admin', subject: typeof claims.sub === 'string' ? claims.sub : null, expiresAtMs: claims.exp * 1000 };
+  return { orgId: claims.org, subject: typeof claims.sub === 'string' ? claims.sub : null, expiresAtMs: claims.exp * 1000 };
 }
 
 /**
  * Issues a token with every claim `verifyToken` asks for (the demo and the tests; a real
  * deployment's identity provider does this). At most the maximum lifetime, which is the default.
  */
-export function issueToken(settings: TokenSettings, claims: { org: string; role?: 'admin'; sub?: string }, expiresInSeconds = settings.maxLifetimeSeconds): string {
+export function issueToken(settings: TokenSettings, claims: { org: string; sub?: string }, expiresInSeconds = settings.maxLifetimeSeconds): string {
   if (!(expiresInSeconds > 0 && expiresInSeconds <= settings.maxLifetimeSeconds)) {
     throw new Error(`a token lives from 1 to ${settings.maxLifetimeSeconds} s, not ${expiresInSeconds}`);
   }

@@ -18,11 +18,6 @@ export class BillingClient {
     return this.send(this.subjects.walletCommand(orgId, command), body);
   }
 
-  /** Platform administration (voucher codes). */
-  admin(command: string, body: object): Promise<any> {
-    return this.send(this.subjects.admin(command), body);
-  }
-
   private async send(subject: string, body?: object): Promise<any> {
     let payload: string;
     try {

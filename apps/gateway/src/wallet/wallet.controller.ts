@@ -1,36 +1,17 @@
-import { Body, Controller, Get, HttpException, Post, Put, Query, Req, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, Post, Put, Query, Req, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { ErrorCode } from '@billing/contracts';
-import { AdminOnly, AuthGuard } from '../auth/auth.guard';
+import { AuthGuard } from '../auth/auth.guard';
 import { Principal } from '../auth/token';
 import { BillingClient } from './billing.client';
 import { RateLimited } from '../edge/rate-limit.guard';
-
-/** HTTP statuses for the engine's error codes; input errors are 400, nothing is half-applied. */
-const STATUS: Record<string, number> = {
-  [ErrorCode.IDEMPOTENCY_CONFLICT]: 409,
-  [ErrorCode.CURRENCY_LOCKED]: 409,
-  [ErrorCode.CURRENCY_MISMATCH]: 409,
-  [ErrorCode.NO_BILLING_CURRENCY]: 409,
-  [ErrorCode.UNKNOWN_VOUCHER_CODE]: 404,
-  [ErrorCode.VOUCHER_CAMPAIGN_ENDED]: 409,
-  [ErrorCode.VOUCHER_EXPIRED]: 409,
-  [ErrorCode.VOUCHER_EXHAUSTED]: 409,
-  [ErrorCode.VOUCHER_ALREADY_REDEEMED]: 409,
-  [ErrorCode.VOUCHER_CODE_EXISTS]: 409,
-  [ErrorCode.MAILBOX_FULL]: 429,
-  [ErrorCode.UNAVAILABLE]: 503,
-  [ErrorCode.CONFLICT]: 503,
-  [ErrorCode.INTERNAL]: 500,
-};
-
-function answer(reply: { ok: boolean; error?: { code: string } }): object {
-  if (reply.ok) return reply;
-  throw new HttpException(reply, STATUS[reply.error?.code ?? ''] ?? 400);
-}
+import { answer } from './engine-reply';
 
 type Authed = { principal: Principal };
 
+/**
+ * What an organization may do, for the organization its token names. Credit, voucher codes, plans
+ * and reversals by hand are operators' (OperatorController), never an organization token's.
+ */
 @ApiTags('wallet')
 @ApiBearerAuth()
 @UseGuards(AuthGuard)
@@ -68,28 +49,12 @@ export class WalletController {
     return answer(await this.billing.request(req.principal.orgId, 'resources'));
   }
 
-  @Post('wallet/grants')
-  @AdminOnly()
-  @ApiOperation({ summary: 'Grant voucher or plan credit (admin token)' })
-  @ApiBody({ schema: { example: { idempotencyKey: 'grant-1', kind: 'voucher', amount: '20.00', currency: 'USD', service: 'ai-notebook', expiresAt: '2027-01-01T00:00:00Z' } } })
-  async grant(@Req() req: Authed, @Body() body: object) {
-    return answer(await this.billing.request(req.principal.orgId, 'grant', body));
-  }
-
   @Post('wallet/redeem')
   @RateLimited('redeem')
   @ApiOperation({ summary: 'Redeem a voucher code (once per organization)' })
   @ApiBody({ schema: { example: { idempotencyKey: 'redeem-1', code: 'NOTEBOOK20' } } })
   async redeem(@Req() req: Authed, @Body() body: object) {
     return answer(await this.billing.request(req.principal.orgId, 'redeem', body));
-  }
-
-  @Post('admin/vouchers')
-  @AdminOnly()
-  @ApiOperation({ summary: 'Create a voucher code (admin token): expiry as a date or days after redemption, maximum redemptions, campaign end' })
-  @ApiBody({ schema: { example: { code: 'NOTEBOOK20', amount: '20.00', currency: 'USD', service: 'ai-notebook', expiresAfterDays: 30, maxRedemptions: 1000, campaignEndsAt: '2027-01-01T00:00:00Z' } } })
-  async createVoucher(@Body() body: object) {
-    return answer(await this.billing.admin('vouchers.create', body));
   }
 
   @Put('wallet/alerts')

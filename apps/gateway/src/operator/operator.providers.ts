@@ -1,0 +1,18 @@
+import { Provider } from '@nestjs/common';
+import { connectNats } from '@billing/messaging';
+import { GatewayConfig } from '../config';
+import { GATEWAY_OPERATOR_NATS, OperatorClient } from './operator.client';
+import { OperatorController } from './operator.controller';
+import { OperatorGuard, OperatorStats } from './operator.guard';
+
+export const OPERATOR_CONTROLLERS = [OperatorController];
+
+/** The operator API's pieces: its NATS connection (as the user `operator`), client, guard and counts. */
+export function operatorProviders(config: GatewayConfig, stats: OperatorStats): Provider[] {
+  return [
+    { provide: GATEWAY_OPERATOR_NATS, useFactory: () => connectNats(config.natsUrl, 'billing-gateway-operator', config.operators.nats) },
+    { provide: OperatorStats, useValue: stats },
+    OperatorClient,
+    OperatorGuard,
+  ];
+}
