@@ -169,10 +169,11 @@ describe('NATS security with the shipped config/nats/nats-server.conf', () => {
   it('gives each other role what it needs and refuses it what it does not', async () => {
     const { gateway: gw, alerts: al, operator: op, billing } = connections;
     const topup = { idempotencyKey: 'x-1', amount: '1.00', currency: 'USD', provider: 'stripe', reference: 'pi_x' };
-    // The gateway credits paid top-ups (no one else may) and reads for browsers. It grants no more as itself: its
-    // operator API connects as `operator` and names the operator, and a grant naming none is refused.
+    // The gateway credits paid top-ups (no one else may) and reads for browsers. It grants nothing as itself: its
+    // operator API connects as `operator` and names the operator.
     expect((await attempt(gw, `billing.wallet.${orgB}.payment.topup`, { ...topup, idempotencyKey: 'topup:sec-paid' })).ok).toBe(true);
-    expect((await attempt(gw, `billing.wallet.${orgB}.grant`, { idempotencyKey: 'g-gw', kind: 'voucher', amount: '1', currency: 'USD', expiresAt: future })).error.code).toBe('OPERATOR_REQUIRED');
+    expect(await attempt(gw, `billing.wallet.${orgB}.grant`, { idempotencyKey: 'g-gw', kind: 'voucher', amount: '1', currency: 'USD', expiresAt: future })).toBe('PERMISSIONS_VIOLATION');
+    expect(await attempt(gw, 'billing.admin.vouchers.create', { code: `GW${tag}`, amount: '1', currency: 'USD', expiresAfterDays: 1, maxRedemptions: 1 })).toBe('PERMISSIONS_VIOLATION');
     expect((await attempt(gw, `billing.wallet.${orgB}.ledger`)).ok).toBe(true);
     for (const command of ['topup', 'debit', 'reverse']) expect([command, await attempt(gw, `billing.wallet.${orgB}.${command}`, topup)]).toEqual([command, 'PERMISSIONS_VIOLATION']);
     expect(await attempt(gw, 'billing.admin.plans.subscribe', {})).toBe('PERMISSIONS_VIOLATION');
