@@ -7,7 +7,7 @@ import { issueToken } from '../apps/gateway/src/auth/token';
 import { DEFAULT_JWT_AUDIENCE, DEFAULT_JWT_ISSUER } from '../apps/gateway/src/config';
 import { DEV_JWT_SECRET } from '../apps/gateway/src/gateway.secrets';
 import { DEV_OPERATOR_JWT_SECRET } from '../apps/gateway/src/operator/operator.config';
-import { deleteStream, isolatedNames, NATS_URL, testDatabaseUrl, WalletClient } from './support/engine';
+import { deleteStream, isolatedNames, NATS_URL, ownDatabase, WalletClient } from './support/engine';
 import { buildEngine, ENGINE_BUILD_DIR } from './support/engine-process';
 import { eventually } from './support/lifecycle';
 import { freePort } from './support/servers';
@@ -89,6 +89,8 @@ describe('production refuses development defaults', () => {
     return process.env[variable] ?? `p${randomBytes(12).toString('hex')}`;
   }
 
+  let database: Awaited<ReturnType<typeof ownDatabase>> | undefined;
+
   beforeAll(async () => {
     await buildEngine();
     // start.js and the scripts it loads, in a folder whose dist/ is the build above.
@@ -97,7 +99,9 @@ describe('production refuses development defaults', () => {
     copyFileSync(path.join(ROOT, 'tsconfig.json'), path.join(START_DIR, 'tsconfig.json'));
     if (!existsSync(path.join(START_DIR, 'dist'))) symlinkSync(ENGINE_BUILD_DIR, path.join(START_DIR, 'dist'), 'dir');
 
-    secretFile('DATABASE_URL', testDatabaseUrl());
+    // A database of its own: the alert service in production refuses rows other tests sealed with the development key.
+    database = await ownDatabase('prodstart');
+    secretFile('DATABASE_URL', database.url);
     for (const variable of ['NATS_PASSWORD_BILLING', 'NATS_PASSWORD_GATEWAY', 'NATS_PASSWORD_ALERTS', 'NATS_PASSWORD_OPERATOR']) secretFile(variable, natsPassword(variable));
     secretFile('JWT_SECRET', jwtSecret);
     secretFile('OPERATOR_JWT_SECRET', randomBytes(32).toString('hex'));
@@ -112,6 +116,7 @@ describe('production refuses development defaults', () => {
 
   afterAll(async () => {
     await Promise.all(started.map(stop));
+    await database?.drop();
     rmSync(secretsDir, { recursive: true, force: true });
   });
 

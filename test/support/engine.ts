@@ -130,6 +130,20 @@ export async function deleteStream(nc: NatsConnection, stream: string): Promise<
   await jsm.streams.delete(stream).catch(() => undefined);
 }
 
+/**
+ * A database of its own for a test that must not meet the other tests' rows (the run's database
+ * is shared by every test file): created next to the run's, dropped by `drop`.
+ */
+export async function ownDatabase(label: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const admin = new URL(testDatabaseUrl());
+  admin.pathname = '/postgres';
+  const name = `${process.env.TEST_DATABASE_NAME ?? 'billing_test'}_${label}_${randomBytes(3).toString('hex')}`;
+  await sql(`create database "${name}"`, [], admin.toString());
+  const url = new URL(testDatabaseUrl());
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => sql(`drop database if exists "${name}" with (force)`, [], admin.toString()).then(() => undefined) };
+}
+
 /** Direct SQL for checks, the way an auditor would look at the ledger (`databaseUrl`: a test's own server). */
 export async function sql<T = any>(text: string, params: unknown[] = [], databaseUrl = testDatabaseUrl()): Promise<T[]> {
   const client = new Client({ connectionString: databaseUrl });
