@@ -182,7 +182,7 @@ describe('payments: top-ups through Stripe, VNPAY and PayPal', () => {
       const ok = stripeEvent('payment_intent.succeeded', { id: topup.stripe.paymentIntentId, amount_received: 3000, currency: 'usd', metadata: { topupId: topup.id } });
       expect((await post('/webhooks/stripe', ok.payload, ok.headers)).body.outcome).toBe('credited');
       await client.request(debtor, 'debit', { idempotencyKey: 'use-1', amount: '20', service: 'gpu-container', workspaceId: 'ws-1' });
-      const dispute = stripeEvent('charge.dispute.created', { id: 'dp_1', object: 'dispute', payment_intent: topup.stripe.paymentIntentId, amount: 3000, reason: 'fraudulent' });
+      const dispute = stripeEvent('charge.dispute.created', { id: 'dp_1', object: 'dispute', payment_intent: topup.stripe.paymentIntentId, amount: 3000, currency: 'usd', status: 'needs_response', reason: 'fraudulent' });
       const answers = await Promise.all(Array.from({ length: 10 }, () => post('/webhooks/stripe', dispute.payload, dispute.headers)));
       expect(answers.filter((a) => a.body.outcome === 'reversed')).toHaveLength(1);
       const entries = await ledger(debtor);
@@ -190,7 +190,7 @@ describe('payments: top-ups through Stripe, VNPAY and PayPal', () => {
       expect(reversals).toHaveLength(1);
       expect(reversals[0]).toMatchObject({ amount: '-30', reference: `stripe:${topup.stripe.paymentIntentId}` });
       expect(await balance(debtor)).toMatchObject({ total: '-20.00' });
-      expect((await intentRow(topup.id)).status).toBe('reversed');
+      expect((await intentRow(topup.id)).status).toBe('disputed');
       // history is kept: the top-up entry is still there
       expect(entries.filter((e) => e.type === 'topup')).toHaveLength(1);
     });
@@ -199,7 +199,10 @@ describe('payments: top-ups through Stripe, VNPAY and PayPal', () => {
       const crashed = 'pay-stripe-sweep';
       const started = await startTopup(crashed, { amount: '12.00', currency: 'USD', provider: 'stripe' });
       const id = started.body.topup.id;
-      await sql(`update topup_intents set status = 'succeeded', settled_at = now() - interval '5 seconds' where id = $1`, [id]);
+      // what the gateway stored before it stopped: the capture and its credit, not yet sent
+      const facts = [{ key: 'stripe:evt_crash', at: null, input: { kind: 'captured', amount: '12', captureRef: null } }];
+      const changes = [{ seq: 1, kind: 'credit', amount: '12', idempotencyKey: `topup:${id}`, cause: 'stripe:evt_crash', reason: 'credit: succeeded' }];
+      await sql(`update topup_intents set status = 'succeeded', settled_at = now(), settlement_facts = $2, ledger_changes = $3, version = version + 1, updated_at = now() - interval '5 seconds' where id = $1`, [id, JSON.stringify(facts), JSON.stringify(changes)]);
       await eventually(() => intentRow(id), (r) => r.credited_at !== null);
       expect(await balance(crashed)).toMatchObject({ total: '12.00' });
       expect((await ledger(crashed)).filter((e) => e.type === 'topup')).toHaveLength(1);

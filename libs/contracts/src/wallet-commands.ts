@@ -49,9 +49,10 @@ export type ParsedCommand =
 /** Idempotency keys the engine derives for its own entries; a client may not use them. */
 export const RESERVED_KEY_PREFIXES = ['expire:', 'meter:', 'voucher:', 'plan:', 'topup:', 'reverse:'] as const;
 /**
- * Credits and reversals of payments (the gateway's, keyed by the top-up: `topup:<id>`,
- * `reverse:<id>`) come on subjects of their own, `payment.topup` and `payment.reverse`, which NATS
- * permissions can keep to the gateway: no client can take a paid top-up's key first.
+ * Credits and reversals of payments (the gateway's, keyed by the top-up: `topup:<id>`, then
+ * `reverse:<id>:<n>` and `topup:<id>:<n>`) come on subjects of their own, `payment.topup` and
+ * `payment.reverse`, which NATS permissions can keep to the gateway: no client can take a paid
+ * top-up's key first.
  */
 const PAYMENT_KEY_PREFIX = { 'payment.topup': 'topup:', 'payment.reverse': 'reverse:' } as const;
 const VOUCHER_CODE = /^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/;

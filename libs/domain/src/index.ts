@@ -11,3 +11,4 @@ export * from './resource';
 export * from './pricing';
 export * from './voucher-code';
 export * from './plan';
+export * from './settlement';

@@ -1,52 +1,76 @@
 import { randomUUID } from 'crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ErrorCode, errorReply, ErrorBody, InputError } from '@billing/contracts';
-import { currencyLockRefusal, Decimal, isCurrency, minorUnits, toDisplay } from '@billing/domain';
+import { applyFact, currencyLockRefusal, isCurrency, LedgerChange, minorUnits, SettlementFact, toDisplay } from '@billing/domain';
 import { TopupIntent, TopupRepository } from '@billing/persistence';
 import { BillingClient } from '../wallet/billing.client';
-import { toMinorUnits, fromMinorUnits } from './payment-amounts';
+import { toMinorUnits } from './payment-amounts';
 import { PaymentsConfig, SWEEP_BATCH_SIZE } from './payments.config';
 import { PAYMENTS_CONFIG } from './payments.tokens';
-import { readPaypalEvent, readPaypalHeaders, verifyPaypalTransmission } from './paypal';
+import { readPaypalHeaders, verifyPaypalTransmission } from './paypal';
+import { readPaypalReport } from './paypal-settlement';
 import { PAYPAL_CLIENT, PayPalClient, STRIPE_CLIENT, StripeClient } from './provider-clients';
-import { readStripeEvent, verifyStripeEvent } from './stripe';
+import { verifyStripeEvent } from './stripe';
+import { SettlementReport, TopupLookup } from './settlement-report';
+import { readStripeReport } from './stripe-settlement';
 import { parseTopupRequest } from './topup-request';
-import { buildVnpayPaymentUrl, VnpayIpnAnswer, VnpayIpnReply, verifyVnpayIpn, vnpayPaid } from './vnpay';
+import { buildVnpayPaymentUrl, VnpayIpnAnswer, VnpayIpnReply, verifyVnpayIpn } from './vnpay';
+import { readVnpayIpnReport } from './vnpay-settlement';
 
 /** Engine answers that a later attempt may not get: the credit or reversal is retried. */
 const PASSING_ERRORS: ReadonlySet<string> = new Set([ErrorCode.UNAVAILABLE, ErrorCode.MAILBOX_FULL, ErrorCode.CONFLICT, ErrorCode.INTERNAL]);
 
 /** What a webhook did to its top-up; carried in the answer to help whoever reads the provider's delivery log. */
 export type WebhookOutcome =
+  /** The fact made a credit (a payment, or money given back after a won dispute) and the engine took it; pending: not yet, the sweep goes on; refused: for good. */
   | 'credited'
   | 'credit_pending'
   | 'credit_refused'
-  | 'failed'
+  /** The fact made a reversal (a refund, a dispute) and the engine took it; or not yet; or refused for good. */
   | 'reversed'
   | 'reversal_pending'
+  | 'reversal_refused'
+  /** The fact was recorded and the ledger already holds what it should: the payment failed, expired, or nothing changes (a late failure after a success). */
+  | 'failed'
+  | 'expired'
+  | 'recorded'
+  /** This fact was recorded before: nothing changes. */
   | 'already_settled'
   | 'unknown_topup'
   | 'amount_mismatch'
   | 'currency_mismatch'
-  | 'partial_refund'
+  /** Of a type used, but without what that type must carry: nothing recorded. */
+  | 'invalid_event'
+  /** The top-up holds MAX_SETTLEMENT_FACTS facts already: nothing recorded. */
+  | 'too_many_facts'
+  /** Other writers kept winning the compare-and-set: nothing recorded, the provider is asked to retry. */
+  | 'busy'
   | 'ignored';
+
+/** Compare-and-set attempts of one fact before the provider is asked to retry (each lost attempt means another fact got in). */
+export const MAX_SETTLE_ATTEMPTS = 20;
+/** A top-up id as we make them (the column is a uuid: anything else is not ours and is not looked up). */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface WebhookAnswer {
   readonly status: number;
   readonly body: object;
 }
 
-type CreditResult = 'credited' | 'pending' | 'refused';
+/** How sending a top-up's unconfirmed ledger changes ended: all taken, stopped by a passing failure, or stopped by a refusal for good. */
+type Delivery = 'sent' | 'pending' | 'refused';
 
 export type StartReply = { ok: true; topup: Record<string, unknown> } | { ok: false; error: ErrorBody };
 
 /**
  * Top-ups: started over the HTTP API, settled by the providers' webhooks, credited by the
- * engine. Each webhook is verified with its provider's scheme, then settles its top-up by one
- * compare-and-set, so a replayed or concurrent copy changes nothing. The engine's `topup` and
- * `reverse` are idempotent by keys derived from the top-up (`topup:<id>`, `reverse:<id>`), so
- * whatever is re-sent after a crash (by a replay or by the sweep) takes effect once. Calls to a
- * provider or to the engine are made between single-statement writes, never in a transaction.
+ * engine. Each webhook is verified with its provider's scheme and read as a fact of the
+ * settlement machine (`libs/domain/src/settlement.ts`), which the top-up's row stores by one
+ * compare-and-set with the ledger change the fact made, if any; a replayed or concurrent copy
+ * changes nothing. The engine's `payment.topup` and `payment.reverse` are idempotent by each
+ * change's own key (`topup:<id>`, then `reverse:<id>:<n>` or `topup:<id>:<n>`), so whatever is
+ * re-sent after a crash (by a replay or by the sweep) takes effect once. Calls to a provider or
+ * to the engine are made between single-statement writes, never in a transaction.
  */
 @Injectable()
 export class PaymentsService {
@@ -110,47 +134,36 @@ export class PaymentsService {
       event = verifyStripeEvent(rawBody, signature, this.config.stripe.webhookSecret, this.config.stripe.toleranceSeconds);
     } catch (error) {
       this.logger.warn({ msg: 'stripe webhook refused', reason: (error as Error).message });
-      return { status: 400, body: { received: false, error: 'invalid signature' } };
+      // Stripe's verifier checks the signature before it parses: a body that is not JSON passed it.
+      return { status: 400, body: { received: false, error: error instanceof SyntaxError ? 'the body is not a JSON object' : 'invalid signature' } };
     }
-    const outcome = readStripeEvent(event);
-    let result: WebhookOutcome;
-    if (outcome.kind === 'ignored') {
-      result = 'ignored';
-    } else {
-      const intent = await this.topups.findByProviderRef('stripe', outcome.paymentIntentId);
-      if (!intent) result = 'unknown_topup';
-      else if (outcome.kind === 'succeeded') {
-        if (outcome.topupId !== intent.id) result = 'unknown_topup';
-        else if (outcome.currency !== intent.currency) result = 'currency_mismatch';
-        else result = await this.succeed(intent, fromMinorUnits(outcome.amountMinor, intent.currency), null);
-      } else if (outcome.kind === 'failed') result = await this.fail(intent, outcome.reason);
-      else result = await this.reverse(intent, outcome.reason);
-    }
-    this.logOutcome('stripe', event.id, event.type, result);
+    if (typeof event !== 'object' || event === null || Array.isArray(event)) return { status: 400, body: { received: false, error: 'the body is not a JSON object' } };
+    const result = await this.applyReport('stripe', readStripeReport(event));
+    this.logOutcome('stripe', String(event.id).slice(0, 100), String(event.type).slice(0, 100), result);
     // Stripe retries anything but a 2xx: a webhook we read and chose to ignore is still answered 200.
-    return { status: 200, body: { received: true, outcome: result } };
+    return answerOf(result);
   }
 
   async vnpayIpn(query: Record<string, unknown>): Promise<VnpayIpnAnswer> {
     try {
       const ipn = verifyVnpayIpn(query, this.config.vnpay.hashSecret);
       if (!ipn) return VnpayIpnReply.INVALID_SIGNATURE;
-      const intent = await this.topups.findByProviderRef('vnpay', ipn.txnRef);
-      let result: WebhookOutcome;
-      if (!intent) result = 'unknown_topup';
-      else if (!vnpayPaid(ipn)) {
-        result = !ipn.amount.equals(intent.amount) ? 'amount_mismatch' : (await this.topups.markFailed(intent.id, `vnpay response ${ipn.responseCode}, status ${ipn.transactionStatus}`)) ? 'failed' : 'already_settled';
-      } else result = await this.succeed(intent, ipn.amount, ipn.transactionNo);
+      const result = await this.applyReport('vnpay', readVnpayIpnReport(ipn, query.vnp_PayDate));
       this.logOutcome('vnpay', ipn.transactionNo ?? ipn.txnRef, `response ${ipn.responseCode}`, result);
       switch (result) {
         case 'unknown_topup':
           return VnpayIpnReply.ORDER_NOT_FOUND;
         case 'amount_mismatch':
+        case 'currency_mismatch':
           return VnpayIpnReply.INVALID_AMOUNT;
         case 'already_settled':
           return VnpayIpnReply.ALREADY_CONFIRMED;
+        case 'busy':
+        case 'invalid_event':
+          // VNPAY retries an IPN answered 99.
+          return VnpayIpnReply.UNKNOWN_ERROR;
         default:
-          // Recorded: the payment's result is ours now (a credit still pending is the sweep's to finish).
+          // Recorded: the payment's result is ours now (a ledger change still pending is the sweep's to finish).
           return VnpayIpnReply.CONFIRMED;
       }
     } catch (error) {
@@ -171,131 +184,141 @@ export class PaymentsService {
     let event: Record<string, unknown>;
     try {
       event = JSON.parse(rawBody.toString('utf8'));
-      if (typeof event !== 'object' || event === null) throw new Error('not an object');
+      if (typeof event !== 'object' || event === null || Array.isArray(event)) throw new Error('not an object');
     } catch {
       return { status: 400, body: { received: false, error: 'the body is not a JSON object' } };
     }
-    const outcome = readPaypalEvent(event);
-    let result: WebhookOutcome;
-    if (outcome.kind === 'ignored') result = 'ignored';
-    else if (outcome.kind === 'reversed') {
-      const byId = outcome.topupId ? await this.topups.findById(outcome.topupId) : null;
-      const intent = byId?.provider === 'paypal' ? byId : outcome.captureId ? await this.topups.findByCaptureRef('paypal', outcome.captureId) : null;
-      if (!intent) result = 'unknown_topup';
-      // A partial refund is not a reversal of the top-up; it is left to an operator.
-      else if (outcome.amount !== null && !outcome.amount.equals(intent.amount)) result = 'partial_refund';
-      else result = await this.reverse(intent, outcome.reason);
-    } else {
-      const intent = await this.topups.findByProviderRef('paypal', outcome.orderId);
-      if (!intent) result = 'unknown_topup';
-      else if (outcome.kind === 'failed') result = await this.fail(intent, outcome.reason);
-      else if (outcome.topupId !== null && outcome.topupId !== intent.id) result = 'unknown_topup';
-      else if (outcome.currency !== intent.currency) result = 'currency_mismatch';
-      else result = await this.succeed(intent, outcome.amount, outcome.captureId);
-    }
-    this.logOutcome('paypal', String(event.id ?? ''), String(event.event_type ?? ''), result);
+    const result = await this.applyReport('paypal', readPaypalReport(event));
+    this.logOutcome('paypal', String(event.id ?? '').slice(0, 100), String(event.event_type ?? '').slice(0, 100), result);
     // PayPal retries anything but a 2xx, for days: a verified event we chose to ignore is answered 200.
-    return { status: 200, body: { received: true, outcome: result } };
+    return answerOf(result);
   }
 
-  /** Re-sends the credits and reversals the engine has not confirmed; returns how many it looked at. */
+  /** Re-sends the ledger changes the engine has not confirmed; returns how many top-ups it looked at. */
   async sweep(): Promise<number> {
-    const due = await this.topups.unconfirmed(this.config.sweepMinAgeMs, SWEEP_BATCH_SIZE);
-    for (const intent of due) {
-      if (intent.status === 'succeeded') await this.credit(intent);
-      else await this.applyReversal(intent);
-    }
+    const due = await this.topups.unsent(this.config.sweepMinAgeMs, SWEEP_BATCH_SIZE);
+    for (const intent of due) await this.deliver(intent);
     return due.length;
   }
 
-  /** A verified "paid" for this top-up, of `amount` (null: unreadable) in its currency. */
-  private async succeed(intent: TopupIntent, amount: Decimal | null, captureRef: string | null): Promise<WebhookOutcome> {
-    if (amount === null || !amount.equals(intent.amount)) return 'amount_mismatch';
-    const settled = await this.topups.markSucceeded(intent.id, captureRef);
-    if (!settled) {
-      // Another copy won, or the top-up was settled long ago; repair a credit a crash left unconfirmed.
-      const current = (await this.topups.findById(intent.id))!;
-      if (current.status === 'succeeded' && current.creditedAt === null && current.creditError === null) await this.credit(current);
-      return 'already_settled';
+  /**
+   * Applies what a verified provider event says to the top-up it is about, through the
+   * settlement machine. Reconciliation feeds the same path with what it asks the providers.
+   */
+  async applyReport(provider: TopupIntent['provider'], report: SettlementReport): Promise<WebhookOutcome> {
+    if (report.kind === 'ignored') return 'ignored';
+    if (report.kind === 'invalid') {
+      this.logger.warn({ msg: 'payment event unreadable', provider, reason: report.reason });
+      return 'invalid_event';
     }
-    const credited = await this.credit(settled);
-    return credited === 'credited' ? 'credited' : credited === 'pending' ? 'credit_pending' : 'credit_refused';
+    const intent = await this.find(provider, report.find);
+    if (!intent || (report.topupId !== null && report.topupId !== intent.id)) return 'unknown_topup';
+    if (report.currency !== null && report.currency !== intent.currency) return 'currency_mismatch';
+    if (report.paymentAmount !== null && !report.paymentAmount.equals(intent.amount)) return 'amount_mismatch';
+    const input = report.input(intent.currency);
+    if (input === null) return 'amount_mismatch';
+    // A capture is of the top-up's amount; a refund, a dispute or a reversal is never more than it.
+    if (input.kind === 'captured' && !input.amount.equals(intent.amount)) return 'amount_mismatch';
+    const amounts = input.kind === 'refund' ? [input.amount, input.total] : input.kind === 'dispute' || input.kind === 'reversal' ? [input.amount] : [];
+    if (amounts.some((a) => a !== null && a.greaterThan(intent.amount))) return 'amount_mismatch';
+    return this.settle(intent, { key: report.key, at: report.at, input });
   }
 
-  /** A verified "not paid". After a success it is a reversal (Stripe's payment_intent.payment_failed can come late). */
-  private async fail(intent: TopupIntent, reason: string): Promise<WebhookOutcome> {
-    if (intent.status === 'succeeded' || intent.status === 'reversed') return this.reverse(intent, reason);
-    return (await this.topups.markFailed(intent.id, reason)) ? 'failed' : 'already_settled';
-  }
-
-  /** The money went back to the payer: a reversal entry in the ledger if it was credited, never an edit. */
-  private async reverse(intent: TopupIntent, reason: string): Promise<WebhookOutcome> {
-    if (intent.status === 'pending') return (await this.topups.markFailed(intent.id, reason)) ? 'failed' : this.reverse((await this.topups.findById(intent.id))!, reason);
-    if (intent.status === 'failed') return 'already_settled';
-    const reversed = await this.topups.markReversed(intent.id, reason);
-    if (!reversed) {
-      const current = (await this.topups.findById(intent.id))!;
-      if (current.status === 'reversed' && current.reversalConfirmedAt === null) await this.applyReversal(current);
-      return 'already_settled';
+  private async find(provider: TopupIntent['provider'], find: TopupLookup): Promise<TopupIntent | null> {
+    if (find.topupId && UUID.test(find.topupId)) {
+      const byId = await this.topups.findById(find.topupId);
+      if (byId?.provider === provider) return byId;
     }
-    return this.applyReversal(reversed);
+    if (find.providerRef) {
+      const byRef = await this.topups.findByProviderRef(provider, find.providerRef);
+      if (byRef) return byRef;
+    }
+    for (const captureRef of find.captureRefs ?? []) {
+      const byCapture = captureRef ? await this.topups.findByCaptureRef(provider, captureRef) : null;
+      if (byCapture) return byCapture;
+    }
+    return null;
   }
 
   /**
-   * Makes sure the credit happened (the same idempotent `topup`: if the engine had it, nothing
-   * changes; if a crash stopped it, it happens now), then takes it back. Crediting first keeps
-   * the ledger's story true, and means a credit still in flight cannot land after the reversal.
+   * Adds the fact to the top-up's settlement by compare-and-set on its version: of any number
+   * of writers at once, one stores, the others start again from what it stored (and find the
+   * fact there if it was the same). Then sends what the engine has not confirmed, in order.
    */
-  private async applyReversal(intent: TopupIntent): Promise<'reversed' | 'reversal_pending'> {
-    if (intent.creditError === null) {
-      const credited = intent.creditedAt !== null ? 'credited' : await this.credit(intent);
-      if (credited === 'pending') return 'reversal_pending';
-      if (credited === 'credited') {
-        const reply = await this.billing.request(intent.orgId, 'payment.reverse', {
-          idempotencyKey: `reverse:${intent.id}`,
-          amount: intent.amount.toFixed(minorUnits(intent.currency)),
-          currency: intent.currency,
-          reference: `${intent.provider}:${intent.providerRef}`,
-          reason: (intent.failureReason ?? 'reversed').slice(0, 200),
-        });
-        if (!reply.ok) {
-          // A passing failure or a bug: either way the sweep tries again, and the log says which.
-          const log = PASSING_ERRORS.has(reply.error?.code) ? 'warn' : 'error';
-          this.logger[log]({ msg: 'the engine did not take the reversal', topupId: intent.id, error: reply.error });
-          return 'reversal_pending';
-        }
+  private async settle(intent: TopupIntent, fact: SettlementFact): Promise<WebhookOutcome> {
+    let current: TopupIntent | null = intent;
+    for (let attempt = 0; attempt < MAX_SETTLE_ATTEMPTS && current; attempt++) {
+      const result = applyFact(current.settlement, fact);
+      if (result.outcome === 'refused') {
+        this.logger.error({ msg: 'settlement fact refused', topupId: current.id, fact: fact.key, reason: result.reason });
+        return 'too_many_facts';
       }
+      if (result.outcome === 'duplicate') {
+        // A repeat: repair what a crash may have left unsent (a no-op in the engine otherwise).
+        await this.deliver(current);
+        return 'already_settled';
+      }
+      const saved = await this.topups.saveSettlement(current.id, current.version, result.settlement, result.view);
+      if (!saved) {
+        current = await this.topups.findById(current.id);
+        continue;
+      }
+      const delivery = await this.deliver(saved);
+      if (result.emitted) return outcomeOf(result.emitted, delivery);
+      return result.view.status === 'failed' ? 'failed' : result.view.status === 'expired' ? 'expired' : 'recorded';
     }
-    // Nothing was ever credited (the engine refused the credit): nothing to take back.
-    await this.topups.markReversalConfirmed(intent.id);
-    return 'reversed';
+    this.logger.warn({ msg: 'settlement busy; the provider will retry', topupId: intent.id, fact: fact.key });
+    return 'busy';
   }
 
-  private async credit(intent: TopupIntent): Promise<CreditResult> {
-    const reply = await this.billing.request(intent.orgId, 'payment.topup', {
-      idempotencyKey: `topup:${intent.id}`,
-      amount: intent.amount.toFixed(minorUnits(intent.currency)),
-      currency: intent.currency,
-      provider: intent.provider,
-      reference: intent.providerRef,
-    });
-    if (reply.ok) {
-      await this.topups.markCredited(intent.id);
-      return 'credited';
+  /**
+   * Sends the top-up's ledger changes the engine has not confirmed, one after the other (a
+   * reversal never overtakes the credit it takes back), each with its own idempotency key, so
+   * whatever is sent again after a crash, by a webhook's repeat or by the sweep, takes effect once.
+   */
+  private async deliver(intent: TopupIntent): Promise<Delivery> {
+    if (intent.creditError !== null) return 'refused';
+    const changes = intent.settlement.changes;
+    for (let i = intent.changesConfirmed; i < changes.length; i++) {
+      const change = changes[i];
+      const reply = await this.billing.request(intent.orgId, change.kind === 'credit' ? 'payment.topup' : 'payment.reverse', this.command(intent, change));
+      if (reply.ok) {
+        await this.topups.markChangesConfirmed(intent.id, i + 1);
+        continue;
+      }
+      const code: string = reply.error?.code ?? ErrorCode.INTERNAL;
+      if (PASSING_ERRORS.has(code)) {
+        this.logger.warn({ msg: 'ledger change not confirmed; the sweep will retry', topupId: intent.id, key: change.idempotencyKey, error: reply.error });
+        return 'pending';
+      }
+      // Refused for good (another top-up fixed another currency first): an operator settles it by hand.
+      this.logger.error({ msg: 'the engine refused a ledger change of a paid top-up; it needs an operator', topupId: intent.id, orgId: intent.orgId, key: change.idempotencyKey, error: reply.error });
+      await this.topups.markLedgerRefused(intent.id, `${change.idempotencyKey}: ${code}: ${reply.error?.message ?? ''}`);
+      return 'refused';
     }
-    const code: string = reply.error?.code ?? ErrorCode.INTERNAL;
-    if (PASSING_ERRORS.has(code)) {
-      this.logger.warn({ msg: 'credit not confirmed; the sweep will retry', topupId: intent.id, error: reply.error });
-      return 'pending';
-    }
-    // Paid but refused for good (another top-up fixed another currency first): an operator refunds it.
-    this.logger.error({ msg: 'the engine refused the credit of a paid top-up; it needs a refund', topupId: intent.id, orgId: intent.orgId, error: reply.error });
-    await this.topups.markCreditRefused(intent.id, `${code}: ${reply.error?.message ?? ''}`);
-    return 'refused';
+    return 'sent';
+  }
+
+  private command(intent: TopupIntent, change: LedgerChange): object {
+    const amount = change.amount.toFixed(minorUnits(intent.currency));
+    if (change.kind === 'credit') return { idempotencyKey: change.idempotencyKey, amount, currency: intent.currency, provider: intent.provider, reference: intent.providerRef };
+    // The reference names the top-up's grant (`<provider>:<reference>`), which the reversal draws on first.
+    return { idempotencyKey: change.idempotencyKey, amount, currency: intent.currency, reference: `${intent.provider}:${intent.providerRef}`, reason: change.reason };
   }
 
   private logOutcome(provider: string, eventId: string, type: string, outcome: WebhookOutcome): void {
-    const level = outcome === 'amount_mismatch' || outcome === 'currency_mismatch' || outcome === 'unknown_topup' ? 'warn' : 'log';
-    this.logger[level]({ msg: 'payment webhook', provider, eventId, type, outcome });
+    const warn: readonly WebhookOutcome[] = ['amount_mismatch', 'currency_mismatch', 'unknown_topup', 'invalid_event', 'busy'];
+    this.logger[warn.includes(outcome) ? 'warn' : 'log']({ msg: 'payment webhook', provider, eventId, type, outcome });
   }
+}
+
+function outcomeOf(emitted: LedgerChange, delivery: Delivery): WebhookOutcome {
+  if (emitted.kind === 'credit') return delivery === 'sent' ? 'credited' : delivery === 'pending' ? 'credit_pending' : 'credit_refused';
+  return delivery === 'sent' ? 'reversed' : delivery === 'pending' ? 'reversal_pending' : 'reversal_refused';
+}
+
+/** Stripe's and PayPal's answer: 200 for whatever was read (they retry anything else for days), 503 when they should retry. */
+function answerOf(outcome: WebhookOutcome): WebhookAnswer {
+  if (outcome === 'busy') return { status: 503, body: { received: false, outcome } };
+  return { status: 200, body: { received: true, outcome } };
 }

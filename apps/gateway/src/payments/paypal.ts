@@ -1,6 +1,5 @@
 import { verify, X509Certificate } from 'crypto';
 import { crc32 } from 'zlib';
-import { Decimal } from '@billing/domain';
 
 /**
  * PayPal's webhook signature, verified the way PayPal's SDKs do it offline: PayPal signs
@@ -166,57 +165,4 @@ export async function verifyPaypalTransmission(
   const signature = Buffer.from(t.transmissionSig, 'base64');
   const ok = verify('sha256', Buffer.from(paypalSignedMessage(t, webhookId, rawBody), 'utf8'), cert.publicKey, signature);
   return ok ? null : 'signature does not verify';
-}
-
-/** What a verified PayPal event means for a top-up. */
-export type PaypalOutcome =
-  | { readonly kind: 'succeeded'; readonly orderId: string; readonly captureId: string; readonly topupId: string | null; readonly amount: Decimal | null; readonly currency: string }
-  | { readonly kind: 'failed'; readonly orderId: string; readonly reason: string }
-  /** `amount`: what went back, when the resource says (a refund smaller than the capture is partial). */
-  | { readonly kind: 'reversed'; readonly captureId: string | null; readonly topupId: string | null; readonly amount: Decimal | null; readonly reason: string }
-  | { readonly kind: 'ignored'; readonly reason: string };
-
-type Obj = Record<string, unknown>;
-const obj = (v: unknown): Obj | null => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : null);
-const str = (v: unknown): string | null => (typeof v === 'string' && v.length > 0 ? v : null);
-const DECIMAL = /^(0|[1-9][0-9]{0,19})(\.[0-9]{1,8})?$/;
-
-/** The capture a refund belongs to: its `up` link (`.../v2/payments/captures/<id>`). */
-function capturedBy(resource: Obj): string | null {
-  const links = Array.isArray(resource.links) ? resource.links : [];
-  for (const l of links) {
-    const link = obj(l);
-    const m = link?.rel === 'up' ? /\/captures\/([A-Za-z0-9]+)$/.exec(String(link.href ?? '')) : null;
-    if (m) return m[1];
-  }
-  return null;
-}
-
-export function readPaypalEvent(event: Obj): PaypalOutcome {
-  const type = str(event.event_type) ?? '';
-  const resource = obj(event.resource);
-  if (!resource) return { kind: 'ignored', reason: 'no resource' };
-  const orderId = str(obj(obj(resource.supplementary_data)?.related_ids)?.order_id);
-  switch (type) {
-    case 'PAYMENT.CAPTURE.COMPLETED': {
-      const captureId = str(resource.id);
-      if (!orderId || !captureId) return { kind: 'ignored', reason: 'a capture without its order id' };
-      const amount = obj(resource.amount);
-      const value = str(amount?.value);
-      return { kind: 'succeeded', orderId, captureId, topupId: str(resource.custom_id), amount: value && DECIMAL.test(value) ? new Decimal(value) : null, currency: str(amount?.currency_code) ?? '' };
-    }
-    case 'PAYMENT.CAPTURE.DENIED':
-    case 'PAYMENT.CAPTURE.DECLINED':
-      if (!orderId) return { kind: 'ignored', reason: 'a capture without its order id' };
-      return { kind: 'failed', orderId, reason: `paypal ${type}` };
-    case 'PAYMENT.CAPTURE.REFUNDED':
-    case 'PAYMENT.CAPTURE.REVERSED':
-      // The resource is the refund (its `up` link names the capture) or, for some reversals, the capture itself.
-    {
-      const value = str(obj(resource.amount)?.value);
-      return { kind: 'reversed', captureId: capturedBy(resource) ?? str(resource.id), topupId: str(resource.custom_id), amount: value && DECIMAL.test(value) ? new Decimal(value) : null, reason: `paypal ${type}` };
-    }
-    default:
-      return { kind: 'ignored', reason: `event type ${type || '(none)'} is not used` };
-  }
 }

@@ -1,19 +1,24 @@
 import { EntitySchema } from '@mikro-orm/core';
+import { SETTLEMENT_STATUSES, SettlementStatus } from '@billing/domain';
 
 export const TOPUP_PROVIDERS = ['stripe', 'vnpay', 'paypal'] as const;
 export type TopupProvider = (typeof TOPUP_PROVIDERS)[number];
 
-export const TOPUP_STATUSES = ['pending', 'succeeded', 'failed', 'reversed'] as const;
-export type TopupStatus = (typeof TOPUP_STATUSES)[number];
+/** The settlement machine's states (`libs/domain/src/settlement.ts`). */
+export const TOPUP_STATUSES = SETTLEMENT_STATUSES;
+export type TopupStatus = SettlementStatus;
 
 /**
- * A top-up an organization started and the payment provider settles. Status moves only by
- * compare-and-set (`pending` -> `succeeded` | `failed`, `succeeded` -> `reversed`), so that any
- * number of copies of one webhook settle it once. The wallet is credited by the engine, not
- * here: `creditedAt` records that the engine confirmed the `topup` command (until then a sweep
- * re-sends it, idempotently), `reversalConfirmedAt` the same for a `reverse`. `creditError`
- * keeps a permanent refusal of the credit (a currency fixed meanwhile by another top-up), which
- * no retry can cure and an operator must refund.
+ * A top-up an organization started and the payment provider settles. Settlement is derived from
+ * the set of facts the provider reported (`settlementFacts`, JSON, one per provider id), and the
+ * ledger changes they made are appended to `ledgerChanges` (never edited); both, with `status`,
+ * change only by compare-and-set on `version`, so that any number of copies of one webhook act
+ * once. The wallet is credited by the engine, not here: the engine confirmed the first
+ * `ledgerChangesConfirmed` changes (until then a sweep re-sends them, in order and idempotently);
+ * `creditedAt` records the first credit's confirmation. `creditError` keeps a permanent refusal
+ * (a currency fixed meanwhile by another top-up), which no retry can cure and an operator must
+ * settle; no change past it is sent. `reversalConfirmedAt` is from before the machine: no longer
+ * written.
  */
 export interface TopupIntentRow {
   id: string;
@@ -31,6 +36,11 @@ export interface TopupIntentRow {
   creditedAt?: Date | null;
   creditError?: string | null;
   reversalConfirmedAt?: Date | null;
+  settlementFacts: unknown[];
+  ledgerChanges: unknown[];
+  ledgerChangesConfirmed: number;
+  version: number;
+  updatedAt: Date;
 }
 
 export const TopupIntentEntity = new EntitySchema<TopupIntentRow>({
@@ -51,6 +61,11 @@ export const TopupIntentEntity = new EntitySchema<TopupIntentRow>({
     creditedAt: { type: 'Date', columnType: 'timestamptz', nullable: true },
     creditError: { type: 'text', nullable: true },
     reversalConfirmedAt: { type: 'Date', columnType: 'timestamptz', nullable: true },
+    settlementFacts: { type: 'json', defaultRaw: `'[]'::jsonb` },
+    ledgerChanges: { type: 'json', defaultRaw: `'[]'::jsonb` },
+    ledgerChangesConfirmed: { type: 'integer', default: 0 },
+    version: { type: 'integer', default: 0 },
+    updatedAt: { type: 'Date', columnType: 'timestamptz', defaultRaw: 'now()' },
   },
   // A provider's reference names one top-up; a webhook finds it by that.
   uniques: [{ name: 'topup_intents_provider_provider_ref_unique', properties: ['provider', 'providerRef'] }],
