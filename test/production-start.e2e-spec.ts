@@ -24,7 +24,7 @@ const START = path.join(START_DIR, 'scripts', 'start.js');
 
 /** Every variable each process refuses to start without in production (README, "Production checklist"). */
 const ENGINE_NEEDS = ['NATS_PASSWORD_BILLING', 'DATABASE_URL'];
-const GATEWAY_NEEDS = ['NATS_PASSWORD_GATEWAY', 'DATABASE_URL', 'JWT_SECRET', 'OPERATOR_JWT_SECRET', 'NATS_PASSWORD_OPERATOR', 'STRIPE_WEBHOOK_SECRET', 'VNPAY_TMN_CODE', 'VNPAY_HASH_SECRET', 'VNPAY_PAY_URL', 'VNPAY_RETURN_URL', 'PAYPAL_WEBHOOK_ID'];
+const GATEWAY_NEEDS = ['NATS_PASSWORD_GATEWAY', 'DATABASE_URL', 'JWT_SECRET', 'OPERATOR_JWT_SECRET', 'NATS_PASSWORD_OPERATOR', 'STRIPE_WEBHOOK_SECRET', 'VNPAY_TMN_CODE', 'VNPAY_HASH_SECRET', 'VNPAY_PAY_URL', 'VNPAY_RETURN_URL', 'PAYPAL_WEBHOOK_ID', 'STRIPE_SECRET_KEY', 'PAYPAL_CLIENT_ID', 'PAYPAL_CLIENT_SECRET', 'PAYPAL_RETURN_URL', 'VNPAY_API_URL'];
 const ALERTS_NEEDS = ['NATS_PASSWORD_ALERTS', 'DATABASE_URL', 'ALERTS_SECRET_KEY'];
 
 interface Run {
@@ -111,6 +111,11 @@ describe('production refuses development defaults', () => {
     secretFile('VNPAY_PAY_URL', 'https://pay.vnpay.vn/vpcpay.html');
     secretFile('VNPAY_RETURN_URL', 'https://portal.example.com/billing/topup');
     secretFile('PAYPAL_WEBHOOK_ID', `WH-${randomBytes(8).toString('hex').toUpperCase()}`);
+    secretFile('STRIPE_SECRET_KEY', `sk_live_${randomBytes(24).toString('hex')}`);
+    secretFile('PAYPAL_CLIENT_ID', `A${randomBytes(20).toString('hex')}`);
+    secretFile('PAYPAL_CLIENT_SECRET', `E${randomBytes(20).toString('hex')}`);
+    secretFile('PAYPAL_RETURN_URL', 'https://portal.example.com/payments/paypal/return');
+    secretFile('VNPAY_API_URL', 'https://merchant.vnpay.vn/merchant_webapi/api/transaction');
     secretFile('ALERTS_SECRET_KEY', randomBytes(32).toString('hex'));
   }, 300_000);
 
@@ -167,6 +172,8 @@ describe('production refuses development defaults', () => {
       NATS_PASSWORD_GATEWAY: 'CHANGE_ME',
       // A file that is not there.
       VNPAY_HASH_SECRET_FILE: path.join(secretsDir, 'no-such-file'),
+      // Payments made up instead of the providers' APIs.
+      PAYMENT_PROVIDERS: 'offline',
     };
     for (const name of ['JWT_SECRET', 'OPERATOR_JWT_SECRET', 'STRIPE_WEBHOOK_SECRET', 'PAYPAL_WEBHOOK_ID', 'DATABASE_URL', 'NATS_PASSWORD_GATEWAY']) delete env[`${name}_FILE`];
     const run = await runToExit(path.join(ENGINE_BUILD_DIR, MAIN.gateway), env);
@@ -181,6 +188,7 @@ describe('production refuses development defaults', () => {
         'STRIPE_WEBHOOK_SECRET is a development default',
         `VNPAY_HASH_SECRET_FILE '${path.join(secretsDir, 'no-such-file')}' cannot be read: ENOENT`,
         'PAYPAL_WEBHOOK_ID is a development default',
+        'PAYMENT_PROVIDERS=offline is refused in production',
       ].sort(),
     );
 

@@ -26,7 +26,8 @@ export interface TestGateway {
 
 /**
  * Every test's requests come from 127.0.0.1: only the tests of the limits themselves
- * (rate-limits.e2e-spec.ts) run with limits that a test can reach.
+ * (rate-limits.e2e-spec.ts) run with limits that a test can reach. Payment providers are
+ * offline unless a test says otherwise (test/payment-providers.e2e-spec.ts).
  */
 export const TEST_EDGE_ENV: Record<string, string> = {
   RATE_LIMIT_TOPUPS_PER_ORG: '1000000',
@@ -35,6 +36,9 @@ export const TEST_EDGE_ENV: Record<string, string> = {
   RATE_LIMIT_REDEEMS_PER_ADDRESS: '1000000',
   RATE_LIMIT_AUTH_FAILURES_PER_ADDRESS: '1000000',
   HEALTH_DETAILS_TOKEN: TEST_HEALTH_DETAILS_TOKEN,
+  // Tests that start top-ups without testing the providers' APIs: references made up, nothing
+  // leaves the machine. The provider tests set PAYMENT_PROVIDERS=api with the local fakes' URLs.
+  PAYMENT_PROVIDERS: 'offline',
 };
 
 /** A gateway on a free port, talking to the test engine's subjects. */

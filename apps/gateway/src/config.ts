@@ -4,6 +4,7 @@ import { envInt, envSetting, guardedSetting, healthDetailsToken } from '@billing
 import { EdgeConfig, loadEdgeConfig } from './edge/edge.config';
 import { JWT_SECRET_SETTING } from './gateway.secrets';
 import { loadOperatorSettings, OperatorSettings } from './operator/operator.config';
+import { loadPaymentsConfig, PaymentsConfig } from './payments/payments.config';
 
 /** What a browser or API token must carry and may last (see README, "Tokens"). */
 export interface TokenSettings {
@@ -37,6 +38,8 @@ export interface GatewayConfig {
   readonly edge: EdgeConfig;
   /** Bearer token of /health/details (HEALTH_DETAILS_TOKEN); null: details for no one. */
   readonly healthDetailsToken: string | null;
+  /** The payment providers: their clients (PAYMENT_PROVIDERS, base URLs, credentials, timeouts), webhooks and sweep. */
+  readonly payments: PaymentsConfig;
 }
 
 export const DEFAULT_JWT_ISSUER = 'gpu-billing';
@@ -79,5 +82,6 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     edge: loadEdgeConfig(env),
     healthDetailsToken: healthDetailsToken(env),
     operators: loadOperatorSettings(env, { secret, issuer, audience }),
+    payments: loadPaymentsConfig(env),
   };
 }

@@ -55,4 +55,11 @@ describe('reviewSettings', () => {
     expect(reviewSettings(ok, settings)).toEqual({ problems: [], devDefaults: [] });
     expect(reviewSettings({ ...ok, NATS_CREDS: undefined, NATS_PASSWORD_X: 'p' }, settings)).toEqual({ problems: [], devDefaults: [] });
   });
+
+  it('lets an optional setting be left unset, and refuses the values production may not run with', () => {
+    const modes: GuardedSetting[] = [{ name: 'PAYMENT_PROVIDERS', optional: true, refusedValues: ['offline'] }];
+    expect(reviewSettings({}, modes)).toEqual({ problems: [], devDefaults: [] });
+    expect(reviewSettings({ PAYMENT_PROVIDERS: 'api' }, modes)).toEqual({ problems: [], devDefaults: [] });
+    expect(reviewSettings({ PAYMENT_PROVIDERS: 'offline' }, modes)).toEqual({ problems: ['PAYMENT_PROVIDERS=offline is refused in production'], devDefaults: ['PAYMENT_PROVIDERS=offline'] });
+  });
 });

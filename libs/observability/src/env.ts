@@ -53,6 +53,10 @@ export interface GuardedSetting {
   readonly devDefault?: string;
   /** The least length production accepts (an HS256 key shorter than its hash is weak: RFC 7518 3.2). */
   readonly minLength?: number;
+  /** Values production refuses whatever else (PAYMENT_PROVIDERS=offline: payments that are made up). */
+  readonly refusedValues?: readonly string[];
+  /** Left unset is fine (it has a default production accepts): only `refusedValues` are refused. */
+  readonly optional?: boolean;
 }
 
 /** The value of a guarded setting: its variable (or file), else its development default. */
@@ -92,7 +96,11 @@ export function reviewSettings(env: NodeJS.ProcessEnv, settings: readonly Guarde
       continue;
     }
     if (value === undefined && other !== undefined) continue;
-    if (value === undefined) {
+    if (value === undefined && s.optional) continue;
+    if (value !== undefined && s.refusedValues?.includes(value)) {
+      problems.push(`${s.name}=${value} is refused in production`);
+      devDefaults.push(`${s.name}=${value}`);
+    } else if (value === undefined) {
       problems.push(`${label} is missing`);
       devDefaults.push(label);
     } else if (value === s.devDefault || PLACEHOLDER.test(value)) {

@@ -1,6 +1,7 @@
 import { Controller, Get, Headers, HttpCode, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { PaymentsService } from './payments.service';
+import { PaypalApprovals } from './paypal-approvals';
 
 /** Provider webhook bodies are small JSON documents; a larger one is refused before any signature work. */
 export const MAX_WEBHOOK_BODY_BYTES = 64 * 1024;
@@ -22,7 +23,10 @@ interface Response {
 @ApiExcludeController()
 @Controller('webhooks')
 export class PaymentWebhooksController {
-  constructor(private readonly payments: PaymentsService) {}
+  constructor(
+    private readonly payments: PaymentsService,
+    private readonly approvals: PaypalApprovals,
+  ) {}
 
   @Post('stripe')
   async stripe(@Req() req: RawRequest, @Res() res: Response, @Headers('stripe-signature') signature?: string) {
@@ -37,6 +41,18 @@ export class PaymentWebhooksController {
     const raw = this.raw(req, res);
     if (!raw) return;
     const answer = await this.payments.paypalWebhook(raw, req.headers);
+    // Verified (200) and the buyer approved: capture the order now. If PayPal cannot be reached, a
+    // 503 makes PayPal deliver the event again later, when the capture is tried again.
+    const approved = answer.status === 200 ? approvedOrderId(raw) : null;
+    if (approved) {
+      const { outcome } = await this.approvals.capture(approved, 'webhook');
+      if (outcome === 'retry_later') {
+        res.status(503).json({ received: false, error: 'the order could not be captured now; deliver again later' });
+        return;
+      }
+      res.status(200).json({ ...answer.body, capture: outcome });
+      return;
+    }
     res.status(answer.status).json(answer.body);
   }
 
@@ -57,5 +73,15 @@ export class PaymentWebhooksController {
       return null;
     }
     return req.rawBody;
+  }
+}
+
+/** The order id of a CHECKOUT.ORDER.APPROVED event (its resource is the order), else null. */
+function approvedOrderId(raw: Buffer): string | null {
+  try {
+    const event = JSON.parse(raw.toString('utf8')) as { event_type?: unknown; resource?: { id?: unknown } };
+    return event?.event_type === 'CHECKOUT.ORDER.APPROVED' && typeof event.resource?.id === 'string' ? event.resource.id : null;
+  } catch {
+    return null;
   }
 }

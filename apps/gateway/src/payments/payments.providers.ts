@@ -3,27 +3,59 @@ import { openDatabase, TopupRepository } from '@billing/persistence';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { GatewayConfig } from '../config';
 import { PaymentWebhooksController } from './payment-webhooks.controller';
-import { loadPaymentsConfig, PaymentsConfig } from './payments.config';
+import { PaymentsConfig } from './payments.config';
 import { PaymentsService } from './payments.service';
 import { PaymentsSweeper } from './payments.sweeper';
 import { PAYMENTS_CONFIG, PAYMENTS_ORM } from './payments.tokens';
-import { OfflinePayPalClient, OfflineStripeClient, PAYPAL_CLIENT, STRIPE_CLIENT } from './provider-clients';
+import { OfflinePayPalClient, OfflineStripeClient, OfflineVnpayClient, PAYPAL_CLIENT, PayPalClient, STRIPE_CLIENT, VNPAY_CLIENT } from './provider-clients';
 import { TopupsController } from './topups.controller';
+import { PaypalApprovals } from './paypal-approvals';
+import { PayPalApiClient } from './paypal-client';
+import { PaypalReturnController } from './paypal-return.controller';
+import { ApiPaypalWebhookVerifier, LocalPaypalWebhookVerifier, PAYPAL_WEBHOOK_VERIFIER } from './paypal-webhook-verifier';
+import { StripeApiClient } from './stripe-client';
+import { VnpayApiClient } from './vnpay-api';
 
-export const PAYMENTS_CONTROLLERS: Type[] = [TopupsController, PaymentWebhooksController];
+export const PAYMENTS_CONTROLLERS: Type[] = [TopupsController, PaymentWebhooksController, PaypalReturnController];
+
+/**
+ * The providers' API clients: the real ones (the `stripe` SDK; PayPal and VNPAY over HTTPS) at
+ * the configured base URLs, or, with PAYMENT_PROVIDERS=offline only, ones that call nothing.
+ */
+export function paymentClientProviders(config: PaymentsConfig): Provider[] {
+  if (config.providers === 'offline') {
+    return [
+      { provide: STRIPE_CLIENT, useClass: OfflineStripeClient },
+      { provide: PAYPAL_CLIENT, useClass: OfflinePayPalClient },
+      { provide: VNPAY_CLIENT, useClass: OfflineVnpayClient },
+    ];
+  }
+  const policy = config.calls;
+  return [
+    { provide: STRIPE_CLIENT, useFactory: () => new StripeApiClient({ secretKey: config.stripe.secretKey, apiBaseUrl: config.stripe.apiBaseUrl, policy }) },
+    { provide: PAYPAL_CLIENT, useFactory: () => new PayPalApiClient({ ...config.paypal, policy }) },
+    { provide: VNPAY_CLIENT, useFactory: () => new VnpayApiClient({ ...config.vnpay, policy }) },
+  ];
+}
 
 /**
  * The top-up providers, spread into the gateway module (they use its BillingClient). The
  * gateway opens the database for the top-up intents; migrations run under the advisory lock,
  * so it may start before or with the engine.
  */
-export function paymentsProviders(gateway: GatewayConfig, config: PaymentsConfig = loadPaymentsConfig()): Provider[] {
+export function paymentsProviders(gateway: GatewayConfig, config: PaymentsConfig = gateway.payments): Provider[] {
   return [
     { provide: PAYMENTS_CONFIG, useValue: config },
     { provide: PAYMENTS_ORM, useFactory: () => openDatabase(gateway.databaseUrl, config.dbPoolMax) },
     { provide: TopupRepository, inject: [PAYMENTS_ORM], useFactory: (orm: MikroORM) => new TopupRepository(orm) },
-    { provide: STRIPE_CLIENT, useClass: OfflineStripeClient },
-    { provide: PAYPAL_CLIENT, useClass: OfflinePayPalClient },
+    ...paymentClientProviders(config),
+    {
+      provide: PAYPAL_WEBHOOK_VERIFIER,
+      inject: [PAYPAL_CLIENT],
+      useFactory: (paypal: PayPalClient) =>
+        config.paypal.webhookVerification === 'api' ? new ApiPaypalWebhookVerifier(config.paypal.webhookId, paypal) : new LocalPaypalWebhookVerifier(config.paypal.webhookId, config.paypal.certificates),
+    },
+    PaypalApprovals,
     PaymentsService,
     PaymentsSweeper,
   ];

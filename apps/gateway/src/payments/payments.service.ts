@@ -7,7 +7,8 @@ import { BillingClient } from '../wallet/billing.client';
 import { toMinorUnits } from './payment-amounts';
 import { PaymentsConfig, SWEEP_BATCH_SIZE } from './payments.config';
 import { PAYMENTS_CONFIG } from './payments.tokens';
-import { readPaypalHeaders, verifyPaypalTransmission } from './paypal';
+import { readPaypalHeaders } from './paypal';
+import { PAYPAL_WEBHOOK_VERIFIER, PaypalWebhookVerifier } from './paypal-webhook-verifier';
 import { readPaypalReport } from './paypal-settlement';
 import { PAYPAL_CLIENT, PayPalClient, STRIPE_CLIENT, StripeClient } from './provider-clients';
 import { verifyStripeEvent } from './stripe';
@@ -82,6 +83,8 @@ export class PaymentsService {
     @Inject(PAYMENTS_CONFIG) private readonly config: PaymentsConfig,
     @Inject(STRIPE_CLIENT) private readonly stripe: StripeClient,
     @Inject(PAYPAL_CLIENT) private readonly paypal: PayPalClient,
+    /** PAYPAL_WEBHOOK_VERIFICATION: the certificate here (local) or PayPal's verify-webhook-signature API. */
+    @Inject(PAYPAL_WEBHOOK_VERIFIER) private readonly paypalVerifier: PaypalWebhookVerifier,
   ) {}
 
   /** Records a pending top-up and returns what the browser needs to pay it. */
@@ -113,7 +116,7 @@ export class PaymentsService {
       } else if (provider === 'paypal') {
         const order = await this.paypal.createOrder({ topupId: id, amount, currency });
         providerRef = order.orderId;
-        pay = { paypal: { orderId: order.orderId } };
+        pay = { paypal: { orderId: order.orderId, approveUrl: order.approveUrl } };
       } else {
         // VNPAY's vnp_TxnRef: letters and digits.
         providerRef = id.replace(/-/g, '');
@@ -175,7 +178,7 @@ export class PaymentsService {
   async paypalWebhook(rawBody: Buffer, headers: Record<string, string | string[] | undefined>, now = new Date()): Promise<WebhookAnswer> {
     const transmission = readPaypalHeaders(headers);
     const refusal = transmission
-      ? await verifyPaypalTransmission(transmission, rawBody, this.config.paypal.webhookId, this.config.paypal.certificates, now)
+      ? await this.paypalVerifier.verify(transmission, rawBody, now)
       : 'PAYPAL-* signature headers missing';
     if (refusal !== null) {
       this.logger.warn({ msg: 'paypal webhook refused', reason: refusal });

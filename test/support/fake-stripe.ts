@@ -1,0 +1,220 @@
+import { createHmac } from 'crypto';
+import { deliver, FakeAnswer, FakeProvider, randomId, RecordedRequest } from './fake-provider';
+
+/**
+ * A local Stripe speaking Stripe's HTTP API as its reference documents it, for the parts the
+ * gateway uses: `POST /v1/payment_intents`, `GET /v1/payment_intents/:id`, `POST /v1/refunds`,
+ * with form-encoded bodies (`metadata[topupId]=...`), `Authorization: Bearer sk_...`,
+ * `Idempotency-Key` (a repeat with the same parameters gets the first answer back, marked
+ * `Idempotent-Replayed: true`; other parameters get 400 idempotency_error; one still running
+ * gets 409), and Stripe's error body `{error: {type, code, message}}`. It plays the payer too
+ * (`pay`) and sends the webhooks Stripe would, signed with the endpoint's secret
+ * (`Stripe-Signature: t=<unix time>,v1=<HMAC-SHA256 of "<t>.<body>">`).
+ */
+export interface FakePaymentIntent {
+  id: string;
+  object: 'payment_intent';
+  amount: number;
+  amount_received: number;
+  currency: string;
+  status: string;
+  client_secret: string;
+  metadata: Record<string, string>;
+  description: string | null;
+  created: number;
+  livemode: false;
+  latest_charge: string | null;
+  last_payment_error: { type: string; code: string; decline_code?: string; message: string } | null;
+  automatic_payment_methods: { enabled: boolean } | null;
+}
+
+interface Charge {
+  id: string;
+  amount: number;
+  amount_refunded: number;
+  payment_intent: string;
+  currency: string;
+}
+
+interface Stored {
+  readonly fingerprint: string;
+  answer: FakeAnswer | null;
+}
+
+export interface FakeStripeOptions {
+  /** The secret key the gateway must call with. */
+  readonly secretKey: string;
+  /** The webhook endpoint's signing secret (`whsec_...`). */
+  readonly webhookSecret: string;
+}
+
+const error = (status: number, type: string, message: string, extra: Record<string, unknown> = {}): FakeAnswer => ({
+  status,
+  headers: { 'request-id': `req_${randomId(14)}` },
+  body: { error: { type, message, ...extra } },
+});
+
+/** `a[b]=1&a[c][d]=2` as Stripe reads it. */
+export function parseStripeForm(text: string): Record<string, any> {
+  const out: Record<string, any> = {};
+  for (const [key, value] of new URLSearchParams(text)) {
+    const path = key.replace(/\]/g, '').split('[');
+    let node = out;
+    for (const part of path.slice(0, -1)) node = node[part] ??= {};
+    node[path[path.length - 1]] = value;
+  }
+  return out;
+}
+
+export class FakeStripe extends FakeProvider {
+  readonly paymentIntents = new Map<string, FakePaymentIntent>();
+  readonly charges = new Map<string, Charge>();
+  readonly refunds: any[] = [];
+  /** Where Stripe delivers events: the gateway's `/webhooks/stripe`. */
+  webhookUrl: string | null = null;
+  private readonly idempotency = new Map<string, Stored>();
+  private declines = 0;
+
+  constructor(readonly options: FakeStripeOptions) {
+    super();
+  }
+
+  /** The next PaymentIntent create is refused as a card decline (402 card_error), as Stripe answers a confirm=true create. */
+  declineNext(times = 1): void {
+    this.declines += times;
+  }
+
+  protected faultBody(status: number): unknown {
+    if (status === 429) return { error: { type: 'invalid_request_error', code: 'rate_limit', message: 'Too many requests hit the API too quickly.' } };
+    return { error: { type: 'api_error', message: 'Something went wrong on Stripe\'s end.' } };
+  }
+
+  protected async handle(request: RecordedRequest): Promise<FakeAnswer> {
+    const auth = request.headers.authorization ?? '';
+    if (auth !== `Bearer ${this.options.secretKey}`) {
+      return error(401, 'invalid_request_error', `Invalid API Key provided: ${auth.replace(/^Bearer /, '').slice(0, 8)}********`);
+    }
+    const path = request.url.split('?')[0];
+    if (request.method !== 'POST') return this.route(request.method, path, {});
+    if (!/^application\/x-www-form-urlencoded/.test(String(request.headers['content-type']))) return error(400, 'invalid_request_error', 'Invalid request: bodies are form-encoded');
+    const params = parseStripeForm(request.body);
+    const key = request.headers['idempotency-key'];
+    if (typeof key !== 'string') return this.route('POST', path, params);
+    const fingerprint = `${path}?${[...new URLSearchParams(request.body)].sort().map(([k, v]) => `${k}=${v}`).join('&')}`;
+    const stored = this.idempotency.get(key);
+    if (stored) {
+      if (stored.fingerprint !== fingerprint) {
+        return error(400, 'idempotency_error', `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${key}' if you meant to execute a different request.`);
+      }
+      if (!stored.answer) return error(409, 'idempotency_error', 'There is currently another in-progress request using this Idempotent Key (that probably means you submitted twice, and the other request is still going through): ' + key);
+      return { ...stored.answer, headers: { ...stored.answer.headers, 'idempotent-replayed': 'true', 'original-request': 'req_original' } };
+    }
+    const entry: Stored = { fingerprint, answer: null };
+    this.idempotency.set(key, entry);
+    const answer = await this.route('POST', path, params);
+    // Stripe saves the result of a request that ran (success or 4xx); it does not save a 5xx it could not finish.
+    if (answer.status >= 500) this.idempotency.delete(key);
+    else entry.answer = answer;
+    return answer;
+  }
+
+  private async route(method: string, path: string, params: Record<string, any>): Promise<FakeAnswer> {
+    let m: RegExpExecArray | null;
+    if (method === 'POST' && path === '/v1/payment_intents') return this.createIntent(params);
+    if (method === 'GET' && (m = /^\/v1\/payment_intents\/([A-Za-z0-9_]+)$/.exec(path))) {
+      const pi = this.paymentIntents.get(m[1]);
+      return pi ? { status: 200, body: pi } : error(404, 'invalid_request_error', `No such payment_intent: '${m[1]}'`, { code: 'resource_missing', param: 'intent' });
+    }
+    if (method === 'POST' && path === '/v1/refunds') return this.createRefund(params);
+    return error(404, 'invalid_request_error', `Unrecognized request URL (${method}: ${path}).`);
+  }
+
+  private createIntent(params: Record<string, any>): FakeAnswer {
+    const amount = Number(params.amount);
+    if (!/^[0-9]+$/.test(String(params.amount ?? '')) || amount < 1) return error(400, 'invalid_request_error', 'Missing required param: amount.', { code: 'parameter_missing', param: 'amount' });
+    if (!/^[a-z]{3}$/.test(String(params.currency ?? ''))) return error(400, 'invalid_request_error', 'Invalid currency', { code: 'parameter_invalid_empty', param: 'currency' });
+    if (this.declines > 0) {
+      this.declines--;
+      return error(402, 'card_error', 'Your card was declined.', { code: 'card_declined', decline_code: 'generic_decline' });
+    }
+    const id = `pi_${randomId(24)}`;
+    const pi: FakePaymentIntent = {
+      id,
+      object: 'payment_intent',
+      amount,
+      amount_received: 0,
+      currency: params.currency,
+      status: 'requires_payment_method',
+      client_secret: `${id}_secret_${randomId(24)}`,
+      metadata: params.metadata ?? {},
+      description: params.description ?? null,
+      created: Math.floor(Date.now() / 1000),
+      livemode: false,
+      latest_charge: null,
+      last_payment_error: null,
+      automatic_payment_methods: params.automatic_payment_methods ? { enabled: params.automatic_payment_methods.enabled === 'true' } : null,
+    };
+    this.paymentIntents.set(id, pi);
+    return { status: 200, headers: { 'request-id': `req_${randomId(14)}` }, body: pi };
+  }
+
+  private createRefund(params: Record<string, any>): FakeAnswer {
+    const pi = this.paymentIntents.get(String(params.payment_intent ?? ''));
+    if (!pi) return error(400, 'invalid_request_error', `No such payment_intent: '${params.payment_intent}'`, { code: 'resource_missing', param: 'payment_intent' });
+    const charge = pi.latest_charge ? this.charges.get(pi.latest_charge) : undefined;
+    if (pi.status !== 'succeeded' || !charge) return error(400, 'invalid_request_error', `This PaymentIntent (${pi.id}) does not have a successful charge to refund.`, { code: 'charge_not_refundable' });
+    const left = charge.amount - charge.amount_refunded;
+    if (left === 0) return error(400, 'invalid_request_error', `Charge ${charge.id} has already been refunded.`, { code: 'charge_already_refunded' });
+    const amount = params.amount === undefined ? left : Number(params.amount);
+    if (!Number.isSafeInteger(amount) || amount < 1 || amount > left) return error(400, 'invalid_request_error', `Refund amount (${params.amount}) is greater than unrefunded amount on charge (${left})`, { code: 'amount_too_large', param: 'amount' });
+    charge.amount_refunded += amount;
+    const refund = { id: `re_${randomId(24)}`, object: 'refund', amount, currency: pi.currency, charge: charge.id, payment_intent: pi.id, status: 'succeeded', metadata: params.metadata ?? {}, created: Math.floor(Date.now() / 1000) };
+    this.refunds.push(refund);
+    if (this.webhookUrl) {
+      const chargeObject = { id: charge.id, object: 'charge', amount: charge.amount, amount_refunded: charge.amount_refunded, refunded: charge.amount_refunded === charge.amount, currency: charge.currency, payment_intent: pi.id, metadata: pi.metadata };
+      void this.sendEvent('charge.refunded', chargeObject).catch(() => undefined);
+    }
+    return { status: 200, body: refund };
+  }
+
+  /**
+   * The payer pays (or fails to): the PaymentIntent succeeds, or its attempt is declined, and
+   * the event goes to the webhook endpoint. Returns the endpoint's answer.
+   */
+  async pay(paymentIntentId: string, outcome: 'succeeded' | 'declined' = 'succeeded'): Promise<{ status: number; body: any }> {
+    const pi = this.paymentIntents.get(paymentIntentId);
+    if (!pi) throw new Error(`fake Stripe has no ${paymentIntentId}`);
+    if (outcome === 'succeeded') {
+      const charge: Charge = { id: `ch_${randomId(24)}`, amount: pi.amount, amount_refunded: 0, payment_intent: pi.id, currency: pi.currency };
+      this.charges.set(charge.id, charge);
+      Object.assign(pi, { status: 'succeeded', amount_received: pi.amount, latest_charge: charge.id, last_payment_error: null });
+      return this.sendEvent('payment_intent.succeeded', pi);
+    }
+    Object.assign(pi, { status: 'requires_payment_method', last_payment_error: { type: 'card_error', code: 'card_declined', decline_code: 'insufficient_funds', message: 'Your card has insufficient funds.' } });
+    return this.sendEvent('payment_intent.payment_failed', pi);
+  }
+
+  /** An event as Stripe delivers it, signed with the endpoint's secret. */
+  signedEvent(type: string, object: unknown, at = new Date()): { payload: string; headers: Record<string, string> } {
+    const payload = JSON.stringify({
+      id: `evt_${randomId(24)}`,
+      object: 'event',
+      api_version: '2025-01-27.acacia',
+      created: Math.floor(at.getTime() / 1000),
+      data: { object },
+      livemode: false,
+      pending_webhooks: 1,
+      request: { id: null, idempotency_key: null },
+      type,
+    });
+    const t = Math.floor(at.getTime() / 1000);
+    const v1 = createHmac('sha256', this.options.webhookSecret).update(`${t}.${payload}`, 'utf8').digest('hex');
+    return { payload, headers: { 'content-type': 'application/json; charset=utf-8', 'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)', 'stripe-signature': `t=${t},v1=${v1}` } };
+  }
+
+  async sendEvent(type: string, object: unknown): Promise<{ status: number; body: any }> {
+    if (!this.webhookUrl) throw new Error('fake Stripe has no webhook endpoint');
+    const event = this.signedEvent(type, JSON.parse(JSON.stringify(object)));
+    return deliver(this.webhookUrl, 'POST', event.headers, event.payload);
+  }
+}
