@@ -20,11 +20,13 @@ describe('applying lifecycle events to a resource', () => {
     const pending = apply(null, input('p', 'PENDING', 0));
     expect(pending.recomputeFromMs).toBeNull();
     const running = apply(pending, input('a', 'RUNNING', HOUR));
-    expect(running.recomputeFromMs).toBe(t0 + HOUR);
+    expect(running.recomputeFromMs).toBe(startOfUtcDay(t0 + HOUR));
     const done = settled(running, t0 + 30 * HOUR);
     expect(done.recomputeFromMs).toBe(startOfUtcDay(t0 + 30 * HOUR));
     // A late stop for an earlier instant moves the recomputation back to it.
-    expect(apply(done, input('b', 'STOPPED', 2 * HOUR)).recomputeFromMs).toBe(t0 + 2 * HOUR);
+    expect(apply(done, input('b', 'STOPPED', 2 * HOUR)).recomputeFromMs).toBe(startOfUtcDay(t0 + 2 * HOUR));
+    // Charged today, and settled today: nothing moves, nothing to write.
+    expect(settled(running, t0 + 5 * HOUR)).toBe(running);
   });
 
   it('takes an event without storageGb as saying nothing about the disk, and a disk learnt late re-bills storage from its start', () => {
@@ -33,7 +35,7 @@ describe('applying lifecycle events to a resource', () => {
     const stopped = settled(apply(r, input('b', 'STOPPED', HOUR, { storageGb: null })), t0 + 3 * HOUR);
     const told = apply(stopped, input('c', 'PENDING', 2 * HOUR));
     expect(told.storageGb).toBe(100);
-    expect(told.recomputeFromMs).toBe(t0);
+    expect(told.recomputeFromMs).toBe(startOfUtcDay(t0));
   });
 
   it('always takes what ends billing, past the event limit or with attributes that disagree, and refuses the rest', () => {

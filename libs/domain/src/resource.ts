@@ -17,9 +17,9 @@ export interface ResourceRecord {
   readonly events: readonly LifecycleEvent[];
   readonly periods: BillingPeriods;
   /**
-   * Charges from the UTC day holding this instant on are not known to be committed for the events
-   * held: they are computed again at the next meter. Null once every charge the resource will
-   * ever have is committed (it never ran, or it is deleted and settled).
+   * The start of the first UTC day whose charges are not known to be committed for the events
+   * held: from there they are computed again at the next meter. Null once every charge the
+   * resource will ever have is committed (it never ran, or it is deleted and settled).
    */
   readonly recomputeFromMs: number | null;
 }
@@ -101,7 +101,9 @@ export function applyLifecycle(current: ResourceRecord | null, orgId: string, re
   let recomputeFromMs = r.recomputeFromMs;
   const changes = adoptsDisk || JSON.stringify(periods) !== JSON.stringify(r.periods);
   if (earliest !== null && changes) {
-    const from = adoptsDisk ? earliest : Math.max(atMs, earliest);
+    // Charges are set a UTC day at a time: the point is the day's start (so that, once the day is
+    // charged, `settled` finds it where it already is, and has nothing to write).
+    const from = startOfUtcDay(adoptsDisk ? earliest : Math.max(atMs, earliest));
     recomputeFromMs = recomputeFromMs === null ? from : Math.min(recomputeFromMs, from);
   }
   const record: ResourceRecord = { ...r, storageGb: adoptsDisk ? e.storageGb : r.storageGb, events, periods, recomputeFromMs };
