@@ -68,10 +68,12 @@ export class OutboxRelay {
     for (const m of messages) void this.publishOne(m);
   }
 
+  /** Rows in hand: being published, or published and not yet deleted. */
   get backlog(): number {
     return this.inFlight.size;
   }
 
+  /** A row stays in hand (the sweep leaves it alone) from its publish until its delete: never published twice by this process. */
   private async publishOne(m: OutboxMessageRef): Promise<void> {
     if (this.inFlight.has(m.id)) return;
     this.inFlight.add(m.id);
@@ -82,11 +84,10 @@ export class OutboxRelay {
       void this.flushDeletes();
     } catch (error) {
       // Left in the table: the sweep retries it.
+      this.inFlight.delete(m.id);
       this.failures++;
       this.streamKnownGood = false;
       this.options.onError?.(error);
-    } finally {
-      this.inFlight.delete(m.id);
     }
   }
 
@@ -101,8 +102,10 @@ export class OutboxRelay {
           try {
             await this.store.delete(ids);
           } catch (error) {
-            // Published but not deleted: a re-publish is dropped by the server as a duplicate.
+            // Published but not deleted: the sweep publishes it again, and the server drops the repeat.
             this.options.onError?.(error);
+          } finally {
+            for (const id of ids) this.inFlight.delete(id);
           }
         }
       } finally {

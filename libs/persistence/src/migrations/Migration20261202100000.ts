@@ -61,68 +61,61 @@ language plpgsql as $$
 declare
   v_refused jsonb;
   v_outbox jsonb;
-  v_current jsonb;
+  v_stale int[];
 begin
   begin
-    -- The fence: every wallet's partition still at the epoch its writer took it with.
-    with parts as (
+    -- The fence: every wallet's partition still at the epoch its writer took it with (one check per partition).
+    select array_agg(p) into v_stale from (
       select distinct org_partition(w->>0, p_partitions) as p, (w->>6)::bigint as epoch from jsonb_array_elements(p_wallets) w
-    ), stale as (
-      select p, epoch from parts where not partition_fence(p_group, p, epoch)
-    )
-    select jsonb_build_object('fenced', jsonb_agg(w->>0)) into v_refused
-      from jsonb_array_elements(p_wallets) w
-      join stale on stale.p = org_partition(w->>0, p_partitions) and stale.epoch = (w->>6)::bigint
-      having count(*) > 0;
-    if v_refused is not null then
+    ) parts where not partition_fence(p_group, p, epoch);
+    if v_stale is not null then
+      select jsonb_build_object('fenced', jsonb_agg(w->>0)) into v_refused
+        from jsonb_array_elements(p_wallets) w where org_partition(w->>0, p_partitions) = any(v_stale);
       raise exception 'refused' using errcode = 'P0001';
     end if;
 
-    -- The version check, on the wallet rows locked in org_id order (two writers lock them in the same order).
-    select coalesce(jsonb_object_agg(c.org_id, jsonb_build_array(c.version, c.total::text, c.seq)), '{}'::jsonb) into v_current
-      from (select org_id, version, total, seq from wallets
-            where org_id in (select w->>0 from jsonb_array_elements(p_wallets) w) order by org_id for update) c;
-    select jsonb_build_object('versionConflicts', jsonb_agg(w->>0)) into v_refused
-      from jsonb_array_elements(p_wallets) w
-      where (w->>3)::bigint <> coalesce((v_current->(w->>0)->>0)::bigint, 0) + 1
-      having count(*) > 0;
-    if v_refused is not null then
-      raise exception 'refused' using errcode = 'P0001';
-    end if;
-
-    -- The cheap invariants, per wallet.
-    with sums as (
-      select e->>1 as org_id, sum((e->>4)::numeric) as amount, count(*) as n, min((e->>2)::bigint) as lo, max((e->>2)::bigint) as hi
-      from jsonb_array_elements(p_entries) e group by 1
+    -- The version check and the cheap invariants of each wallet's batch, in one pass, on the
+    -- wallet rows locked in org_id order (two writers lock them in the same order).
+    with w as materialized (
+      select x->>0 as org_id, (x->>3)::bigint as version, (x->>4)::bigint as seq, (x->>5)::numeric as total from jsonb_array_elements(p_wallets) x
+    ), cur as materialized (
+      select c.org_id, c.version, c.total, c.seq from wallets c where c.org_id in (select org_id from w) order by c.org_id for update
+    ), e as materialized (
+      select x->>1 as org_id, (x->>2)::bigint as seq, (x->>4)::numeric as amount, x->6 as split from jsonb_array_elements(p_entries) x
+    ), sums as (
+      select org_id, sum(amount) as amount, count(*) as n, min(seq) as lo, max(seq) as hi from e group by org_id
+    ), conflicts as (
+      select w.org_id from w left join cur on cur.org_id = w.org_id where w.version <> coalesce(cur.version, 0) + 1
     ), bad_wallets as (
-      select w->>0 as org_id, 'total or seq does not follow from the entries' as reason
-      from jsonb_array_elements(p_wallets) w left join sums s on s.org_id = w->>0
-      cross join lateral (select coalesce((v_current->(w->>0)->>1)::numeric, 0) as total, coalesce((v_current->(w->>0)->>2)::bigint, 0) as seq) c
-      where (w->>5)::numeric <> c.total + coalesce(s.amount, 0)
-         or (w->>4)::bigint <> c.seq + coalesce(s.n, 0)
-         or (s.n > 0 and (s.lo <> c.seq + 1 or s.hi <> (w->>4)::bigint))
+      select w.org_id, 'total or seq does not follow from the entries' as reason
+      from w left join cur on cur.org_id = w.org_id left join sums s on s.org_id = w.org_id
+      where w.total <> coalesce(cur.total, 0) + coalesce(s.amount, 0)
+         or w.seq <> coalesce(cur.seq, 0) + coalesce(s.n, 0)
+         or (s.n > 0 and (s.lo <> coalesce(cur.seq, 0) + 1 or s.hi <> w.seq))
+    ), parts as materialized (
+      select e.org_id, (p->>'grantId')::uuid as id, (p->>'amount')::numeric as amount, e.seq from e, jsonb_array_elements(e.split) p
     ), bad_entries as (
-      select e->>1 as org_id, 'an entry''s split does not add up to its amount, or its wallet is not in the batch' as reason
-      from jsonb_array_elements(p_entries) e
-      where (select coalesce(sum((p->>'amount')::numeric), 0) from jsonb_array_elements(e->6) p) <> (e->>4)::numeric
-         or not exists (select 1 from jsonb_array_elements(p_wallets) w where w->>0 = e->>1)
-    ), parts as (
-      select e->>1 as org_id, (p->>'grantId')::uuid as id, sum((p->>'amount')::numeric) as delta
-      from jsonb_array_elements(p_entries) e, jsonb_array_elements(e->6) p group by 1, 2
+      select e.org_id, 'an entry''s split does not add up to its amount, or its wallet is not in the batch' as reason
+      from e left join (select org_id, seq, sum(amount) as amount from parts group by org_id, seq) ps on ps.org_id = e.org_id and ps.seq = e.seq
+      where coalesce(ps.amount, 0) <> e.amount or e.org_id not in (select org_id from w)
+    ), deltas as (
+      select org_id, id, sum(amount) as delta from parts group by org_id, id
     ), sent as (
       select (g->>0)::uuid as id, g->>1 as org_id, g->>2 as kind, (g->>4)::numeric as remaining from jsonb_array_elements(p_grants) g
     ), bad_grants as (
-      select coalesce(s.org_id, pa.org_id) as org_id, 'a grant is missing, belongs to another organization, does not move by its parts, or goes negative' as reason
-      from sent s full join parts pa on pa.id = s.id left join grants old on old.id = coalesce(s.id, pa.id)
+      select coalesce(s.org_id, d.org_id) as org_id, 'a grant is missing, belongs to another organization, does not move by its parts, or goes negative' as reason
+      from sent s full join deltas d on d.id = s.id left join grants old on old.id = coalesce(s.id, d.id)
       where s.id is null
-         or pa.org_id <> s.org_id
+         or d.org_id <> s.org_id
          or old.org_id <> s.org_id
-         or s.remaining <> coalesce(old.remaining, 0) + coalesce(pa.delta, 0)
+         or s.remaining <> coalesce(old.remaining, 0) + coalesce(d.delta, 0)
          or (s.kind <> 'topup' and s.remaining < 0)
     )
-    select jsonb_build_object('broken', jsonb_agg(jsonb_build_array(org_id, reason))) into v_refused
-      from (select * from bad_wallets union all select * from bad_entries union all select * from bad_grants) b
-      having count(*) > 0;
+    select case
+        when exists (select 1 from conflicts) then (select jsonb_build_object('versionConflicts', jsonb_agg(org_id)) from conflicts)
+        else (select jsonb_build_object('broken', jsonb_agg(jsonb_build_array(org_id, reason)))
+              from (select * from bad_wallets union all select * from bad_entries union all select * from bad_grants) b having count(*) > 0)
+      end into v_refused;
     if v_refused is not null then
       raise exception 'refused' using errcode = 'P0001';
     end if;
