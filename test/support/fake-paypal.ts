@@ -57,6 +57,7 @@ export function crc32(data: Buffer): number {
 }
 
 const DEBUG = () => randomId(13, '0123456789abcdef');
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 function paypalError(status: number, name: string, message: string, issue?: string, description?: string): FakeAnswer {
   return {
@@ -83,6 +84,10 @@ export class FakePayPal extends FakeProvider {
   webhookUrl: string | null = null;
   /** Whether captures and refunds send their webhooks by themselves (as PayPal does). */
   autoWebhooks = true;
+  /** Whether approving on the checkout page sends CHECKOUT.ORDER.APPROVED (as PayPal does); off, only the return URL captures. */
+  approvalWebhooks = true;
+  /** Whether captures are held for PayPal's review (status PENDING, PENDING_REVIEW) until `completeCapture`. */
+  reviewCaptures = false;
   /** The certificate the gateway pins (PAYPAL_CERT_PEM). */
   certificatePem = '';
   readonly certUrl = 'https://api.sandbox.paypal.com/v1/notifications/certs/CERT-360caa42-fca2a594-fake0001';
@@ -120,6 +125,9 @@ export class FakePayPal extends FakeProvider {
   protected async handle(request: RecordedRequest): Promise<FakeAnswer> {
     const path = request.url.split('?')[0];
     if (request.method === 'POST' && path === '/v1/oauth2/token') return this.token(request);
+    // The buyer's pages (a browser, no API token): PayPal's checkout, where the order is approved or cancelled.
+    if (request.method === 'GET' && path === '/checkoutnow') return this.checkoutPage(new URL(request.url, 'http://fake').searchParams.get('token') ?? '');
+    if (request.method === 'POST' && (path === '/checkoutnow/approve' || path === '/checkoutnow/cancel')) return this.buyerChoice(path.endsWith('approve'), new URLSearchParams(request.body).get('token') ?? '');
     const auth = /^Bearer (.+)$/.exec(request.headers.authorization ?? '');
     const expiresAt = auth ? this.tokens.get(auth[1]) : undefined;
     if (expiresAt === undefined || expiresAt < Date.now()) return { status: 401, body: { error: 'invalid_token', error_description: 'Token signature verification failed' } };
@@ -203,6 +211,7 @@ export class FakePayPal extends FakeProvider {
     return {
       id: c.id,
       status: c.status,
+      ...(c.status === 'PENDING' ? { status_details: { reason: 'PENDING_REVIEW' } } : {}),
       amount: c.amount,
       final_capture: true,
       custom_id: c.custom_id,
@@ -222,10 +231,10 @@ export class FakePayPal extends FakeProvider {
     if (order.status !== 'APPROVED') return unprocessable('ORDER_NOT_APPROVED', 'Payer has not yet approved the Order for payment.');
     if (order.declineCapture) return unprocessable('INSTRUMENT_DECLINED', 'The instrument presented  was either declined by the processor or bank, or it can\'t be used for this payment.');
     const unit = order.purchase_units[0];
-    const capture: Capture = { id: randomId(17, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'), orderId, status: 'COMPLETED', amount: unit.amount, custom_id: unit.custom_id ?? null, refunded: 0 };
+    const capture: Capture = { id: randomId(17, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'), orderId, status: this.reviewCaptures ? 'PENDING' : 'COMPLETED', amount: unit.amount, custom_id: unit.custom_id ?? null, refunded: 0 };
     this.captures.set(capture.id, capture);
     order.status = 'COMPLETED';
-    if (this.autoWebhooks && this.webhookUrl) void this.sendEvent('PAYMENT.CAPTURE.COMPLETED', this.captureBody(capture)).catch(() => undefined);
+    if (capture.status === 'COMPLETED' && this.autoWebhooks && this.webhookUrl) void this.sendEvent('PAYMENT.CAPTURE.COMPLETED', this.captureBody(capture)).catch(() => undefined);
     return { status: 201, body: this.orderBody(order) };
   }
 
@@ -294,6 +303,40 @@ export class FakePayPal extends FakeProvider {
     returnUrl.searchParams.set('token', order.id);
     returnUrl.searchParams.set('PayerID', randomId(13, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'));
     return { returnUrl: returnUrl.href, webhook };
+  }
+
+  /** PayPal's checkout page for an order: the buyer approves or cancels. */
+  private checkoutPage(orderId: string): FakeAnswer {
+    const order = this.orders.get(orderId);
+    if (!order || (order.status !== 'CREATED' && order.status !== 'PAYER_ACTION_REQUIRED')) return { status: 200, body: '<html><body>Sorry, this checkout session is not available.</body></html>' };
+    const unit = order.purchase_units[0];
+    const id = escapeHtml(order.id);
+    const button = (action: string, label: string) => `<form method="post" action="/checkoutnow/${action}"><input type="hidden" name="token" value="${id}"><button type="submit" data-testid="paypal-${action}">${label}</button></form>`;
+    return {
+      status: 200,
+      body: `<!doctype html><html><head><meta charset="utf-8"><title>PayPal Checkout (fake)</title></head><body><h1>PayPal (fake)</h1><p>Pay ${escapeHtml(String(unit.amount.value))} ${escapeHtml(String(unit.amount.currency_code))}</p>${button('approve', 'Complete purchase')}${button('cancel', 'Cancel and return')}</body></html>`,
+    };
+  }
+
+  /** The buyer's choice on the checkout page: approve (then PayPal's redirect to the return URL) or cancel (to the cancel URL). */
+  private async buyerChoice(approve: boolean, orderId: string): Promise<FakeAnswer> {
+    const order = this.orders.get(orderId);
+    if (!order || (order.status !== 'CREATED' && order.status !== 'PAYER_ACTION_REQUIRED')) return { status: 200, body: '<html><body>Sorry, this checkout session is not available.</body></html>' };
+    if (!approve) {
+      const cancelUrl = new URL(order.cancelUrl ?? 'http://127.0.0.1/');
+      cancelUrl.searchParams.set('token', order.id);
+      return { status: 302, headers: { location: cancelUrl.href }, body: '' };
+    }
+    const { returnUrl } = await this.approve(order.id, { webhook: this.approvalWebhooks });
+    return { status: 302, headers: { location: returnUrl }, body: '' };
+  }
+
+  /** The order's capture completes (a capture held for review clears it) and PAYMENT.CAPTURE.COMPLETED is sent now. */
+  async completeCapture(orderId: string): Promise<{ status: number; body: any }> {
+    const capture = [...this.captures.values()].find((c) => c.orderId === orderId);
+    if (!capture) throw new Error(`fake PayPal has no capture of order ${orderId}`);
+    if (capture.status === 'PENDING') capture.status = 'COMPLETED';
+    return this.sendEvent('PAYMENT.CAPTURE.COMPLETED', this.captureBody(capture));
   }
 
   /** An event as PayPal delivers it, signed as PayPal signs it. */

@@ -46,6 +46,8 @@ export interface FakeStripeOptions {
   readonly secretKey: string;
   /** The webhook endpoint's signing secret (`whsec_...`). */
   readonly webhookSecret: string;
+  /** The publishable key its stand-in Stripe.js confirms payments with (`pk_test_...`); the browser side is off without it. */
+  readonly publishableKey?: string;
 }
 
 const error = (status: number, type: string, message: string, extra: Record<string, unknown> = {}): FakeAnswer => ({
@@ -74,6 +76,10 @@ export class FakeStripe extends FakeProvider {
   webhookUrl: string | null = null;
   private readonly idempotency = new Map<string, Stored>();
   private declines = 0;
+  private confirmDeclines = 0;
+  /** Whether the webhooks of payments confirmed in a browser wait for `releaseWebhooks` (Stripe's event came late). */
+  holdWebhooks = false;
+  private readonly held: { type: string; object: unknown }[] = [];
 
   constructor(readonly options: FakeStripeOptions) {
     super();
@@ -89,13 +95,32 @@ export class FakeStripe extends FakeProvider {
     return { error: { type: 'api_error', message: 'Something went wrong on Stripe\'s end.' } };
   }
 
+  /** Where the page loads the stand-in Stripe.js from (STRIPE_JS_URL). */
+  get jsUrl(): string {
+    return `${this.url}/v3/`;
+  }
+
+  /** The next payment confirmed in a browser is declined (the card's bank refused it). */
+  declineNextConfirm(times = 1): void {
+    this.confirmDeclines += times;
+  }
+
+  /** Sends the webhooks held by `holdWebhooks`, in order. */
+  async releaseWebhooks(): Promise<{ status: number; body: any }[]> {
+    const answers = [];
+    for (const event of this.held.splice(0)) answers.push(await this.sendEvent(event.type, event.object));
+    return answers;
+  }
+
   protected async handle(request: RecordedRequest): Promise<FakeAnswer> {
+    const browser = this.browserSide(request);
+    if (browser) return browser;
     const auth = request.headers.authorization ?? '';
     if (auth !== `Bearer ${this.options.secretKey}`) {
       return error(401, 'invalid_request_error', `Invalid API Key provided: ${auth.replace(/^Bearer /, '').slice(0, 8)}********`);
     }
     const path = request.url.split('?')[0];
-    if (request.method !== 'POST') return this.route(request.method, path, {});
+    if (request.method !== 'POST') return this.route(request.method, path, parseStripeForm(request.url.split('?')[1] ?? ''));
     if (!/^application\/x-www-form-urlencoded/.test(String(request.headers['content-type']))) return error(400, 'invalid_request_error', 'Invalid request: bodies are form-encoded');
     const params = parseStripeForm(request.body);
     const key = request.headers['idempotency-key'];
@@ -123,8 +148,12 @@ export class FakeStripe extends FakeProvider {
     if (method === 'POST' && path === '/v1/payment_intents') return this.createIntent(params);
     if (method === 'GET' && (m = /^\/v1\/payment_intents\/([A-Za-z0-9_]+)$/.exec(path))) {
       const pi = this.paymentIntents.get(m[1]);
-      return pi ? { status: 200, body: pi } : error(404, 'invalid_request_error', `No such payment_intent: '${m[1]}'`, { code: 'resource_missing', param: 'intent' });
+      if (!pi) return error(404, 'invalid_request_error', `No such payment_intent: '${m[1]}'`, { code: 'resource_missing', param: 'intent' });
+      // `expand[]=latest_charge` (the SDK writes `expand[0]=...`): the charge object in the place of its id.
+      const charge = Object.values(params.expand ?? {}).includes('latest_charge') && pi.latest_charge ? this.charges.get(pi.latest_charge) : undefined;
+      return { status: 200, body: charge ? { ...pi, latest_charge: { object: 'charge', ...charge, refunded: charge.amount_refunded === charge.amount } } : pi };
     }
+    if (method === 'POST' && (m = /^\/v1\/payment_intents\/([A-Za-z0-9_]+)\/cancel$/.exec(path))) return this.cancelIntent(m[1], params);
     if (method === 'POST' && path === '/v1/refunds') return this.createRefund(params);
     return error(404, 'invalid_request_error', `Unrecognized request URL (${method}: ${path}).`);
   }
@@ -133,6 +162,9 @@ export class FakeStripe extends FakeProvider {
     const amount = Number(params.amount);
     if (!/^[0-9]+$/.test(String(params.amount ?? '')) || amount < 1) return error(400, 'invalid_request_error', 'Missing required param: amount.', { code: 'parameter_missing', param: 'amount' });
     if (!/^[a-z]{3}$/.test(String(params.currency ?? ''))) return error(400, 'invalid_request_error', 'Invalid currency', { code: 'parameter_invalid_empty', param: 'currency' });
+    // Stripe's minimum charge amounts (of the currencies it states one for here): 50 cents, 50 yen.
+    const minimum = ({ usd: 50, jpy: 50 } as Record<string, number>)[params.currency];
+    if (minimum !== undefined && amount < minimum) return error(400, 'invalid_request_error', `Amount must be at least ${params.currency === 'usd' ? '$0.50 usd' : '¥50 jpy'}`, { code: 'amount_too_small', param: 'amount' });
     if (this.declines > 0) {
       this.declines--;
       return error(402, 'card_error', 'Your card was declined.', { code: 'card_declined', decline_code: 'generic_decline' });
@@ -158,6 +190,17 @@ export class FakeStripe extends FakeProvider {
     return { status: 200, headers: { 'request-id': `req_${randomId(14)}` }, body: pi };
   }
 
+  /** `POST /v1/payment_intents/:id/cancel`: only a PaymentIntent no money moved for (Stripe: requires_payment_method, _confirmation, _action, _capture, processing). */
+  private cancelIntent(id: string, params: Record<string, any>): FakeAnswer {
+    const pi = this.paymentIntents.get(id);
+    if (!pi) return error(404, 'invalid_request_error', `No such payment_intent: '${id}'`, { code: 'resource_missing', param: 'intent' });
+    if (pi.status === 'succeeded' || pi.status === 'canceled') {
+      return error(400, 'invalid_request_error', `You cannot cancel this PaymentIntent because it has a status of ${pi.status}. Only a PaymentIntent with one of the following statuses may be canceled: requires_payment_method, requires_capture, requires_confirmation, requires_action, processing.`, { code: 'payment_intent_unexpected_state' });
+    }
+    Object.assign(pi, { status: 'canceled', cancellation_reason: params.cancellation_reason ?? null, canceled_at: Math.floor(Date.now() / 1000) });
+    return { status: 200, body: pi };
+  }
+
   private createRefund(params: Record<string, any>): FakeAnswer {
     const pi = this.paymentIntents.get(String(params.payment_intent ?? ''));
     if (!pi) return error(400, 'invalid_request_error', `No such payment_intent: '${params.payment_intent}'`, { code: 'resource_missing', param: 'payment_intent' });
@@ -178,20 +221,60 @@ export class FakeStripe extends FakeProvider {
   }
 
   /**
+   * What a browser asks of Stripe, when the fake has a publishable key: a stand-in for Stripe.js
+   * (`GET /v3/`), its payment frame, and the confirmation Stripe.js sends with the publishable key
+   * and the PaymentIntent's client secret (`POST /v1/payment_intents/<id>/confirm`, form-encoded,
+   * answered with `Access-Control-Allow-Origin: *` as Stripe's API answers browsers). The stand-in
+   * implements only what the dashboard calls of Stripe.js's documented API: `Stripe(publishableKey)`,
+   * `stripe.elements({clientSecret})`, `elements.create('payment').mount(selector)` and
+   * `stripe.confirmPayment({elements, confirmParams: {return_url}, redirect})`, resolving
+   * `{paymentIntent}` or `{error}`. It is not Stripe.js, and proves nothing about Stripe.js itself.
+   */
+  private browserSide(request: RecordedRequest): FakeAnswer | null {
+    if (!this.options.publishableKey) return null;
+    const path = request.url.split('?')[0];
+    if (request.method === 'GET' && path === '/v3/') return { status: 200, headers: { 'content-type': 'text/javascript; charset=utf-8' }, body: standInStripeJs(this.url) };
+    if (request.method === 'GET' && path === '/elements/payment.html') {
+      return { status: 200, body: '<!doctype html><html><head><meta charset="utf-8"><title>Payment (fake Stripe)</title></head><body><label>Card number <input value="4242 4242 4242 4242" data-testid="card-number" readonly></label> <span>12 / 34 &middot; 123</span></body></html>' };
+    }
+    const m = /^\/v1\/payment_intents\/([A-Za-z0-9_]+)\/confirm$/.exec(path);
+    if (request.method !== 'POST' || !m) return null;
+    const cors = { 'access-control-allow-origin': '*' };
+    const params = new URLSearchParams(request.body);
+    if (params.get('key') !== this.options.publishableKey) return { ...error(401, 'invalid_request_error', `Invalid API Key provided: ${String(params.get('key')).slice(0, 8)}********`), headers: cors };
+    const pi = this.paymentIntents.get(m[1]);
+    if (!pi || params.get('client_secret') !== pi.client_secret) return { ...error(404, 'invalid_request_error', `No such payment_intent: '${m[1]}'`, { code: 'resource_missing' }), headers: cors };
+    if (pi.status === 'succeeded') return { ...error(400, 'invalid_request_error', 'You cannot confirm this PaymentIntent because it has already succeeded after being previously confirmed.', { code: 'payment_intent_unexpected_state' }), headers: cors };
+    const declined = this.confirmDeclines > 0;
+    if (declined) this.confirmDeclines--;
+    const event = this.settle(pi, declined ? 'declined' : 'succeeded');
+    if (this.holdWebhooks) this.held.push(event);
+    else void this.sendEvent(event.type, event.object).catch(() => undefined);
+    if (declined) return { ...error(402, 'card_error', 'Your card was declined.', { code: 'card_declined', decline_code: 'generic_decline', payment_intent: pi }), headers: cors };
+    return { status: 200, headers: cors, body: pi };
+  }
+
+  /** The PaymentIntent's attempt succeeds (a charge) or is declined; the event Stripe sends for it. */
+  private settle(pi: FakePaymentIntent, outcome: 'succeeded' | 'declined'): { type: string; object: unknown } {
+    if (outcome === 'succeeded') {
+      const charge: Charge = { id: `ch_${randomId(24)}`, amount: pi.amount, amount_refunded: 0, payment_intent: pi.id, currency: pi.currency };
+      this.charges.set(charge.id, charge);
+      Object.assign(pi, { status: 'succeeded', amount_received: pi.amount, latest_charge: charge.id, last_payment_error: null });
+      return { type: 'payment_intent.succeeded', object: JSON.parse(JSON.stringify(pi)) };
+    }
+    Object.assign(pi, { status: 'requires_payment_method', last_payment_error: { type: 'card_error', code: 'card_declined', decline_code: 'insufficient_funds', message: 'Your card has insufficient funds.' } });
+    return { type: 'payment_intent.payment_failed', object: JSON.parse(JSON.stringify(pi)) };
+  }
+
+  /**
    * The payer pays (or fails to): the PaymentIntent succeeds, or its attempt is declined, and
    * the event goes to the webhook endpoint. Returns the endpoint's answer.
    */
   async pay(paymentIntentId: string, outcome: 'succeeded' | 'declined' = 'succeeded'): Promise<{ status: number; body: any }> {
     const pi = this.paymentIntents.get(paymentIntentId);
     if (!pi) throw new Error(`fake Stripe has no ${paymentIntentId}`);
-    if (outcome === 'succeeded') {
-      const charge: Charge = { id: `ch_${randomId(24)}`, amount: pi.amount, amount_refunded: 0, payment_intent: pi.id, currency: pi.currency };
-      this.charges.set(charge.id, charge);
-      Object.assign(pi, { status: 'succeeded', amount_received: pi.amount, latest_charge: charge.id, last_payment_error: null });
-      return this.sendEvent('payment_intent.succeeded', pi);
-    }
-    Object.assign(pi, { status: 'requires_payment_method', last_payment_error: { type: 'card_error', code: 'card_declined', decline_code: 'insufficient_funds', message: 'Your card has insufficient funds.' } });
-    return this.sendEvent('payment_intent.payment_failed', pi);
+    const event = this.settle(pi, outcome);
+    return this.sendEvent(event.type, event.object);
   }
 
   /** An event as Stripe delivers it, signed with the endpoint's secret. */
@@ -217,4 +300,53 @@ export class FakeStripe extends FakeProvider {
     const event = this.signedEvent(type, JSON.parse(JSON.stringify(object)));
     return deliver(this.webhookUrl, 'POST', event.headers, event.payload);
   }
+}
+
+/** The stand-in for Stripe.js that the fake serves (see FakeStripe.browserSide): plain browser JavaScript. */
+function standInStripeJs(base: string): string {
+  return `(function () {
+  var base = ${JSON.stringify(base)};
+  window.Stripe = function (key) {
+    if (!/^pk_(test|live)_/.test(String(key))) throw new Error('Stripe.js (stand-in): a publishable key is required');
+    return {
+      elements: function (options) {
+        var clientSecret = options && options.clientSecret;
+        return {
+          clientSecret: clientSecret,
+          create: function (type) {
+            if (type !== 'payment') throw new Error('Stripe.js (stand-in): only the Payment Element');
+            return {
+              mount: function (target) {
+                var frame = document.createElement('iframe');
+                frame.src = base + '/elements/payment.html';
+                frame.title = 'Secure payment input frame';
+                frame.setAttribute('data-testid', 'stripe-frame');
+                (typeof target === 'string' ? document.querySelector(target) : target).appendChild(frame);
+              },
+            };
+          },
+        };
+      },
+      confirmPayment: function (params) {
+        var secret = params.elements.clientSecret;
+        var returnUrl = params.confirmParams && params.confirmParams.return_url;
+        var body = new URLSearchParams({ key: key, client_secret: secret, return_url: returnUrl });
+        return fetch(base + '/v1/payment_intents/' + encodeURIComponent(secret.split('_secret_')[0]) + '/confirm', { method: 'POST', body: body }).then(
+          function (res) {
+            return res.json().then(function (json) {
+              if (json.error) return { error: json.error };
+              if (params.redirect === 'if_required') return { paymentIntent: json };
+              location.assign(returnUrl + (returnUrl.indexOf('?') < 0 ? '?' : '&') + new URLSearchParams({ payment_intent: json.id, payment_intent_client_secret: secret, redirect_status: json.status }));
+              return new Promise(function () {});
+            });
+          },
+          function () {
+            return { error: { type: 'api_connection_error', message: 'Stripe could not be reached.' } };
+          },
+        );
+      },
+    };
+  };
+})();
+`;
 }

@@ -50,6 +50,8 @@ const pipeHash = (message: Record<string, unknown>, fields: string[], secret: st
     .update(fields.map((f) => (message[f] === undefined || message[f] === null ? '' : String(message[f]))).join('|'), 'utf8')
     .digest('hex');
 
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
 function vietnamNow(): string {
   return new Date(Date.now() + 7 * 3600_000).toISOString().replace(/[-:T]/g, '').slice(0, 14);
 }
@@ -58,6 +60,9 @@ export class FakeVnpay extends FakeProvider {
   readonly transactions = new Map<string, Transaction>();
   /** Where VNPAY calls the IPN: the gateway's `/webhooks/vnpay/ipn` (set in VNPAY's merchant portal). */
   ipnUrl: string | null = null;
+  /** Whether payments made on the payment page hold their IPN until `releaseIpn` (the browser is back before VNPAY's IPN). */
+  holdIpns = false;
+  private readonly heldIpns = new Map<string, string>();
   private readonly requestIds = new Set<string>();
   private vnpayErrors = 0;
   private tampered = 0;
@@ -93,6 +98,7 @@ export class FakeVnpay extends FakeProvider {
   protected async handle(request: RecordedRequest): Promise<FakeAnswer> {
     const url = new URL(request.url, 'http://fake');
     if (request.method === 'GET' && url.pathname === '/paymentv2/vpcpay.html') return this.paymentPage(url.searchParams);
+    if (request.method === 'POST' && url.pathname === '/paymentv2/pay') return this.payerChoice(new URLSearchParams(request.body));
     if (request.method === 'POST' && url.pathname === '/merchant_webapi/api/transaction') return this.api(request);
     return { status: 404, body: '<html><body>Not found</body></html>' };
   }
@@ -124,7 +130,44 @@ export class FakeVnpay extends FakeProvider {
         refunded: 0,
       });
     }
-    return { status: 200, body: `<html><body>VNPAY (fake): thanh toan ${params.vnp_TxnRef}</body></html>` };
+    // The buyer's choice, as on VNPAY's page: pay (00) or cancel (24); VNPAY then calls the IPN and sends the browser back.
+    const txnRef = escapeHtml(params.vnp_TxnRef);
+    const button = (code: string, label: string, testId: string) =>
+      `<form method="post" action="/paymentv2/pay"><input type="hidden" name="txnRef" value="${txnRef}"><input type="hidden" name="code" value="${code}"><button type="submit" data-testid="${testId}">${label}</button></form>`;
+    return {
+      status: 200,
+      body: `<!doctype html><html><head><meta charset="utf-8"><title>VNPAY (fake)</title></head><body><h1>VNPAY (fake): thanh toan ${txnRef}</h1><p>${escapeHtml(String(Number(params.vnp_Amount) / 100))} VND</p>${button('00', 'Thanh toán (pay)', 'vnpay-pay')}${button('24', 'Hủy (cancel)', 'vnpay-cancel')}</body></html>`,
+    };
+  }
+
+  /** The buyer pressed a button on the payment page: the IPN goes out (or is held, `holdIpns`) and the browser is sent to the return URL. */
+  private async payerChoice(form: URLSearchParams): Promise<FakeAnswer> {
+    const txnRef = form.get('txnRef') ?? '';
+    const code = /^[0-9]{2}$/.test(form.get('code') ?? '') ? form.get('code')! : '99';
+    if (!this.transactions.has(txnRef)) return { status: 200, body: '<html><body>Không tìm thấy giao dịch (no such transaction)</body></html>' };
+    const { query, returnUrl } = this.complete(txnRef, code);
+    if (this.holdIpns) this.heldIpns.set(txnRef, query);
+    else await this.sendIpn(query);
+    return { status: 302, headers: { location: returnUrl }, body: '' };
+  }
+
+  /** The IPN of a payment made on the page while `holdIpns` was on, sent now (VNPAY's IPN came late). */
+  async releaseIpn(txnRef: string): Promise<{ status: number; body: any }> {
+    const query = this.heldIpns.get(txnRef);
+    if (!query) throw new Error(`fake VNPAY holds no IPN for ${txnRef}`);
+    this.heldIpns.delete(txnRef);
+    return this.sendIpn(query);
+  }
+
+  /**
+   * The return URL VNPAY would send the browser to for this transaction and code, signed, without
+   * paying, calling the IPN or changing anything (what a buyer holds after a payment, to be tampered with).
+   */
+  signedReturnUrl(txnRef: string, responseCode: string): string {
+    const txn = this.transactions.get(txnRef);
+    if (!txn) throw new Error(`fake VNPAY has no transaction ${txnRef}`);
+    const query = vnpaySortedQuery(this.resultParams(txn, responseCode, randomId(8, '0123456789'), vietnamNow()), this.options.hashSecret);
+    return `${txn.returnUrl}${txn.returnUrl.includes('?') ? '&' : '?'}${query}`;
   }
 
   /**
@@ -136,6 +179,14 @@ export class FakeVnpay extends FakeProvider {
     const txn = this.transactions.get(txnRef);
     if (!txn) throw new Error(`fake VNPAY has no transaction ${txnRef} (the browser never opened its payment URL)`);
     if (!this.ipnUrl) throw new Error('fake VNPAY has no IPN URL');
+    const { query, returnUrl } = this.complete(txnRef, responseCode);
+    const ipn = await this.sendIpn(query);
+    return { ipn, returnUrl };
+  }
+
+  /** The transaction ends with `responseCode`: its state, and the signed result VNPAY sends to the IPN and the return URL alike. */
+  private complete(txnRef: string, responseCode: string): { query: string; returnUrl: string } {
+    const txn = this.transactions.get(txnRef)!;
     const paid = responseCode === '00';
     Object.assign(txn, {
       status: paid ? 'paid' : 'failed',
@@ -144,24 +195,29 @@ export class FakeVnpay extends FakeProvider {
       transactionStatus: paid ? '00' : '02',
       payDate: vietnamNow(),
     });
-    const query = vnpaySortedQuery(
-      {
-        vnp_Amount: String(txn.amount),
-        vnp_BankCode: 'NCB',
-        vnp_BankTranNo: `VNP${txn.transactionNo}`,
-        vnp_CardType: 'ATM',
-        vnp_OrderInfo: txn.orderInfo,
-        vnp_PayDate: txn.payDate!,
-        vnp_ResponseCode: responseCode,
-        vnp_TmnCode: this.options.tmnCode,
-        vnp_TransactionNo: txn.transactionNo!,
-        vnp_TransactionStatus: txn.transactionStatus!,
-        vnp_TxnRef: txn.txnRef,
-      },
-      this.options.hashSecret,
-    );
-    const ipn = await deliver(`${this.ipnUrl}?${query}`, 'GET', { 'user-agent': 'VNPAY-IPN (fake)' });
-    return { ipn, returnUrl: `${txn.returnUrl}${txn.returnUrl.includes('?') ? '&' : '?'}${query}` };
+    const query = vnpaySortedQuery(this.resultParams(txn, responseCode, txn.transactionNo!, txn.payDate!), this.options.hashSecret);
+    return { query, returnUrl: `${txn.returnUrl}${txn.returnUrl.includes('?') ? '&' : '?'}${query}` };
+  }
+
+  private resultParams(txn: Transaction, responseCode: string, transactionNo: string, payDate: string): Record<string, string> {
+    return {
+      vnp_Amount: String(txn.amount),
+      vnp_BankCode: 'NCB',
+      vnp_BankTranNo: `VNP${transactionNo}`,
+      vnp_CardType: 'ATM',
+      vnp_OrderInfo: txn.orderInfo,
+      vnp_PayDate: payDate,
+      vnp_ResponseCode: responseCode,
+      vnp_TmnCode: this.options.tmnCode,
+      vnp_TransactionNo: transactionNo,
+      vnp_TransactionStatus: responseCode === '00' ? '00' : '02',
+      vnp_TxnRef: txn.txnRef,
+    };
+  }
+
+  private sendIpn(query: string): Promise<{ status: number; body: any }> {
+    if (!this.ipnUrl) throw new Error('fake VNPAY has no IPN URL');
+    return deliver(`${this.ipnUrl}?${query}`, 'GET', { 'user-agent': 'VNPAY-IPN (fake)' });
   }
 
   private answer(command: string, code: string, message: string, fields: string[], txn?: Transaction, extra: Record<string, string> = {}): FakeAnswer {

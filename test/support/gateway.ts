@@ -39,6 +39,10 @@ export const TEST_EDGE_ENV: Record<string, string> = {
   // Tests that start top-ups without testing the providers' APIs: references made up, nothing
   // leaves the machine. The provider tests set PAYMENT_PROVIDERS=api with the local fakes' URLs.
   PAYMENT_PROVIDERS: 'offline',
+  // Amount limits no test meets but those of the limits themselves (test/payment-operations.e2e-spec.ts).
+  ...Object.fromEntries(['USD', 'VND', 'JPY'].flatMap((c) => [[`TOPUP_MIN_${c}`, c === 'USD' ? '0.01' : '1'], [`TOPUP_MAX_${c}`, '1000000000000'], [`TOPUP_DAILY_MAX_${c}`, '1000000000000']])),
+  // The test database is shared by every test file: reconciliation runs only where a test turns it on, on a database of its own (test/reconciliation.e2e-spec.ts).
+  PAYMENT_RECONCILE_INTERVAL_MS: '0',
 };
 
 /** A gateway on a free port, talking to the test engine's subjects. */

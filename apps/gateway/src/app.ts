@@ -9,7 +9,7 @@ import helmet from 'helmet';
 import { JsonLogger } from '@billing/observability';
 import { GatewayConfig } from './config';
 import { GatewayModule } from './gateway.module';
-import { GatewayIoAdapter, httpCors, SECURITY_HEADERS } from './edge/security-headers';
+import { GatewayIoAdapter, httpCors, securityHeaders } from './edge/security-headers';
 
 /** The dashboard page, from the sources or next to the compiled code. */
 function publicDir(): string {
@@ -23,7 +23,7 @@ export async function createGatewayApp(config: GatewayConfig, logger: LoggerServ
   app.enableShutdownHooks();
   // The client's address (rate limits, VNPAY) comes from X-Forwarded-For only through TRUSTED_PROXIES.
   app.set('trust proxy', (address: string) => config.edge.trustedProxies.trusts(address));
-  app.use(helmet(SECURITY_HEADERS));
+  app.use(helmet(securityHeaders(config.dashboard.stripe)));
   if (config.edge.corsOrigins.length > 0) app.enableCors(httpCors(config.edge.corsOrigins));
   app.useWebSocketAdapter(new GatewayIoAdapter(app, config.edge.corsOrigins));
   app.useStaticAssets(publicDir(), { index: 'index.html' });

@@ -1,6 +1,7 @@
 import { DEFAULT_DATABASE_URL } from '@billing/persistence';
 import { DEFAULT_NATS_URL, NatsAuth, natsAuth } from '@billing/messaging';
 import { envInt, envSetting, guardedSetting, healthDetailsToken } from '@billing/observability';
+import { DashboardConfig, loadDashboardConfig } from './dashboard/dashboard.config';
 import { EdgeConfig, loadEdgeConfig } from './edge/edge.config';
 import { JWT_SECRET_SETTING } from './gateway.secrets';
 import { loadOperatorSettings, OperatorSettings } from './operator/operator.config';
@@ -40,6 +41,8 @@ export interface GatewayConfig {
   readonly healthDetailsToken: string | null;
   /** The payment providers: their clients (PAYMENT_PROVIDERS, base URLs, credentials, timeouts), webhooks and sweep. */
   readonly payments: PaymentsConfig;
+  /** The dashboard's card payments (STRIPE_PUBLISHABLE_KEY, STRIPE_JS_URL) and where it sends a user for a new token (DASHBOARD_SIGN_IN_URL). */
+  readonly dashboard: DashboardConfig;
 }
 
 export const DEFAULT_JWT_ISSUER = 'gpu-billing';
@@ -65,6 +68,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
   for (const [name, value] of [['JWT_ISSUER', issuer], ['JWT_AUDIENCE', audience]]) {
     if (!CLAIM_TEXT.test(value)) throw new Error(`${name} must be 1 to 200 printable characters without spaces, got '${value}'`);
   }
+  const payments = loadPaymentsConfig(env);
   return {
     port,
     natsUrl: env.NATS_URL || DEFAULT_NATS_URL,
@@ -82,6 +86,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     edge: loadEdgeConfig(env),
     healthDetailsToken: healthDetailsToken(env),
     operators: loadOperatorSettings(env, { secret, issuer, audience }),
-    payments: loadPaymentsConfig(env),
+    payments,
+    dashboard: loadDashboardConfig(env, payments.stripe.secretKey),
   };
 }

@@ -14,6 +14,7 @@ import { WalletController } from './wallet/wallet.controller';
 import { EDGE_PROVIDERS, edgeImports } from './edge/edge.providers';
 import { OPERATOR_CONTROLLERS, operatorProviders } from './operator/operator.providers';
 import { OperatorStats } from './operator/operator.guard';
+import { DashboardSettingsController } from './dashboard/dashboard-settings.controller';
 
 const GATEWAY_PG = Symbol('GatewayPostgres');
 
@@ -54,7 +55,7 @@ export class GatewayModule {
         }),
         ...edgeImports(config.edge),
       ],
-      controllers: [WalletController, ...OPERATOR_CONTROLLERS, ...PAYMENTS_CONTROLLERS],
+      controllers: [WalletController, ...OPERATOR_CONTROLLERS, ...PAYMENTS_CONTROLLERS, DashboardSettingsController],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
         { provide: GATEWAY_NATS, useFactory: async () => (nc = await connectNats(config.natsUrl, 'billing-gateway', config.nats)) },

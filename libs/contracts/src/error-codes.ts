@@ -33,6 +33,14 @@ export const ErrorCode = {
   VOUCHER_CODE_EXISTS: 'VOUCHER_CODE_EXISTS',
   // operators: an admin command or a wallet command by hand that names no operator
   OPERATOR_REQUIRED: 'OPERATOR_REQUIRED',
+  // paid top-ups (the gateway's): limits, a provider's refusal, operator refunds
+  TOPUP_AMOUNT_TOO_SMALL: 'TOPUP_AMOUNT_TOO_SMALL',
+  TOPUP_AMOUNT_TOO_LARGE: 'TOPUP_AMOUNT_TOO_LARGE',
+  TOPUP_DAILY_LIMIT: 'TOPUP_DAILY_LIMIT',
+  PROVIDER_REFUSED: 'PROVIDER_REFUSED',
+  UNKNOWN_TOPUP: 'UNKNOWN_TOPUP',
+  NOT_REFUNDABLE: 'NOT_REFUNDABLE',
+  REFUND_EXCEEDS_REMAINING: 'REFUND_EXCEEDS_REMAINING',
   // engine
   MAILBOX_FULL: 'MAILBOX_FULL',
   UNAVAILABLE: 'UNAVAILABLE',

@@ -98,7 +98,8 @@ export interface AuditQuery {
   readonly limit: number;
 }
 
-const COMMAND_NAME = /^(wallet|admin)\.[a-z.]{1,40}$/;
+/** `wallet.<command>` and `admin.<command>` (the engine's), `payments.refund` (the gateway's operator refunds). */
+const COMMAND_NAME = /^(wallet|admin|payments)\.[a-z.]{1,40}$/;
 const OUTCOME = /^(ok|unknown|[A-Z_]{1,64})$/;
 
 export function parseAuditQuery(body: Uint8Array): AuditQuery {
@@ -119,7 +120,7 @@ export function parseAuditQuery(body: Uint8Array): AuditQuery {
   return {
     operator: optional('operator', OPERATOR_ID, 'an operator name'),
     orgId: optional('orgId', ORG_ID, 'an organization id'),
-    command: optional('command', COMMAND_NAME, "a command such as 'wallet.grant' or 'admin.vouchers.create'"),
+    command: optional('command', COMMAND_NAME, "a command such as 'wallet.grant', 'admin.vouchers.create' or 'payments.refund'"),
     outcome: optional('outcome', OUTCOME, `'ok', '${UNKNOWN_OUTCOME}' or an error code`),
     from,
     to,

@@ -10,6 +10,7 @@ export * from './webhook.repository';
 export * from './voucher.repository';
 export * from './plan.repository';
 export * from './topup.repository';
+export * from './topup-refund.repository';
 export * from './partitions';
 export * from './partition-epoch.repository';
 export * from './price-version.repository';

@@ -1,6 +1,6 @@
 import { defineConfig, PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
-import { GrantEntity, LedgerEntryEntity, MeterEntity, OperatorActionEntity, OperatorActionOutcomeEntity, OutboxEventEntity, PartitionEpochEntity, PlanSubscriptionEntity, PriceVersionEntity, RejectedLifecycleEventEntity, ResourceEntity, TopupIntentEntity, VoucherCodeEntity, VoucherRedemptionEntity, WalletEntity, WebhookDeliveryEntity, WebhookEndpointEntity } from './entities';
+import { GrantEntity, LedgerEntryEntity, MeterEntity, OperatorActionEntity, OperatorActionOutcomeEntity, OutboxEventEntity, PartitionEpochEntity, PlanSubscriptionEntity, PriceVersionEntity, RejectedLifecycleEventEntity, ResourceEntity, TopupIntentEntity, TopupRefundEntity, VoucherCodeEntity, VoucherRedemptionEntity, WalletEntity, WebhookDeliveryEntity, WebhookEndpointEntity } from './entities';
 import { MIGRATIONS } from './migrations';
 
 export const DEFAULT_DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/test';
@@ -14,7 +14,7 @@ export function ormConfig(databaseUrl = process.env.DATABASE_URL ?? DEFAULT_DATA
   return defineConfig({
     driver: PostgreSqlDriver,
     clientUrl: databaseUrl,
-    entities: [WalletEntity, GrantEntity, LedgerEntryEntity, OutboxEventEntity, MeterEntity, ResourceEntity, RejectedLifecycleEventEntity, WebhookEndpointEntity, WebhookDeliveryEntity, VoucherCodeEntity, VoucherRedemptionEntity, PlanSubscriptionEntity, TopupIntentEntity, PartitionEpochEntity, PriceVersionEntity, OperatorActionEntity, OperatorActionOutcomeEntity],
+    entities: [WalletEntity, GrantEntity, LedgerEntryEntity, OutboxEventEntity, MeterEntity, ResourceEntity, RejectedLifecycleEventEntity, WebhookEndpointEntity, WebhookDeliveryEntity, VoucherCodeEntity, VoucherRedemptionEntity, PlanSubscriptionEntity, TopupIntentEntity, TopupRefundEntity, PartitionEpochEntity, PriceVersionEntity, OperatorActionEntity, OperatorActionOutcomeEntity],
     extensions: [Migrator],
     discovery: { warnWhenNoEntities: true },
     pool: { min: 1, max: poolMax },

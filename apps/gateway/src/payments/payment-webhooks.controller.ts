@@ -1,4 +1,4 @@
-import { Controller, Get, Headers, HttpCode, Post, Query, Req, Res } from '@nestjs/common';
+import { Controller, Get, Headers, HttpCode, Logger, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { PaymentsService } from './payments.service';
 import { PaypalApprovals } from './paypal-approvals';
@@ -23,6 +23,8 @@ interface Response {
 @ApiExcludeController()
 @Controller('webhooks')
 export class PaymentWebhooksController {
+  private readonly logger = new Logger('PaymentWebhooks');
+
   constructor(
     private readonly payments: PaymentsService,
     private readonly approvals: PaypalApprovals,
@@ -32,14 +34,34 @@ export class PaymentWebhooksController {
   async stripe(@Req() req: RawRequest, @Res() res: Response, @Headers('stripe-signature') signature?: string) {
     const raw = this.raw(req, res);
     if (!raw) return;
-    const answer = await this.payments.stripeWebhook(raw, signature);
-    res.status(answer.status).json(answer.body);
+    await this.orRetryLater('stripe', res, async () => {
+      const answer = await this.payments.stripeWebhook(raw, signature);
+      res.status(answer.status).json(answer.body);
+    });
   }
 
   @Post('paypal')
   async paypal(@Req() req: RawRequest, @Res() res: Response) {
     const raw = this.raw(req, res);
     if (!raw) return;
+    await this.orRetryLater('paypal', res, () => this.paypalEvent(raw, req, res));
+  }
+
+  /**
+   * A webhook that could not be handled (the database out of reach, say) is answered 503 with
+   * what to do: the provider delivers it again later, and since nothing settles but by one
+   * compare-and-set, a half-handled one left nothing half-done.
+   */
+  private async orRetryLater(provider: string, res: Response, handle: () => Promise<void>): Promise<void> {
+    try {
+      await handle();
+    } catch (error) {
+      this.logger.error({ msg: 'payment webhook not handled; the provider will deliver it again', provider, error: (error as Error).message });
+      res.status(503).json({ received: false, error: 'the event could not be handled now; deliver it again later' });
+    }
+  }
+
+  private async paypalEvent(raw: Buffer, req: RawRequest, res: Response): Promise<void> {
     const answer = await this.payments.paypalWebhook(raw, req.headers);
     // Verified (200) and the buyer approved: capture the order now. If PayPal cannot be reached, a
     // 503 makes PayPal deliver the event again later, when the capture is tried again.

@@ -7,6 +7,7 @@ import { PAYPAL_WEBHOOK_VERIFICATIONS, PaypalWebhookVerification } from './paypa
 import { DEFAULT_PROVIDER_CALL_POLICY, ProviderCallPolicy } from './provider-call';
 import { STRIPE_API_BASE_URL } from './stripe-client';
 import { VNPAY_SANDBOX_API_URL } from './vnpay-api';
+import { loadTopupLimits, TopupLimits } from './topup-limits';
 
 /** How often the sweep re-sends credits and reversals the engine has not confirmed, by default. */
 export const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
@@ -16,6 +17,23 @@ export const DEFAULT_SWEEP_MIN_AGE_MS = 30_000;
 export const SWEEP_BATCH_SIZE = 100;
 /** Database connections the gateway's payments may hold. */
 export const DEFAULT_PAYMENTS_DB_POOL_MAX = 5;
+
+/** How often the reconciliation job runs, by default (0 in PAYMENT_RECONCILE_INTERVAL_MS turns it off). */
+export const DEFAULT_RECONCILE_INTERVAL_MS = 60_000;
+/** A top-up pending this long is asked about at its provider, by default: its webhook was probably lost. */
+export const DEFAULT_RECONCILE_AFTER_MS = 15 * 60_000;
+/** Top-ups one reconciliation run asks about, by default; the rest wait for the next run. */
+export const DEFAULT_RECONCILE_BATCH_SIZE = 50;
+/** How long a gateway holds the top-ups it claimed for one run before another may take them, by default. */
+export const DEFAULT_RECONCILE_LEASE_MS = 5 * 60_000;
+/** The longest wait between two questions about one pending top-up, by default (the waits double from PAYMENT_RECONCILE_AFTER_MS). */
+export const DEFAULT_RECONCILE_MAX_BACKOFF_MS = 60 * 60_000;
+/** After a payment window closes, this long is left for a last-second payment's confirmation before the final check, by default. */
+export const DEFAULT_EXPIRY_GRACE_MS = 5 * 60_000;
+/** Stripe's PaymentIntents do not expire by themselves: ours are cancelled this long after they start, by default (a day, as Checkout's sessions). */
+export const DEFAULT_STRIPE_PAYMENT_WINDOW_MS = 24 * 3600_000;
+/** PayPal's documented default: an order not approved (and captured) within 3 hours expires. */
+export const DEFAULT_PAYPAL_ORDER_WINDOW_MS = 3 * 3600_000;
 
 /**
  * Which provider clients the gateway binds: `api` (the default) calls the providers' APIs;
@@ -72,13 +90,27 @@ export interface PaymentsConfig {
   readonly sweepIntervalMs: number;
   readonly sweepMinAgeMs: number;
   readonly dbPoolMax: number;
+  /** Minimum and maximum per top-up, and per 24 hours, per currency (TOPUP_MIN_*, TOPUP_MAX_*, TOPUP_DAILY_MAX_*). */
+  readonly limits: TopupLimits;
+  /** How long a payer has before a pending top-up expires (VNPAY's is the URL's vnp_ExpireDate, VNPAY_PAYMENT_WINDOW_MINUTES). */
+  readonly windows: { readonly stripeMs: number; readonly paypalMs: number };
+  /** The job that asks providers about top-ups left pending (a lost webhook) and expires them (payments.reconciler.ts). */
+  readonly reconcile: {
+    /** 0: the job does not run in this process. */
+    readonly intervalMs: number;
+    readonly afterMs: number;
+    readonly batchSize: number;
+    readonly leaseMs: number;
+    readonly maxBackoffMs: number;
+    readonly expiryGraceMs: number;
+  };
 }
 
 export const DEV_STRIPE_WEBHOOK_SECRET = 'whsec_dev_only_change_me';
 export const DEV_VNPAY_TMN_CODE = 'DEVTMN01';
 export const DEV_VNPAY_HASH_SECRET = 'dev-only-vnpay-hash-secret-change-me';
 export const DEV_PAYPAL_WEBHOOK_ID = 'WH-DEV-ONLY';
-export const DEV_VNPAY_RETURN_URL = 'http://localhost:3000/#topup';
+export const DEV_VNPAY_RETURN_URL = 'http://localhost:3000/payments/vnpay/return';
 export const DEV_STRIPE_SECRET_KEY = 'sk_test_dev_only_change_me';
 export const DEV_PAYPAL_CLIENT_ID = 'dev-only-paypal-client-id';
 export const DEV_PAYPAL_CLIENT_SECRET = 'dev-only-paypal-client-secret-change-me';
@@ -205,5 +237,25 @@ export function loadPaymentsConfig(env: NodeJS.ProcessEnv = process.env): Paymen
     sweepIntervalMs: envInt(env, 'PAYMENTS_SWEEP_INTERVAL_MS', DEFAULT_SWEEP_INTERVAL_MS, 10, 86_400_000),
     sweepMinAgeMs: envInt(env, 'PAYMENTS_SWEEP_MIN_AGE_MS', DEFAULT_SWEEP_MIN_AGE_MS, 0, 86_400_000),
     dbPoolMax: envInt(env, 'PAYMENTS_DB_POOL_MAX', DEFAULT_PAYMENTS_DB_POOL_MAX, 1, 100),
+    limits: loadTopupLimits(env),
+    windows: {
+      stripeMs: envInt(env, 'STRIPE_PAYMENT_WINDOW_MS', DEFAULT_STRIPE_PAYMENT_WINDOW_MS, 1000, 30 * 86_400_000),
+      paypalMs: envInt(env, 'PAYPAL_ORDER_WINDOW_MS', DEFAULT_PAYPAL_ORDER_WINDOW_MS, 1000, 30 * 86_400_000),
+    },
+    reconcile: {
+      intervalMs: reconcileInterval(env),
+      afterMs: envInt(env, 'PAYMENT_RECONCILE_AFTER_MS', DEFAULT_RECONCILE_AFTER_MS, 0, 30 * 86_400_000),
+      batchSize: envInt(env, 'PAYMENT_RECONCILE_BATCH_SIZE', DEFAULT_RECONCILE_BATCH_SIZE, 1, 1000),
+      leaseMs: envInt(env, 'PAYMENT_RECONCILE_LEASE_MS', DEFAULT_RECONCILE_LEASE_MS, 1000, 86_400_000),
+      maxBackoffMs: envInt(env, 'PAYMENT_RECONCILE_MAX_BACKOFF_MS', DEFAULT_RECONCILE_MAX_BACKOFF_MS, 10, 7 * 86_400_000),
+      expiryGraceMs: envInt(env, 'PAYMENT_EXPIRY_GRACE_MS', DEFAULT_EXPIRY_GRACE_MS, 0, 86_400_000),
+    },
   };
+}
+
+/** PAYMENT_RECONCILE_INTERVAL_MS: 0 (off), or at least 10 ms. */
+function reconcileInterval(env: NodeJS.ProcessEnv): number {
+  const ms = envInt(env, 'PAYMENT_RECONCILE_INTERVAL_MS', DEFAULT_RECONCILE_INTERVAL_MS, 0, 86_400_000);
+  if (ms !== 0 && ms < 10) throw new Error(`PAYMENT_RECONCILE_INTERVAL_MS must be 0 (off) or at least 10, got '${ms}'`);
+  return ms;
 }

@@ -1,11 +1,15 @@
 import { Provider, Type } from '@nestjs/common';
-import { openDatabase, TopupRepository } from '@billing/persistence';
+import { openDatabase, OperatorAuditRepository, TopupRefundRepository, TopupRepository } from '@billing/persistence';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { GatewayConfig } from '../config';
 import { PaymentWebhooksController } from './payment-webhooks.controller';
 import { PaymentsConfig } from './payments.config';
 import { PaymentsService } from './payments.service';
 import { PaymentsSweeper } from './payments.sweeper';
+import { PaymentsMetrics } from './payments.metrics';
+import { PaymentProviderLookup, PaymentsReconciler } from './payments.reconciler';
+import { PaymentMismatchReport } from './payment-mismatch-report';
+import { PaymentRefunds } from './payment-refunds';
 import { PAYMENTS_CONFIG, PAYMENTS_ORM } from './payments.tokens';
 import { OfflinePayPalClient, OfflineStripeClient, OfflineVnpayClient, PAYPAL_CLIENT, PayPalClient, STRIPE_CLIENT, VNPAY_CLIENT } from './provider-clients';
 import { TopupsController } from './topups.controller';
@@ -15,8 +19,10 @@ import { PaypalReturnController } from './paypal-return.controller';
 import { ApiPaypalWebhookVerifier, LocalPaypalWebhookVerifier, PAYPAL_WEBHOOK_VERIFIER } from './paypal-webhook-verifier';
 import { StripeApiClient } from './stripe-client';
 import { VnpayApiClient } from './vnpay-api';
+import { TopupStatusController } from './topup-status.controller';
+import { VnpayReturnController } from './vnpay-return.controller';
 
-export const PAYMENTS_CONTROLLERS: Type[] = [TopupsController, PaymentWebhooksController, PaypalReturnController];
+export const PAYMENTS_CONTROLLERS: Type[] = [TopupsController, TopupStatusController, PaymentWebhooksController, PaypalReturnController, VnpayReturnController];
 
 /**
  * The providers' API clients: the real ones (the `stripe` SDK; PayPal and VNPAY over HTTPS) at
@@ -48,6 +54,9 @@ export function paymentsProviders(gateway: GatewayConfig, config: PaymentsConfig
     { provide: PAYMENTS_CONFIG, useValue: config },
     { provide: PAYMENTS_ORM, useFactory: () => openDatabase(gateway.databaseUrl, config.dbPoolMax) },
     { provide: TopupRepository, inject: [PAYMENTS_ORM], useFactory: (orm: MikroORM) => new TopupRepository(orm) },
+    { provide: TopupRefundRepository, inject: [PAYMENTS_ORM], useFactory: (orm: MikroORM) => new TopupRefundRepository(orm) },
+    // Operator refunds are done here, so they are audited here, in the operators' audit.
+    { provide: OperatorAuditRepository, inject: [PAYMENTS_ORM], useFactory: (orm: MikroORM) => new OperatorAuditRepository(orm) },
     ...paymentClientProviders(config),
     {
       provide: PAYPAL_WEBHOOK_VERIFIER,
@@ -58,5 +67,10 @@ export function paymentsProviders(gateway: GatewayConfig, config: PaymentsConfig
     PaypalApprovals,
     PaymentsService,
     PaymentsSweeper,
+    PaymentsMetrics,
+    PaymentProviderLookup,
+    PaymentsReconciler,
+    PaymentMismatchReport,
+    PaymentRefunds,
   ];
 }

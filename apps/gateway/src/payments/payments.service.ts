@@ -15,7 +15,10 @@ import { verifyStripeEvent } from './stripe';
 import { SettlementReport, TopupLookup } from './settlement-report';
 import { readStripeReport } from './stripe-settlement';
 import { parseTopupRequest } from './topup-request';
-import { buildVnpayPaymentUrl, VnpayIpnAnswer, VnpayIpnReply, verifyVnpayIpn } from './vnpay';
+import { buildVnpayPaymentUrl, VNPAY_PAYMENT_WINDOW_MINUTES, VnpayIpnAnswer, VnpayIpnReply, verifyVnpayIpn } from './vnpay';
+import { ProviderError } from './provider-call';
+import { PaymentsMetrics } from './payments.metrics';
+import { dailyRefusal, LimitRefusal, perTopupRefusal, TOPUP_DAILY_WINDOW_MS } from './topup-limits';
 import { readVnpayIpnReport } from './vnpay-settlement';
 
 /** Engine answers that a later attempt may not get: the credit or reversal is retried. */
@@ -85,6 +88,7 @@ export class PaymentsService {
     @Inject(PAYPAL_CLIENT) private readonly paypal: PayPalClient,
     /** PAYPAL_WEBHOOK_VERIFICATION: the certificate here (local) or PayPal's verify-webhook-signature API. */
     @Inject(PAYPAL_WEBHOOK_VERIFIER) private readonly paypalVerifier: PaypalWebhookVerifier,
+    private readonly metrics: PaymentsMetrics,
   ) {}
 
   /** Records a pending top-up and returns what the browser needs to pay it. */
@@ -97,6 +101,19 @@ export class PaymentsService {
       throw error;
     }
     const { amount, currency, provider } = request;
+    // The limits, then the currency, are refused before any provider is called.
+    const limits = this.config.limits;
+    const outOfBounds = perTopupRefusal(limits, amount, currency);
+    if (outOfBounds) return this.limitRefused(orgId, outOfBounds);
+    let started;
+    try {
+      started = await this.topups.startedSince(orgId, currency, new Date(now.getTime() - TOPUP_DAILY_WINDOW_MS));
+    } catch (error) {
+      this.logger.error({ msg: 'top-ups cannot be read; none is started', orgId, error: (error as Error).message });
+      return errorReply(ErrorCode.UNAVAILABLE, 'top-ups cannot be recorded now; nothing was started, try again');
+    }
+    const daily = dailyRefusal(limits, amount, currency, started);
+    if (daily) return this.limitRefused(orgId, daily);
     // The currency is refused before any money moves, not after the payment when the engine would refuse the credit.
     const balance = await this.billing.request(orgId, 'balance');
     if (!balance.ok) return balance;
@@ -125,10 +142,47 @@ export class PaymentsService {
       }
     } catch (error) {
       this.logger.warn({ msg: 'payment provider refused to start a top-up', provider, orgId, error: (error as Error).message });
+      // The provider refused this payment as asked (an amount under its minimum, say): the browser's request, not an outage.
+      if (error instanceof ProviderError && (error.kind === 'invalid' || error.kind === 'declined')) {
+        return errorReply(ErrorCode.PROVIDER_REFUSED, `${provider} refused the payment: ${error.message}`);
+      }
       return errorReply(ErrorCode.UNAVAILABLE, `${provider} did not start the payment: ${(error as Error).message}`);
     }
-    await this.topups.createPending({ id, orgId, amount, currency, provider, providerRef });
-    return { ok: true, topup: { id, status: 'pending', amount: toDisplay(amount, currency), currency, provider, providerRef, ...pay } };
+    const expiresAt = new Date(now.getTime() + this.paymentWindowMs(provider));
+    let recorded;
+    try {
+      // The daily limit again, atomically with the insert: a concurrent start may have taken what was left.
+      recorded = await this.topups.createPending({ id, orgId, amount, currency, provider, providerRef, expiresAt }, now, { dailyMax: limits[currency].dailyMax, windowMs: TOPUP_DAILY_WINDOW_MS });
+    } catch (error) {
+      // Nothing is recorded, so nothing is half-made: the payment made at the provider has no page to be paid on (no one got its link).
+      this.logger.error({ msg: 'a started top-up could not be recorded; it was not given to the browser', provider, orgId, providerRef, error: (error as Error).message });
+      return errorReply(ErrorCode.UNAVAILABLE, 'the top-up could not be recorded; nothing was charged, try again');
+    }
+    if ('refused' in recorded) {
+      this.logger.warn({ msg: 'a started top-up was refused by the daily limit at the last moment (concurrent starts); it was not given to the browser', provider, orgId, providerRef });
+      return this.limitRefused(orgId, dailyRefusal(limits, amount, currency, recorded.refused)!);
+    }
+    return { ok: true, topup: { id, status: 'pending', amount: toDisplay(amount, currency), currency, provider, providerRef, expiresAt: expiresAt.toISOString(), ...pay } };
+  }
+
+  /** How long the payer has: VNPAY's is the vnp_ExpireDate signed into the URL, the others' are settings. */
+  paymentWindowMs(provider: TopupIntent['provider']): number {
+    if (provider === 'vnpay') return VNPAY_PAYMENT_WINDOW_MINUTES * 60_000;
+    return provider === 'stripe' ? this.config.windows.stripeMs : this.config.windows.paypalMs;
+  }
+
+  private limitRefused(orgId: string, refusal: LimitRefusal): StartReply {
+    this.metrics.limitRefusals.inc({ code: refusal.code });
+    this.logger.log({ msg: 'top-up refused by its limits', orgId, code: refusal.code });
+    return errorReply(refusal.code, refusal.message);
+  }
+
+  /**
+   * Applies a fact the gateway learnt itself (an operator refund's answer, reconciliation's expiry) to a
+   * top-up, through the same machine and compare-and-set as a webhook's.
+   */
+  async applyFact(intent: TopupIntent, fact: SettlementFact): Promise<WebhookOutcome> {
+    return this.settle(intent, fact);
   }
 
   async stripeWebhook(rawBody: Buffer, signature: string | undefined): Promise<WebhookAnswer> {

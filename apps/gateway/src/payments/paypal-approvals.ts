@@ -1,14 +1,16 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { TopupRepository } from '@billing/persistence';
 import { ProviderError } from './provider-call';
-import { PAYPAL_CLIENT, PayPalClient } from './provider-clients';
+import { PAYPAL_CLIENT, PayPalClient, PayPalOrder } from './provider-clients';
+import { PaymentsService } from './payments.service';
+import { readPaypalOrderReports } from './paypal-settlement';
 
 /**
  * What capturing an approved order came to:
- * - `captured`: PayPal took the money (capture COMPLETED); the PAYMENT.CAPTURE.COMPLETED webhook settles the top-up;
+ * - `captured`: PayPal took the money (capture COMPLETED): the answer settles the top-up at once;
  * - `capture_pending`: PayPal holds the capture for review (PENDING); its later webhook settles it;
  * - `declined`: the buyer's instrument was refused (INSTRUMENT_DECLINED, or a capture DECLINED);
- * - `already_captured`: captured before (the return URL and the webhook race; PayPal's replay or ORDER_ALREADY_CAPTURED);
+ * - `already_captured`: captured before (the return URL and the webhook race; PayPal's replay or ORDER_ALREADY_CAPTURED): the order is read and settles the top-up;
  * - `not_approved`: PayPal says the buyer has not approved it (someone opened the return URL by hand);
  * - `unknown_order`: no PayPal top-up of ours has that order id (PayPal is not asked);
  * - `not_pending`: the top-up is settled already (or expired): nothing to capture;
@@ -26,8 +28,10 @@ const ORDER_ID = /^[A-Za-z0-9]{1,64}$/;
  * coming back to the return URL, and the CHECKOUT.ORDER.APPROVED webhook. Both capture here,
  * with one PayPal-Request-Id per top-up (`capture:<top-up id>`), so PayPal answers the second
  * with the first capture; a capture PayPal already made is ORDER_ALREADY_CAPTURED, also fine.
- * The capture's answer is logged; the top-up is settled, as for every provider, by the
- * verified PAYMENT.CAPTURE.* webhook that follows (reconciliation asks PayPal if it is lost).
+ * The capture's answer settles the top-up at once, through the same machine as the webhooks: a
+ * COMPLETED capture is a `captured` fact (its capture id stored, so a refund or dispute naming it
+ * finds the top-up even before PAYMENT.CAPTURE.COMPLETED arrives, which then changes nothing), a
+ * DECLINED one a failed attempt. Reconciliation captures through here too.
  */
 @Injectable()
 export class PaypalApprovals {
@@ -36,17 +40,19 @@ export class PaypalApprovals {
   constructor(
     private readonly topups: TopupRepository,
     @Inject(PAYPAL_CLIENT) private readonly paypal: PayPalClient,
+    private readonly payments: PaymentsService,
   ) {}
 
-  async capture(orderId: string, source: 'return_url' | 'webhook'): Promise<{ outcome: CaptureOutcome; topupId: string | null }> {
+  async capture(orderId: string, source: 'return_url' | 'webhook' | 'reconciliation'): Promise<{ outcome: CaptureOutcome; topupId: string | null }> {
     if (!ORDER_ID.test(orderId)) return { outcome: 'unknown_order', topupId: null };
     const intent = await this.topups.findByProviderRef('paypal', orderId);
     if (!intent) return { outcome: 'unknown_order', topupId: null };
     if (intent.status !== 'pending') return { outcome: 'not_pending', topupId: intent.id };
     let outcome: CaptureOutcome;
     let detail: Record<string, unknown> = {};
+    let answer: PayPalOrder | null = null;
     try {
-      const order = await this.paypal.captureOrder(orderId, `capture:${intent.id}`);
+      const order = (answer = await this.paypal.captureOrder(orderId, `capture:${intent.id}`));
       const capture = order.captures[0];
       detail = { orderStatus: order.status, captureId: capture?.id, captureStatus: capture?.status };
       if (capture?.status === 'COMPLETED') outcome = 'captured';
@@ -62,8 +68,17 @@ export class PaypalApprovals {
       else if (error.retryable) outcome = 'retry_later';
       else outcome = 'failed';
     }
+    if (outcome === 'already_captured') answer = await this.paypal.getOrder(orderId).catch(() => null);
+    const settled = answer ? await this.settle(answer) : [];
     const level = outcome === 'failed' ? 'error' : outcome === 'retry_later' || outcome === 'declined' ? 'warn' : 'log';
-    this.logger[level]({ msg: 'paypal order capture', source, orderId, topupId: intent.id, outcome, ...detail });
+    this.logger[level]({ msg: 'paypal order capture', source, orderId, topupId: intent.id, outcome, settled, ...detail });
     return { outcome, topupId: intent.id };
+  }
+
+  /** The order's captures as facts of its top-up; what each came to. Whatever is not settled here, the webhooks or reconciliation settle. */
+  private async settle(order: PayPalOrder): Promise<string[]> {
+    const outcomes: string[] = [];
+    for (const report of readPaypalOrderReports(order, new Date())) outcomes.push(await this.payments.applyReport('paypal', report));
+    return outcomes;
   }
 }

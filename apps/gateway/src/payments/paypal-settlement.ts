@@ -1,4 +1,5 @@
-import { DisputeStage } from '@billing/domain';
+import { Currency, DisputeStage, minorUnits } from '@billing/domain';
+import { PayPalOrder } from './provider-clients';
 import { decimalAmount, isoTime, obj, Obj, SettlementReport, str } from './settlement-report';
 
 /**
@@ -134,4 +135,33 @@ export function readPaypalReport(event: Obj): SettlementReport {
     default:
       return { kind: 'ignored', reason: `event type ${type || '(none)'} is not used` };
   }
+}
+
+/**
+ * What an order PayPal's API returned says: the answer of our capture call (the return URL and
+ * CHECKOUT.ORDER.APPROVED), or of get order (reconciliation). Each capture is a fact keyed by
+ * its id and state: a COMPLETED capture (also once refunded) is the money taken, so its capture
+ * id is stored and a refund or dispute naming it finds the top-up before PAYMENT.CAPTURE.COMPLETED
+ * arrives; a capture REFUNDED in full also reports that total (timed `now`, when it was read);
+ * DECLINED and FAILED are a failed attempt; a VOIDED order is closed unpaid. PENDING says nothing yet.
+ */
+export function readPaypalOrderReports(order: PayPalOrder, now: Date): SettlementReport[] {
+  const reports: SettlementReport[] = [];
+  const base = { kind: 'report' as const, find: { providerRef: order.id }, paymentAmount: null, at: null };
+  for (const capture of order.captures) {
+    const amount = capture.amount;
+    const inCurrency = (currency: Currency) => (amount !== null && amount.isPositive() && amount.decimalPlaces() <= minorUnits(currency) ? amount : null);
+    const topupId = capture.topupId ?? order.topupId;
+    const taken = capture.status === 'COMPLETED' || capture.status === 'REFUNDED' || capture.status === 'PARTIALLY_REFUNDED';
+    if (taken) {
+      reports.push({ ...base, type: `capture ${capture.status}`, topupId, currency: capture.currency ?? '', key: `paypal:capture:${capture.id}:completed`, input: (currency) => { const value = inCurrency(currency); return value && { kind: 'captured', amount: value, captureRef: capture.id }; } });
+      if (capture.status === 'REFUNDED') {
+        reports.push({ ...base, type: 'capture REFUNDED', topupId, at: now, currency: capture.currency ?? '', key: `paypal:capture:${capture.id}:refunded`, input: (currency) => { const value = inCurrency(currency); return value && { kind: 'refund', refundId: null, amount: null, counts: true, total: value }; } });
+      }
+    } else if (capture.status === 'DECLINED' || capture.status === 'FAILED') {
+      reports.push({ ...base, type: `capture ${capture.status}`, topupId, currency: null, key: `paypal:capture:${capture.id}:${capture.status.toLowerCase()}`, input: () => ({ kind: 'attempt_failed', reason: `paypal capture ${capture.status}` }) });
+    }
+  }
+  if (order.status === 'VOIDED') reports.push({ ...base, type: 'order VOIDED', topupId: order.topupId, currency: null, key: `paypal:order:${order.id}:voided`, input: () => ({ kind: 'canceled', reason: 'paypal order VOIDED' }) });
+  return reports;
 }

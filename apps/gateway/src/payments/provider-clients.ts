@@ -23,8 +23,12 @@ export interface StripePaymentIntent {
   /** Our top-up id, from `metadata.topupId`. */
   readonly topupId: string | null;
   readonly latestChargeId: string | null;
+  /** The latest charge's `amount_refunded`, when it came expanded (retrieve asks for it); null when unknown. */
+  readonly amountRefundedMinor: string | null;
   /** `last_payment_error.message`: why the last attempt failed. */
   readonly failureMessage: string | null;
+  /** Why it was cancelled (`abandoned`: by us, when its payment window closed). */
+  readonly cancellationReason: string | null;
 }
 
 export interface StripeRefund {
@@ -39,7 +43,10 @@ export interface StripeRefund {
 export interface StripeClient {
   /** Creates a PaymentIntent for the amount (in the currency's minor unit), `metadata.topupId` set; the top-up id is the idempotency key. */
   createPaymentIntent(input: { topupId: string; orgId: string; amountMinor: string; currency: Currency }): Promise<StripePaymentIntent & { clientSecret: string }>;
+  /** The PaymentIntent with its latest charge expanded (what was refunded of it). */
   retrievePaymentIntent(paymentIntentId: string): Promise<StripePaymentIntent>;
+  /** Cancels a PaymentIntent not paid (its payment window closed): no payment can be made with it afterwards. */
+  cancelPaymentIntent(paymentIntentId: string, idempotencyKey: string): Promise<StripePaymentIntent>;
   /** Refunds the PaymentIntent's charge, in full or `amountMinor` of it; `idempotencyKey` names this refund. */
   refund(input: { paymentIntentId: string; amountMinor?: string; idempotencyKey: string; reason?: string }): Promise<StripeRefund>;
 }
@@ -145,7 +152,7 @@ export class OfflineStripeClient implements StripeClient {
   async createPaymentIntent(input: { topupId: string; amountMinor: string; currency: Currency }): Promise<StripePaymentIntent & { clientSecret: string }> {
     const id = `pi_${randomText(24)}`;
     const clientSecret = `${id}_secret_${randomText(24)}`;
-    const intent = { id, clientSecret, status: 'requires_payment_method', amountMinor: input.amountMinor, amountReceivedMinor: '0', currency: input.currency, topupId: input.topupId, latestChargeId: null, failureMessage: null };
+    const intent = { id, clientSecret, status: 'requires_payment_method', amountMinor: input.amountMinor, amountReceivedMinor: '0', currency: input.currency, topupId: input.topupId, latestChargeId: null, amountRefundedMinor: null, failureMessage: null, cancellationReason: null };
     this.created.set(id, intent);
     return intent;
   }
@@ -154,6 +161,13 @@ export class OfflineStripeClient implements StripeClient {
     const intent = this.created.get(paymentIntentId);
     if (!intent) throw new ProviderError('stripe', 'invalid', `No such payment_intent: '${paymentIntentId}' (offline)`, { status: 404, code: 'resource_missing' });
     return intent;
+  }
+
+  async cancelPaymentIntent(paymentIntentId: string): Promise<StripePaymentIntent> {
+    const intent = await this.retrievePaymentIntent(paymentIntentId);
+    const canceled = { ...intent, status: 'canceled', cancellationReason: 'abandoned' };
+    this.created.set(paymentIntentId, canceled);
+    return canceled;
   }
 
   async refund(): Promise<StripeRefund> {

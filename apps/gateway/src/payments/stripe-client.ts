@@ -61,6 +61,7 @@ const minor = (amount: number | null | undefined): string => (typeof amount === 
 
 function toIntent(pi: Stripe.PaymentIntent): StripePaymentIntent {
   const charge = pi.latest_charge;
+  const refunded = typeof charge === 'object' && charge !== null ? charge.amount_refunded : undefined;
   return {
     id: pi.id,
     clientSecret: pi.client_secret ?? null,
@@ -70,7 +71,9 @@ function toIntent(pi: Stripe.PaymentIntent): StripePaymentIntent {
     currency: String(pi.currency ?? '').toUpperCase(),
     topupId: pi.metadata?.topupId ?? null,
     latestChargeId: typeof charge === 'string' ? charge : (charge?.id ?? null),
+    amountRefundedMinor: typeof refunded === 'number' && Number.isSafeInteger(refunded) ? String(refunded) : null,
     failureMessage: pi.last_payment_error?.message ?? null,
+    cancellationReason: pi.cancellation_reason ?? null,
   };
 }
 
@@ -128,7 +131,12 @@ export class StripeApiClient implements StripeClient {
   }
 
   async retrievePaymentIntent(paymentIntentId: string): Promise<StripePaymentIntent> {
-    return toIntent(await this.call('paymentIntents.retrieve', () => this.stripe.paymentIntents.retrieve(paymentIntentId)));
+    // The latest charge expanded: what was refunded of it, for reconciliation and the mismatch report.
+    return toIntent(await this.call('paymentIntents.retrieve', () => this.stripe.paymentIntents.retrieve(paymentIntentId, { expand: ['latest_charge'] })));
+  }
+
+  async cancelPaymentIntent(paymentIntentId: string, idempotencyKey: string): Promise<StripePaymentIntent> {
+    return toIntent(await this.call('paymentIntents.cancel', () => this.stripe.paymentIntents.cancel(paymentIntentId, { cancellation_reason: 'abandoned' }, { idempotencyKey })));
   }
 
   async refund(input: { paymentIntentId: string; amountMinor?: string; idempotencyKey: string; reason?: string }): Promise<StripeRefund> {

@@ -13,7 +13,9 @@ describe('Stripe events as settlement facts', () => {
 
   it('reads a failed attempt as one that may be followed by a success, and a cancellation as final', () => {
     expect(inputOf(readStripeReport(event('payment_intent.payment_failed', { id: 'pi_1', last_payment_error: { message: 'card declined' } })))).toEqual({ kind: 'attempt_failed', reason: 'stripe payment_intent.payment_failed: card declined' });
-    expect(inputOf(readStripeReport(event('payment_intent.canceled', { id: 'pi_1', cancellation_reason: 'abandoned' })))).toMatchObject({ kind: 'canceled' });
+    expect(inputOf(readStripeReport(event('payment_intent.canceled', { id: 'pi_1', cancellation_reason: 'requested_by_customer' })))).toMatchObject({ kind: 'canceled' });
+    // Cancelled as abandoned: what reconciliation does when the payment window closed.
+    expect(inputOf(readStripeReport(event('payment_intent.canceled', { id: 'pi_1', cancellation_reason: 'abandoned' })))).toEqual({ kind: 'expired', reason: 'stripe payment_intent.canceled: abandoned' });
   });
 
   it("reads charge.refunded as the charge's cumulative amount_refunded, found by PaymentIntent or charge", () => {

@@ -1,7 +1,9 @@
+import { createHash } from 'crypto';
 import type Stripe from 'stripe';
 import { DisputeStage } from '@billing/domain';
 import { fromMinorUnits } from './payment-amounts';
 import { MAX_REPORT_REASON_CHARS, obj, Obj, SettlementReport, str } from './settlement-report';
+import { StripePaymentIntent } from './provider-clients';
 
 /**
  * Stripe's events, as settlement inputs (docs/payments.md, "Settlement"). Every fact is keyed by
@@ -21,6 +23,9 @@ const DISPUTE_STAGES: Readonly<Record<string, DisputeStage>> = {
   charge_refunded: 'won',
   prevented: 'won',
 };
+
+/** The cancellation reason of a PaymentIntent whose payment window closed unpaid (reconciliation cancels with it). */
+const ABANDONED = 'abandoned';
 
 const DISPUTE_EVENTS = new Set(['charge.dispute.created', 'charge.dispute.updated', 'charge.dispute.closed', 'charge.dispute.funds_withdrawn', 'charge.dispute.funds_reinstated']);
 
@@ -72,7 +77,9 @@ export function readStripeReport(event: Pick<Stripe.Event, 'id' | 'type' | 'data
       if (!id) return { kind: 'invalid', reason: 'no PaymentIntent id' };
       const message = str(obj(o.last_payment_error)?.message, 1000) ?? str(o.cancellation_reason) ?? type;
       const reason = `stripe ${type}: ${message}`.slice(0, MAX_REPORT_REASON_CHARS);
-      // A failed attempt leaves the PaymentIntent open to another; a cancelled one is closed for good.
+      // A failed attempt leaves the PaymentIntent open to another; a cancelled one is closed for good,
+      // and one cancelled as `abandoned` (what reconciliation cancels when its window closes) expired.
+      if (type === 'payment_intent.canceled' && o.cancellation_reason === ABANDONED) return { ...base, find: { providerRef: id }, input: () => ({ kind: 'expired', reason }) };
       return { ...base, find: { providerRef: id }, input: () => (type === 'payment_intent.canceled' ? { kind: 'canceled', reason } : { kind: 'attempt_failed', reason }) };
     }
     case 'charge.refunded': {
@@ -108,5 +115,38 @@ export function readStripeReport(event: Pick<Stripe.Event, 'id' | 'type' | 'data
         },
       };
     }
+  }
+}
+
+/**
+ * What a PaymentIntent retrieved from Stripe's API says (reconciliation, a lost webhook): the
+ * same inputs as its events, keyed by the PaymentIntent and its state (a repeat of the same
+ * answer is the same fact). `now`, when it was read, times the refunded total it carries: the
+ * latest figure Stripe has.
+ */
+export function readStripeIntentReports(pi: StripePaymentIntent, now: Date): SettlementReport[] {
+  const base = { kind: 'report' as const, type: `payment_intent ${pi.status}`, find: { providerRef: pi.id }, topupId: pi.topupId, currency: pi.currency || '', paymentAmount: null, at: null };
+  const reason = (what: string) => `stripe payment_intent ${what}`.slice(0, MAX_REPORT_REASON_CHARS);
+  switch (pi.status) {
+    case 'succeeded': {
+      const reports: SettlementReport[] = [
+        { ...base, key: `stripe:pi:${pi.id}:succeeded`, input: (currency) => { const amount = fromMinorUnits(pi.amountReceivedMinor, currency); return amount && { kind: 'captured', amount, captureRef: pi.latestChargeId }; } },
+      ];
+      if (pi.amountRefundedMinor !== null && pi.amountRefundedMinor !== '0') {
+        const refunded = pi.amountRefundedMinor;
+        reports.push({ ...base, at: now, key: `stripe:charge:${pi.latestChargeId ?? pi.id}:refunded:${refunded}`, input: (currency) => { const total = fromMinorUnits(refunded, currency); return total && { kind: 'refund', refundId: null, amount: null, counts: true, total }; } });
+      }
+      return reports;
+    }
+    case 'canceled':
+      if (pi.cancellationReason === ABANDONED) return [{ ...base, currency: null, key: `stripe:pi:${pi.id}:canceled`, input: () => ({ kind: 'expired', reason: reason('canceled: abandoned') }) }];
+      return [{ ...base, currency: null, key: `stripe:pi:${pi.id}:canceled`, input: () => ({ kind: 'canceled', reason: reason(`canceled${pi.cancellationReason ? `: ${pi.cancellationReason}` : ''}`) }) }];
+    case 'requires_payment_method':
+      // Waiting for a payment method again: after a failed attempt when there is an error, or never tried.
+      if (pi.failureMessage === null) return [];
+      return [{ ...base, currency: null, key: `stripe:pi:${pi.id}:failed:${pi.latestChargeId ?? createHash('sha256').update(pi.failureMessage).digest('hex').slice(0, 16)}`, input: () => ({ kind: 'attempt_failed', reason: reason(`payment failed: ${pi.failureMessage}`) }) }];
+    default:
+      // processing, requires_action, requires_confirmation, requires_capture: not settled yet.
+      return [];
   }
 }

@@ -1,5 +1,6 @@
 import { Decimal } from '@billing/domain';
 import { SettlementReport, str } from './settlement-report';
+import { VnpayQueryResult } from './provider-clients';
 import { VNPAY_AMOUNT_FACTOR, VnpayIpn, vnpayPaid } from './vnpay';
 
 /**
@@ -104,4 +105,17 @@ export function readVnpayRefundReport(answer: Readonly<Record<string, unknown>>)
     paymentAmount: null,
     input: () => vndInput(amount, (a) => ({ kind: 'refund', refundId: `vnpay:${txn}`, amount: a, counts: true, total: null })),
   };
+}
+
+/** A `querydr` result as the client read it (its checksum verified), as the same report as its raw answer. */
+export function readVnpayQueryReport(result: Extract<VnpayQueryResult, { found: true }>): SettlementReport {
+  return readVnpayQuerydrReport({
+    vnp_ResponseCode: '00',
+    vnp_TxnRef: result.txnRef,
+    vnp_TransactionType: result.transactionType,
+    vnp_TransactionStatus: result.transactionStatus,
+    vnp_Amount: result.amount === null ? null : result.amount.times(VNPAY_AMOUNT_FACTOR).toFixed(0),
+    vnp_TransactionNo: result.transactionNo,
+    vnp_PayDate: result.payDate,
+  });
 }

@@ -10,6 +10,7 @@ export * from './price-version.entity';
 export * from './rejected-lifecycle-event.entity';
 export * from './resource.entity';
 export * from './topup-intent.entity';
+export * from './topup-refund.entity';
 export * from './voucher-code.entity';
 export * from './voucher-redemption.entity';
 export * from './wallet.entity';

@@ -41,6 +41,16 @@ export interface TopupIntentRow {
   ledgerChangesConfirmed: number;
   version: number;
   updatedAt: Date;
+  /** When the provider's payment window closes (VNPAY's vnp_ExpireDate, PayPal's order window, Stripe's setting). */
+  expiresAt?: Date | null;
+  /** The reconciliation job does not ask about it again before this. */
+  reconcileAt?: Date | null;
+  reconcileAttempts: number;
+  /** A gateway claimed it for one reconciliation run, until then. */
+  reconcileLeaseUntil?: Date | null;
+  /** The last time its provider was asked, and what came of it. */
+  reconciledAt?: Date | null;
+  reconcileOutcome?: string | null;
 }
 
 export const TopupIntentEntity = new EntitySchema<TopupIntentRow>({
@@ -66,6 +76,12 @@ export const TopupIntentEntity = new EntitySchema<TopupIntentRow>({
     ledgerChangesConfirmed: { type: 'integer', default: 0 },
     version: { type: 'integer', default: 0 },
     updatedAt: { type: 'Date', columnType: 'timestamptz', defaultRaw: 'now()' },
+    expiresAt: { type: 'Date', columnType: 'timestamptz', nullable: true },
+    reconcileAt: { type: 'Date', columnType: 'timestamptz', nullable: true },
+    reconcileAttempts: { type: 'integer', default: 0 },
+    reconcileLeaseUntil: { type: 'Date', columnType: 'timestamptz', nullable: true },
+    reconciledAt: { type: 'Date', columnType: 'timestamptz', nullable: true },
+    reconcileOutcome: { type: 'text', nullable: true },
   },
   // A provider's reference names one top-up; a webhook finds it by that.
   uniques: [{ name: 'topup_intents_provider_provider_ref_unique', properties: ['provider', 'providerRef'] }],
