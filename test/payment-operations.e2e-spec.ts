@@ -1,8 +1,6 @@
 import { randomBytes } from 'crypto';
 import { sql, startEngine, testDatabaseUrl, TestEngine, WalletClient } from './support/engine';
-import { FakePayPal } from './support/fake-paypal';
-import { FakeStripe } from './support/fake-stripe';
-import { FakeVnpay } from './support/fake-vnpay';
+import { FakeProviders } from './support/fake-providers';
 import { startGateway, TestGateway } from './support/gateway';
 import { eventually } from './support/lifecycle';
 import { TcpProxy } from './support/servers';
@@ -13,41 +11,20 @@ import { TcpProxy } from './support/servers';
  * provider refusing an amount or down when a top-up starts, PayPal's capture answer settling at
  * once, and operator refunds (the only refunds: customers cannot refund a top-up).
  */
-const STRIPE_KEY = 'sk_test_e2e_operations_0123456789';
-const STRIPE_WEBHOOK_SECRET = 'whsec_e2e_operations_0123456789';
-const PAYPAL = { clientId: 'AOperationsClient1', clientSecret: 'EOperationsSecret1', webhookId: 'WH-E2E-OPERATIONS-1' };
-const VNPAY = { tmnCode: 'E2ETMN04', hashSecret: 'E2EVNPAYOPERATIONS0123456789ABCD' };
-
 describe('paid top-ups: limits, provider refusals and outages, PayPal capture answers, operator refunds', () => {
   const tag = randomBytes(3).toString('hex');
   let engine: TestEngine;
   let gateway: TestGateway;
   let client: WalletClient;
   let settings: Record<string, string>;
-  const stripe = new FakeStripe({ secretKey: STRIPE_KEY, webhookSecret: STRIPE_WEBHOOK_SECRET });
-  const paypal = new FakePayPal(PAYPAL);
-  const vnpay = new FakeVnpay(VNPAY);
+  const providers = new FakeProviders('operations');
+  const { stripe, paypal, vnpay } = providers;
 
   beforeAll(async () => {
-    await Promise.all([stripe.start(), paypal.start(), vnpay.start()]);
+    await providers.start();
     engine = await startEngine();
-    settings = {
-      PAYMENT_PROVIDERS: 'api',
+    settings = providers.gatewayEnv({
       PAYMENT_PROVIDER_TIMEOUT_MS: '1000',
-      PAYMENT_PROVIDER_MAX_RETRIES: '2',
-      PAYMENT_PROVIDER_RETRY_BASE_MS: '50',
-      STRIPE_SECRET_KEY: STRIPE_KEY,
-      STRIPE_API_BASE_URL: stripe.url,
-      STRIPE_WEBHOOK_SECRET,
-      PAYPAL_CLIENT_ID: PAYPAL.clientId,
-      PAYPAL_CLIENT_SECRET: PAYPAL.clientSecret,
-      PAYPAL_API_BASE_URL: paypal.url,
-      PAYPAL_WEBHOOK_ID: PAYPAL.webhookId,
-      PAYPAL_WEBHOOK_VERIFICATION: 'api',
-      VNPAY_TMN_CODE: VNPAY.tmnCode,
-      VNPAY_HASH_SECRET: VNPAY.hashSecret,
-      VNPAY_PAY_URL: vnpay.payUrl,
-      VNPAY_API_URL: vnpay.apiUrl,
       // The documented limits (empty: the default), but a USD minimum under Stripe's own, so Stripe's refusal can be met.
       TOPUP_MIN_USD: '0.01',
       TOPUP_MAX_USD: '',
@@ -58,11 +35,9 @@ describe('paid top-ups: limits, provider refusals and outages, PayPal capture an
       TOPUP_MIN_JPY: '',
       TOPUP_MAX_JPY: '',
       TOPUP_DAILY_MAX_JPY: '',
-    };
+    });
     gateway = await startGateway(engine.config.subjectPrefix, settings);
-    stripe.webhookUrl = `${gateway.url}/webhooks/stripe`;
-    paypal.webhookUrl = `${gateway.url}/webhooks/paypal`;
-    vnpay.ipnUrl = `${gateway.url}/webhooks/vnpay/ipn`;
+    providers.deliverTo(gateway.url);
     client = await WalletClient.connect(engine.config.subjectPrefix);
   }, 120_000);
 
@@ -70,13 +45,11 @@ describe('paid top-ups: limits, provider refusals and outages, PayPal capture an
     await gateway?.stop();
     await engine?.dispose(client.nc);
     await client?.close();
-    await Promise.all([stripe.stop(), paypal.stop(), vnpay.stop()]);
+    await providers.stop();
   });
 
   afterEach(() => {
-    stripe.clearFaults();
-    paypal.clearFaults();
-    vnpay.clearFaults();
+    providers.clearFaults();
     paypal.autoWebhooks = true;
   });
 

@@ -1,7 +1,5 @@
 import { sql, startEngine, TestEngine, WalletClient } from './support/engine';
-import { FakePayPal } from './support/fake-paypal';
-import { FakeStripe } from './support/fake-stripe';
-import { FakeVnpay } from './support/fake-vnpay';
+import { FakeProviders } from './support/fake-providers';
 import { startGateway, TestGateway } from './support/gateway';
 import { eventually } from './support/lifecycle';
 
@@ -12,45 +10,19 @@ import { eventually } from './support/lifecycle';
  * HTTP API, the fake plays the payer, and the webhook the fake sends, signed as its provider
  * signs, credits the wallet through the engine. Nothing leaves the machine.
  */
-const STRIPE_KEY = 'sk_test_e2e_0123456789abcdef';
-const STRIPE_WEBHOOK_SECRET = 'whsec_e2e_providers_0123456789';
-const PAYPAL = { clientId: 'AE2EClientId0123', clientSecret: 'EE2EClientSecret0123', webhookId: 'WH-E2E-PROVIDERS-1' };
-const VNPAY = { tmnCode: 'E2ETMN02', hashSecret: 'E2EVNPAYSECRET0123456789ABCDEFGH' };
-
 describe('payment providers: the real clients against local fakes of Stripe, PayPal and VNPAY', () => {
   let engine: TestEngine;
   let gateway: TestGateway;
   let client: WalletClient;
-  const stripe = new FakeStripe({ secretKey: STRIPE_KEY, webhookSecret: STRIPE_WEBHOOK_SECRET });
-  const paypal = new FakePayPal(PAYPAL);
-  const vnpay = new FakeVnpay(VNPAY);
+  const providers = new FakeProviders('providers');
+  const { stripe, paypal, vnpay } = providers;
 
   beforeAll(async () => {
-    await Promise.all([stripe.start(), paypal.start(), vnpay.start()]);
+    await providers.start();
     engine = await startEngine();
-    gateway = await startGateway(engine.config.subjectPrefix, {
-      PAYMENT_PROVIDERS: 'api',
-      PAYMENT_PROVIDER_TIMEOUT_MS: '1500',
-      PAYMENT_PROVIDER_MAX_RETRIES: '2',
-      PAYMENT_PROVIDER_RETRY_BASE_MS: '50',
-      STRIPE_SECRET_KEY: STRIPE_KEY,
-      STRIPE_API_BASE_URL: stripe.url,
-      STRIPE_WEBHOOK_SECRET,
-      PAYPAL_CLIENT_ID: PAYPAL.clientId,
-      PAYPAL_CLIENT_SECRET: PAYPAL.clientSecret,
-      PAYPAL_API_BASE_URL: paypal.url,
-      PAYPAL_WEBHOOK_ID: PAYPAL.webhookId,
-      // PayPal itself checks each webhook (its verify-webhook-signature API, played by the fake).
-      PAYPAL_WEBHOOK_VERIFICATION: 'api',
-      PAYPAL_CERT_PEM: paypal.certificatePem,
-      VNPAY_TMN_CODE: VNPAY.tmnCode,
-      VNPAY_HASH_SECRET: VNPAY.hashSecret,
-      VNPAY_PAY_URL: vnpay.payUrl,
-      VNPAY_API_URL: vnpay.apiUrl,
-    });
-    stripe.webhookUrl = `${gateway.url}/webhooks/stripe`;
-    paypal.webhookUrl = `${gateway.url}/webhooks/paypal`;
-    vnpay.ipnUrl = `${gateway.url}/webhooks/vnpay/ipn`;
+    // PayPal itself checks each webhook (its verify-webhook-signature API, played by the fake).
+    gateway = await startGateway(engine.config.subjectPrefix, providers.gatewayEnv());
+    providers.deliverTo(gateway.url);
     // The return URL PayPal sends the buyer to is the gateway's own.
     client = await WalletClient.connect(engine.config.subjectPrefix);
   }, 120_000);
@@ -59,13 +31,11 @@ describe('payment providers: the real clients against local fakes of Stripe, Pay
     await gateway?.stop();
     await engine?.dispose(client.nc);
     await client?.close();
-    await Promise.all([stripe.stop(), paypal.stop(), vnpay.stop()]);
+    await providers.stop();
   });
 
   afterEach(() => {
-    stripe.clearFaults();
-    paypal.clearFaults();
-    vnpay.clearFaults();
+    providers.clearFaults();
   });
 
   async function startTopup(org: string, body: object): Promise<{ status: number; body: any }> {

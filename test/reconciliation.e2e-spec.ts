@@ -1,8 +1,6 @@
 import { randomUUID } from 'crypto';
 import { ownDatabase, sql, startEngine, TestEngine, WalletClient } from './support/engine';
-import { FakePayPal } from './support/fake-paypal';
-import { FakeStripe } from './support/fake-stripe';
-import { FakeVnpay } from './support/fake-vnpay';
+import { FakeProviders } from './support/fake-providers';
 import { startGateway, TestGateway } from './support/gateway';
 import { eventually } from './support/lifecycle';
 import { freePort } from './support/servers';
@@ -14,11 +12,6 @@ import { freePort } from './support/servers';
  * while the payer pays. The run's database is shared by every test file, so this one has its own:
  * the job asks about every pending top-up it finds.
  */
-const STRIPE_KEY = 'sk_test_e2e_reconcile_0123456789';
-const STRIPE_WEBHOOK_SECRET = 'whsec_e2e_reconcile_0123456789';
-const PAYPAL = { clientId: 'AReconcileClient01', clientSecret: 'EReconcileSecret01', webhookId: 'WH-E2E-RECONCILE-1' };
-const VNPAY = { tmnCode: 'E2ETMN03', hashSecret: 'E2EVNPAYRECONCILE0123456789ABCDE' };
-
 describe('reconciliation: lost webhooks, expiry, mismatches', () => {
   let db: { url: string; drop: () => Promise<void> };
   let engine: TestEngine;
@@ -26,29 +19,13 @@ describe('reconciliation: lost webhooks, expiry, mismatches', () => {
   let second: TestGateway;
   let client: WalletClient;
   let deadUrl: string;
-  const stripe = new FakeStripe({ secretKey: STRIPE_KEY, webhookSecret: STRIPE_WEBHOOK_SECRET });
-  const paypal = new FakePayPal(PAYPAL);
-  const vnpay = new FakeVnpay(VNPAY);
+  const providers = new FakeProviders('reconcile');
+  const { stripe, paypal, vnpay } = providers;
   const q = (text: string, params: unknown[] = []) => sql(text, params, db.url);
 
-  const gatewayEnv = () => ({
+  const gatewayEnv = () => providers.gatewayEnv({
     DATABASE_URL: db.url,
-    PAYMENT_PROVIDERS: 'api',
-    PAYMENT_PROVIDER_TIMEOUT_MS: '1500',
     PAYMENT_PROVIDER_MAX_RETRIES: '1',
-    PAYMENT_PROVIDER_RETRY_BASE_MS: '50',
-    STRIPE_SECRET_KEY: STRIPE_KEY,
-    STRIPE_API_BASE_URL: stripe.url,
-    STRIPE_WEBHOOK_SECRET,
-    PAYPAL_CLIENT_ID: PAYPAL.clientId,
-    PAYPAL_CLIENT_SECRET: PAYPAL.clientSecret,
-    PAYPAL_API_BASE_URL: paypal.url,
-    PAYPAL_WEBHOOK_ID: PAYPAL.webhookId,
-    PAYPAL_WEBHOOK_VERIFICATION: 'api',
-    VNPAY_TMN_CODE: VNPAY.tmnCode,
-    VNPAY_HASH_SECRET: VNPAY.hashSecret,
-    VNPAY_PAY_URL: vnpay.payUrl,
-    VNPAY_API_URL: vnpay.apiUrl,
     // The job, fast: every 200 ms, about top-ups pending for 500 ms, asked again every second at most.
     PAYMENT_RECONCILE_INTERVAL_MS: '200',
     PAYMENT_RECONCILE_AFTER_MS: '500',
@@ -63,14 +40,12 @@ describe('reconciliation: lost webhooks, expiry, mismatches', () => {
 
   beforeAll(async () => {
     db = await ownDatabase('reconcile');
-    await Promise.all([stripe.start(), paypal.start(), vnpay.start()]);
+    await providers.start();
     deadUrl = `http://127.0.0.1:${await freePort()}/lost`;
     engine = await startEngine({ DATABASE_URL: db.url });
     gateway = await startGateway(engine.config.subjectPrefix, gatewayEnv());
     second = await startGateway(engine.config.subjectPrefix, gatewayEnv());
-    stripe.webhookUrl = `${gateway.url}/webhooks/stripe`;
-    paypal.webhookUrl = `${gateway.url}/webhooks/paypal`;
-    vnpay.ipnUrl = `${gateway.url}/webhooks/vnpay/ipn`;
+    providers.deliverTo(gateway.url);
     client = await WalletClient.connect(engine.config.subjectPrefix);
   }, 120_000);
 
@@ -79,18 +54,14 @@ describe('reconciliation: lost webhooks, expiry, mismatches', () => {
     await gateway?.stop();
     await engine?.dispose(client.nc);
     await client?.close();
-    await Promise.all([stripe.stop(), paypal.stop(), vnpay.stop()]);
+    await providers.stop();
     await db?.drop();
   });
 
   afterEach(() => {
-    stripe.clearFaults();
-    paypal.clearFaults();
-    vnpay.clearFaults();
+    providers.clearFaults();
     paypal.autoWebhooks = true;
-    stripe.webhookUrl = `${gateway.url}/webhooks/stripe`;
-    paypal.webhookUrl = `${gateway.url}/webhooks/paypal`;
-    vnpay.ipnUrl = `${gateway.url}/webhooks/vnpay/ipn`;
+    providers.deliverTo(gateway.url);
   });
 
   async function startTopup(org: string, body: object): Promise<any> {

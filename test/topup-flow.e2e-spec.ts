@@ -1,18 +1,13 @@
 import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
 import { sql, startEngine, TestEngine, WalletClient } from './support/engine';
-import { FakePayPal } from './support/fake-paypal';
 import { FakePortal } from './support/fake-portal';
-import { FakeStripe } from './support/fake-stripe';
-import { FakeVnpay } from './support/fake-vnpay';
+import { FakeProviders } from './support/fake-providers';
 import { startGateway, TestGateway } from './support/gateway';
 import { eventually } from './support/lifecycle';
 import { freePort } from './support/servers';
 
 /** Debian's Chromium, as .ci/run installs it; no browser download. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const STRIPE = { secretKey: 'sk_test_e2e_flow_0123456789abcdef', webhookSecret: 'whsec_e2e_flow_0123456789', publishableKey: 'pk_test_e2e_flow_0123456789abcdef' };
-const PAYPAL = { clientId: 'AE2EFlowClientId01', clientSecret: 'EE2EFlowClientSecret01', webhookId: 'WH-E2E-FLOW-1' };
-const VNPAY = { tmnCode: 'E2EFLOW1', hashSecret: 'E2EFLOWVNPAYSECRET0123456789ABCD' };
 
 /**
  * The dashboard's top-up flow in a real Chromium, against the real gateway (its real provider
@@ -28,44 +23,31 @@ describe('dashboard top-ups end to end in Chromium', () => {
   let gateway: TestGateway;
   let client: WalletClient;
   let browser: Browser;
-  const stripe = new FakeStripe(STRIPE);
-  const paypal = new FakePayPal(PAYPAL);
-  const vnpay = new FakeVnpay(VNPAY);
+  const providers = new FakeProviders('flow');
+  const { stripe, paypal, vnpay } = providers;
+  const STRIPE = providers.credentials.stripe;
   const portal = new FakePortal(() => gateway.url, (org) => gateway.token(org));
 
   /** The gateway's settings for the fakes, on a port known before it starts (the providers' return URLs name it). */
   function providerEnv(port: number): Record<string, string> {
     const base = `http://127.0.0.1:${port}`;
-    return {
+    return providers.gatewayEnv({
       GATEWAY_PORT: String(port),
-      PAYMENT_PROVIDERS: 'api',
       PAYMENT_PROVIDER_TIMEOUT_MS: '3000',
-      STRIPE_SECRET_KEY: STRIPE.secretKey,
-      STRIPE_API_BASE_URL: stripe.url,
-      STRIPE_WEBHOOK_SECRET: STRIPE.webhookSecret,
-      PAYPAL_CLIENT_ID: PAYPAL.clientId,
-      PAYPAL_CLIENT_SECRET: PAYPAL.clientSecret,
-      PAYPAL_API_BASE_URL: paypal.url,
-      PAYPAL_WEBHOOK_ID: PAYPAL.webhookId,
-      PAYPAL_CERT_PEM: paypal.certificatePem,
+      // PayPal's webhooks checked here, with the fake's pinned certificate.
+      PAYPAL_WEBHOOK_VERIFICATION: 'local',
       PAYPAL_RETURN_URL: `${base}/payments/paypal/return`,
-      VNPAY_TMN_CODE: VNPAY.tmnCode,
-      VNPAY_HASH_SECRET: VNPAY.hashSecret,
-      VNPAY_PAY_URL: vnpay.payUrl,
-      VNPAY_API_URL: vnpay.apiUrl,
       VNPAY_RETURN_URL: `${base}/payments/vnpay/return`,
       DASHBOARD_SIGN_IN_URL: portal.signInUrl,
-    };
+    });
   }
 
   beforeAll(async () => {
-    await Promise.all([stripe.start(), paypal.start(), vnpay.start(), portal.start()]);
+    await Promise.all([providers.start(), portal.start()]);
     engine = await startEngine();
     const port = await freePort();
     gateway = await startGateway(engine.config.subjectPrefix, { ...providerEnv(port), STRIPE_PUBLISHABLE_KEY: STRIPE.publishableKey, STRIPE_JS_URL: stripe.jsUrl });
-    stripe.webhookUrl = `${gateway.url}/webhooks/stripe`;
-    paypal.webhookUrl = `${gateway.url}/webhooks/paypal`;
-    vnpay.ipnUrl = `${gateway.url}/webhooks/vnpay/ipn`;
+    providers.deliverTo(gateway.url);
     client = await WalletClient.connect(engine.config.subjectPrefix);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -78,7 +60,7 @@ describe('dashboard top-ups end to end in Chromium', () => {
     await gateway?.stop();
     await engine?.dispose(client.nc);
     await client?.close();
-    await Promise.all([stripe.stop(), paypal.stop(), vnpay.stop(), portal.stop()]);
+    await Promise.all([providers.stop(), portal.stop()]);
   });
 
   /**
