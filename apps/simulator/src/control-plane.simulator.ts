@@ -6,6 +6,9 @@ import { GpuResource } from '@billing/domain';
 /** The operator name the simulator's credits are audited under. */
 export const SIMULATOR_OPERATOR = 'simulator';
 
+/** How long one request to the engine may take before it counts as failed. */
+const REQUEST_TIMEOUT_MS = 30_000;
+
 export interface SimulatorOptions {
   readonly walletPrefix: string;
   readonly lifecyclePrefix: string;
@@ -18,10 +21,26 @@ export interface SimulatorOptions {
   readonly services: readonly string[];
   /** Organization ids are `${orgPrefix}-<n>`. */
   readonly orgPrefix: string;
+  /** The first `<n>` of the organization ids (default 0). */
+  readonly firstOrg?: number;
+  /**
+   * Appended to every resource id (`${orgId}-r<n>-${tag}`). A resource deleted once is deleted for
+   * good, so a control plane that runs again (the demo, started anew on the same database) needs
+   * ids of its own.
+   */
+  readonly resourceIdTag?: string;
 }
 
 export interface SimResource extends GpuResource {
   status: 'NONE' | 'PENDING' | 'RUNNING' | 'STOPPED' | 'DELETED';
+}
+
+/** What one step of the control plane did to one resource. */
+export interface StepOutcome {
+  readonly resource: SimResource;
+  readonly action: 'started' | 'refused' | 'stopped' | 'replaced';
+  /** Why a start was refused (the engine's `authorize` reason). */
+  readonly reason?: string;
 }
 
 /**
@@ -33,16 +52,19 @@ export class ControlPlaneSimulator {
   readonly resources: SimResource[] = [];
   private readonly js: JetStreamClient;
   published = 0;
+  /** Resources deleted and replaced by a fresh one, so far. */
+  replaced = 0;
 
   /** `funder`: the connection that tops up (an operator's: the control plane's own may not credit). */
   constructor(private readonly nc: NatsConnection, private readonly options: SimulatorOptions, private readonly funder: NatsConnection = nc) {
     this.js = nc.jetstream();
-    for (let o = 0; o < options.orgs; o++) {
+    const tag = options.resourceIdTag ? `-${options.resourceIdTag}` : '';
+    for (let o = options.firstOrg ?? 0; o < (options.firstOrg ?? 0) + options.orgs; o++) {
       const orgId = `${options.orgPrefix}-${o}`;
       for (let r = 0; r < options.resourcesPerOrg; r++) {
         this.resources.push({
           orgId,
-          resourceId: `${orgId}-r${r}`,
+          resourceId: `${orgId}-r${r}${tag}`,
           workspaceId: `${orgId}-ws${r % 2}`,
           service: options.services[r % options.services.length],
           sku: options.skus[r % options.skus.length],
@@ -61,7 +83,15 @@ export class ControlPlaneSimulator {
     // Credit is an operator's, who names itself (the engine audits it under this name).
     const h = isAuditedWalletCommand(command) ? headers() : undefined;
     h?.set(OPERATOR_HEADER, SIMULATOR_OPERATOR);
-    const reply = await via.request(`${this.options.walletPrefix}.wallet.${orgId}.${command}`, Buffer.from(JSON.stringify(body)), { timeout: 30_000, headers: h });
+    const reply = await via.request(`${this.options.walletPrefix}.wallet.${orgId}.${command}`, Buffer.from(JSON.stringify(body)), { timeout: REQUEST_TIMEOUT_MS, headers: h });
+    return JSON.parse(Buffer.from(reply.data).toString('utf8'));
+  }
+
+  /** A platform command (`billing.admin.<command>`, voucher codes), as the operator that funds. */
+  async admin(command: string, body: object): Promise<any> {
+    const h = headers();
+    h.set(OPERATOR_HEADER, SIMULATOR_OPERATOR);
+    const reply = await this.funder.request(`${this.options.walletPrefix}.admin.${command}`, Buffer.from(JSON.stringify(body)), { timeout: REQUEST_TIMEOUT_MS, headers: h });
     return JSON.parse(Buffer.from(reply.data).toString('utf8'));
   }
 
@@ -93,32 +123,57 @@ export class ControlPlaneSimulator {
     }
   }
 
+  /** Starts a resource the way a user's click would: `authorize` first, then PENDING (a new one) and RUNNING. */
+  async start(r: SimResource): Promise<StepOutcome> {
+    const answer = await this.request(r.orgId, 'authorize', { service: r.service, sku: r.sku, workspaceId: r.workspaceId });
+    if (!answer.ok || !answer.authorized) return { resource: r, action: 'refused', reason: answer.reason ?? answer.error?.message };
+    if (r.status === 'NONE') await this.transition(r, 'PENDING');
+    await this.transition(r, 'RUNNING');
+    return { resource: r, action: 'started' };
+  }
+
+  /** Deletes a resource and puts a fresh one (a new id, not started yet) in its place. */
+  async replace(r: SimResource): Promise<SimResource> {
+    await this.transition(r, 'DELETED');
+    const base = r.resourceId.replace(/-g\d+$/, '');
+    const fresh: SimResource = { ...r, resourceId: `${base}-g${++this.replaced}`, status: 'NONE' };
+    const i = this.resources.indexOf(r);
+    if (i >= 0) this.resources[i] = fresh;
+    else this.resources.push(fresh);
+    return fresh;
+  }
+
   /**
-   * One step of the demo: a random resource moves on the way a user would drive it (start
-   * after authorize, stop, start again, delete, and later a fresh one in its place).
+   * One step of the demo: a random resource (of those `among` picks) moves on the way a user
+   * would drive it: start after authorize, stop, start again, and now and then (when
+   * `mayReplace` says so) delete a stopped one, a fresh one taking its place, so it goes on for ever.
    */
-  async step(random = Math.random): Promise<string> {
-    const r = this.resources[Math.floor(random() * this.resources.length)];
+  async step(random = Math.random, among: (r: SimResource) => boolean = () => true, mayReplace: (r: SimResource) => boolean = () => random() < 0.3): Promise<StepOutcome | null> {
+    const candidates = this.resources.filter((r) => among(r) && r.status !== 'DELETED');
+    if (candidates.length === 0) return null;
+    const r = candidates[Math.floor(random() * candidates.length)];
     switch (r.status) {
-      case 'NONE':
-      case 'DELETED':
-      case 'STOPPED': {
-        if (r.status === 'STOPPED' && random() < 0.3) {
-          await this.transition(r, 'DELETED');
-          return `${r.resourceId} deleted`;
-        }
-        if (r.status === 'DELETED') return `${r.resourceId} stays deleted`;
-        const answer = await this.request(r.orgId, 'authorize', { service: r.service, sku: r.sku, workspaceId: r.workspaceId });
-        if (!answer.ok || !answer.authorized) return `${r.resourceId} not started: ${answer.reason ?? answer.error?.message}`;
-        if (r.status === 'NONE') await this.transition(r, 'PENDING');
-        await this.transition(r, 'RUNNING');
-        return `${r.resourceId} (${r.sku}, ${r.service}) running`;
-      }
       case 'RUNNING':
+      case 'PENDING':
         await this.transition(r, 'STOPPED');
-        return `${r.resourceId} stopped`;
+        return { resource: r, action: 'stopped' };
+      case 'STOPPED':
+        if (mayReplace(r)) return { resource: await this.replace(r), action: 'replaced' };
+        return this.start(r);
       default:
-        return `${r.resourceId} waits`;
+        return this.start(r);
     }
+  }
+
+  /** Stops every resource of `orgId` that runs (the control plane's answer to a depleted wallet); resolves with how many. */
+  async stopRunning(orgId: string): Promise<number> {
+    const running = this.resources.filter((r) => r.orgId === orgId && (r.status === 'RUNNING' || r.status === 'PENDING'));
+    await Promise.all(running.map((r) => this.transition(r, 'STOPPED')));
+    return running.length;
+  }
+
+  /** Deletes every resource not deleted yet (the demo's end: nothing it started goes on being billed). */
+  async deleteAll(): Promise<void> {
+    await Promise.all(this.resources.filter((r) => r.status !== 'NONE' && r.status !== 'DELETED').map((r) => this.transition(r, 'DELETED')));
   }
 }
