@@ -10,6 +10,7 @@ import { JsonLogger } from '@billing/observability';
 import { GatewayConfig } from './config';
 import { GatewayModule } from './gateway.module';
 import { GatewayIoAdapter, httpCors, securityHeaders } from './edge/security-headers';
+import { bodyParserErrors } from './edge/http-errors';
 
 /** The dashboard page, from the sources or next to the compiled code. */
 function publicDir(): string {
@@ -27,6 +28,11 @@ export async function createGatewayApp(config: GatewayConfig, logger: LoggerServ
   if (config.edge.corsOrigins.length > 0) app.enableCors(httpCors(config.edge.corsOrigins));
   app.useWebSocketAdapter(new GatewayIoAdapter(app, config.edge.corsOrigins));
   app.useStaticAssets(publicDir(), { index: 'index.html' });
+  // Nest's own body parsers (JSON, then URL-encoded, its options, the raw body kept for the
+  // webhooks' signatures), registered here so that their refusals get the API's error body next.
+  app.useBodyParser('json');
+  app.useBodyParser('urlencoded', { extended: true });
+  app.use(bodyParserErrors);
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()

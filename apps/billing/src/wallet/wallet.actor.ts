@@ -18,6 +18,8 @@ import {
   PriceBook,
   pruneSpentGrants,
   ResourceCharge,
+  roundToLedgerScale,
+  toExact,
   totalOf,
   usableBalance,
   utcDay,
@@ -355,15 +357,16 @@ export class WalletActor implements Behavior<WalletMessage> {
     const prices = this.deps.prices();
     if (!prices.knows(sku)) return errorReply(ErrorCode.UNKNOWN_SKU, `no price for SKU '${sku}'`);
     const rate = prices.gpuRatePerHour(sku, state.currency, now.getTime());
-    const required = rate.times(this.deps.minRunwayMinutes).dividedBy(60);
+    // At the ledger's scale, like every balance it is compared with (an hourly rate over 60 has no end of decimals).
+    const required = roundToLedgerScale(rate.times(this.deps.minRunwayMinutes).dividedBy(60));
     const usable = usableBalance(state, service, now);
     const authorized = usable.greaterThanOrEqualTo(required);
     return {
       ok: true,
       authorized,
-      ...(authorized ? {} : { reason: `the balance usable for ${service} (${usable.toFixed()} ${state.currency}) does not cover ${this.deps.minRunwayMinutes} minutes of ${sku} (${required.toFixed()} ${state.currency})` }),
-      required: required.toFixed(),
-      usable: usable.toFixed(),
+      ...(authorized ? {} : { reason: `the balance usable for ${service} (${toExact(usable)} ${state.currency}) does not cover ${this.deps.minRunwayMinutes} minutes of ${sku} (${toExact(required)} ${state.currency})` }),
+      required: toExact(required),
+      usable: toExact(usable),
       balance: this.snapshot(state),
     };
   }

@@ -1,5 +1,4 @@
-import { ArgumentsHost, CanActivate, Catch, ExecutionContext, HttpException, Inject, Injectable } from '@nestjs/common';
-import { BaseExceptionFilter } from '@nestjs/core';
+import { CanActivate, ExecutionContext, HttpException, Inject, Injectable } from '@nestjs/common';
 import { InjectThrottlerStorage, ThrottlerStorage } from '@nestjs/throttler';
 import { IncomingMessage } from 'http';
 import { GATEWAY_CONFIG } from '../tokens';
@@ -60,6 +59,21 @@ export class AuthFailureLimiter {
   exception(seconds: number): RateLimitedException {
     return new RateLimitedException(seconds, 'too many failed authentications from this address');
   }
+
+  /**
+   * What to answer for `exception`. Every 401 the gateway answers, whichever guard refused
+   * (tokens, operator credentials, health details), counts as a failed authentication of the
+   * client's address; past the limit it is answered 429 with Retry-After instead. Other
+   * exceptions, and provider webhooks, are answered as they are. (HttpErrorFilter calls this.)
+   */
+  async answerFor(exception: HttpException, request: Request, response: { setHeader?: (name: string, value: string) => unknown }): Promise<HttpException> {
+    if (exception.getStatus() !== 401 || isProviderWebhook(request)) return exception;
+    const address = this.addressOf(request);
+    const seconds = this.refusedFor(address) ?? (await this.failed(address));
+    if (seconds === null) return exception;
+    setRetryAfter(response, seconds);
+    return this.exception(seconds);
+  }
 }
 
 /** What this file needs of express's request. */
@@ -85,33 +99,7 @@ export class AuthFailureGuard implements CanActivate {
   }
 }
 
-/**
- * Every 401 the gateway answers, whichever guard refused (tokens, operator credentials, health
- * details), counts as a failed authentication of the client's address; past the limit it is
- * answered 429 with Retry-After instead. Other exceptions are answered as Nest always does.
- */
-@Catch(HttpException)
-export class AuthFailureFilter extends BaseExceptionFilter {
-  constructor(private readonly limiter: AuthFailureLimiter) {
-    super();
-  }
-
-  override async catch(exception: HttpException, host: ArgumentsHost): Promise<void> {
-    if (host.getType() === 'http' && exception.getStatus() === 401) {
-      const request = host.switchToHttp().getRequest<Request>();
-      if (!isProviderWebhook(request)) {
-        const address = this.limiter.addressOf(request);
-        const seconds = this.limiter.refusedFor(address) ?? (await this.limiter.failed(address));
-        if (seconds !== null) {
-          setRetryAfter(host.switchToHttp().getResponse(), seconds);
-          return super.catch(this.limiter.exception(seconds), host);
-        }
-      }
-    }
-    return super.catch(exception, host);
-  }
-}
-
-function isProviderWebhook(request: Request): boolean {
+/** Provider webhooks (`/webhooks/*`): never counted nor refused, and answered in their providers' formats. */
+export function isProviderWebhook(request: Pick<Request, 'path' | 'url'>): boolean {
   return (request.path ?? request.url ?? '').startsWith('/webhooks/');
 }

@@ -1,8 +1,9 @@
 import { Provider } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
-import { AuthFailureFilter, AuthFailureGuard, AuthFailureLimiter } from './auth-failures';
+import { AuthFailureGuard, AuthFailureLimiter } from './auth-failures';
 import { EdgeConfig } from './edge.config';
+import { HttpErrorFilter } from './http-errors';
 import { rateLimitThrottlers } from './rate-limit.guard';
 
 /**
@@ -16,5 +17,6 @@ export function edgeImports(config: EdgeConfig) {
 export const EDGE_PROVIDERS: Provider[] = [
   AuthFailureLimiter,
   { provide: APP_GUARD, useClass: AuthFailureGuard },
-  { provide: APP_FILTER, useClass: AuthFailureFilter },
+  // The one exception filter: one error body everywhere, 401s counted as failed authentications.
+  { provide: APP_FILTER, useClass: HttpErrorFilter },
 ];

@@ -3,6 +3,8 @@ import { ErrorCode } from '@billing/contracts';
 
 /** HTTP statuses for the engine's error codes; input errors are 400, nothing is half-applied. */
 const STATUS: Record<string, number> = {
+  // A body over the engine's limit: 413, as the gateway answers one over its own.
+  [ErrorCode.PAYLOAD_TOO_LARGE]: 413,
   [ErrorCode.IDEMPOTENCY_CONFLICT]: 409,
   [ErrorCode.CURRENCY_LOCKED]: 409,
   [ErrorCode.CURRENCY_MISMATCH]: 409,
