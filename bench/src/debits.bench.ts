@@ -1,14 +1,20 @@
 import { randomBytes } from 'crypto';
 import { headers, MsgHdrs, NatsConnection } from 'nats';
 import { OPERATOR_HEADER } from '@billing/contracts';
-import { cpuPerRequest, cpuSample } from './cpu';
-import { closedLoop, LoadResult } from './load';
-import { profileEngine, start, Started, stop, waitForBalance } from './processes';
+import { CpuPerRequest, cpuPerRequest, cpuSample, CpuScope, cpuScope, cpuTotal, formatCpu } from './cpu';
+import { closedLoop, describeShape, LoadResult, LoadShape } from './load';
+import { commitsSoFar, profileEngine, start, Started, stop, waitForBalance } from './processes';
 
 const DURATION_MS = Number(process.env.BENCH_SECONDS ?? 8) * 1000;
 const WARMUP_MS = 1500;
 export const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 512);
 const ORGS = 1000;
+
+/** Today's shape: many requests in flight over the load generator's 4 connections. */
+const SPREAD: LoadShape = { connections: 4, inFlight: CONCURRENCY };
+/** A single busy client: 256 requests in flight on one connection (issue 14). */
+const ONE_CONNECTION: LoadShape = { connections: 1, inFlight: 256 };
+const SHAPES: readonly LoadShape[] = [SPREAD, ONE_CONNECTION];
 
 const debitBody = (key: string) => Buffer.from(JSON.stringify({ idempotencyKey: key, amount: '0.00069444', service: 'gpu-container', workspaceId: 'ws-1', resourceId: 'r-1' }));
 
@@ -30,54 +36,118 @@ async function seed(nc: NatsConnection, prefix: string, orgs: string[]): Promise
   }
 }
 
+/** A load result, with the CPU each process spent per request when the server under test was given. */
+export interface Measured extends LoadResult {
+  readonly cpu: CpuPerRequest | null;
+  /** Debits per group commit (the engine and the floor), to see that both batch alike. */
+  readonly perCommit: number | null;
+}
+
+/** The children's settings: the bench's own database, streams and NATS. */
+export type BenchEnv = Record<string, string> & { readonly DATABASE_URL: string; readonly NATS_URL: string };
+
+/** What to measure of the server under test besides its throughput. */
+interface Watched {
+  readonly child: Started;
+  /** The bench's own PostgreSQL and NATS processes, whose CPU is counted with the server's. */
+  readonly scope: CpuScope;
+  /** Debits per group commit (engine-server and floor-server count their commits). */
+  readonly commits?: boolean;
+  /** The server's CPU profile of the measured window, with BENCH_PROFILE (engine-server). */
+  readonly profiled?: boolean;
+}
+
 /**
- * With `server`, the CPU each process spent per request is printed too; with `profiled` (the
- * engine) and BENCH_PROFILE, the server's CPU profile of the measured window is written.
+ * Closed-loop load of `shape` on `ncs`' first connections. With `watched`, the CPU each process
+ * spent per request is measured too, and what `watched` asks for.
  */
-async function measure(label: string, ncs: NatsConnection[], prefix: string, orgs: string[], server?: Started, profiled = false): Promise<LoadResult> {
+async function measure(label: string, ncs: NatsConnection[], shape: LoadShape, prefix: string, orgs: string[], watched?: Watched): Promise<Measured> {
+  if (ncs.length < shape.connections) throw new Error(`load shape ${describeShape(shape)} needs ${shape.connections} connections, the bench has ${ncs.length}`);
+  const connections = ncs.slice(0, shape.connections);
   const run = randomBytes(3).toString('hex');
   const request = (tag: string) => (n: number) => ({ subject: `${prefix}.wallet.${orgs[n % orgs.length]}.debit`, body: debitBody(`${tag}-${run}-${n}`) });
-  await closedLoop(ncs, request('warm'), CONCURRENCY, WARMUP_MS);
-  const profile = server && profiled && process.env.BENCH_PROFILE ? await profileEngine(server) : null;
-  const before = server?.pid ? cpuSample(server.pid) : null;
-  const result = await closedLoop(ncs, request('run'), CONCURRENCY, DURATION_MS);
-  const cpu = before && server?.pid ? `\n    CPU per request: ${cpuPerRequest(before, cpuSample(server.pid), result.completed)}` : '';
+  await closedLoop(connections, request('warm'), shape.inFlight, WARMUP_MS);
+  const server = watched?.child;
+  const profile = server && watched?.profiled && process.env.BENCH_PROFILE ? await profileEngine(server) : null;
+  const commitsBefore = server && watched?.commits ? await commitsSoFar(server) : null;
+  const pid = server?.pid;
+  const before = watched && pid ? cpuSample(pid, watched.scope) : null;
+  const result = await closedLoop(connections, request('run'), shape.inFlight, DURATION_MS);
+  const cpu = watched && pid && before ? cpuPerRequest(before, cpuSample(pid, watched.scope), result.completed) : null;
+  const perCommit = server && commitsBefore !== null ? result.completed / Math.max(1, (await commitsSoFar(server)) - commitsBefore) : null;
   if (profile) process.stdout.write(`    profile: ${await profile()}\n`);
-  process.stdout.write(`  ${label.padEnd(44)} ${result.perSecond.toFixed(0).padStart(8)} /s  (${result.completed} ok, ${result.failed} failed${result.firstError ? `: ${result.firstError}` : ''})${cpu}\n`);
-  return result;
+  const shown = shape === SPREAD ? label : `${label} [${describeShape(shape)}]`;
+  const details = [cpu ? `CPU per request: ${formatCpu(cpu)}` : '', perCommit !== null ? `${perCommit.toFixed(1)} debits per group commit` : ''].filter(Boolean).join('; ');
+  process.stdout.write(`  ${shown.padEnd(80)} ${result.perSecond.toFixed(0).padStart(8)} /s  (${result.completed} ok, ${result.failed} failed${result.firstError ? `: ${result.firstError}` : ''})${details ? `\n    ${details}` : ''}\n`);
+  return { ...result, cpu, perCommit };
 }
 
-export interface ManyOrgFigures {
-  readonly echo: LoadResult;
-  readonly engineMany: LoadResult;
+/** Starts `script`, runs `body` against it, and stops it whatever happens. */
+async function withServer<T>(script: string, env: Record<string, string>, body: (server: Started) => Promise<T>): Promise<T> {
+  const server = await start(script, env);
+  try {
+    return await body(server);
+  } finally {
+    await stop(server);
+  }
+}
+
+async function eachShape(shapes: readonly LoadShape[], run: (shape: LoadShape) => Promise<Measured>): Promise<Measured[]> {
+  const results: Measured[] = [];
+  for (const shape of shapes) results.push(await run(shape));
+  return results;
+}
+
+/** One load shape at 1,000 organizations: the engine beside the echo and the durable floor of the same run. */
+export interface ShapeComparison {
+  readonly shape: LoadShape;
+  readonly echo: Measured;
+  readonly floor: Measured | null;
+  readonly engine: Measured;
+}
+
+const ratio = (a: LoadResult, b: LoadResult) => (a.perSecond / b.perSecond).toFixed(2);
+
+function printComparisons(comparisons: readonly ShapeComparison[]): void {
+  for (const c of comparisons) {
+    process.stdout.write(`\n  ${ORGS} organizations, ${describeShape(c.shape)}\n`);
+    process.stdout.write(`    engine / echo   ${ratio(c.engine, c.echo).padStart(6)}   [>= 0.50]\n`);
+    if (c.floor) {
+      process.stdout.write(`    engine / floor  ${ratio(c.engine, c.floor).padStart(6)}   [>= 0.50]\n`);
+      process.stdout.write(`    floor / echo    ${ratio(c.floor, c.echo).padStart(6)}\n`);
+    }
+    const rows: [string, Measured | null][] = [['echo', c.echo], ['floor', c.floor], ['engine', c.engine]];
+    for (const [name, m] of rows) if (m?.cpu) process.stdout.write(`    CPU per request, ${name.padEnd(6)}  ${formatCpu(m.cpu)}, in all ${cpuTotal(m.cpu).toFixed(0)} µs${m.perCommit !== null ? `; ${m.perCommit.toFixed(1)} debits per commit` : ''}\n`);
+  }
 }
 
 /**
- * BENCH_ONLY=debits-many: only the echo and the engine with 1,000 organizations, with the CPU
- * each process spends per request; for measuring a change quickly (no report is written).
+ * BENCH_ONLY=debits-many: the echo and the engine with 1,000 organizations under today's load
+ * shape, with the CPU each process spends per request; BENCH_ONLY=floor: the same in both load
+ * shapes with the durable floor beside them. For measuring a change quickly (no report is written).
  */
-export async function benchDebitsMany(ncs: NatsConnection[], env: Record<string, string>, tag: string): Promise<ManyOrgFigures> {
-  const prefix = { echo: `be${tag}`, engine: `bx${tag}` };
+export async function benchDebitsMany(ncs: NatsConnection[], env: BenchEnv, tag: string, withFloor: boolean): Promise<ShapeComparison[]> {
+  const prefix = { echo: `be${tag}`, engine: `bx${tag}`, floor: `bf${tag}` };
   const many = Array.from({ length: ORGS }, (_, i) => `org-${i}`);
-  process.stdout.write(`\nwallet debits, ${CONCURRENCY} requests in flight over ${ncs.length} NATS connections, ${DURATION_MS / 1000} s each\n`);
-  const echoServer = await start('bench/src/echo-server.js', { ...env, SUBJECT_PREFIX: prefix.echo });
-  let echo: LoadResult;
-  try {
-    echo = await measure('NATS request/reply echo (trivial responder)', ncs, prefix.echo, [`hot-${tag}`], echoServer);
-  } finally {
-    await stop(echoServer);
-  }
-  const engine = await start('bench/src/engine-server.js', { ...env, SUBJECT_PREFIX: prefix.engine, DB_POOL_MAX: '10' });
-  let engineMany: LoadResult;
-  try {
+  const shapes = withFloor ? SHAPES : [SPREAD];
+  const scope = cpuScope(env);
+  process.stdout.write(`\nwallet debits, ${shapes.map(describeShape).join(', then ')}, ${DURATION_MS / 1000} s each\n`);
+  const echo = await withServer('bench/src/echo-server.js', { ...env, SUBJECT_PREFIX: prefix.echo }, (server) =>
+    eachShape(shapes, (shape) => measure('NATS request/reply echo (trivial responder)', ncs, shape, prefix.echo, [`hot-${tag}`], { child: server, scope })),
+  );
+  const floor = withFloor
+    ? await withServer('bench/src/floor-server.js', { ...env, SUBJECT_PREFIX: prefix.floor }, (server) =>
+        eachShape(shapes, (shape) => measure(`durable floor, ${ORGS} organizations`, ncs, shape, prefix.floor, many, { child: server, scope, commits: true })),
+      )
+    : null;
+  const engine = await withServer('bench/src/engine-server.js', { ...env, SUBJECT_PREFIX: prefix.engine, DB_POOL_MAX: '10' }, async (server) => {
     await waitForBalance(ncs[0], prefix.engine);
     await seed(ncs[0], prefix.engine, many);
-    engineMany = await measure(`engine, ${ORGS} organizations`, ncs, prefix.engine, many, engine, true);
-  } finally {
-    await stop(engine);
-  }
-  process.stdout.write(`\n  engine ${ORGS} orgs / echo     ${((100 * engineMany.perSecond) / echo.perSecond).toFixed(1).padStart(6)}%   [>= 50%]\n`);
-  return { echo, engineMany };
+    return eachShape(shapes, (shape) => measure(`engine, ${ORGS} organizations`, ncs, shape, prefix.engine, many, { child: server, scope, commits: true, profiled: true }));
+  });
+  const comparisons = shapes.map((shape, i) => ({ shape, echo: echo[i], floor: floor?.[i] ?? null, engine: engine[i] }));
+  printComparisons(comparisons);
+  return comparisons;
 }
 
 export interface DebitFigures {
@@ -89,70 +159,68 @@ export interface DebitFigures {
   /** The crash-safety costs: the same 1,000-organization load without events, and without synchronous commit. */
   readonly engineManyNoEvents: LoadResult;
   readonly engineManyAsyncCommit: LoadResult;
+  /** 1,000 organizations in each load shape: echo, durable floor and engine, with CPU per request. */
+  readonly byShape: ShapeComparison[];
 }
 
 /**
  * Debits per second: the raw NATS echo of a trivial responder, the engine (one hot
- * organization, 1,000 organizations) and the one-transaction-per-debit baseline, same load.
+ * organization, 1,000 organizations), the durable floor and the one-transaction-per-debit
+ * baseline, same load; the 1,000-organization figures in both load shapes.
  */
-export async function benchDebits(ncs: NatsConnection[], env: Record<string, string>, tag: string, setDatabase: (setting: string) => Promise<void>): Promise<DebitFigures> {
-  const prefix = { echo: `be${tag}`, engine: `bx${tag}`, base: `bb${tag}` };
+export async function benchDebits(ncs: NatsConnection[], env: BenchEnv, tag: string, setDatabase: (setting: string) => Promise<void>): Promise<DebitFigures> {
+  const prefix = { echo: `be${tag}`, engine: `bx${tag}`, base: `bb${tag}`, floor: `bf${tag}` };
   const hot = [`hot-${tag}`];
   const many = Array.from({ length: ORGS }, (_, i) => `org-${i}`);
-  process.stdout.write(`\nwallet debits, ${CONCURRENCY} requests in flight over ${ncs.length} NATS connections, ${DURATION_MS / 1000} s each\n`);
+  const scope = cpuScope(env);
+  process.stdout.write(`\nwallet debits, ${describeShape(SPREAD)} unless stated, ${DURATION_MS / 1000} s each\n`);
 
-  const echoServer = await start('bench/src/echo-server.js', { ...env, SUBJECT_PREFIX: prefix.echo });
-  const echo = await measure('NATS request/reply echo (trivial responder)', ncs, prefix.echo, hot);
-  await stop(echoServer);
+  const echoes = await withServer('bench/src/echo-server.js', { ...env, SUBJECT_PREFIX: prefix.echo }, (server) =>
+    eachShape(SHAPES, (shape) => measure('NATS request/reply echo (trivial responder)', ncs, shape, prefix.echo, hot, { child: server, scope })),
+  );
 
-  const engine = await start('bench/src/engine-server.js', { ...env, SUBJECT_PREFIX: prefix.engine, DB_POOL_MAX: '10' });
-  let engineHot: LoadResult;
-  let engineMany: LoadResult;
-  try {
+  const { engineHot, engines } = await withServer('bench/src/engine-server.js', { ...env, SUBJECT_PREFIX: prefix.engine, DB_POOL_MAX: '10' }, async (engine) => {
     await waitForBalance(ncs[0], prefix.engine);
     await seed(ncs[0], prefix.engine, [...hot, ...many]);
     // The baseline's wallets are seeded through the engine too: same rows, same starting balance.
     await seed(ncs[0], prefix.engine, [`base-${hot[0]}`, ...many.map((o) => `base-${o}`)]);
-    engineHot = await measure('engine, one hot organization', ncs, prefix.engine, hot);
-    engineMany = await measure(`engine, ${ORGS} organizations`, ncs, prefix.engine, many);
-  } finally {
-    await stop(engine);
-  }
+    return {
+      engineHot: await measure('engine, one hot organization', ncs, SPREAD, prefix.engine, hot),
+      engines: await eachShape(SHAPES, (shape) => measure(`engine, ${ORGS} organizations`, ncs, shape, prefix.engine, many, { child: engine, scope, commits: true })),
+    };
+  });
+
+  const floors = await withServer('bench/src/floor-server.js', { ...env, SUBJECT_PREFIX: prefix.floor }, (server) =>
+    eachShape(SHAPES, (shape) => measure(`durable floor, ${ORGS} organizations`, ncs, shape, prefix.floor, many, { child: server, scope, commits: true })),
+  );
 
   // What the crash safety costs: no outbox events at all (nothing would reach browsers or alerts),
   // then no waiting for the WAL flush at commit (a crash may lose the last acknowledged commits).
-  let engineManyNoEvents: LoadResult;
-  let engineManyAsyncCommit: LoadResult;
-  const noEvents = await start('bench/src/engine-server.js', { ...env, SUBJECT_PREFIX: prefix.engine, DB_POOL_MAX: '10', BENCH_UNSAFE_NO_EVENTS: '1' });
-  try {
+  const engineManyNoEvents = await withServer('bench/src/engine-server.js', { ...env, SUBJECT_PREFIX: prefix.engine, DB_POOL_MAX: '10', BENCH_UNSAFE_NO_EVENTS: '1' }, async () => {
     await waitForBalance(ncs[0], prefix.engine);
-    engineManyNoEvents = await measure(`engine, ${ORGS} orgs, WITHOUT events (unsafe)`, ncs, prefix.engine, many);
-  } finally {
-    await stop(noEvents);
-  }
+    return measure(`engine, ${ORGS} orgs, WITHOUT events (unsafe)`, ncs, SPREAD, prefix.engine, many);
+  });
   await setDatabase('synchronous_commit = off');
-  const asyncCommit = await start('bench/src/engine-server.js', { ...env, SUBJECT_PREFIX: prefix.engine, DB_POOL_MAX: '10' });
+  let engineManyAsyncCommit: LoadResult;
   try {
-    await waitForBalance(ncs[0], prefix.engine);
-    engineManyAsyncCommit = await measure(`engine, ${ORGS} orgs, synchronous_commit=off`, ncs, prefix.engine, many);
+    engineManyAsyncCommit = await withServer('bench/src/engine-server.js', { ...env, SUBJECT_PREFIX: prefix.engine, DB_POOL_MAX: '10' }, async () => {
+      await waitForBalance(ncs[0], prefix.engine);
+      return measure(`engine, ${ORGS} orgs, synchronous_commit=off`, ncs, SPREAD, prefix.engine, many);
+    });
   } finally {
-    await stop(asyncCommit);
     await setDatabase('synchronous_commit = on');
   }
 
-  const baseline = await start('bench/src/baseline-server.js', { ...env, SUBJECT_PREFIX: prefix.base, DB_POOL_MAX: '10' });
-  let baseHot: LoadResult;
-  let baseMany: LoadResult;
-  try {
-    baseHot = await measure('baseline (tx + FOR UPDATE), one hot org', ncs, prefix.base, [`base-${hot[0]}`]);
-    baseMany = await measure(`baseline (tx + FOR UPDATE), ${ORGS} orgs`, ncs, prefix.base, many.map((o) => `base-${o}`));
-  } finally {
-    await stop(baseline);
-  }
+  const [baseHot, baseMany] = await withServer('bench/src/baseline-server.js', { ...env, SUBJECT_PREFIX: prefix.base, DB_POOL_MAX: '10' }, async () => [
+    await measure('baseline (tx + FOR UPDATE), one hot org', ncs, SPREAD, prefix.base, [`base-${hot[0]}`]),
+    await measure(`baseline (tx + FOR UPDATE), ${ORGS} orgs`, ncs, SPREAD, prefix.base, many.map((o) => `base-${o}`)),
+  ]);
 
+  const echo = echoes[0];
+  const engineMany = engines[0];
   const pct = (a: LoadResult, b: LoadResult) => `${((100 * a.perSecond) / b.perSecond).toFixed(1)}%`;
   const x = (a: LoadResult, b: LoadResult) => `${(a.perSecond / b.perSecond).toFixed(1)}x`;
-  process.stdout.write(`\n  ratios (target in brackets)\n`);
+  process.stdout.write(`\n  ratios (target in brackets), ${describeShape(SPREAD)}\n`);
   process.stdout.write(`  engine ${ORGS} orgs / echo     ${pct(engineMany, echo).padStart(7)}   [>= 50%]\n`);
   process.stdout.write(`  engine hot org / echo       ${pct(engineHot, echo).padStart(7)}   [>= 30%]\n`);
   process.stdout.write(`  engine hot / baseline hot   ${x(engineHot, baseHot).padStart(7)}   [>= 5x]\n`);
@@ -160,5 +228,7 @@ export async function benchDebits(ncs: NatsConnection[], env: Record<string, str
   process.stdout.write(`  baseline hot / echo         ${pct(baseHot, echo).padStart(7)}\n`);
   process.stdout.write(`  engine 1000 with events / without   ${pct(engineMany, engineManyNoEvents).padStart(7)}\n`);
   process.stdout.write(`  engine 1000 sync commit / async     ${pct(engineMany, engineManyAsyncCommit).padStart(7)}\n`);
-  return { echo, engineHot, engineMany, baseHot, baseMany, engineManyNoEvents, engineManyAsyncCommit };
+  const byShape = SHAPES.map((shape, i) => ({ shape, echo: echoes[i], floor: floors[i], engine: engines[i] }));
+  printComparisons(byShape);
+  return { echo, engineHot: engineHot, engineMany, baseHot, baseMany, engineManyNoEvents, engineManyAsyncCommit, byShape };
 }

@@ -8,6 +8,18 @@ export interface LoadResult {
   readonly firstError: string | null;
 }
 
+/**
+ * How the load reaches a server: `inFlight` requests at all times, spread over `connections`
+ * NATS connections of the load generator. The same request stream under a different shape
+ * shows what the client's side of NATS costs (one connection is one socket, one parser).
+ */
+export interface LoadShape {
+  readonly connections: number;
+  readonly inFlight: number;
+}
+
+export const describeShape = (s: LoadShape) => `${s.inFlight} in flight over ${s.connections} connection${s.connections === 1 ? '' : 's'}`;
+
 const OK_PREFIX = Buffer.from('{"ok":true');
 
 /** Every reply of the wire contract starts with its `ok` flag: no need to decode the rest. */

@@ -11,7 +11,8 @@ import os from 'os';
  * `npm run bench`: every figure from one run on this machine, each as a ratio to a baseline
  * measured in the same run (the machines are shared and noisy; ratios travel, absolutes don't).
  * BENCH_ONLY=debits, push or resources runs one part; BENCH_ONLY=debits-many only the echo and
- * the engine with 1,000 organizations, with CPU per request, and writes no report.
+ * the engine with 1,000 organizations, with CPU per request, and writes no report;
+ * BENCH_ONLY=floor the same in both load shapes with the durable floor beside them (no report).
  */
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const ADMIN_URL = process.env.BENCH_ADMIN_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -30,8 +31,8 @@ async function main(): Promise<void> {
   const ncs = await Promise.all(Array.from({ length: CONNECTIONS }, () => connect({ servers: NATS_URL, name: 'bench-load', noAsyncTraces: true })));
   const figures: { -readonly [K in keyof BenchFigures]: BenchFigures[K] } = { resources: [] as ResourceFigures[] };
   try {
-    if (only === 'debits-many') {
-      await benchDebitsMany(ncs, env, tag);
+    if (only === 'debits-many' || only === 'floor') {
+      await benchDebitsMany(ncs, env, tag, only === 'floor');
       return;
     }
     if (!only || only === 'debits') figures.debits = await benchDebits(ncs, env, tag, (setting) => admin.query(`alter database "${dbName}" set ${setting}`).then(() => undefined));

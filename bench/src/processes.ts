@@ -50,6 +50,19 @@ export function engineStats(child: ChildProcess, gc = false): Promise<EngineStat
   });
 }
 
+/** Group commits done so far by a child that counts them (engine-server and floor-server answer `stats` with `commits`). */
+export function commitsSoFar(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    const onMessage = (m: { type?: string; commits?: number }) => {
+      if (m?.type !== 'stats') return;
+      child.off('message', onMessage);
+      resolve(m.commits ?? 0);
+    };
+    child.on('message', onMessage);
+    child.send({ type: 'stats', gc: false });
+  });
+}
+
 /**
  * Starts the engine child's CPU profiler (BENCH_PROFILE=<directory>); the returned function stops
  * it and resolves with the path of the `.cpuprofile` written.

@@ -1,7 +1,8 @@
 import { writeFileSync } from 'fs';
 import path from 'path';
-import { DebitFigures } from './debits.bench';
-import { LoadResult } from './load';
+import { CpuPerRequest, cpuTotal } from './cpu';
+import { DebitFigures, Measured, ShapeComparison } from './debits.bench';
+import { describeShape, LoadResult } from './load';
 import { PushFigures } from './push-latency.bench';
 import { ResourceFigures } from './resources.bench';
 
@@ -15,6 +16,36 @@ const n = (v: number) => Math.round(v).toLocaleString('en-US');
 const pct = (a: LoadResult, b: LoadResult) => `${((100 * a.perSecond) / b.perSecond).toFixed(1)}%`;
 const times = (a: LoadResult, b: LoadResult) => `${(a.perSecond / b.perSecond).toFixed(1)}x`;
 const verdict = (ok: boolean) => (ok ? 'met' : '**not met**');
+const share = (a: LoadResult, b: LoadResult) => (a.perSecond / b.perSecond).toFixed(2);
+const us = (v: number) => `${v.toFixed(0)} µs`;
+
+/** The engine against the durable floor and the echo at 1,000 organizations, per load shape, with CPU per debit. */
+function floorSection(comparisons: readonly ShapeComparison[]): string[] {
+  const lines = [
+    '## The engine against the durable floor (1,000 organizations)',
+    '',
+    'The durable floor (bench/src/floor-server.ts) appends one row per debit to a table of its own, one `INSERT ... unnest` per group commit (the engine\'s `Batcher` and limits), and replies after the commit: no rules, no events. Each shape runs the same three servers one after another.',
+    '',
+    '| load shape | echo/s | durable floor/s | engine debits/s | engine / floor | engine / echo | floor / echo |',
+    '|---|---|---|---|---|---|---|',
+  ];
+  for (const c of comparisons) {
+    const floor = c.floor;
+    lines.push(
+      `| ${describeShape(c.shape)} | ${n(c.echo.perSecond)} | ${floor ? n(floor.perSecond) : '-'} | ${n(c.engine.perSecond)} | ${floor ? `${share(c.engine, floor)} (target 0.5: ${verdict(c.engine.perSecond >= 0.5 * floor.perSecond)})` : '-'} | ${share(c.engine, c.echo)} | ${floor ? share(floor, c.echo) : '-'} |`,
+    );
+  }
+  lines.push('', 'CPU per request by process (PostgreSQL: the bench database\'s backends and the shared postmaster, WAL writer and checkpointer; NATS: the server on the bench\'s port):', '', '| load shape | server | server process | PostgreSQL | NATS | load generator | in all | debits per group commit |', '|---|---|---|---|---|---|---|---|');
+  for (const c of comparisons) {
+    const rows: [string, Measured | null][] = [['echo', c.echo], ['durable floor', c.floor], ['engine', c.engine]];
+    for (const [name, m] of rows) {
+      const cpu: CpuPerRequest | null = m?.cpu ?? null;
+      if (cpu) lines.push(`| ${describeShape(c.shape)} | ${name} | ${us(cpu.server)} | ${us(cpu.postgres)} | ${us(cpu.nats)} | ${us(cpu.load)} | ${us(cpuTotal(cpu))} | ${m?.perCommit != null ? m.perCommit.toFixed(1) : ''} |`);
+    }
+  }
+  lines.push('', 'Targets (issue 14): engine CPU per debit at most 30 µs, PostgreSQL 25 µs, NATS 15 µs.', '');
+  return lines;
+}
 
 /** A horizontal bar chart of debits per second, each bar labelled with its ratio to the echo. */
 function debitsChart(d: DebitFigures): string {
@@ -22,6 +53,7 @@ function debitsChart(d: DebitFigures): string {
     ['NATS echo (trivial responder)', d.echo],
     ['engine, one hot organization', d.engineHot],
     ['engine, 1,000 organizations', d.engineMany],
+    ...(d.byShape[0].floor ? [['durable floor, 1,000 organizations', d.byShape[0].floor] as [string, LoadResult]] : []),
     ['  same, without events (unsafe)', d.engineManyNoEvents],
     ['  same, synchronous_commit=off', d.engineManyAsyncCommit],
     ['baseline, one hot organization', d.baseHot],
@@ -38,7 +70,7 @@ function debitsChart(d: DebitFigures): string {
       const w = Math.max(1, ((width - label - 140) * r.perSecond) / max);
       return (
         `<text x="${label - 8}" y="${y + 16}" text-anchor="end" font-size="13">${name.trim()}</text>` +
-        `<rect x="${label}" y="${y}" width="${w.toFixed(1)}" height="${bar}" fill="${name.startsWith('baseline') ? '#c0392b' : name.startsWith('NATS') ? '#7f8c8d' : '#2e86de'}"/>` +
+        `<rect x="${label}" y="${y}" width="${w.toFixed(1)}" height="${bar}" fill="${name.startsWith('baseline') ? '#c0392b' : name.startsWith('NATS') || name.startsWith('durable') ? '#7f8c8d' : '#2e86de'}"/>` +
         `<text x="${label + w + 6}" y="${y + 16}" font-size="12">${n(r.perSecond)}/s (${pct(r, d.echo)} of echo)</text>`
       );
     })
@@ -56,7 +88,7 @@ export function writeReport(f: BenchFigures, machine: string): string {
     lines.push(
       '## Debits per second',
       '',
-      'Closed-loop load, the same for every line: requests in flight over 4 NATS connections, unique idempotency keys; each server in its own process.',
+      `Closed-loop load, the same for every line unless it names another shape: ${describeShape(d.byShape[0].shape)}, unique idempotency keys; each server in its own process.`,
       '',
       '![debits per second](report-debits.svg)',
       '',
@@ -76,6 +108,7 @@ export function writeReport(f: BenchFigures, machine: string): string {
       `| no events at all (nothing for browsers or alerts; unsafe) | ${n(d.engineManyNoEvents.perSecond)} | ${pct(d.engineMany, d.engineManyNoEvents)} |`,
       `| synchronous_commit=off (a crash may lose acknowledged commits) | ${n(d.engineManyAsyncCommit.perSecond)} | ${pct(d.engineMany, d.engineManyAsyncCommit)} |`,
       '',
+      ...floorSection(d.byShape),
     );
   }
   const p = f.push;
