@@ -83,7 +83,8 @@ export class EngineProcess {
     const log = openSync(this.logFile, 'a');
     const child = spawn(process.execPath, [...flags, '-r', REGISTER, MAIN], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', ...this.env },
+      // JSON lines, as production writes them: tests read the log (adversary-driver waits for a message in it).
+      env: { PATH: process.env.PATH ?? '', LOG_FORMAT: 'json', ...this.env },
       stdio: ['ignore', log, log],
     });
     closeSync(log);

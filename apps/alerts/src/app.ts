@@ -1,17 +1,17 @@
 import 'reflect-metadata';
 import { INestApplication, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { JsonLogger } from '@billing/observability';
+import { processLogger } from '@billing/observability';
 import { AlertsConfig } from './alerts.config';
 import { AlertsModule, AlertsOverrides } from './alerts.module';
 
 /** Builds and starts the alert service: migrations applied, stream and consumer ensured, webhook commands answered. */
 export async function createAlertsApp(
   config: AlertsConfig,
-  logger: LoggerService | false | undefined = new JsonLogger('alerts'),
+  logger: LoggerService | false | undefined = processLogger('alerts'),
   overrides: AlertsOverrides = {},
 ): Promise<INestApplication> {
-  logger ??= new JsonLogger('alerts');
+  logger ??= processLogger('alerts');
   const app = await NestFactory.create(AlertsModule.forRoot(config, overrides), { logger, abortOnError: false });
   app.enableShutdownHooks();
   try {

@@ -3,11 +3,11 @@ import { INestApplication, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { BillingModule } from './billing.module';
 import { BillingConfig } from './config';
-import { JsonLogger } from '@billing/observability';
+import { processLogger } from '@billing/observability';
 
 /** Builds and starts the engine: migrations applied, stream ensured, wallet subjects answered. */
-export async function createBillingApp(config: BillingConfig, logger: LoggerService | false | undefined = new JsonLogger('billing')): Promise<INestApplication> {
-  logger ??= new JsonLogger('billing');
+export async function createBillingApp(config: BillingConfig, logger: LoggerService | false | undefined = processLogger('billing')): Promise<INestApplication> {
+  logger ??= processLogger('billing');
   const app = await NestFactory.create(BillingModule.forRoot(config), { logger, abortOnError: false });
   app.enableShutdownHooks();
   // HTTP only for operations: /health and /metrics. The wallet itself is on NATS.

@@ -6,7 +6,7 @@ import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
-import { JsonLogger } from '@billing/observability';
+import { processLogger } from '@billing/observability';
 import { GatewayConfig } from './config';
 import { GatewayModule } from './gateway.module';
 import { GatewayIoAdapter, httpCors, securityHeaders } from './edge/security-headers';
@@ -19,8 +19,8 @@ function publicDir(): string {
   return path.join(dir, 'apps', 'gateway', 'public');
 }
 
-export async function createGatewayApp(config: GatewayConfig, logger: LoggerService | false | undefined = new JsonLogger('gateway')): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(GatewayModule.forRoot(config), { logger: logger ?? new JsonLogger('gateway'), abortOnError: false, rawBody: true });
+export async function createGatewayApp(config: GatewayConfig, logger: LoggerService | false | undefined = processLogger('gateway')): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(GatewayModule.forRoot(config), { logger: logger ?? processLogger('gateway'), abortOnError: false, rawBody: true });
   app.enableShutdownHooks();
   // The client's address (rate limits, VNPAY) comes from X-Forwarded-For only through TRUSTED_PROXIES.
   app.set('trust proxy', (address: string) => config.edge.trustedProxies.trusts(address));
