@@ -36,3 +36,10 @@ export function canPayFor(grant: Grant, service: string, usageEndsAt: Date): boo
   if (grant.kind === 'topup') return true;
   return grant.service === null || grant.service === service;
 }
+
+/** The grant created last (on equal times, the later in the list). */
+export function newestGrant(grants: readonly Grant[]): Grant | undefined {
+  let best: Grant | undefined;
+  for (const g of grants) if (!best || g.createdAt.getTime() >= best.createdAt.getTime()) best = g;
+  return best;
+}

@@ -4,7 +4,9 @@ import { billingPeriods, LifecycleEvent, LifecycleStatus } from './lifecycle';
 import { chargeUntil, dayCharges, DAY_MS, utcDay } from './metering';
 import { Decimal, roundToLedgerScale, sum, ZERO } from './money';
 import { parsePriceCatalog, PriceBook } from './pricing';
-import { balanceOf, decide, decideMeter, EMPTY_METER, emptyWallet, MeterState, WalletState } from './wallet';
+import { decide } from './wallet-decision';
+import { decideMeter, EMPTY_METER, MeterState } from './wallet-meter';
+import { balanceOf, emptyWallet, WalletState } from './wallet-state';
 
 const t0 = Date.parse('2026-11-27T10:00:00Z');
 const HOUR = 3_600_000;

@@ -2,7 +2,11 @@ import fc from 'fast-check';
 import { canPayFor, Grant } from './grant';
 import { LedgerEntry } from './ledger-entry';
 import { Decimal, sum, ZERO } from './money';
-import { balanceOf, decide, decideMeter, DecisionContext, EMPTY_METER, emptyWallet, expireGrants, totalOf, WalletCommand, WalletState } from './wallet';
+import { expireGrants } from './grant-expiry';
+import { DecisionContext, WalletCommand } from './wallet-command';
+import { decide } from './wallet-decision';
+import { decideMeter, EMPTY_METER } from './wallet-meter';
+import { balanceOf, emptyWallet, totalOf, WalletState } from './wallet-state';
 
 const t0 = new Date('2026-11-27T10:00:00Z');
 
