@@ -120,7 +120,7 @@ describe('resource billing from lifecycle events', () => {
     // One refund per UTC day billed past the stop: the stop's day, and today if the run crossed
     // midnight (the test runs at any hour). Meter keys are meter:<resource>:<day>:<n>.
     const dayOf = (e: any) => e.idempotencyKey.split(':')[2];
-    const billedDays = [...new Set(ledger.entries.filter((e: any) => e.type === 'debit' && e.resourceId === 'r-late').map(dayOf))];
+    const billedDays: string[] = [...new Set<string>(ledger.entries.filter((e: any) => e.type === 'debit' && e.resourceId === 'r-late').map(dayOf))];
     const stopDay = new Date(start + 30 * 60_000).toISOString().slice(0, 10);
     expect(corrections.map(dayOf).sort()).toEqual(billedDays.filter((d) => d >= stopDay).sort());
     expect(corrections.length).toBeGreaterThanOrEqual(1);
