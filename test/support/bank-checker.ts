@@ -31,6 +31,8 @@ export interface Attempt {
   answeredAtMs: number | null;
   /** 'ok', an error code, or 'timeout'. */
   result: string;
+  /** The error's message, when the engine answered one. */
+  message?: string;
 }
 
 export interface RecordedRequest {

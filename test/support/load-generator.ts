@@ -106,6 +106,7 @@ export class LoadGenerator {
       return;
     }
     attempt.result = reply.error.code;
+    attempt.message = reply.error.message;
     if (RETRYABLE_CODES.has(reply.error.code)) {
       if (r.outcome.kind === 'unknown') this.unknown.push(r);
     } else if (r.outcome.kind === 'ok') this.replayMismatches.push(`${r.orgId}|${r.idempotencyKey}: acknowledged, replay answered ${reply.error.code}`);

@@ -19,7 +19,7 @@ export class BillingMetrics {
   readonly batchWallets = new Histogram({ name: 'billing_commit_batch_wallets', help: 'Wallet batches per group commit', buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500], registers: [] });
   readonly commitSeconds = new Histogram({ name: 'billing_commit_seconds', help: 'Group commit latency', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [] });
   readonly lifecycle = new Counter({ name: 'billing_lifecycle_events_total', help: 'Lifecycle events, by outcome', labelNames: ['outcome'], registers: [] });
-  readonly ownership = new Counter({ name: 'billing_partition_changes_total', help: 'Partitions gained, handed over or lost by this process', labelNames: ['change'], registers: [] });
+  readonly ownership = new Counter({ name: 'billing_partition_changes_total', help: 'Partitions gained, handed over, lost, fenced off, or freed from a process found gone, by this process', labelNames: ['change'], registers: [] });
   readonly forwarded = new Counter({ name: 'billing_forwarded_total', help: 'Requests forwarded to the process owning their organization, by kind and outcome', labelNames: ['kind', 'outcome'], registers: [] });
   readonly operatorActions = new Counter({ name: 'billing_operator_actions_total', help: 'Operator actions recorded in the audit, by command and outcome', labelNames: ['command', 'outcome'], registers: [] });
   readonly auditFailures = new Counter({ name: 'billing_operator_audit_failures_total', help: 'Audit rows not written: step "begin" (the action was refused) or "finish" (its outcome is missing)', labelNames: ['step'], registers: [] });

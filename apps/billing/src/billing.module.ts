@@ -45,7 +45,7 @@ class BillingLifecycle implements OnApplicationBootstrap, OnApplicationShutdown 
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.ownership.refuseDuplicateNode();
+    await this.peers.refuseDuplicateNode();
     this.peers.listen({
       wallet: (subject, msg) => this.handler.forwarded(subject, msg),
       admin: (command, msg) => this.handler.forwardedAdmin(command, msg),

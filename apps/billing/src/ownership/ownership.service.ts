@@ -1,16 +1,16 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Subjects } from '@billing/contracts';
 import { PartitionEpochRepository, partitionOf, PartitionFilter } from '@billing/persistence';
-import { ErrorCode as NatsErrorCode, KV, KvEntry, NatsConnection, NatsError, QueuedIterator } from 'nats';
+import { NatsConnection } from 'nats';
 import { BillingMetrics } from '../billing.metrics';
 import { BillingConfig } from '../config';
 import { CONFIG, NATS } from '../tokens';
+import { Departures } from './departures';
+import { LeaseBucket } from './lease-bucket';
 import { planLeases } from './lease-plan';
 
 /** How often this process looks for partitions to take or hand over (besides when the bucket changes). */
 const PLAN_INTERVAL_MS = 1000;
-/** JetStream's error code for a write whose expected revision is not the key's last one. */
-const WRONG_LAST_SEQUENCE = 10071;
 
 /** Where a request for an organization goes. */
 export type Route =
@@ -47,19 +47,16 @@ interface Lease {
   writes: Promise<void>;
 }
 
-const START = new Date().toISOString();
 /** Part of the TTL a lease is given up before it would expire in the bucket (timers are late, clocks drift). */
 const LEASE_MARGIN_FRACTION = 0.2;
-const partitionKey = (p: number) => `p.${p}`;
-const presenceKey = (node: string) => `n.${node}`;
 
 /**
  * Which engine process owns which organizations. Organizations are owned a partition at a time
  * (`partitionOf`), and a partition's owner is whoever holds its lease in a JetStream key-value
  * bucket whose entries live `LEASE_TTL_MS`: a lease is taken with a create (which fails if the key
  * holds a live value), renewed with a compare-and-set on its revision, and handed over by
- * deleting it. A process that dies stops renewing, so its leases expire and the others take them.
- * Each process also keeps a presence entry, from which every process works out its even share.
+ * deleting it. A process that dies stops renewing, so its leases expire and the others take them;
+ * sooner if NATS tells them nobody listens on its subject any more (`Departures`). Each process also keeps a presence entry, from which every process works out its even share.
  *
  * The lease decides who serves; the fence keeps the money right. Taking a partition also moves
  * its epoch in PostgreSQL (`take_partition`), and every write of its wallets and resources is
@@ -70,21 +67,16 @@ const presenceKey = (node: string) => `n.${node}`;
 @Injectable()
 export class Ownership {
   private readonly logger = new Logger('Ownership');
-  private readonly self: Uint8Array;
-  private kv: KV | null = null;
-  private watcher: QueuedIterator<KvEntry> | null = null;
+  private bucket: LeaseBucket | null = null;
+  private departures: Departures | null = null;
   private readonly leases = new Map<number, Lease>();
   /** Partitions lost or handed over whose work is still being finished: not to be taken again yet. */
   private readonly settling = new Set<number>();
-  private readonly owners = new Map<number, { node: string; seenAtMs: number; revision: number }>();
-  private readonly nodes = new Map<string, number>();
-  private readonly partitionCounts = new Map<string, number>();
   private renewTimer: NodeJS.Timeout | null = null;
   private planTimer: NodeJS.Timeout | null = null;
   private planning: Promise<void> | null = null;
   private replan = false;
   private stopping = false;
-  private watchStartedAtMs = 0;
   private hooks: OwnershipHooks = { gained: async () => undefined, lost: async () => undefined };
 
   constructor(
@@ -93,9 +85,7 @@ export class Ownership {
     private readonly subjects: Subjects,
     private readonly metrics: BillingMetrics,
     private readonly epochs: PartitionEpochRepository,
-  ) {
-    this.self = Buffer.from(config.nodeId);
-  }
+  ) {}
 
   get nodeId(): string {
     return this.config.nodeId;
@@ -114,9 +104,10 @@ export class Ownership {
    */
   async start(hooks: OwnershipHooks): Promise<void> {
     this.hooks = hooks;
-    this.kv = await this.nc.jetstream().views.kv(this.config.ownersBucket, { ttl: this.config.leaseTtlMs, history: 1 });
-    await this.watch();
-    this.checkPartitionCounts();
+    const kv = await this.nc.jetstream().views.kv(this.config.ownersBucket, { ttl: this.config.leaseTtlMs, history: 1 });
+    this.bucket = new LeaseBucket(kv, this.config, () => this.nudge());
+    await this.bucket.watch();
+    this.bucket.checkPartitionCounts();
     await this.renew();
     this.nudge();
     await this.planning;
@@ -124,21 +115,24 @@ export class Ownership {
     this.planTimer = setInterval(() => this.nudge(), PLAN_INTERVAL_MS);
     this.renewTimer.unref();
     this.planTimer.unref();
+    this.departures = new Departures(this.nc, kv, this.subjects, this.config, this.bucket, (_node, partitions) => this.metrics.ownership.inc({ change: 'freed-from-gone' }, partitions));
+    this.departures.start();
   }
 
   /** Hands every partition over (each after its work in hand is finished) and leaves. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.departures?.stop();
     if (this.renewTimer) clearInterval(this.renewTimer);
     if (this.planTimer) clearInterval(this.planTimer);
     await this.planning;
     const renewing = setInterval(() => void this.renew(), Math.floor(this.config.leaseTtlMs / 3));
     try {
       await this.handOver([...this.leases.keys()]);
-      await this.kv?.delete(presenceKey(this.config.nodeId)).catch(() => undefined);
+      await this.bucket?.leave();
     } finally {
       clearInterval(renewing);
-      this.watcher?.stop();
+      this.bucket?.stop();
     }
   }
 
@@ -151,7 +145,7 @@ export class Ownership {
     const lease = this.valid(p);
     if (lease) return lease.state === 'serving' ? HERE : MOVING;
     if (this.leases.has(p)) return MOVING;
-    const owner = this.owners.get(p);
+    const owner = this.bucket?.owners.get(p);
     if (owner && owner.node !== this.config.nodeId && !this.settling.has(p)) return { kind: 'peer', node: owner.node };
     return MOVING; // the next lease round (within a second) takes it
   }
@@ -196,100 +190,11 @@ export class Ownership {
     return (orgId) => set.has(this.partitionOf(orgId));
   }
 
-  /** Throws if a running process answers to this NODE_ID (call before listening to it). */
-  async refuseDuplicateNode(): Promise<void> {
-    try {
-      await this.nc.request(this.subjects.node(this.config.nodeId, 'ping'), new Uint8Array(), { timeout: 1000 });
-    } catch (error) {
-      // Nobody listens on that name (or nobody answered it): this process may take it.
-      if ((error as NatsError).code === NatsErrorCode.NoResponders || (error as NatsError).code === NatsErrorCode.Timeout) return;
-      throw error;
-    }
-    throw new Error(`another engine process with NODE_ID '${this.config.nodeId}' is running; give each process its own NODE_ID`);
-  }
-
-  /** Follows the bucket: owners and presences as last seen, by this process's clock. */
-  private async watch(): Promise<void> {
-    this.watchStartedAtMs = Date.now();
-    let initialized!: () => void;
-    const ready = new Promise<void>((resolve) => (initialized = resolve));
-    this.watcher = await this.kv!.watch({ key: '>', initializedFn: () => initialized() });
-    const watcher = this.watcher;
-    void (async () => {
-      for await (const e of watcher) this.seen(e);
-    })()
-      .catch((error) => this.logger.warn({ msg: 'lease watch ended', error: String(error) }))
-      .finally(() => {
-        if (watcher === this.watcher) this.watchAgain();
-      });
-    // An empty bucket, or one pruned while reading it, may never say it is initialized.
-    await Promise.race([ready, new Promise((r) => setTimeout(r, 2000).unref())]);
-  }
-
-  /** Watches again in a second (every live lease and presence is rewritten within a third of the TTL), until it works. */
-  private watchAgain(): void {
-    if (this.stopping) return;
-    setTimeout(() => {
-      if (this.stopping) return;
-      this.watch().catch((error) => {
-        this.logger.warn({ msg: 'lease watch not restarted yet; retrying', error: String(error) });
-        this.watchAgain();
-      });
-    }, 1000).unref();
-  }
-
-  private seen(e: KvEntry): void {
-    const nowMs = Date.now();
-    const put = e.operation === 'PUT';
-    if (e.key.startsWith('p.')) {
-      const p = Number(e.key.slice(2));
-      if (put) this.owners.set(p, { node: Buffer.from(e.value).toString('utf8'), seenAtMs: nowMs, revision: e.revision });
-      else {
-        this.owners.delete(p);
-        this.nudge();
-      }
-    } else if (e.key.startsWith('n.')) {
-      const node = e.key.slice(2);
-      if (put) {
-        const known = this.nodes.has(node);
-        this.nodes.set(node, nowMs);
-        const partitions = Number(JSON.parse(Buffer.from(e.value).toString('utf8')).partitions);
-        this.partitionCounts.set(node, partitions);
-        if (partitions !== this.config.partitions) this.logger.error({ msg: 'an engine process uses another partition count; every process must use the same PARTITIONS', node, partitions, ours: this.config.partitions });
-        if (!known) this.nudge();
-      } else {
-        this.nodes.delete(node);
-        this.partitionCounts.delete(node);
-        this.nudge();
-      }
-    }
-  }
-
-  /**
-   * Presence entries carry each process's partition count: a process that counts differently
-   * would map the same organization to another partition, so it must not join.
-   */
-  private checkPartitionCounts(): void {
-    const nowMs = Date.now();
-    for (const [node, partitions] of this.partitionCounts) {
-      const seenAtMs = this.nodes.get(node);
-      if (node !== this.config.nodeId && seenAtMs !== undefined && seenAtMs + this.config.leaseTtlMs > nowMs && partitions !== this.config.partitions) {
-        throw new Error(`engine process '${node}' uses PARTITIONS=${partitions}, this one ${this.config.partitions}; every process must use the same count`);
-      }
-    }
-  }
-
   /** Renews every lease held (and this process's presence); a lease that cannot be renewed is lost. */
   private async renew(): Promise<void> {
-    const kv = this.kv;
-    if (!kv) return; // not started
-    // The watch sees this process's own presence writes; if it has not for a whole TTL, it is stuck (after a NATS restart, say).
-    const selfSeenAtMs = this.nodes.get(this.config.nodeId) ?? this.watchStartedAtMs;
-    if (!this.stopping && Date.now() - selfSeenAtMs > this.config.leaseTtlMs && Date.now() - this.watchStartedAtMs > this.config.leaseTtlMs) {
-      this.logger.warn({ msg: 'lease watch saw nothing for a whole TTL; watching again' });
-      this.watcher?.stop();
-    }
-    const presence = kv.put(presenceKey(this.config.nodeId), Buffer.from(JSON.stringify({ partitions: this.config.partitions, startedAt: START })));
+    if (!this.bucket) return; // not started
+    if (!this.stopping) this.bucket?.restartIfQuiet();
+    const presence = this.bucket!.announce();
     for (const lease of this.leases.values()) this.write(lease, () => this.renewLease(lease));
     await presence.catch((error) => this.logger.warn({ msg: 'presence not renewed', error: String(error) }));
   }
@@ -298,20 +203,13 @@ export class Ownership {
     if (!this.valid(lease.partition)) return;
     const sentAtMs = Date.now();
     try {
-      lease.revision = await this.kv!.update(partitionKey(lease.partition), this.self, lease.revision);
+      const revision = await this.bucket!.renew(lease.partition, lease.revision);
+      if (revision === 'taken') return this.lose(lease, 'taken by another process');
+      lease.revision = revision;
       lease.renewedAtMs = Date.now();
       lease.validUntilMs = this.validUntil(sentAtMs);
     } catch (error) {
-      if ((error as { api_error?: { err_code?: number } }).api_error?.err_code === WRONG_LAST_SEQUENCE) {
-        // A renewal whose answer was lost moved the revision on: still ours if it still names us.
-        const entry = await this.kv!.get(partitionKey(lease.partition)).catch(() => null);
-        if (entry?.operation === 'PUT' && Buffer.from(entry.value).toString('utf8') === this.config.nodeId) {
-          lease.revision = entry.revision;
-          lease.validUntilMs = this.validUntil(sentAtMs);
-          return;
-        }
-        this.lose(lease, 'taken by another process');
-      } else if (Date.now() - lease.renewedAtMs >= this.config.leaseTtlMs) this.lose(lease, `not renewed within the TTL: ${String((error as Error)?.message ?? error)}`);
+      if (Date.now() - lease.renewedAtMs >= this.config.leaseTtlMs) this.lose(lease, `not renewed within the TTL: ${String((error as Error)?.message ?? error)}`);
     }
   }
 
@@ -338,7 +236,7 @@ export class Ownership {
   }
 
   private nudge(): void {
-    if (this.stopping || !this.kv) return;
+    if (this.stopping || !this.bucket) return;
     if (this.planning) {
       this.replan = true;
       return;
@@ -350,7 +248,8 @@ export class Ownership {
     do {
       this.replan = false;
       const held = new Set([...this.leases.keys(), ...this.settling]);
-      const plan = planLeases({ partitions: this.config.partitions, self: this.config.nodeId, nowMs: Date.now(), ttlMs: this.config.leaseTtlMs, owners: this.owners, nodes: this.nodes, held });
+      const bucket = this.bucket!;
+      const plan = planLeases({ partitions: this.config.partitions, self: this.config.nodeId, nowMs: Date.now(), ttlMs: this.config.leaseTtlMs, owners: bucket.owners, nodes: bucket.nodes, held });
       try {
         await Promise.all([this.take(plan.claim), this.handOver(plan.release)]);
       } catch (error) {
@@ -366,20 +265,9 @@ export class Ownership {
     await Promise.all(
       partitions.map(async (p) => {
         try {
-          // What the bucket holds now, not what the watch last said (it may lag, or have missed a write).
           const sentAtMs = Date.now();
-          const current = await this.kv!.get(partitionKey(p));
-          let revision: number;
-          if (current?.operation === 'PUT') {
-            const node = Buffer.from(current.value).toString('utf8');
-            if (node !== this.config.nodeId) {
-              const known = this.owners.get(p);
-              this.owners.set(p, { node, revision: current.revision, seenAtMs: known?.revision === current.revision ? known.seenAtMs : Date.now() });
-              return;
-            }
-            // A live lease naming this process is its own from before a restart (NODE_ID is unique among running processes).
-            revision = await this.kv!.update(partitionKey(p), this.self, current.revision);
-          } else revision = await this.kv!.create(partitionKey(p), this.self);
+          const revision = await this.bucket!.acquire(p);
+          if (revision === null) return;
           const lease: Lease = { partition: p, revision, renewedAtMs: Date.now(), validUntilMs: this.validUntil(sentAtMs), epoch: 0, state: 'taking', writes: Promise.resolve() };
           this.leases.set(p, lease);
           taken.push(lease);
@@ -422,7 +310,7 @@ export class Ownership {
     await Promise.all(
       leases.map(async (l) => {
         await this.write(l, async () => {
-          await this.kv!.delete(partitionKey(l.partition), { previousSeq: l.revision }).catch(() => undefined);
+          await this.bucket!.release(l.partition, l.revision);
         });
         if (this.leases.get(l.partition) === l) this.leases.delete(l.partition);
       }),

@@ -38,6 +38,18 @@ export class Peers {
     private readonly metrics: BillingMetrics,
   ) {}
 
+  /** Throws if a running process answers to this NODE_ID (call before listening to it). */
+  async refuseDuplicateNode(): Promise<void> {
+    try {
+      await this.nc.request(this.subjects.node(this.config.nodeId, 'ping'), new Uint8Array(), { timeout: 1000 });
+    } catch (error) {
+      // Nobody listens on that name (or nobody answered it): this process may take it.
+      if ((error as NatsError).code === NatsErrorCode.NoResponders || (error as NatsError).code === NatsErrorCode.Timeout) return;
+      throw error;
+    }
+    throw new Error(`another engine process with NODE_ID '${this.config.nodeId}' is running; give each process its own NODE_ID`);
+  }
+
   listen(handlers: PeerHandlers): void {
     const head = this.subjects.node(this.config.nodeId, '');
     this.subscription = this.nc.subscribe(this.subjects.node(this.config.nodeId, '>'), {
