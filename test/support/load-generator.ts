@@ -207,9 +207,9 @@ export class LoadGenerator {
  * same settings except a 10 s ack wait, so a message delivered to a process that is then killed
  * comes back in 10 s rather than 60 s.
  */
-export async function prepareLifecycleConsumer(nc: NatsConnection, names: TestNames): Promise<void> {
+export async function prepareLifecycleConsumer(nc: NatsConnection, names: TestNames, replicas = 1): Promise<void> {
   const jsm = await nc.jetstreamManager();
-  await jsm.streams.add({ name: names.lifecycleStream, subjects: [`${names.lifecycleSubjectPrefix}.>`], storage: StorageType.File, retention: RetentionPolicy.Limits, duplicate_window: nanos(120_000) });
+  await jsm.streams.add({ name: names.lifecycleStream, subjects: [`${names.lifecycleSubjectPrefix}.>`], storage: StorageType.File, retention: RetentionPolicy.Limits, duplicate_window: nanos(120_000), num_replicas: replicas });
   await jsm.consumers.add(names.lifecycleStream, {
     durable_name: names.lifecycleConsumer,
     ack_policy: AckPolicy.Explicit,

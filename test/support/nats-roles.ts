@@ -2,12 +2,14 @@ import { randomBytes } from 'crypto';
 import { readFileSync } from 'fs';
 import path from 'path';
 import { connect, ConnectionOptions, NatsConnection } from 'nats';
-import type { NatsOptions } from './servers';
+import { freePort, NatsOptions, startNats, TestNats } from './servers';
 import { asNamedOperator } from './operator';
 import { NATS_ROLES, natsAuth, natsConnectionOptions, natsPasswordVariable, NatsRole } from '../../libs/messaging/src/nats-auth';
 
 /** The configuration the repository ships, as a deployment runs it. */
 export const SHIPPED_NATS_CONFIG = path.join(__dirname, '..', '..', 'config', 'nats', 'nats-server.conf');
+/** One node of the shipped three-node cluster: includes the configuration above. */
+export const SHIPPED_NATS_CLUSTER_CONFIG = path.join(__dirname, '..', '..', 'config', 'nats', 'nats-cluster-node.conf');
 
 /**
  * A fresh password per role, as the server's environment and the processes' take them
@@ -67,4 +69,29 @@ export async function connectAs(role: NatsRole, options: Partial<ConnectionOptio
 export function roleEnv(role: NatsRole): Record<string, string> {
   const name = natsPasswordVariable(role);
   return process.env[name] ? { [name]: process.env[name]! } : {};
+}
+
+/**
+ * A NATS cluster of the test's own: `size` nats-servers on free ports, routes on loopback, each
+ * running the shipped cluster node configuration around the test run's users (`testNatsConfigText`).
+ */
+export async function startTestNatsCluster(size = 3): Promise<TestNats[]> {
+  const ports = new Set<number>();
+  while (ports.size < 2 * size) ports.add(await freePort());
+  const [clientPorts, clusterPorts] = [[...ports].slice(0, size), [...ports].slice(size)];
+  const clusterPassword = `r${randomBytes(12).toString('hex')}`;
+  const routes = Object.fromEntries(clusterPorts.map((port, i) => [`NATS_ROUTE_${i + 1}`, `nats-route://route:${clusterPassword}@127.0.0.1:${port}`]));
+  const files = { 'nats-server.conf': testNatsConfigText() };
+  const configText = readFileSync(SHIPPED_NATS_CLUSTER_CONFIG, 'utf8');
+  const nodes: TestNats[] = [];
+  try {
+    for (let i = 0; i < size; i++) {
+      const env = { ...runPasswords(), ...routes, NATS_SERVER_NAME: `node-${i}`, NATS_CLUSTER_LISTEN: `127.0.0.1:${clusterPorts[i]}`, NATS_CLUSTER_PASSWORD: clusterPassword };
+      nodes.push(await startNats({ configText, files, env, port: clientPorts[i] }));
+    }
+  } catch (error) {
+    for (const n of nodes) await n.stop();
+    throw error;
+  }
+  return nodes;
 }

@@ -168,6 +168,8 @@ export interface TestNats {
   readonly pid: number;
   /** Stops this server by its pid (SIGTERM, SIGKILL if it hangs) and removes its store. */
   stop(): Promise<void>;
+  /** SIGKILL by its pid, keeping its store (as a crashed machine's disk); `restart` brings it back. */
+  kill(): Promise<void>;
   /**
    * Stops it by its pid, waits `downMs`, starts it again on the same port with the same store,
    * so streams, consumers and KV buckets survive as they do a real NATS restart.
@@ -183,6 +185,10 @@ export interface NatsOptions {
   readonly config?: string;
   /** A configuration's text, written into the server's folder and used as `config`. */
   readonly configText?: string;
+  /** Files written beside `configText` (files it includes), by name. */
+  readonly files?: Readonly<Record<string, string>>;
+  /** The client port (a free one if not given). */
+  readonly port?: number;
   /** The server's environment on top of this process's (the config's `$VARIABLES`: passwords). */
   readonly env?: Record<string, string>;
 }
@@ -194,10 +200,11 @@ export interface NatsOptions {
 export async function startNats(options: NatsOptions = {}): Promise<TestNats> {
   const folder = mkdtempSync(path.join(tmpdir(), 'test-nats-'));
   const logFile = path.join(folder, 'nats-server.log');
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const store = path.join(folder, 'jetstream');
   let config = options.config;
-  if (options.configText !== undefined) writeFileSync((config = path.join(folder, 'nats-server.conf')), options.configText);
+  for (const [name, text] of Object.entries(options.files ?? {})) writeFileSync(path.join(folder, name), text);
+  if (options.configText !== undefined) writeFileSync((config = path.join(folder, 'server.conf')), options.configText);
   const args = config ? ['-c', config, '-a', HOST, '-p', String(port), '-l', logFile] : ['-a', HOST, '-p', String(port), '-js', '-sd', store, '-l', logFile];
   const env = config ? { ...options.env, NATS_STORE_DIR: store } : options.env;
   let child!: ChildProcess;
@@ -224,6 +231,7 @@ export async function startNats(options: NatsOptions = {}): Promise<TestNats> {
       return child.pid!;
     },
     stop,
+    kill: () => stopChild(child, 'SIGKILL'),
     restart: async (downMs = 0) => {
       await stopChild(child, 'SIGTERM');
       await new Promise((r) => setTimeout(r, downMs));

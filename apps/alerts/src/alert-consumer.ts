@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ensureStream, StreamSpec } from '@billing/messaging';
+import { ensureStream, eventsStreamSpec, StreamSpec } from '@billing/messaging';
 import { PROBE_TIMEOUT_MS } from '@billing/observability';
 import { AckPolicy, ConsumerConfig, ConsumerMessages, ConsumerUpdateConfig, DeliverPolicy, JetStreamManager, JsMsg, nanos, NatsConnection } from 'nats';
 import { alertSubjects, readAlertEvent } from './alert-event';
@@ -31,12 +31,9 @@ function settle(send: () => void): void {
   }
 }
 
-/**
- * The billing engine's event stream as the engine creates it (apps/billing, BillingModule):
- * whichever service starts first creates it, with the same settings.
- */
-export function eventsStreamSpec(config: AlertsConfig): StreamSpec {
-  return { name: config.eventsStream, subjects: [`${config.subjectPrefix}.events.>`], duplicateWindowMs: 10 * 60_000, maxAgeMs: 7 * 24 * 3600_000 };
+/** The billing engine's event stream, as the engine creates it (whichever service starts first does). */
+export function alertsEventsStream(config: AlertsConfig): StreamSpec {
+  return eventsStreamSpec(config.eventsStream, config.subjectPrefix, config.jetStreamReplicas);
 }
 
 /**
@@ -81,7 +78,7 @@ export class AlertConsumer {
 
   async start(): Promise<void> {
     const jsm = await this.nc.jetstreamManager();
-    await ensureStream(jsm, eventsStreamSpec(this.config));
+    await ensureStream(jsm, alertsEventsStream(this.config));
     await this.ensureConsumer();
     this.messages = await this.subscribe();
     this.running = this.run(this.messages);
@@ -109,7 +106,7 @@ export class AlertConsumer {
     while (!this.stopping) {
       try {
         if (!messages) {
-          await ensureStream(await this.nc.jetstreamManager(), eventsStreamSpec(this.config));
+          await ensureStream(await this.nc.jetstreamManager(), alertsEventsStream(this.config));
           await this.ensureConsumer();
           messages = this.messages = await this.subscribe();
         }

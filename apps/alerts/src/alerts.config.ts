@@ -1,4 +1,4 @@
-import { DEFAULT_NATS_URL, NatsAuth, natsAuth } from '@billing/messaging';
+import { DEFAULT_NATS_URL, jetStreamReplicas, NatsAuth, natsAuth } from '@billing/messaging';
 import { DEFAULT_DATABASE_URL } from '@billing/persistence';
 import { checkRetryPolicy, FIRST_RETRY_DELAY_MS, GIVE_UP_AFTER_MS, MAX_RETRY_DELAY_MS, RetryPolicy } from './retry-policy';
 import { loadWebhookSecurityConfig, WebhookSecurityConfig } from './webhook-security.config';
@@ -21,6 +21,8 @@ export interface AlertsConfig {
   readonly subjectPrefix: string;
   /** The billing engine's event stream. */
   readonly eventsStream: string;
+  /** `JETSTREAM_REPLICAS`: copies of the event stream if this service creates it (the engine's value). */
+  readonly jetStreamReplicas: number;
   /** Durable consumer name: alert service processes sharing it share the events. */
   readonly consumerName: string;
   /** NATS queue group of the webhook configuration commands. */
@@ -44,6 +46,7 @@ export function loadAlertsConfig(env: NodeJS.ProcessEnv = process.env): AlertsCo
     nats: natsAuth('alerts', env),
     subjectPrefix: envToken(env, 'SUBJECT_PREFIX', 'billing', /^[A-Za-z0-9_-]+$/),
     eventsStream: envToken(env, 'EVENTS_STREAM', 'BILLING_EVENTS', /^[A-Za-z0-9_-]+$/),
+    jetStreamReplicas: jetStreamReplicas(env),
     consumerName: envToken(env, 'ALERTS_CONSUMER', 'alerts', /^[A-Za-z0-9_-]+$/),
     queueGroup: envToken(env, 'ALERTS_QUEUE_GROUP', 'alerts', /^[A-Za-z0-9_.-]+$/),
     httpPort: envInt(env, 'ALERTS_HTTP_PORT', DEFAULT_ALERTS_HTTP_PORT, 0, 65_535),

@@ -1,6 +1,6 @@
 import { DynamicModule, Inject, Injectable, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Subjects } from '@billing/contracts';
-import { connectNats, JetStreamPublisher, OutboxRelay } from '@billing/messaging';
+import { connectNats, eventsStreamSpec, JetStreamPublisher, OutboxRelay } from '@billing/messaging';
 import { natsProbe, ObservabilityModule, postgresProbe } from '@billing/observability';
 import { BillingMetrics } from './billing.metrics';
 import { openDatabase, OperatorAuditRepository, OutboxRepository, PartitionEpochRepository, PriceVersionRepository, PlanRepository, RejectedLifecycleRepository, ResourceRepository, VoucherRepository, WalletRepository } from '@billing/persistence';
@@ -142,7 +142,7 @@ export class BillingModule {
           useFactory: async (nc: NatsConnection, outbox: OutboxRepository) => {
             const logger = new Logger('OutboxRelay');
             relay = new OutboxRelay(new JetStreamPublisher(nc), await nc.jetstreamManager(), outbox, {
-              stream: { name: config.eventsStream, subjects: [`${config.subjectPrefix}.events.>`], duplicateWindowMs: 10 * 60_000, maxAgeMs: 7 * 24 * 3600_000 },
+              stream: eventsStreamSpec(config.eventsStream, config.subjectPrefix, config.jetStreamReplicas),
               sweepIntervalMs: config.outboxSweepIntervalMs,
               sweepBatch: 1000,
               onError: (error) => logger.warn({ msg: 'event not published yet; it stays in the outbox', error: String((error as Error)?.message ?? error) }),

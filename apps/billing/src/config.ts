@@ -1,7 +1,7 @@
 import { randomBytes } from 'crypto';
 import { hostname } from 'os';
 import { DEFAULT_DATABASE_URL } from '@billing/persistence';
-import { DEFAULT_NATS_URL, NatsAuth, natsAuth } from '@billing/messaging';
+import { DEFAULT_NATS_URL, jetStreamReplicas, NatsAuth, natsAuth } from '@billing/messaging';
 import { defaultPriceCatalogPath } from './resources/price-catalog';
 import { envInt, envSetting, envToken, healthDetailsToken } from '@billing/observability';
 
@@ -60,6 +60,8 @@ export interface BillingConfig {
   readonly ownersBucket: string;
   /** A lease not renewed for this long expires, and its partition moves to another process. */
   readonly leaseTtlMs: number;
+  /** `JETSTREAM_REPLICAS`: copies of the streams and the lease bucket the engine creates (3 on a three-node NATS cluster). */
+  readonly jetStreamReplicas: number;
 }
 
 /**
@@ -103,6 +105,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BillingConfig 
     // One bucket per group of processes sharing a subject prefix: another group's leases never mix in.
     ownersBucket: envToken(env, 'OWNERS_BUCKET', `${subjectPrefix.toUpperCase()}_OWNERS`, /^[A-Za-z0-9_-]+$/),
     leaseTtlMs: envInt(env, 'LEASE_TTL_MS', 5000, 1000, 60_000),
+    jetStreamReplicas: jetStreamReplicas(env),
     planSweepIntervalMs: envInt(env, 'PLAN_SWEEP_INTERVAL_MS', 10_000, 10, 3_600_000),
     writeEvents: env.BENCH_UNSAFE_NO_EVENTS !== '1',
     grantExpiringNoticeMs: envInt(env, 'GRANT_EXPIRING_NOTICE_MS', 3 * 86_400_000, 0, 365 * 86_400_000),

@@ -1,4 +1,5 @@
 import { JetStreamManager, nanos, RetentionPolicy, StorageType } from 'nats';
+import { envInt } from '@billing/observability';
 
 export interface StreamSpec {
   readonly name: string;
@@ -6,6 +7,28 @@ export interface StreamSpec {
   /** Window in which a repeated message id is dropped by the server: covers outbox re-publishes. */
   readonly duplicateWindowMs: number;
   readonly maxAgeMs: number;
+  /** Copies of each message on as many servers of a NATS cluster (1 on a single server). */
+  readonly replicas: number;
+}
+
+/**
+ * `JETSTREAM_REPLICAS`: how many servers of a NATS cluster keep each stream and key-value bucket
+ * the engine creates (1, the default, on a single server; 3 on the three-node cluster of
+ * config/nats/nats-cluster-node.conf, so that losing one server loses nothing). Every process
+ * that may create them (engine, alert service) must read the same value.
+ */
+export function jetStreamReplicas(env: NodeJS.ProcessEnv): number {
+  return envInt(env, 'JETSTREAM_REPLICAS', 1, 1, 5);
+}
+
+/** The engine's event stream (`<prefix>.events.>`): whichever service starts first creates it, with these settings. */
+export function eventsStreamSpec(name: string, subjectPrefix: string, replicas: number): StreamSpec {
+  return { name, subjects: [`${subjectPrefix}.events.>`], duplicateWindowMs: 10 * 60_000, maxAgeMs: 7 * 24 * 3600_000, replicas };
+}
+
+/** The control plane's lifecycle stream: kept as long as a lifecycle event may be late (30 days). */
+export function lifecycleStreamSpec(name: string, subjectPrefix: string, replicas: number): StreamSpec {
+  return { name, subjects: [`${subjectPrefix}.>`], duplicateWindowMs: 2 * 60_000, maxAgeMs: 30 * 86_400_000, replicas };
 }
 
 /** Creates the stream if it is missing; an existing stream is left as its operator configured it. */
@@ -24,6 +47,7 @@ export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Pro
       retention: RetentionPolicy.Limits,
       duplicate_window: nanos(spec.duplicateWindowMs),
       max_age: nanos(spec.maxAgeMs),
+      num_replicas: spec.replicas,
     });
   } catch (error) {
     // Another process created it between our look and our add.

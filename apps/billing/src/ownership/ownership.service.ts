@@ -104,7 +104,7 @@ export class Ownership {
    */
   async start(hooks: OwnershipHooks): Promise<void> {
     this.hooks = hooks;
-    const kv = await this.nc.jetstream().views.kv(this.config.ownersBucket, { ttl: this.config.leaseTtlMs, history: 1 });
+    const kv = await this.nc.jetstream().views.kv(this.config.ownersBucket, { ttl: this.config.leaseTtlMs, history: 1, replicas: this.config.jetStreamReplicas });
     this.bucket = new LeaseBucket(kv, this.config, () => this.nudge());
     await this.bucket.watch();
     this.bucket.checkPartitionCounts();

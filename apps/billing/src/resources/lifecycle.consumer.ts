@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ErrorCode, InputError, LifecycleMessage, LifecycleSubjects, parseLifecycleMessage, Subjects } from '@billing/contracts';
-import { ensureStream, OutboxRelay } from '@billing/messaging';
+import { ensureStream, lifecycleStreamSpec, OutboxRelay } from '@billing/messaging';
 import { RejectedLifecycleRepository } from '@billing/persistence';
 import { AckPolicy, ConsumerInfo, ConsumerMessages, DeliverPolicy, JsMsg, Msg, nanos, NatsConnection } from 'nats';
 import { BillingConfig } from '../config';
@@ -61,7 +61,7 @@ export class LifecycleConsumer {
 
   async start(): Promise<void> {
     const jsm = await this.nc.jetstreamManager();
-    await ensureStream(jsm, { name: this.config.lifecycleStream, subjects: [this.subjects.wildcard()], duplicateWindowMs: 2 * 60_000, maxAgeMs: 30 * 86_400_000 });
+    await ensureStream(jsm, lifecycleStreamSpec(this.config.lifecycleStream, this.config.lifecycleSubjectPrefix, this.config.jetStreamReplicas));
     const { lifecycleStream: stream, lifecycleConsumer: name } = this.config;
     let existing: ConsumerInfo | null = null;
     try {
