@@ -1,5 +1,5 @@
 import { randomUUID } from 'crypto';
-import { entryView, errorReply, InputError, parseWalletCommand, Subjects } from '@billing/contracts';
+import { entryView, errorReply, InputError, parseWalletRequest, Subjects } from '@billing/contracts';
 import { decide, WalletState } from '@billing/domain';
 import { fromEntry, fromGrant, GrantRecord, toGrant } from '@billing/persistence';
 import { connect } from 'nats';
@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   const subjects = new Subjects(process.env.SUBJECT_PREFIX);
 
   async function debit(orgId: string, body: Uint8Array): Promise<object> {
-    const parsed = parseWalletCommand('debit', body);
+    const parsed = parseWalletRequest('debit', body);
     if (parsed.name !== 'debit') throw new Error('debit only');
     const client = await pool.connect();
     try {
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
 
   nc.subscribe(`${process.env.SUBJECT_PREFIX}.wallet.*.debit`, {
     callback: (_e, msg) => {
-      const orgId = subjects.parseWalletCommand(msg.subject)!.orgId;
+      const orgId = subjects.splitWalletSubject(msg.subject)!.orgId;
       debit(orgId, msg.data).then(
         (r) => msg.respond(Buffer.from(JSON.stringify(r))),
         (error) => msg.respond(Buffer.from(JSON.stringify(error instanceof InputError ? errorReply(error.code, error.message) : errorReply('INTERNAL', String(error))))),

@@ -48,7 +48,7 @@ async function main(): Promise<void> {
   const refuse = (msg: Msg, message: string) => msg.respond(Buffer.from(JSON.stringify(errorReply(ErrorCode.INVALID_FIELD, message))));
   nc.subscribe(`${process.env.SUBJECT_PREFIX}.wallet.*.debit`, {
     callback: (_e, msg) => {
-      const orgId = subjects.parseWalletCommand(msg.subject)?.orgId;
+      const orgId = subjects.splitWalletSubject(msg.subject)?.orgId;
       let body: { idempotencyKey?: unknown; amount?: unknown };
       try {
         body = JSON.parse(Buffer.from(msg.data).toString('utf8'));

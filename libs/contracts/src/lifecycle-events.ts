@@ -1,7 +1,7 @@
 import { GpuResource, LIFECYCLE_STATUSES, LifecycleStatus } from '@billing/domain';
 import { ErrorCode, InputError } from './error-codes';
 import { LifecycleSubjects } from './subjects';
-import { KEY_RULE, ORG_ID, readJson, required, SERVICE, SKU, text, timestamp, TOKEN } from './wallet-commands';
+import { KEY_RULE, ORG_ID, readJson, required, SERVICE, SKU, text, timestamp, TOKEN } from './request-fields';
 
 /** Largest disk a resource may declare, in GB: anything larger is a mistake, not a disk. */
 export const MAX_STORAGE_GB = 1_000_000;

@@ -1,7 +1,7 @@
 import { createHash } from 'crypto';
 import { ErrorCode, InputError } from './error-codes';
 import { OPERATOR_HEADER, REQUEST_ID_HEADER, VIA_HEADER } from './operator-headers';
-import { MAX_PAYLOAD_BYTES, ORG_ID, readJson, timestamp } from './wallet-commands';
+import { MAX_PAYLOAD_BYTES, ORG_ID, readJson, timestamp } from './request-fields';
 
 export { OPERATOR_HEADER, REQUEST_ID_HEADER, VIA_HEADER } from './operator-headers';
 

@@ -19,7 +19,7 @@ export class Subjects {
   }
 
   /** Splits a wallet command subject into organization and command, or null if it is not one. */
-  parseWalletCommand(subject: string): { orgId: string; command: string } | null {
+  splitWalletSubject(subject: string): { orgId: string; command: string } | null {
     const head = `${this.prefix}.wallet.`;
     if (!subject.startsWith(head)) return null;
     const rest = subject.slice(head.length);

@@ -16,7 +16,7 @@ import {
   parsePlanCancel,
   parsePlanSubscription,
   parseVoucherCode,
-  parseWalletCommand,
+  parseWalletRequest,
   Subjects,
   usageView,
   WALLET_COMMANDS,
@@ -182,7 +182,7 @@ export class WalletNatsHandler {
       if (msg.reply) msg.respond(Buffer.from(JSON.stringify(body)));
     };
     try {
-      const target = this.subjects.parseWalletCommand(subject);
+      const target = this.subjects.splitWalletSubject(subject);
       if (!target) throw new InputError(ErrorCode.UNKNOWN_COMMAND, `'${subject}' is not a wallet command subject`);
       command = (WALLET_COMMANDS as readonly string[]).includes(target.command) ? target.command : 'unknown';
       const orgId = parseOrgId(target.orgId);
@@ -205,13 +205,13 @@ export class WalletNatsHandler {
         const params = auditParams(msg.data);
         const act = () =>
           new Promise<object>((resolve) => {
-            const parsed = parseWalletCommand(target.command, msg.data) as WalletMessage['parsed'];
+            const parsed = parseWalletRequest(target.command, msg.data) as WalletMessage['parsed'];
             if (!this.wallets.tell(orgId, { parsed, reply: resolve })) resolve(this.mailboxFull(orgId));
           });
         void this.audit.run({ ...identity, command: `wallet.${target.command}`, orgId, params }, act).then(reply);
         return;
       }
-      const parsed = parseWalletCommand(target.command, msg.data);
+      const parsed = parseWalletRequest(target.command, msg.data);
       if (parsed.name === 'ledger') {
         this.wallets.ledgerPage(orgId, parsed.cursor, parsed.limit).then(
           (entries) => reply({ ok: true, entries: entries.map(entryView), nextCursor: entries.length === parsed.limit ? entries[entries.length - 1].seq : null }),
