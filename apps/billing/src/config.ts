@@ -104,7 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BillingConfig 
     partitions: envInt(env, 'PARTITIONS', 64, 1, 4096),
     // One bucket per group of processes sharing a subject prefix: another group's leases never mix in.
     ownersBucket: envToken(env, 'OWNERS_BUCKET', `${subjectPrefix.toUpperCase()}_OWNERS`, /^[A-Za-z0-9_-]+$/),
-    leaseTtlMs: envInt(env, 'LEASE_TTL_MS', 5000, 1000, 60_000),
+    leaseTtlMs: envInt(env, 'LEASE_TTL_MS', 10_000, 1000, 60_000),
     jetStreamReplicas: jetStreamReplicas(env),
     planSweepIntervalMs: envInt(env, 'PLAN_SWEEP_INTERVAL_MS', 10_000, 10, 3_600_000),
     writeEvents: env.BENCH_UNSAFE_NO_EVENTS !== '1',
