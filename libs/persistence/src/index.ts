@@ -3,6 +3,7 @@ export * from './entities';
 export * from './mikro-orm.config';
 export * from './outbox.repository';
 export * from './row-mapping';
+export * from './commit-codec';
 export * from './wallet.repository';
 export * from './resource.repository';
 export * from './rejected-lifecycle.repository';

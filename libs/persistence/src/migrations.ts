@@ -12,6 +12,7 @@ import { Migration20261205100000 } from './migrations/Migration20261205100000';
 import { Migration20261210100000 } from './migrations/Migration20261210100000';
 import { Migration20261212100000 } from './migrations/Migration20261212100000';
 import { Migration20261220100000 } from './migrations/Migration20261220100000';
+import { Migration20261221100000 } from './migrations/Migration20261221100000';
 
 /** The committed migrations, in order; listed here so that ts-jest and the compiled app load the same set. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -28,4 +29,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261210100000', class: Migration20261210100000 },
   { name: 'Migration20261212100000', class: Migration20261212100000 },
   { name: 'Migration20261220100000', class: Migration20261220100000 },
+  { name: 'Migration20261221100000', class: Migration20261221100000 },
 ];

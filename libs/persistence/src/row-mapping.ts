@@ -74,31 +74,6 @@ export function fromGrant(orgId: string, g: Grant): GrantRecord {
   };
 }
 
-/**
- * Times as ISO strings before JSON.stringify sees them: a Date's `toJSON` takes the serializer
- * off its fast path, which made most of the commit's serializing cost.
- */
-const iso = (d: Date | null) => (d === null ? null : d.toISOString());
-
-/** A grant's columns in the order `commit_wallet_batch_v2` reads them. */
-export function grantValues(orgId: string, g: Grant): unknown[] {
-  return [
-    g.id,
-    orgId,
-    g.kind,
-    g.amount.toFixed(),
-    g.remaining.toFixed(),
-    g.currency,
-    g.service,
-    iso(g.expiresAt),
-    g.createdAt.toISOString(),
-    g.sourceRef,
-    iso(g.expiryNoticeAt ?? null),
-    g.rollover ? g.rollover.cap.toFixed() : null,
-    g.rollover ? g.rollover.periodMs : null,
-  ];
-}
-
 export function toEntry(r: LedgerRecord): LedgerEntry {
   return {
     id: r.id,
@@ -143,28 +118,4 @@ export function fromEntry(e: LedgerEntry): LedgerRecord {
     usage_until: e.usageUntil,
     created_at: e.at,
   };
-}
-
-/** A ledger entry's columns in the order `commit_wallet_batch_v2` reads them. */
-export function entryValues(e: LedgerEntry): unknown[] {
-  return [
-    e.id,
-    e.orgId,
-    e.seq,
-    e.type,
-    e.amount.toFixed(),
-    e.currency,
-    e.split.map((p) => ({ grantId: p.grantId, amount: p.amount.toFixed() })),
-    e.idempotencyKey,
-    e.requestHash,
-    e.service,
-    e.workspaceId,
-    e.resourceId,
-    e.description,
-    e.reference,
-    e.totalAfter.toFixed(),
-    e.usageMs,
-    iso(e.usageUntil),
-    e.at.toISOString(),
-  ];
 }

@@ -1,7 +1,8 @@
 import { Currency, DAY_MS, Decimal, emptyWallet, Grant, LedgerEntry, MeterState, totalOf, utcDay, WalletState } from '@billing/domain';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { FenceScope } from './partitions';
-import { entryValues, grantValues, GrantRecord, LedgerRecord, toEntry, toGrant } from './row-mapping';
+import { grantRow, ledgerRow, meterRow, outboxRow, Row, walletRow } from './commit-codec';
+import { GrantRecord, LedgerRecord, toEntry, toGrant } from './row-mapping';
 
 export interface LoadedWallet {
   readonly state: WalletState;
@@ -216,25 +217,21 @@ export class WalletRepository {
 
   /**
    * One call of the commit function; if it refused some wallets, nothing was written. Rows go as
-   * arrays of values in the positions `commit_wallet_batch_v3` reads them (migrations
-   * Migration20261127191500 and Migration20261202100000); money as exact decimal strings.
+   * arrays of values in the positions `commit_wallet_batch_v3` reads them (./commit-codec.ts);
+   * money as exact decimal strings.
    */
   private async tryCommit(changes: readonly WalletChange[], results: Map<string, StoredOutboxMessage[] | Error>): Promise<RefusedCommit[]> {
-    const wallets: unknown[][] = [];
-    const entries: unknown[][] = [];
-    const grants: unknown[][] = [];
-    const meters: unknown[][] = [];
-    const events: unknown[][] = [];
+    const wallets: Row[] = [];
+    const entries: Row[] = [];
+    const grants: Row[] = [];
+    const meters: Row[] = [];
+    const events: Row[] = [];
     for (const c of changes) {
-      wallets.push([c.orgId, c.state.currency, c.state.currencyLocked, c.expectedVersion + 1, c.state.seq, totalOf(c.state).toFixed(), c.epoch]);
-      for (const e of c.entries) entries.push(entryValues(e));
-      for (const g of c.grants) grants.push(grantValues(c.orgId, g));
-      for (const { resourceId, day, meter } of c.meters) {
-        const byGrant: Record<string, string> = {};
-        for (const [g, a] of meter.byGrant) byGrant[g] = a.toFixed();
-        meters.push([c.orgId, resourceId, day, meter.charged.toFixed(), meter.usageMs, meter.until?.toISOString() ?? null, meter.entries, byGrant]);
-      }
-      for (const e of c.events) events.push([e.eventId, e.subject, e.payload]);
+      wallets.push(walletRow(c.orgId, c.state, c.expectedVersion, c.epoch));
+      for (const e of c.entries) entries.push(ledgerRow(e));
+      for (const g of c.grants) grants.push(grantRow(c.orgId, g));
+      for (const { resourceId, day, meter } of c.meters) meters.push(meterRow(c.orgId, resourceId, day, meter));
+      for (const e of c.events) events.push(outboxRow(e));
     }
     let outcome: { fenced?: string[]; versionConflicts?: string[]; broken?: [string, string][]; duplicateKeys?: [string, string][]; outbox?: [string, string][] };
     try {
