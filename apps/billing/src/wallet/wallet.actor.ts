@@ -1,29 +1,18 @@
-import { randomUUID } from 'crypto';
 import { Behavior } from '@billing/actors';
-import { balanceSnapshot, BalanceSnapshot, entryView, ErrorCode, errorReply, EventType, Subjects } from '@billing/contracts';
+import { balanceSnapshot, BalanceSnapshot, ErrorCode, errorReply, Subjects } from '@billing/contracts';
 import {
   balanceOf,
   Currency,
-  decide,
-  decideMeter,
+  DAY_MS,
   Decimal,
   EMPTY_METER,
-  expireGrants,
-  expiringNotices,
   Grant,
   LedgerEntry,
-  lowBalanceCrossings,
   MeterState,
   nextExpiry,
   PriceBook,
   pruneSpentGrants,
-  ResourceCharge,
-  roundToLedgerScale,
-  toExact,
-  totalOf,
-  usableBalance,
   utcDay,
-  DAY_MS,
   WalletState,
   ZERO,
 } from '@billing/domain';
@@ -33,11 +22,12 @@ import {
   InvariantViolationError,
   LoadedWallet,
   meterKey,
-  OutboxMessage,
   StoredOutboxMessage,
   VersionConflictError,
   WalletChange,
 } from '@billing/persistence';
+import { BatchContext, BatchResult, Burning, decideBatch } from './wallet-batch';
+import { batchEvents, EventContext } from './wallet-events';
 import { WalletMessage } from './wallet-message';
 
 /** How often a batch is decided again after another writer committed the same wallet first. */
@@ -70,31 +60,6 @@ export interface WalletActorDeps {
 /** The store could not be reached: nothing of the batch is known to be committed. */
 export class StoreUnavailableError extends Error {}
 
-/** What a resource burns now, as its last meter said: for the burn rate, the runway and `depleted`. */
-interface Burning {
-  readonly charge: ResourceCharge;
-}
-
-interface Outcome {
-  readonly message: WalletMessage;
-  readonly body: (state: WalletState) => object;
-}
-
-interface BatchResult {
-  readonly state: WalletState;
-  readonly entries: LedgerEntry[];
-  readonly outcomes: Outcome[];
-  /** Meters set by the batch, by `meterKey`. */
-  readonly meters: Map<string, { resourceId: string; day: string; meter: MeterState }>;
-  /** The latest charge of each resource metered by the batch. */
-  readonly burning: Map<string, Burning>;
-  /** Grants announced as expiring soon by this batch. */
-  readonly notices: Grant[];
-  /** Idempotency keys of commands refused by the batch: maybe replays of a command that succeeded earlier. */
-  readonly refusedKeys: string[];
-  readonly now: Date;
-}
-
 const UNSERVED = errorReply(ErrorCode.UNAVAILABLE, 'this organization is moving between engine processes; nothing is confirmed; retry with the same idempotency key');
 
 /**
@@ -108,13 +73,19 @@ export class WalletActor implements Behavior<WalletMessage> {
   private expiryTimer: NodeJS.Timeout | null = null;
   /** Resources that burn, by id, as their meters said (resource actors meter them every tick). */
   private readonly burning = new Map<string, Burning>();
+  private readonly batchContext: BatchContext;
+  private readonly eventContext: EventContext;
 
   constructor(
     private readonly orgId: string,
     private readonly deps: WalletActorDeps,
     /** Lets the actor schedule its own expiry run. */
     private readonly tellSelf: (message: WalletMessage) => void,
-  ) {}
+  ) {
+    const snapshot = (state: WalletState) => this.snapshot(state);
+    this.batchContext = { snapshot, prices: () => this.deps.prices(), minRunwayMinutes: deps.minRunwayMinutes, expiryNoticeMs: deps.expiryNoticeMs };
+    this.eventContext = { orgId, subjects: deps.subjects, snapshot, burning: this.burning };
+  }
 
   async receive(batch: WalletMessage[]): Promise<void> {
     // Keys are looked up in the ledger only when the commit said one is there already, or when a
@@ -129,23 +100,23 @@ export class WalletActor implements Behavior<WalletMessage> {
         return;
       }
       if (!this.loaded) {
-        this.loaded = await this.guard(this.deps.load(this.orgId));
+        this.loaded = await this.reachStore(this.deps.load(this.orgId));
         this.scheduleExpiry();
       }
       const now = this.deps.now();
       const wallet = (this.loaded = await this.ensureMeters(batch, await this.applySettings(batch, this.loaded)));
-      const result = this.decideBatch(wallet, batch, prior, now);
+      const result = decideBatch(this.batchContext, wallet, batch, prior, now);
       const unknown = result.refusedKeys.filter((k) => !lookedUp.has(k));
       if (unknown.length > 0) {
         for (const k of unknown) lookedUp.add(k);
-        const found = await this.guard(this.deps.findByKeys(this.orgId, unknown));
+        const found = await this.reachStore(this.deps.findByKeys(this.orgId, unknown));
         if (found.length > 0) {
           prior = [...prior, ...found];
           continue;
         }
       }
       if (result.entries.length === 0 && result.notices.length === 0 && result.meters.size === 0) {
-        this.finish(wallet, result);
+        this.rememberAndAnswer(wallet, result);
         return;
       }
       let stored: StoredOutboxMessage[];
@@ -162,7 +133,7 @@ export class WalletActor implements Behavior<WalletMessage> {
           // actor starts again from the database rather than answer CONFLICT for ever.
           const engineKeys = error.keys.filter((k) => !clientKeys.has(k));
           if (engineKeys.length > 0) throw new Error(`wallet ${this.orgId}: engine keys already in the ledger: ${engineKeys.join(', ')}`);
-          prior = [...prior, ...(await this.guard(this.deps.findByKeys(this.orgId, [...error.keys])))];
+          prior = [...prior, ...(await this.reachStore(this.deps.findByKeys(this.orgId, [...error.keys])))];
           continue;
         }
         if (error instanceof FencedError) {
@@ -179,7 +150,7 @@ export class WalletActor implements Behavior<WalletMessage> {
       for (const m of wallet.meters.values()) for (const g of m.byGrant.keys()) keep.add(g);
       this.loaded = { ...wallet, state: pruneSpentGrants(result.state, keep), version: wallet.version + 1 };
       this.deps.published(stored);
-      this.finish(this.loaded, result);
+      this.rememberAndAnswer(this.loaded, result);
       this.scheduleExpiry();
       return;
     }
@@ -221,7 +192,8 @@ export class WalletActor implements Behavior<WalletMessage> {
     });
   }
 
-  private async guard<T>(p: Promise<T>): Promise<T> {
+  /** Awaits a call to the store: whatever it fails with means the store could not be reached. */
+  private async reachStore<T>(p: Promise<T>): Promise<T> {
     try {
       return await p;
     } catch (error) {
@@ -234,81 +206,10 @@ export class WalletActor implements Behavior<WalletMessage> {
     for (let i = batch.length - 1; i >= 0; i--) {
       const parsed = batch[i].parsed;
       if (parsed.name !== 'alerts.set') continue;
-      await this.guard(this.deps.setLowBalanceThresholds(this.orgId, parsed.lowBalance));
+      await this.reachStore(this.deps.setLowBalanceThresholds(this.orgId, parsed.lowBalance));
       return { ...wallet, lowBalanceThresholds: parsed.lowBalance };
     }
     return wallet;
-  }
-
-  private decideBatch(wallet: LoadedWallet, batch: WalletMessage[], prior: LedgerEntry[], now: Date): BatchResult {
-    const seen = new Map(prior.map((e) => [e.idempotencyKey, e]));
-    const expired = expireGrants(wallet.state, { now, newId: randomUUID });
-    let state = expired.state;
-    const entries: LedgerEntry[] = [...expired.entries];
-    const outcomes: Outcome[] = [];
-    const meters: BatchResult['meters'] = new Map();
-    const burning: BatchResult['burning'] = new Map();
-    const refusedKeys: string[] = [];
-    const fixed = (body: object) => () => body;
-    for (const message of batch) {
-      const parsed = message.parsed;
-      switch (parsed.name) {
-        case 'balance':
-          outcomes.push({ message, body: (s) => ({ ok: true, balance: this.snapshot(s) }) });
-          break;
-        case 'expire':
-          break;
-        case 'alerts.set':
-          outcomes.push({ message, body: fixed({ ok: true, lowBalance: parsed.lowBalance.map((t) => t.toFixed()) }) });
-          break;
-        case 'authorize':
-          outcomes.push({ message, body: fixed(this.authorize(state, parsed.service, parsed.sku, now)) });
-          break;
-        case 'meter': {
-          const before = entries.length;
-          const { currency } = state;
-          if (currency === null) {
-            outcomes.push({ message, body: fixed(errorReply(ErrorCode.NO_BILLING_CURRENCY, 'the wallet has never been credited: the usage waits until it has a billing currency')) });
-            break;
-          }
-          if (parsed.charge.days.some((d) => !d.amounts.has(currency)) || !parsed.charge.ratesPerHour.has(currency)) {
-            outcomes.push({ message, body: fixed(errorReply(ErrorCode.CURRENCY_MISMATCH, `the wallet bills in ${currency}; the charge is priced in another currency`)) });
-            break;
-          }
-          state = this.meter(state, currency, wallet, parsed.charge, now, entries, meters);
-          burning.set(parsed.charge.resourceId, { charge: parsed.charge });
-          outcomes.push({ message, body: fixed({ ok: true, currency, entries: entries.length - before }) });
-          break;
-        }
-        default: {
-          const { command, requestHash } = parsed;
-          const first = seen.get(command.idempotencyKey);
-          if (first) {
-            const body =
-              first.requestHash === requestHash
-                ? { ok: true, entry: entryView(first) }
-                : errorReply(ErrorCode.IDEMPOTENCY_CONFLICT, `idempotency key '${command.idempotencyKey}' was used for a different request`);
-            outcomes.push({ message, body: fixed(body) });
-            break;
-          }
-          const decision = decide(state, command, { now, newId: randomUUID, requestHash });
-          if (!decision.ok) {
-            refusedKeys.push(command.idempotencyKey);
-            outcomes.push({ message, body: fixed(errorReply(decision.refusal.code, decision.refusal.message)) });
-            break;
-          }
-          state = decision.state;
-          entries.push(decision.entry);
-          seen.set(command.idempotencyKey, decision.entry);
-          outcomes.push({ message, body: fixed({ ok: true, entry: entryView(decision.entry) }) });
-        }
-      }
-    }
-    // A correction may give credit back to a grant that has expired since: written off at once.
-    const after = expireGrants(state, { now, newId: randomUUID });
-    entries.push(...after.entries);
-    const announced = expiringNotices(after.state, now, this.deps.expiryNoticeMs);
-    return { state: announced.state, entries, outcomes, meters, burning, notices: announced.notices, refusedKeys, now };
   }
 
   /**
@@ -323,107 +224,28 @@ export class WalletActor implements Behavior<WalletMessage> {
       for (const { day } of days) if (day < wallet.metersCompleteFrom && !wallet.meters.has(meterKey(resourceId, day))) missing.push({ resourceId, day });
     }
     if (missing.length === 0) return wallet;
-    const found = await this.guard(this.deps.findMeters(this.orgId, missing));
+    const found = await this.reachStore(this.deps.findMeters(this.orgId, missing));
     for (const k of missing) wallet.meters.set(meterKey(k.resourceId, k.day), found.get(meterKey(k.resourceId, k.day)) ?? EMPTY_METER);
     const held = new Set(wallet.state.grants.map((g) => g.id));
     const grantIds = [...new Set([...found.values()].flatMap((m) => [...m.byGrant.keys()]))].filter((id) => !held.has(id));
     if (grantIds.length === 0) return wallet;
-    const grants = await this.guard(this.deps.findGrants(this.orgId, grantIds));
+    const grants = await this.reachStore(this.deps.findGrants(this.orgId, grantIds));
     return { ...wallet, state: { ...wallet.state, grants: [...wallet.state.grants, ...grants] } };
   }
 
-  /** Sets each day's meter of the resource to what its resource actor says the day owes. */
-  private meter(start: WalletState, currency: Currency, wallet: LoadedWallet, charge: ResourceCharge, now: Date, entries: LedgerEntry[], meters: BatchResult['meters']): WalletState {
-    let state = start;
-    for (const d of charge.days) {
-      const key = meterKey(charge.resourceId, d.day);
-      const meter = meters.get(key)?.meter ?? wallet.meters.get(key) ?? EMPTY_METER;
-      const decision = decideMeter(
-        state,
-        meter,
-        { type: 'meter', resourceId: charge.resourceId, day: d.day, workspaceId: charge.workspaceId, service: charge.service, currency, amount: d.amounts.get(currency)!, usageMs: d.usageMs, until: new Date(d.untilMs) },
-        { now, newId: randomUUID },
-      );
-      if (!decision.ok) throw new Error(`meter ${charge.resourceId} ${d.day}: ${decision.refusal.message}`);
-      state = decision.state;
-      if (decision.entry) entries.push(decision.entry);
-      if (decision.meter !== meter) meters.set(key, { resourceId: charge.resourceId, day: d.day, meter: decision.meter });
-    }
-    return state;
-  }
-
-  private authorize(state: WalletState, service: string, sku: string, now: Date): object {
-    if (state.currency === null) return errorReply(ErrorCode.NO_BILLING_CURRENCY, 'the wallet has never been credited');
-    const prices = this.deps.prices();
-    if (!prices.knows(sku)) return errorReply(ErrorCode.UNKNOWN_SKU, `no price for SKU '${sku}'`);
-    const rate = prices.gpuRatePerHour(sku, state.currency, now.getTime());
-    // At the ledger's scale, like every balance it is compared with (an hourly rate over 60 has no end of decimals).
-    const required = roundToLedgerScale(rate.times(this.deps.minRunwayMinutes).dividedBy(60));
-    const usable = usableBalance(state, service, now);
-    const authorized = usable.greaterThanOrEqualTo(required);
-    return {
-      ok: true,
-      authorized,
-      ...(authorized ? {} : { reason: `the balance usable for ${service} (${toExact(usable)} ${state.currency}) does not cover ${this.deps.minRunwayMinutes} minutes of ${sku} (${toExact(required)} ${state.currency})` }),
-      required: toExact(required),
-      usable: toExact(usable),
-      balance: this.snapshot(state),
-    };
-  }
-
+  /** What the batch commits: its state and entries, the grants they touched, the meters it set, its events. */
   private changeOf(before: LoadedWallet, result: BatchResult, epoch: number): WalletChange {
     const { state, entries } = result;
     const touched = new Set([...entries.flatMap((e) => e.split.map((p) => p.grantId)), ...result.notices.map((g) => g.id)]);
     const grants: Grant[] = state.grants.filter((g) => touched.has(g.id));
     const meters = [...result.meters.values()];
     // A batch that only moved a meter's usage (no money, no notice) tells nobody anything.
-    const events = entries.length > 0 || result.notices.length > 0 ? this.events(before, result) : [];
+    const events = entries.length > 0 || result.notices.length > 0 ? batchEvents(this.eventContext, before, result) : [];
     return { orgId: this.orgId, expectedVersion: before.version, epoch, state, entries, grants, meters, events: this.deps.writeEvents ? events : [] };
   }
 
-  private events(before: LoadedWallet, result: BatchResult): OutboxMessage[] {
-    const { state, entries } = result;
-    const totalBefore = totalOf(before.state);
-    const totalAfter = totalOf(state);
-    const snapshot = this.snapshot(state);
-    const events: OutboxMessage[] = [this.event('balance', snapshot)];
-    if (totalBefore.greaterThan(ZERO) && !totalAfter.greaterThan(ZERO)) {
-      const latest = new Map([...this.burning, ...result.burning]);
-      const runningResources = [...latest.values()]
-        .filter(({ charge }) => charge.running)
-        .map(({ charge: c }) => ({ resourceId: c.resourceId, workspaceId: c.workspaceId, service: c.service, sku: c.sku }));
-      events.push(
-        this.event('depleted', {
-          orgId: this.orgId,
-          seq: state.seq,
-          currency: state.currency,
-          total: snapshot.total,
-          exact: { total: totalAfter.toFixed() },
-          runningResources,
-          at: snapshot.at,
-        }),
-      );
-    }
-    for (const threshold of lowBalanceCrossings(totalBefore, totalAfter, before.lowBalanceThresholds).reverse()) {
-      events.push(this.event('low_balance', { orgId: this.orgId, seq: state.seq, currency: state.currency, threshold: threshold.toFixed(), total: snapshot.total, exact: { total: totalAfter.toFixed() }, runwaySeconds: snapshot.runwaySeconds, at: snapshot.at }));
-    }
-    for (const e of entries) {
-      if (e.type === 'expire') {
-        events.push(this.event('grant_expired', { orgId: this.orgId, seq: e.seq, grantId: e.reference, service: e.service, amount: e.amount.negated().toFixed(), currency: e.currency, at: e.at.toISOString() }));
-      }
-    }
-    for (const g of result.notices) {
-      events.push(this.event('grant_expiring', { orgId: this.orgId, seq: state.seq, grantId: g.id, kind: g.kind, service: g.service, remaining: g.remaining.toFixed(), currency: g.currency, expiresAt: g.expiresAt?.toISOString(), at: result.now.toISOString() }));
-    }
-    return events;
-  }
-
-  private event(type: EventType, body: object): OutboxMessage {
-    const eventId = randomUUID();
-    return { eventId, subject: this.deps.subjects.event(this.orgId, type), payload: JSON.stringify({ eventId, type, ...body }) };
-  }
-
-  private finish(wallet: LoadedWallet, result: BatchResult): void {
+  /** Keeps what the batch said about burning resources, lets old meters go, and answers each message on `wallet`'s state. */
+  private rememberAndAnswer(wallet: LoadedWallet, result: BatchResult): void {
     for (const [resourceId, b] of result.burning) {
       if (b.charge.running || [...b.charge.ratesPerHour.values()].some((r) => !r.isZero())) this.burning.set(resourceId, b);
       else this.burning.delete(resourceId);

@@ -1,0 +1,171 @@
+/**
+ * Deciding one batch of a wallet actor's mailbox on its in-memory state: money commands,
+ * meters, authorizations and expiry. Pure but for new ids; nothing here is committed or sent.
+ */
+import { randomUUID } from 'crypto';
+import { BalanceSnapshot, entryView, ErrorCode, errorReply } from '@billing/contracts';
+import {
+  Currency,
+  decide,
+  decideMeter,
+  EMPTY_METER,
+  expireGrants,
+  expiringNotices,
+  Grant,
+  LedgerEntry,
+  MeterState,
+  PriceBook,
+  ResourceCharge,
+  roundToLedgerScale,
+  toExact,
+  usableBalance,
+  WalletState,
+} from '@billing/domain';
+import { LoadedWallet, meterKey } from '@billing/persistence';
+import { WalletMessage } from './wallet-message';
+
+/** What a resource burns now, as its last meter said: for the burn rate, the runway and `depleted`. */
+export interface Burning {
+  readonly charge: ResourceCharge;
+}
+
+export interface Outcome {
+  readonly message: WalletMessage;
+  readonly body: (state: WalletState) => object;
+}
+
+export interface BatchResult {
+  readonly state: WalletState;
+  readonly entries: LedgerEntry[];
+  readonly outcomes: Outcome[];
+  /** Meters set by the batch, by `meterKey`. */
+  readonly meters: Map<string, { resourceId: string; day: string; meter: MeterState }>;
+  /** The latest charge of each resource metered by the batch. */
+  readonly burning: Map<string, Burning>;
+  /** Grants announced as expiring soon by this batch. */
+  readonly notices: Grant[];
+  /** Idempotency keys of commands refused by the batch: maybe replays of a command that succeeded earlier. */
+  readonly refusedKeys: string[];
+  readonly now: Date;
+}
+
+/** What a batch's decision reads from its actor. */
+export interface BatchContext {
+  /** The balance as the actor reports it (with the burn rate of the resources it knows). */
+  readonly snapshot: (state: WalletState) => BalanceSnapshot;
+  readonly prices: () => PriceBook;
+  readonly minRunwayMinutes: number;
+  /** A `grant_expiring` notice goes out this long before a grant with credit left expires. */
+  readonly expiryNoticeMs: number;
+}
+
+/** `prior`: ledger entries already stored under keys of the batch (replays answer with them). */
+export function decideBatch(ctx: BatchContext, wallet: LoadedWallet, batch: WalletMessage[], prior: LedgerEntry[], now: Date): BatchResult {
+  const seen = new Map(prior.map((e) => [e.idempotencyKey, e]));
+  const expired = expireGrants(wallet.state, { now, newId: randomUUID });
+  let state = expired.state;
+  const entries: LedgerEntry[] = [...expired.entries];
+  const outcomes: Outcome[] = [];
+  const meters: BatchResult['meters'] = new Map();
+  const burning: BatchResult['burning'] = new Map();
+  const refusedKeys: string[] = [];
+  const fixed = (body: object) => () => body;
+  for (const message of batch) {
+    const parsed = message.parsed;
+    switch (parsed.name) {
+      case 'balance':
+        outcomes.push({ message, body: (s) => ({ ok: true, balance: ctx.snapshot(s) }) });
+        break;
+      case 'expire':
+        break;
+      case 'alerts.set':
+        outcomes.push({ message, body: fixed({ ok: true, lowBalance: parsed.lowBalance.map((t) => t.toFixed()) }) });
+        break;
+      case 'authorize':
+        outcomes.push({ message, body: fixed(authorize(ctx, state, parsed.service, parsed.sku, now)) });
+        break;
+      case 'meter': {
+        const before = entries.length;
+        const { currency } = state;
+        if (currency === null) {
+          outcomes.push({ message, body: fixed(errorReply(ErrorCode.NO_BILLING_CURRENCY, 'the wallet has never been credited: the usage waits until it has a billing currency')) });
+          break;
+        }
+        if (parsed.charge.days.some((d) => !d.amounts.has(currency)) || !parsed.charge.ratesPerHour.has(currency)) {
+          outcomes.push({ message, body: fixed(errorReply(ErrorCode.CURRENCY_MISMATCH, `the wallet bills in ${currency}; the charge is priced in another currency`)) });
+          break;
+        }
+        state = setMeters(state, currency, wallet, parsed.charge, now, entries, meters);
+        burning.set(parsed.charge.resourceId, { charge: parsed.charge });
+        outcomes.push({ message, body: fixed({ ok: true, currency, entries: entries.length - before }) });
+        break;
+      }
+      default: {
+        const { command, requestHash } = parsed;
+        const first = seen.get(command.idempotencyKey);
+        if (first) {
+          const body =
+            first.requestHash === requestHash
+              ? { ok: true, entry: entryView(first) }
+              : errorReply(ErrorCode.IDEMPOTENCY_CONFLICT, `idempotency key '${command.idempotencyKey}' was used for a different request`);
+          outcomes.push({ message, body: fixed(body) });
+          break;
+        }
+        const decision = decide(state, command, { now, newId: randomUUID, requestHash });
+        if (!decision.ok) {
+          refusedKeys.push(command.idempotencyKey);
+          outcomes.push({ message, body: fixed(errorReply(decision.refusal.code, decision.refusal.message)) });
+          break;
+        }
+        state = decision.state;
+        entries.push(decision.entry);
+        seen.set(command.idempotencyKey, decision.entry);
+        outcomes.push({ message, body: fixed({ ok: true, entry: entryView(decision.entry) }) });
+      }
+    }
+  }
+  // A correction may give credit back to a grant that has expired since: written off at once.
+  const after = expireGrants(state, { now, newId: randomUUID });
+  entries.push(...after.entries);
+  const announced = expiringNotices(after.state, now, ctx.expiryNoticeMs);
+  return { state: announced.state, entries, outcomes, meters, burning, notices: announced.notices, refusedKeys, now };
+}
+
+/** Sets each day's meter of the resource to what its resource actor says the day owes. */
+function setMeters(start: WalletState, currency: Currency, wallet: LoadedWallet, charge: ResourceCharge, now: Date, entries: LedgerEntry[], meters: BatchResult['meters']): WalletState {
+  let state = start;
+  for (const d of charge.days) {
+    const key = meterKey(charge.resourceId, d.day);
+    const meter = meters.get(key)?.meter ?? wallet.meters.get(key) ?? EMPTY_METER;
+    const decision = decideMeter(
+      state,
+      meter,
+      { type: 'meter', resourceId: charge.resourceId, day: d.day, workspaceId: charge.workspaceId, service: charge.service, currency, amount: d.amounts.get(currency)!, usageMs: d.usageMs, until: new Date(d.untilMs) },
+      { now, newId: randomUUID },
+    );
+    if (!decision.ok) throw new Error(`meter ${charge.resourceId} ${d.day}: ${decision.refusal.message}`);
+    state = decision.state;
+    if (decision.entry) entries.push(decision.entry);
+    if (decision.meter !== meter) meters.set(key, { resourceId: charge.resourceId, day: d.day, meter: decision.meter });
+  }
+  return state;
+}
+
+function authorize(ctx: BatchContext, state: WalletState, service: string, sku: string, now: Date): object {
+  if (state.currency === null) return errorReply(ErrorCode.NO_BILLING_CURRENCY, 'the wallet has never been credited');
+  const prices = ctx.prices();
+  if (!prices.knows(sku)) return errorReply(ErrorCode.UNKNOWN_SKU, `no price for SKU '${sku}'`);
+  const rate = prices.gpuRatePerHour(sku, state.currency, now.getTime());
+  // At the ledger's scale, like every balance it is compared with (an hourly rate over 60 has no end of decimals).
+  const required = roundToLedgerScale(rate.times(ctx.minRunwayMinutes).dividedBy(60));
+  const usable = usableBalance(state, service, now);
+  const authorized = usable.greaterThanOrEqualTo(required);
+  return {
+    ok: true,
+    authorized,
+    ...(authorized ? {} : { reason: `the balance usable for ${service} (${toExact(usable)} ${state.currency}) does not cover ${ctx.minRunwayMinutes} minutes of ${sku} (${toExact(required)} ${state.currency})` }),
+    required: toExact(required),
+    usable: toExact(usable),
+    balance: ctx.snapshot(state),
+  };
+}
