@@ -1,7 +1,7 @@
 import { MikroORM } from '@mikro-orm/postgresql';
 import { Currency, Decimal } from '@billing/domain';
 import { TopupRefundStatus } from './entities/topup-refund.entity';
-import { MAX_TOPUP_REASON_CHARS, TopupIntent, TopupIntentRecord, toIntent } from './topup.repository';
+import { MAX_TOPUP_REASON_CHARS, TopupIntent, TopupIntentRecord, toIntent } from './topup-intent-row';
 
 export interface TopupRefund {
   readonly id: string;

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ErrorCode, InputError, ORG_ID } from '@billing/contracts';
 import { Decimal, viewOf } from '@billing/domain';
-import { TOPUP_PROVIDERS, TopupIntent, TopupProvider, TopupRepository } from '@billing/persistence';
+import { TOPUP_PROVIDERS, TopupIntent, TopupProvider, TopupReportRepository } from '@billing/persistence';
 import { findMismatches, Mismatch, paypalRecord, ProviderRecord, stripeRecord, vnpayRecord } from './payment-mismatches';
 import { PaymentsConfig } from './payments.config';
 import { PaymentsMetrics } from './payments.metrics';
@@ -94,7 +94,7 @@ function recordOf(lookup: ProviderLookup, intent: TopupIntent): ProviderRecord |
 @Injectable()
 export class PaymentMismatchReport {
   constructor(
-    private readonly topups: TopupRepository,
+    private readonly topups: TopupReportRepository,
     private readonly providers: PaymentProviderLookup,
     private readonly metrics: PaymentsMetrics,
     @Inject(PAYMENTS_CONFIG) private readonly config: PaymentsConfig,

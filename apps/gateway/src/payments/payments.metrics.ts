@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { TopupRepository, TOPUP_PROVIDERS } from '@billing/persistence';
+import { TopupReconciliationRepository, TOPUP_PROVIDERS } from '@billing/persistence';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { PaymentsConfig } from './payments.config';
 import { PAYMENTS_CONFIG } from './payments.tokens';
@@ -17,7 +17,7 @@ export class PaymentsMetrics {
   readonly refunds: Counter<'provider' | 'outcome'>;
   readonly limitRefusals: Counter<'code'>;
 
-  constructor(@Inject(Registry) registry: Registry, topups: TopupRepository, @Inject(PAYMENTS_CONFIG) config: PaymentsConfig) {
+  constructor(@Inject(Registry) registry: Registry, topups: TopupReconciliationRepository, @Inject(PAYMENTS_CONFIG) config: PaymentsConfig) {
     const registers = [registry];
     this.reconciliations = new Counter({ name: 'gateway_payment_reconciliations_total', help: 'Pending top-ups asked about at their provider by reconciliation, by what came of it', labelNames: ['provider', 'outcome'], registers });
     this.mismatches = new Counter({ name: 'gateway_payment_mismatches_total', help: 'Mismatches found between a provider, topup_intents and the ledger (by reconciliation and the mismatch report), by kind', labelNames: ['kind'], registers });

@@ -1,5 +1,5 @@
 import { Provider, Type } from '@nestjs/common';
-import { openDatabase, OperatorAuditRepository, TopupRefundRepository, TopupRepository } from '@billing/persistence';
+import { openDatabase, OperatorAuditRepository, TopupReconciliationRepository, TopupRefundRepository, TopupReportRepository, TopupRepository } from '@billing/persistence';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { GatewayConfig } from '../config';
 import { PaymentWebhooksController } from './payment-webhooks.controller';
@@ -54,6 +54,8 @@ export function paymentsProviders(gateway: GatewayConfig, config: PaymentsConfig
     { provide: PAYMENTS_CONFIG, useValue: config },
     { provide: PAYMENTS_ORM, useFactory: () => openDatabase(gateway.databaseUrl, config.dbPoolMax) },
     { provide: TopupRepository, inject: [PAYMENTS_ORM], useFactory: (orm: MikroORM) => new TopupRepository(orm) },
+    { provide: TopupReconciliationRepository, inject: [PAYMENTS_ORM], useFactory: (orm: MikroORM) => new TopupReconciliationRepository(orm) },
+    { provide: TopupReportRepository, inject: [PAYMENTS_ORM], useFactory: (orm: MikroORM) => new TopupReportRepository(orm) },
     { provide: TopupRefundRepository, inject: [PAYMENTS_ORM], useFactory: (orm: MikroORM) => new TopupRefundRepository(orm) },
     // Operator refunds are done here, so they are audited here, in the operators' audit.
     { provide: OperatorAuditRepository, inject: [PAYMENTS_ORM], useFactory: (orm: MikroORM) => new OperatorAuditRepository(orm) },

@@ -1,5 +1,5 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { TopupIntent, TopupRepository } from '@billing/persistence';
+import { TopupIntent, TopupReconciliationRepository, TopupRepository } from '@billing/persistence';
 import { SettlementReport } from './settlement-report';
 import { PaymentsConfig } from './payments.config';
 import { PaymentsMetrics } from './payments.metrics';
@@ -94,6 +94,7 @@ export class PaymentsReconciler implements OnApplicationBootstrap, BeforeApplica
 
   constructor(
     private readonly topups: TopupRepository,
+    private readonly claims: TopupReconciliationRepository,
     private readonly payments: PaymentsService,
     private readonly approvals: PaypalApprovals,
     private readonly providers: PaymentProviderLookup,
@@ -121,7 +122,7 @@ export class PaymentsReconciler implements OnApplicationBootstrap, BeforeApplica
   /** One run: claims what is due and asks about each; returns how many it claimed. */
   async run(now = () => new Date()): Promise<number> {
     const r = this.config.reconcile;
-    const claimed = await this.topups.claimForReconciliation(r.afterMs, r.leaseMs, r.batchSize);
+    const claimed = await this.claims.claimForReconciliation(r.afterMs, r.leaseMs, r.batchSize);
     await eachLimited(claimed, RECONCILE_CONCURRENCY, async (intent) => {
       if (this.stopping) return;
       let outcome: ReconcileOutcome;
@@ -133,7 +134,7 @@ export class PaymentsReconciler implements OnApplicationBootstrap, BeforeApplica
       }
       this.metrics.reconciliations.inc({ provider: intent.provider, outcome });
       const at = now();
-      await this.topups.releaseReconciliation(intent.id, outcome, nextCheckAt(intent.reconcileAttempts, at, r.afterMs, r.maxBackoffMs, intent.expiresAt, r.expiryGraceMs));
+      await this.claims.releaseReconciliation(intent.id, outcome, nextCheckAt(intent.reconcileAttempts, at, r.afterMs, r.maxBackoffMs, intent.expiresAt, r.expiryGraceMs));
     });
     return claimed.length;
   }
