@@ -6,7 +6,7 @@ import { Decimal, LEDGER_SCALE, minorUnits, SettlementFact, toDisplay, viewOf, Z
 import { OperatorAuditRepository, TopupIntent, TopupRefund, TopupRefundRepository, TopupRepository } from '@billing/persistence';
 import { fromMinorUnits, toMinorUnits } from './payment-amounts';
 import { PaymentsMetrics } from './payments.metrics';
-import { PaymentsService } from './payments.service';
+import { TopupSettlement } from './topup-settlement';
 import { ProviderError } from './provider-call';
 import { PAYPAL_CLIENT, PayPalClient, STRIPE_CLIENT, StripeClient, VNPAY_CLIENT, VnpayClient } from './provider-clients';
 
@@ -110,7 +110,7 @@ export class PaymentRefunds {
     private readonly topups: TopupRepository,
     private readonly refunds: TopupRefundRepository,
     private readonly audit: OperatorAuditRepository,
-    private readonly payments: PaymentsService,
+    private readonly settlement: TopupSettlement,
     private readonly metrics: PaymentsMetrics,
     @Inject(STRIPE_CLIENT) private readonly stripe: StripeClient,
     @Inject(PAYPAL_CLIENT) private readonly paypal: PayPalClient,
@@ -188,7 +188,7 @@ export class PaymentRefunds {
     }
     // The refund's own fact settles it: the machine reverses what it takes back, once.
     const current = (await this.topups.findById(topupId)) ?? reservation.intent;
-    const outcome = await this.payments.applyFact(current, taken.fact);
+    const outcome = await this.settlement.applyFact(current, taken.fact);
     refund = await this.refunds.markSucceeded(refund.id, taken.id, taken.status);
     this.logger.log({ msg: 'operator refund', topupId, refundId: refund.id, operator: who.operator, amount: refund.amount.toFixed(), providerRefundId: taken.id, providerStatus: taken.status, settlement: outcome });
     // A refund resumed under its key (its provider was not reached the first time) is done now, not replayed.

@@ -1,6 +1,6 @@
 import { Controller, Get, Headers, HttpCode, Logger, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import { PaymentsService } from './payments.service';
+import { PaymentWebhooks } from './payment-webhooks';
 import { PaypalApprovals } from './paypal-approvals';
 
 /** Provider webhook bodies are small JSON documents; a larger one is refused before any signature work. */
@@ -26,7 +26,7 @@ export class PaymentWebhooksController {
   private readonly logger = new Logger('PaymentWebhooks');
 
   constructor(
-    private readonly payments: PaymentsService,
+    private readonly webhooks: PaymentWebhooks,
     private readonly approvals: PaypalApprovals,
   ) {}
 
@@ -35,7 +35,7 @@ export class PaymentWebhooksController {
     const raw = this.raw(req, res);
     if (!raw) return;
     await this.orRetryLater('stripe', res, async () => {
-      const answer = await this.payments.stripeWebhook(raw, signature);
+      const answer = await this.webhooks.stripeWebhook(raw, signature);
       res.status(answer.status).json(answer.body);
     });
   }
@@ -62,7 +62,7 @@ export class PaymentWebhooksController {
   }
 
   private async paypalEvent(raw: Buffer, req: RawRequest, res: Response): Promise<void> {
-    const answer = await this.payments.paypalWebhook(raw, req.headers);
+    const answer = await this.webhooks.paypalWebhook(raw, req.headers);
     // Verified (200) and the buyer approved: capture the order now. If PayPal cannot be reached, a
     // 503 makes PayPal deliver the event again later, when the capture is tried again.
     const approved = answer.status === 200 ? approvedOrderId(raw) : null;
@@ -82,7 +82,7 @@ export class PaymentWebhooksController {
   @Get('vnpay/ipn')
   @HttpCode(200)
   vnpay(@Query() query: Record<string, unknown>) {
-    return this.payments.vnpayIpn(query);
+    return this.webhooks.vnpayIpn(query);
   }
 
   private raw(req: RawRequest, res: Response): Buffer | null {

@@ -4,7 +4,6 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import { GatewayConfig } from '../config';
 import { PaymentWebhooksController } from './payment-webhooks.controller';
 import { PaymentsConfig } from './payments.config';
-import { PaymentsService } from './payments.service';
 import { PaymentsSweeper } from './payments.sweeper';
 import { PaymentsMetrics } from './payments.metrics';
 import { PaymentProviderLookup, PaymentsReconciler } from './payments.reconciler';
@@ -13,6 +12,9 @@ import { PaymentRefunds } from './payment-refunds';
 import { PAYMENTS_CONFIG, PAYMENTS_ORM } from './payments.tokens';
 import { OfflinePayPalClient, OfflineStripeClient, OfflineVnpayClient, PAYPAL_CLIENT, PayPalClient, STRIPE_CLIENT, VNPAY_CLIENT } from './provider-clients';
 import { TopupsController } from './topups.controller';
+import { TopupSettlement } from './topup-settlement';
+import { TopupStarter } from './topup-starter';
+import { PaymentWebhooks } from './payment-webhooks';
 import { PaypalApprovals } from './paypal-approvals';
 import { PayPalApiClient } from './paypal-client';
 import { PaypalReturnController } from './paypal-return.controller';
@@ -67,7 +69,9 @@ export function paymentsProviders(gateway: GatewayConfig, config: PaymentsConfig
         config.paypal.webhookVerification === 'api' ? new ApiPaypalWebhookVerifier(config.paypal.webhookId, paypal) : new LocalPaypalWebhookVerifier(config.paypal.webhookId, config.paypal.certificates),
     },
     PaypalApprovals,
-    PaymentsService,
+    TopupStarter,
+    TopupSettlement,
+    PaymentWebhooks,
     PaymentsSweeper,
     PaymentsMetrics,
     PaymentProviderLookup,

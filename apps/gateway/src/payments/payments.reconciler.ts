@@ -3,7 +3,7 @@ import { TopupIntent, TopupReconciliationRepository, TopupRepository } from '@bi
 import { SettlementReport } from './settlement-report';
 import { PaymentsConfig } from './payments.config';
 import { PaymentsMetrics } from './payments.metrics';
-import { PaymentsService, WebhookOutcome } from './payments.service';
+import { TopupSettlement, WebhookOutcome } from './topup-settlement';
 import { PAYMENTS_CONFIG } from './payments.tokens';
 import { PaypalApprovals } from './paypal-approvals';
 import { readPaypalOrderReports } from './paypal-settlement';
@@ -95,7 +95,7 @@ export class PaymentsReconciler implements OnApplicationBootstrap, BeforeApplica
   constructor(
     private readonly topups: TopupRepository,
     private readonly claims: TopupReconciliationRepository,
-    private readonly payments: PaymentsService,
+    private readonly settlement: TopupSettlement,
     private readonly approvals: PaypalApprovals,
     private readonly providers: PaymentProviderLookup,
     private readonly metrics: PaymentsMetrics,
@@ -172,7 +172,7 @@ export class PaymentsReconciler implements OnApplicationBootstrap, BeforeApplica
       }
       if (lookup.kind !== 'stripe' || lookup.pi.status === 'canceled') {
         const reason = `the payment window closed at ${current.expiresAt.toISOString()} unpaid (${describe(lookup)})`;
-        await this.payments.applyFact(current, { key: `${intent.provider}:expired:${intent.providerRef}`.slice(0, 200), at: now, input: { kind: 'expired', reason } });
+        await this.settlement.applyFact(current, { key: `${intent.provider}:expired:${intent.providerRef}`.slice(0, 200), at: now, input: { kind: 'expired', reason } });
       }
       current = (await this.topups.findById(intent.id)) ?? current;
     }
@@ -186,7 +186,7 @@ export class PaymentsReconciler implements OnApplicationBootstrap, BeforeApplica
     let misfit = false;
     const before = intent.status;
     for (const report of reports) {
-      const outcome = await this.payments.applyReport(intent.provider, report);
+      const outcome = await this.settlement.applyReport(intent.provider, report);
       if (MISFITS.has(outcome)) {
         misfit = true;
         this.metrics.mismatches.inc({ kind: outcome === 'amount_mismatch' ? 'captured_amount_differs' : 'provider_answer_unusable' });

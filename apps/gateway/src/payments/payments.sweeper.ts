@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { PaymentsConfig } from './payments.config';
-import { PaymentsService } from './payments.service';
+import { TopupSettlement } from './topup-settlement';
 import { PAYMENTS_CONFIG, PAYMENTS_ORM } from './payments.tokens';
 
 /**
@@ -16,7 +16,7 @@ export class PaymentsSweeper implements OnApplicationBootstrap, OnApplicationShu
   private running: Promise<void> | null = null;
 
   constructor(
-    private readonly payments: PaymentsService,
+    private readonly settlement: TopupSettlement,
     @Inject(PAYMENTS_CONFIG) private readonly config: PaymentsConfig,
     @Inject(PAYMENTS_ORM) private readonly orm: MikroORM,
   ) {}
@@ -28,7 +28,7 @@ export class PaymentsSweeper implements OnApplicationBootstrap, OnApplicationShu
 
   private tick(): void {
     if (this.running) return; // one run at a time; a slow run delays the next
-    this.running = this.payments
+    this.running = this.settlement
       .sweep()
       .then((n) => {
         if (n > 0) this.logger.log({ msg: 'top-ups swept', count: n });

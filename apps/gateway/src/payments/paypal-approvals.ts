@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { TopupRepository } from '@billing/persistence';
 import { ProviderError } from './provider-call';
 import { PAYPAL_CLIENT, PayPalClient, PayPalOrder } from './provider-clients';
-import { PaymentsService } from './payments.service';
+import { TopupSettlement } from './topup-settlement';
 import { readPaypalOrderReports } from './paypal-settlement';
 
 /**
@@ -40,7 +40,7 @@ export class PaypalApprovals {
   constructor(
     private readonly topups: TopupRepository,
     @Inject(PAYPAL_CLIENT) private readonly paypal: PayPalClient,
-    private readonly payments: PaymentsService,
+    private readonly settlement: TopupSettlement,
   ) {}
 
   async capture(orderId: string, source: 'return_url' | 'webhook' | 'reconciliation'): Promise<{ outcome: CaptureOutcome; topupId: string | null }> {
@@ -78,7 +78,7 @@ export class PaypalApprovals {
   /** The order's captures as facts of its top-up; what each came to. Whatever is not settled here, the webhooks or reconciliation settle. */
   private async settle(order: PayPalOrder): Promise<string[]> {
     const outcomes: string[] = [];
-    for (const report of readPaypalOrderReports(order, new Date())) outcomes.push(await this.payments.applyReport('paypal', report));
+    for (const report of readPaypalOrderReports(order, new Date())) outcomes.push(await this.settlement.applyReport('paypal', report));
     return outcomes;
   }
 }

@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ErrorCode, errorReply, MAX_PAYLOAD_BYTES } from '@billing/contracts';
 import { AuthGuard } from '../auth/auth.guard';
 import { Principal } from '../auth/token';
-import { PaymentsService } from './payments.service';
+import { TopupStarter } from './topup-starter';
 import { RateLimited } from '../edge/rate-limit.guard';
 
 /** HTTP statuses of the refusals starting a top-up can meet; other errors are bad input (400). */
@@ -22,7 +22,7 @@ type Authed = { principal: Principal; ip?: string };
 @UseGuards(AuthGuard)
 @Controller('api/v1')
 export class TopupsController {
-  constructor(private readonly payments: PaymentsService) {}
+  constructor(private readonly starter: TopupStarter) {}
 
   @Post('topups')
   @RateLimited('topup')
@@ -33,7 +33,7 @@ export class TopupsController {
     if ((req.rawBody?.length ?? 0) > MAX_PAYLOAD_BYTES) {
       throw new HttpException(errorReply(ErrorCode.PAYLOAD_TOO_LARGE, `the body is ${req.rawBody!.length} bytes; the limit is ${MAX_PAYLOAD_BYTES}`), 413);
     }
-    const reply = await this.payments.start(req.principal.orgId, body, req.ip ?? '127.0.0.1');
+    const reply = await this.starter.start(req.principal.orgId, body, req.ip ?? '127.0.0.1');
     if (!reply.ok) throw new HttpException(reply, STATUS[reply.error.code] ?? 400);
     return reply;
   }
