@@ -1,47 +1,15 @@
 import { NatsConnection, StringCodec, Subscription } from 'nats';
-import { Currency, Decimal, isCurrency, minorUnits, toDisplay } from '@billing/domain';
+import { Decimal, isCurrency, toDisplay } from '@billing/domain';
 import { ControlPlaneSimulator, SimResource, StepOutcome } from './control-plane.simulator';
+import { DEMO_VOUCHER_SERVICE, DemoCredits, SHARE } from './demo-credits';
+import { DemoOrg, DemoRequests, within } from './demo-requests';
 import { DemoSummary, OrgRow } from './demo-summary';
 import { DEMO_CURRENCIES, DemoSettings, inCurrency } from './demo.settings';
 
-/** The service the cycle's vouchers are for (a product-scoped voucher: GPU containers cannot spend it). */
-export const DEMO_VOUCHER_SERVICE = 'ai-notebook';
-/** Attempts at one command (the same body, so the same idempotency key) when the engine is busy or away. */
-const COMMAND_ATTEMPTS = 3;
-const RETRY_PAUSE_MS = 1000;
-/** Refusals after which the same command may succeed. */
-const RETRYABLE = new Set(['UNAVAILABLE', 'MAILBOX_FULL', 'INTERNAL', 'CONFLICT', 'TIMEOUT']);
 /** How long the demo's end may take to delete what it runs (npm start gives its children little time). */
 const STOP_BUDGET_MS = 3000;
 
-interface DemoOrg {
-  readonly id: string;
-  readonly sim: ControlPlaneSimulator;
-  readonly showcase: boolean;
-  currency: Currency;
-}
-
-/** Shares of the showcase's credit per cycle (of DemoSettings.creditUsd). */
-const SHARE = {
-  plan: new Decimal(3).dividedBy(8),
-  voucher: new Decimal(1).dividedBy(4),
-  /** The low-balance threshold of every organization, and the level below which the others are topped up. */
-  lowBalance: new Decimal(5).dividedBy(8),
-  otherPlan: new Decimal(1).dividedBy(16),
-  otherTopup: new Decimal(5).dividedBy(4),
-} as const;
-
 const sc = StringCodec();
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** `work`, or null once `ms` have passed (the timer cleared either way: nothing is left waiting). */
-export function within<T>(work: Promise<T>, ms: number): Promise<T | null> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<null>((resolve) => {
-    timer = setTimeout(() => resolve(null), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
 
 /**
  * The live demo's story, in cycles that go on for ever. The showcase organization (`<prefix>-0`,
@@ -68,8 +36,8 @@ export class DemoScenario {
   private readonly summary: DemoSummary;
   private readonly startedAtMs = Date.now();
   private readonly timers: NodeJS.Timeout[] = [];
-  /** Which grants are plan credit and which vouchers (from the replies), to name them when they expire. */
-  private readonly grantKinds = new Map<string, 'plan credit' | 'voucher' | 'top-up'>();
+  private readonly requests: DemoRequests;
+  private readonly credits: DemoCredits;
   private readonly lastReplacedMs = new Map<string, number>();
   private subscription: Subscription | null = null;
   private loop: Promise<void> | null = null;
@@ -83,7 +51,7 @@ export class DemoScenario {
 
   constructor(
     private readonly nc: NatsConnection,
-    private readonly operator: NatsConnection,
+    operator: NatsConnection,
     private readonly settings: DemoSettings,
     private readonly write: (text: string) => void,
   ) {
@@ -101,6 +69,8 @@ export class DemoScenario {
     this.orgs.push({ id: `${settings.orgPrefix}-0`, sim: this.showcaseSim, showcase: true, currency: DEMO_CURRENCIES[0] });
     for (let i = 1; i < settings.orgs; i++) this.orgs.push({ id: `${settings.orgPrefix}-${i}`, sim: this.othersSim!, showcase: false, currency: DEMO_CURRENCIES[i % DEMO_CURRENCIES.length] });
     this.summary = new DemoSummary(this.startedAtMs);
+    this.requests = new DemoRequests(nc, operator, () => this.stopped);
+    this.credits = new DemoCredits(this.requests, settings, this.summary, this.runTag);
   }
 
   get showcase(): DemoOrg {
@@ -136,15 +106,15 @@ export class DemoScenario {
 
   /** The billing currency (a wallet's first credit fixed it for good), leftovers of an earlier run deleted, the threshold set. */
   private async prepare(org: DemoOrg): Promise<void> {
-    const balance = await this.ask(org, 'balance', {}, false);
+    const balance = await this.requests.ask(org, 'balance', {}, false);
     if (balance.ok && isCurrency(balance.balance.currency)) org.currency = balance.balance.currency;
-    const listed = await this.ask(org, 'resources', {}, false);
+    const listed = await this.requests.ask(org, 'resources', {}, false);
     const leftovers = listed.ok ? (listed.resources as (SimResource & { status: string })[]).filter((r) => r.status !== 'DELETED') : [];
     // An earlier run stopped without deleting (killed): nothing of it goes on being billed.
     await Promise.all(leftovers.map((r) => org.sim.transition({ orgId: org.id, resourceId: r.resourceId, workspaceId: r.workspaceId, service: r.service, sku: r.sku, storageGb: r.storageGb, status: 'NONE' }, 'DELETED')));
     if (leftovers.length) this.summary.note(org.id, `${leftovers.length} resources of an earlier run deleted`);
     const threshold = inCurrency(this.settings.creditUsd.times(SHARE.lowBalance), org.currency);
-    const alerts = await this.ask(org, 'alerts.set', { lowBalance: [threshold.toFixed()] }, true);
+    const alerts = await this.requests.ask(org, 'alerts.set', { lowBalance: [threshold.toFixed()] }, true);
     if (!alerts.ok) this.summary.note(org.id, `low-balance threshold not set: ${alerts.error?.code}`);
   }
 
@@ -178,66 +148,13 @@ export class DemoScenario {
     const s = this.settings;
     const expiresAt = new Date(atMs + s.voucherLifetimeMs).toISOString();
     const planExpiresAt = new Date(atMs + s.planPeriodMs).toISOString();
-    // One voucher code per currency and cycle, for ai-notebook only, redeemed by each organization billed in it.
-    const codes = new Map<Currency, { code: string; amount: Decimal }>();
-    for (const currency of new Set(this.orgs.map((o) => o.currency))) {
-      const code = `DEMO-${this.runTag}-C${n}-${currency}`;
-      const amount = inCurrency(s.creditUsd.times(SHARE.voucher), currency);
-      const body = { code, amount: amount.toFixed(), currency, service: DEMO_VOUCHER_SERVICE, expiresAt, maxRedemptions: this.orgs.filter((o) => o.currency === currency).length };
-      const made = await this.retry(() => this.showcaseSim.admin('vouchers.create', body));
-      // The same code again (a retry whose first answer was lost) is the code made the first time.
-      if (made.ok || made.error?.code === 'VOUCHER_CODE_EXISTS') codes.set(currency, { code, amount });
-      else this.summary.note('', `voucher code ${code} not made: ${made.error?.code}`);
-    }
+    const codes = await this.credits.makeVoucherCodes(n, this.orgs, expiresAt, this.showcaseSim);
     if (this.stopped) return;
-    await this.creditShowcase(key, codes.get(this.showcase.currency), planExpiresAt);
+    await this.credits.creditShowcase(this.showcase, key, codes.get(this.showcase.currency), planExpiresAt);
     if (this.stopped) return;
     await this.startShowcase();
     this.armed = true;
-    await Promise.all(this.orgs.slice(1).map((org) => this.creditOther(org, key, codes.get(org.currency), planExpiresAt)));
-  }
-
-  /** Plan credit, the voucher and a top-up that brings the total to the cycle's credit (debt from the last cycle paid first). */
-  private async creditShowcase(key: string, voucher: { code: string; amount: Decimal } | undefined, planExpiresAt: string): Promise<void> {
-    const org = this.showcase;
-    const target = inCurrency(this.settings.creditUsd, org.currency);
-    const plan = inCurrency(this.settings.creditUsd.times(SHARE.plan), org.currency);
-    const before = await this.ask(org, 'balance', {}, false);
-    const total = before.ok ? new Decimal(before.balance.exact.total) : new Decimal(0);
-    const minor = new Decimal(1).dividedBy(new Decimal(10).pow(minorUnits(org.currency)));
-    const topup = Decimal.max(minor, target.minus(plan).minus(voucher?.amount ?? 0).minus(total)).toDecimalPlaces(minorUnits(org.currency), Decimal.ROUND_UP);
-    await this.topup(org, `${key}-topup`, topup);
-    await this.planCredit(org, `${key}-plan`, plan, planExpiresAt);
-    if (voucher) await this.redeem(org, `${key}-voucher`, voucher);
-  }
-
-  private async creditOther(org: DemoOrg, key: string, voucher: { code: string; amount: Decimal } | undefined, planExpiresAt: string): Promise<void> {
-    const before = await this.ask(org, 'balance', {}, false);
-    const level = inCurrency(this.settings.creditUsd.times(SHARE.lowBalance), org.currency);
-    if (!before.ok || new Decimal(before.balance.exact.total).lessThan(level)) {
-      await this.topup(org, `${key}-topup`, inCurrency(this.settings.creditUsd.times(SHARE.otherTopup), org.currency));
-    }
-    await this.planCredit(org, `${key}-plan`, inCurrency(this.settings.creditUsd.times(SHARE.otherPlan), org.currency), planExpiresAt);
-    if (voucher) await this.redeem(org, `${key}-voucher`, voucher);
-  }
-
-  private async topup(org: DemoOrg, idempotencyKey: string, amount: Decimal): Promise<void> {
-    const r = await this.ask(org, 'topup', { idempotencyKey, amount: amount.toFixed(), currency: org.currency, provider: 'demo', reference: idempotencyKey }, true);
-    this.remember(r, 'top-up');
-    this.summary.note(org.id, r.ok ? `topped up ${toDisplay(amount, org.currency)}` : `top-up refused: ${r.error?.code}`);
-  }
-
-  private async planCredit(org: DemoOrg, idempotencyKey: string, amount: Decimal, expiresAt: string): Promise<void> {
-    const r = await this.ask(org, 'grant', { idempotencyKey, kind: 'plan', amount: amount.toFixed(), currency: org.currency, expiresAt, reference: `demo-plan-${this.runTag}` }, true);
-    this.remember(r, 'plan credit');
-    this.summary.note(org.id, r.ok ? `plan +${toDisplay(amount, org.currency)}` : `plan credit refused: ${r.error?.code}`);
-  }
-
-  private async redeem(org: DemoOrg, idempotencyKey: string, voucher: { code: string; amount: Decimal }): Promise<void> {
-    const r = await this.ask(org, 'redeem', { idempotencyKey, code: voucher.code }, true);
-    this.remember(r, 'voucher');
-    const lifetime = Math.round(this.settings.voucherLifetimeMs / 1000);
-    this.summary.note(org.id, r.ok ? `voucher +${toDisplay(voucher.amount, org.currency)} for ${DEMO_VOUCHER_SERVICE}, ${lifetime} s` : `voucher refused: ${r.error?.code}`);
+    await Promise.all(this.orgs.slice(1).map((org) => this.credits.creditOther(org, key, codes.get(org.currency), planExpiresAt)));
   }
 
   /** The showcase's resources start (one stopped node replaced by a fresh one now and then), each after `authorize`. */
@@ -299,7 +216,7 @@ export class DemoScenario {
         else void org.sim.stopRunning(org.id).then((n) => n && this.summary.note(org.id, `control plane stopped ${n}`), () => undefined);
         break;
       case 'grant_expired': {
-        const kind = this.grantKinds.get(e.grantId) ?? (e.service ? 'voucher' : 'credit');
+        const kind = this.credits.grantKinds.get(e.grantId) ?? (e.service ? 'voucher' : 'credit');
         const left = isCurrency(e.currency) ? toDisplay(new Decimal(e.amount), e.currency) : e.amount;
         this.summary.note(org.id, `${kind} expired, ${left} unused`);
         break;
@@ -322,7 +239,7 @@ export class DemoScenario {
     try {
       const rows: OrgRow[] = await Promise.all(
         this.orgs.map(async (org) => {
-          const reply = await within(this.ask(org, 'balance', {}, false), Math.max(1000, this.settings.summaryMs - 200));
+          const reply = await within(this.requests.ask(org, 'balance', {}, false), Math.max(1000, this.settings.summaryMs - 200));
           const running = org.sim.resources.filter((r) => r.orgId === org.id && r.status === 'RUNNING').length;
           return { orgId: org.id, balance: reply?.ok ? reply.balance : null, running };
         }),
@@ -334,32 +251,6 @@ export class DemoScenario {
     } finally {
       this.summarizing = false;
     }
-  }
-
-  /**
-   * A wallet command, `asOperator` for credit and settings (the control plane may not credit);
-   * retried with the same body (so the same idempotency key) while the engine is busy or away.
-   */
-  private async ask(org: DemoOrg, command: string, body: object, asOperator: boolean): Promise<any> {
-    return this.retry(() => org.sim.request(org.id, command, body, asOperator ? this.operator : this.nc));
-  }
-
-  private async retry(send: () => Promise<any>): Promise<any> {
-    let last: any = { ok: false, error: { code: 'TIMEOUT', message: 'no answer' } };
-    for (let attempt = 0; attempt < COMMAND_ATTEMPTS && !this.stopped; attempt++) {
-      try {
-        last = await send();
-      } catch (error) {
-        last = { ok: false, error: { code: 'TIMEOUT', message: String((error as Error)?.message ?? error) } };
-      }
-      if (last.ok || !RETRYABLE.has(last.error?.code)) return last;
-      await sleep(RETRY_PAUSE_MS);
-    }
-    return last;
-  }
-
-  private remember(reply: any, kind: 'plan credit' | 'voucher' | 'top-up'): void {
-    for (const part of reply?.entry?.split ?? []) if (!String(part.amount).startsWith('-')) this.grantKinds.set(part.grantId, kind);
   }
 
   /** Waits `ms`, or less when `stop` or a depletion wakes the loop. */

@@ -1,6 +1,7 @@
 import { connectNats, natsAuth } from '@billing/messaging';
 import { isProduction } from '@billing/observability';
-import { DemoScenario, within } from './demo.scenario';
+import { within } from './demo-requests';
+import { DemoScenario } from './demo.scenario';
 
 /** How long closing the demo's connections may take (a NATS that went away first does not hold it up). */
 const CLOSE_BUDGET_MS = 2000;
