@@ -740,26 +740,26 @@ describe('bad input, all at once', () => {
     const natsReply = async (subject: string, body: string) => JSON.parse(Buffer.from((await nc.request(subject, Buffer.from(body), { timeout: 10_000 })).data).toString('utf8'));
     const future2 = new Date(Date.now() + 40 * 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z');
 
-    // libs/contracts/src/wallet-commands.ts parseDebit: a description with U+0000 passes, PostgreSQL refuses the text, the reply is UNAVAILABLE "retry".
+    // libs/contracts/src/wallet-command-parsers.ts parseDebit: a description with U+0000 passes, PostgreSQL refuses the text, the reply is UNAVAILABLE "retry".
     it('refuses a debit whose description holds a NUL character as input (INVALID_FIELD), not UNAVAILABLE', async () => {
       const reply = await natsReply(`${names.subjectPrefix}.wallet.${orgA}.debit`, JSON.stringify({ idempotencyKey: 'bug-nul-1', amount: '1.00', service: 'gpu-container', workspaceId: 'ws-1', description: 'nul\u0000byte' }));
       expect(reply).toMatchObject({ ok: false, error: { code: 'INVALID_FIELD' } });
     });
 
-    // libs/contracts/src/wallet-commands.ts parseReverse: the same with `reason`.
+    // libs/contracts/src/wallet-command-parsers.ts parseReverse: the same with `reason`.
     it('refuses a reversal whose reason holds a NUL character as input (INVALID_FIELD), not UNAVAILABLE', async () => {
       const reply = await natsReply(`${names.subjectPrefix}.wallet.${orgA}.reverse`, JSON.stringify({ idempotencyKey: 'bug-nul-2', amount: '1.00', currency: 'USD', reference: 'stripe:pi_x', reason: 'nul\u0000byte' }));
       expect(reply).toMatchObject({ ok: false, error: { code: 'INVALID_FIELD' } });
     });
 
-    // libs/contracts/src/wallet-commands.ts parsePlanSubscription: `parseOrgId(String(required(input, 'orgId')))` turns 12345, -1, true, ["x"] into organizations.
+    // libs/contracts/src/admin-requests.ts parsePlanSubscription: `parseOrgId(String(required(input, 'orgId')))` turns 12345, -1, true, ["x"] into organizations.
     it('refuses plans.subscribe with a non-string orgId, and subscribes no one', async () => {
       const reply = await natsReply(`${names.subjectPrefix}.admin.plans.subscribe`, JSON.stringify({ orgId: 12345, plan: 'pro', amount: '20', currency: 'USD', periodDays: 30, startsAt: future2 }));
       const rows = await sql(`select id from plan_subscriptions where org_id = '12345'`);
       expect({ reply, rows }).toMatchObject({ reply: { ok: false, error: { code: expect.stringMatching(/^(INVALID_FIELD|INVALID_ORG_ID)$/) } }, rows: [] });
     });
 
-    // libs/contracts/src/wallet-commands.ts parsePlanSubscription: the whole-number check is on periodMs, so 1.5 days (129600000 ms) or 1.5 s passes.
+    // libs/contracts/src/admin-requests.ts parsePlanSubscription: the whole-number check is on periodMs, so 1.5 days (129600000 ms) or 1.5 s passes.
     it('refuses plans.subscribe with a fractional periodDays or periodSeconds', async () => {
       const p = names.subjectPrefix;
       const days = await natsReply(`${p}.admin.plans.subscribe`, JSON.stringify({ orgId: orgB, plan: 'half', amount: '1', currency: 'USD', periodDays: 1.5, startsAt: future2 }));
