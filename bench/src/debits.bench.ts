@@ -14,7 +14,7 @@ const ORGS = 1000;
 const SPREAD: LoadShape = { connections: 4, inFlight: CONCURRENCY };
 /** A single busy client: 256 requests in flight on one connection (issue 14). */
 const ONE_CONNECTION: LoadShape = { connections: 1, inFlight: 256 };
-const SHAPES: readonly LoadShape[] = [SPREAD, ONE_CONNECTION];
+export const SHAPES: readonly LoadShape[] = [SPREAD, ONE_CONNECTION];
 
 const debitBody = (key: string) => Buffer.from(JSON.stringify({ idempotencyKey: key, amount: '0.00069444', service: 'gpu-container', workspaceId: 'ws-1', resourceId: 'r-1' }));
 
@@ -61,7 +61,7 @@ interface Watched {
  * Closed-loop load of `shape` on `ncs`' first connections. With `watched`, the CPU each process
  * spent per request is measured too, and what `watched` asks for.
  */
-async function measure(label: string, ncs: NatsConnection[], shape: LoadShape, prefix: string, orgs: string[], watched?: Watched): Promise<Measured> {
+export async function measure(label: string, ncs: NatsConnection[], shape: LoadShape, prefix: string, orgs: string[], watched?: Watched): Promise<Measured> {
   if (ncs.length < shape.connections) throw new Error(`load shape ${describeShape(shape)} needs ${shape.connections} connections, the bench has ${ncs.length}`);
   const connections = ncs.slice(0, shape.connections);
   const run = randomBytes(3).toString('hex');
@@ -83,7 +83,7 @@ async function measure(label: string, ncs: NatsConnection[], shape: LoadShape, p
 }
 
 /** Starts `script`, runs `body` against it, and stops it whatever happens. */
-async function withServer<T>(script: string, env: Record<string, string>, body: (server: Started) => Promise<T>): Promise<T> {
+export async function withServer<T>(script: string, env: Record<string, string>, body: (server: Started) => Promise<T>): Promise<T> {
   const server = await start(script, env);
   try {
     return await body(server);
@@ -92,7 +92,7 @@ async function withServer<T>(script: string, env: Record<string, string>, body: 
   }
 }
 
-async function eachShape(shapes: readonly LoadShape[], run: (shape: LoadShape) => Promise<Measured>): Promise<Measured[]> {
+export async function eachShape(shapes: readonly LoadShape[], run: (shape: LoadShape) => Promise<Measured>): Promise<Measured[]> {
   const results: Measured[] = [];
   for (const shape of shapes) results.push(await run(shape));
   return results;

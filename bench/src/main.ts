@@ -4,6 +4,7 @@ import { Client } from 'pg';
 import { benchDebits, benchDebitsMany } from './debits.bench';
 import { benchPushLatency } from './push-latency.bench';
 import { benchResources, ResourceFigures } from './resources.bench';
+import { benchTransport } from './transport.bench';
 import { BenchFigures, writeReport } from './report';
 import os from 'os';
 
@@ -12,7 +13,8 @@ import os from 'os';
  * measured in the same run (the machines are shared and noisy; ratios travel, absolutes don't).
  * BENCH_ONLY=debits, push or resources runs one part; BENCH_ONLY=debits-many only the echo and
  * the engine with 1,000 organizations, with CPU per request, and writes no report;
- * BENCH_ONLY=floor the same in both load shapes with the durable floor beside them (no report).
+ * BENCH_ONLY=floor the same in both load shapes with the durable floor beside them (no report);
+ * BENCH_ONLY=transport a raw NATS subscription against NestJS's way (NatsJsonTransport), alternated (no report).
  */
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const ADMIN_URL = process.env.BENCH_ADMIN_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -31,6 +33,10 @@ async function main(): Promise<void> {
   const ncs = await Promise.all(Array.from({ length: CONNECTIONS }, () => connect({ servers: NATS_URL, name: 'bench-load', noAsyncTraces: true })));
   const figures: { -readonly [K in keyof BenchFigures]: BenchFigures[K] } = { resources: [] as ResourceFigures[] };
   try {
+    if (only === 'transport') {
+      await benchTransport(ncs, env, tag);
+      return;
+    }
     if (only === 'debits-many' || only === 'floor') {
       await benchDebitsMany(ncs, env, tag, only === 'floor');
       return;

@@ -1,5 +1,6 @@
 import { DynamicModule, Inject, Injectable, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { connectNats } from '@billing/messaging';
+import { ErrorCode, errorReply } from '@billing/contracts';
+import { connectNats, NatsJsonTransport } from '@billing/messaging';
 import { natsProbe, ObservabilityModule, postgresProbe } from '@billing/observability';
 import { openDatabase, WebhookRepository } from '@billing/persistence';
 import { MikroORM } from '@mikro-orm/postgresql';
@@ -8,14 +9,15 @@ import { AlertConsumer } from './alert-consumer';
 import { AlertsConfig } from './alerts.config';
 import { AlertsMetrics } from './alerts.metrics';
 import { SecretBox } from './secret-box';
-import { ALERTS_CONFIG, ALERTS_NATS } from './tokens';
+import { ALERTS_CONFIG, ALERTS_NATS, WEBHOOKS_ROUTE } from './tokens';
 import { WebhookAddressPolicy } from './webhook-address-policy';
 import { WebhookDispatcher } from './webhook-dispatcher';
 import { GuardedPoster, guardedPoster } from './webhook-poster';
 import { WebhookSecrets } from './webhook-secrets';
 import { SealedWebhookStore } from './webhook-store';
 import { WebhookResolver, WebhookTargetGuard } from './webhook-target-guard';
-import { WebhooksNatsHandler } from './webhooks.handler';
+import { webhookCommandWildcard } from './webhook-commands';
+import { WebhooksController } from './webhooks.controller';
 
 /** What a test may put in place of the real thing. */
 export interface AlertsOverrides {
@@ -35,7 +37,7 @@ class AlertsLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
     @Inject(ALERTS_CONFIG) private readonly config: AlertsConfig,
     @Inject(ALERTS_NATS) private readonly nc: NatsConnection,
     private readonly orm: MikroORM,
-    private readonly handler: WebhooksNatsHandler,
+    private readonly transport: NatsJsonTransport,
     private readonly consumer: AlertConsumer,
     private readonly secrets: WebhookSecrets,
     @Inject(WEBHOOK_POSTER) private readonly poster: GuardedPoster,
@@ -45,13 +47,13 @@ class AlertsLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
     for (const warning of this.config.webhookSecurity.warnings) this.logger.warn({ msg: warning });
     // Before any delivery: every key in use is configured, and no secret is left in plain text.
     await this.secrets.prepare(this.logger);
-    this.handler.listen();
+    this.transport.open(WEBHOOKS_ROUTE);
     await this.consumer.start();
     this.logger.log({ msg: 'alert service listening', prefix: this.config.subjectPrefix, stream: this.config.eventsStream, consumer: this.config.consumerName });
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.handler.drain().catch(() => undefined);
+    await this.transport.close(WEBHOOKS_ROUTE);
     await this.consumer.stop().catch(() => undefined);
     // Drain flushes the acknowledgements of the last events before closing.
     await this.nc.drain().catch(() => undefined);
@@ -91,6 +93,7 @@ export class AlertsModule {
             }),
         }),
       ],
+      controllers: [WebhooksController],
       providers: [
         { provide: AlertsMetrics, useValue: metrics },
         { provide: ALERTS_CONFIG, useValue: config },
@@ -112,11 +115,16 @@ export class AlertsModule {
               observe: metrics.webhookAttempted,
             }),
         },
-        WebhooksNatsHandler,
+        {
+          provide: NatsJsonTransport,
+          inject: [ALERTS_NATS],
+          useFactory: (nc: NatsConnection) =>
+            new NatsJsonTransport(nc, { [WEBHOOKS_ROUTE]: { subject: webhookCommandWildcard(config.subjectPrefix), queue: config.queueGroup } }, () => errorReply(ErrorCode.INTERNAL, 'internal error')),
+        },
         { provide: AlertConsumer, inject: [ALERTS_CONFIG, ALERTS_NATS, WebhookDispatcher, AlertsMetrics], useFactory: (...deps: ConstructorParameters<typeof AlertConsumer>) => (consumer = new AlertConsumer(...deps)) },
         AlertsLifecycle,
       ],
-      exports: [AlertConsumer, WebhookRepository, MikroORM, ALERTS_NATS],
+      exports: [AlertConsumer, WebhookRepository, MikroORM, ALERTS_NATS, NatsJsonTransport],
     };
   }
 }

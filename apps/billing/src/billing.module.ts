@@ -1,6 +1,6 @@
-import { DynamicModule, Inject, Injectable, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { Subjects } from '@billing/contracts';
-import { connectNats, eventsStreamSpec, JetStreamPublisher, OutboxRelay } from '@billing/messaging';
+import { BeforeApplicationShutdown, DynamicModule, Inject, Injectable, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { ErrorCode, errorReply, Subjects } from '@billing/contracts';
+import { connectNats, eventsStreamSpec, JetStreamPublisher, NatsJsonTransport, OutboxRelay } from '@billing/messaging';
 import { natsProbe, ObservabilityModule, postgresProbe } from '@billing/observability';
 import { BillingMetrics } from './billing.metrics';
 import { openDatabase, OperatorAuditRepository, OutboxRepository, PartitionEpochRepository, PriceVersionRepository, PlanRepository, RejectedLifecycleRepository, ResourceRepository, VoucherRepository, WalletRepository } from '@billing/persistence';
@@ -9,13 +9,15 @@ import { VoucherService } from './vouchers/voucher.service';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { NatsConnection } from 'nats';
 import { BillingConfig } from './config';
-import { CONFIG, NATS } from './tokens';
+import { CONFIG, NATS, ROUTES } from './tokens';
 import { LifecycleConsumer } from './resources/lifecycle.consumer';
 import { MeterTicker } from './resources/meter.ticker';
 import { PriceCatalog } from './resources/price-catalog';
 import { ResourceService } from './resources/resource.service';
 import { ExpirySweeper } from './wallet/expiry.sweeper';
-import { WalletNatsHandler } from './wallet/wallet.handler';
+import { WalletController } from './wallet/wallet.controller';
+import { WalletRequests } from './wallet/wallet-requests';
+import { NodeController } from './ownership/node.controller';
 import { WalletService } from './wallet/wallet.service';
 import { Ownership } from './ownership/ownership.service';
 import { Peers } from './ownership/peers';
@@ -23,7 +25,7 @@ import { OperatorAudit } from './operators/operator-audit';
 
 /** Starts listening once everything is wired, and stops in the reverse order of the data flow. */
 @Injectable()
-class BillingLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+class BillingLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('Billing');
 
   constructor(
@@ -32,7 +34,7 @@ class BillingLifecycle implements OnApplicationBootstrap, OnApplicationShutdown 
     private readonly orm: MikroORM,
     private readonly relay: OutboxRelay,
     private readonly wallets: WalletService,
-    private readonly handler: WalletNatsHandler,
+    private readonly transport: NatsJsonTransport,
     private readonly resources: ResourceService,
     private readonly lifecycle: LifecycleConsumer,
     private readonly ticker: MeterTicker,
@@ -46,11 +48,8 @@ class BillingLifecycle implements OnApplicationBootstrap, OnApplicationShutdown 
 
   async onApplicationBootstrap(): Promise<void> {
     await this.peers.refuseDuplicateNode();
-    this.peers.listen({
-      wallet: (subject, msg) => this.handler.forwarded(subject, msg),
-      admin: (command, msg) => this.handler.forwardedAdmin(command, msg),
-      lifecycle: (msg) => void this.lifecycle.applyForwarded(msg),
-    });
+    // Its peers reach it (and see it is alive) before it takes any partition.
+    this.transport.open(ROUTES.node);
     // Resources first: they stop metering into the wallets, which then finish what they hold.
     const drop = async (partitions: readonly number[]) => {
       const matches = this.ownership.matcher(partitions);
@@ -67,7 +66,7 @@ class BillingLifecycle implements OnApplicationBootstrap, OnApplicationShutdown 
       },
       lost: drop,
     });
-    this.handler.listen();
+    this.transport.open(ROUTES.wallet, ROUTES.admin);
     await this.lifecycle.start();
     this.prices.start();
     this.ticker.start();
@@ -77,17 +76,21 @@ class BillingLifecycle implements OnApplicationBootstrap, OnApplicationShutdown 
     this.logger.log({ msg: 'billing engine listening', node: this.config.nodeId, partitionsServed: this.ownership.serving, prefix: this.config.subjectPrefix, stream: this.config.eventsStream, lifecycleStream: this.config.lifecycleStream });
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Before Nest closes the transport: takes no new request, hands its partitions over while its peers can still reach it. */
+  async beforeApplicationShutdown(): Promise<void> {
     this.ticker.stop();
     this.prices.stop();
     this.expiry.stop();
     this.vouchers.stop();
     this.plans.stop();
     await this.lifecycle.stop().catch(() => undefined);
-    await this.handler.drain().catch(() => undefined);
+    await this.transport.close(ROUTES.wallet, ROUTES.admin);
     // Hands every partition over once its work in hand is committed, so another process takes it at once.
     await this.ownership.stop().catch((error) => this.logger.warn({ msg: 'partitions not handed over; their leases expire instead', error: String(error) }));
-    await this.peers.drain().catch(() => undefined);
+    await this.transport.close(ROUTES.node);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
     this.resources.close();
     this.wallets.close();
     await this.relay.stop();
@@ -127,8 +130,23 @@ export class BillingModule {
             }),
         }),
       ],
+      controllers: [WalletController, NodeController],
       providers: [
         { provide: BillingMetrics, useValue: metrics },
+        {
+          provide: NatsJsonTransport,
+          inject: [NATS, Subjects],
+          useFactory: (nc: NatsConnection, subjects: Subjects) =>
+            new NatsJsonTransport(
+              nc,
+              {
+                [ROUTES.wallet]: { subject: subjects.walletWildcard(), queue: config.queueGroup },
+                [ROUTES.admin]: { subject: subjects.admin('>'), queue: config.queueGroup },
+                [ROUTES.node]: { subject: subjects.node(config.nodeId, '>') },
+              },
+              () => errorReply(ErrorCode.INTERNAL, 'internal error'),
+            ),
+        },
         { provide: CONFIG, useValue: config },
         { provide: Subjects, useValue: new Subjects(config.subjectPrefix) },
         { provide: MikroORM, useFactory: async () => (orm = await openDatabase(config.databaseUrl, config.dbPoolMax)) },
@@ -162,7 +180,7 @@ export class BillingModule {
         { provide: WalletService, inject: [CONFIG, WalletRepository, OutboxRelay, Subjects, PriceCatalog, ResourceRepository, BillingMetrics, Ownership], useFactory: (...deps: ConstructorParameters<typeof WalletService>) => (wallets = new WalletService(...deps)) },
         { provide: OperatorAuditRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new OperatorAuditRepository(orm) },
         OperatorAudit,
-        WalletNatsHandler,
+        WalletRequests,
         { provide: ResourceService, inject: [CONFIG, ResourceRepository, WalletService, Ownership, PriceCatalog], useFactory: (...deps: ConstructorParameters<typeof ResourceService>) => (resources = new ResourceService(...deps)) },
         Peers,
         LifecycleConsumer,
@@ -170,7 +188,7 @@ export class BillingModule {
         ExpirySweeper,
         BillingLifecycle,
       ],
-      exports: [WalletService, ResourceService, LifecycleConsumer, OutboxRelay, MikroORM, NATS],
+      exports: [WalletService, ResourceService, LifecycleConsumer, OutboxRelay, MikroORM, NATS, NatsJsonTransport],
     };
   }
 }

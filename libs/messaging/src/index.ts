@@ -3,3 +3,4 @@ export * from './nats-connection';
 export * from './outbox-relay';
 export * from './streams';
 export * from './jetstream-publisher';
+export * from './nats-json.transport';

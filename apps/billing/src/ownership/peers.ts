@@ -1,6 +1,6 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { ErrorCode, errorReply, Subjects } from '@billing/contracts';
-import { ErrorCode as NatsErrorCode, headers, Msg, MsgHdrs, NatsConnection, NatsError, Subscription } from 'nats';
+import { ErrorCode as NatsErrorCode, headers, Msg, MsgHdrs, NatsConnection, NatsError } from 'nats';
 import { BillingMetrics } from '../billing.metrics';
 import { BillingConfig } from '../config';
 import { CONFIG, NATS } from '../tokens';
@@ -10,27 +10,14 @@ const FORWARD_TIMEOUT_MS = 10_000;
 /** Header carrying a forwarded lifecycle message's original subject. */
 export const SUBJECT_HEADER = 'Billing-Subject';
 
-/** What a process serves to its peers, by the first token after `<prefix>.node.<nodeId>.`. */
-export interface PeerHandlers {
-  /** `wallet.<orgId>.<command>`: handled as the request on `<prefix>.wallet.<orgId>.<command>`. */
-  wallet(subject: string, msg: Msg): void;
-  /** `admin.<command>` for one organization. */
-  admin(command: string, msg: Msg): void;
-  /** `lifecycle`: the original subject is in the `Billing-Subject` header. */
-  lifecycle(msg: Msg): void;
-}
-
 /**
  * Requests between engine processes: a process that receives a request (from the queue group,
  * or a lifecycle message from the shared consumer) for an organization another process owns
- * forwards it there on `<prefix>.node.<owner>.…`, and relays the answer. The owner checks it
- * owns the organization again and never forwards a forwarded request.
+ * forwards it there on `<prefix>.node.<owner>.…`, and relays the answer. The owner (its
+ * NodeController) checks it owns the organization again and never forwards a forwarded request.
  */
 @Injectable()
 export class Peers {
-  private readonly logger = new Logger('Peers');
-  private subscription: Subscription | null = null;
-
   constructor(
     @Inject(CONFIG) private readonly config: BillingConfig,
     @Inject(NATS) private readonly nc: NatsConnection,
@@ -48,30 +35,6 @@ export class Peers {
       throw error;
     }
     throw new Error(`another engine process with NODE_ID '${this.config.nodeId}' is running; give each process its own NODE_ID`);
-  }
-
-  listen(handlers: PeerHandlers): void {
-    const head = this.subjects.node(this.config.nodeId, '');
-    this.subscription = this.nc.subscribe(this.subjects.node(this.config.nodeId, '>'), {
-      callback: (error, msg) => {
-        if (error) return;
-        const rest = msg.subject.slice(head.length);
-        try {
-          if (rest === 'ping') msg.respond(Buffer.from(JSON.stringify({ ok: true, node: this.config.nodeId })));
-          else if (rest.startsWith('wallet.')) handlers.wallet(`${this.subjects.prefix}.${rest}`, msg);
-          else if (rest.startsWith('admin.')) handlers.admin(rest.slice('admin.'.length), msg);
-          else if (rest === 'lifecycle') handlers.lifecycle(msg);
-          else msg.respond(Buffer.from(JSON.stringify(errorReply(ErrorCode.UNKNOWN_COMMAND, `'${rest}' is not served between engine processes`))));
-        } catch (e) {
-          this.logger.error({ msg: 'forwarded request failed', subject: msg.subject, error: String((e as Error)?.stack ?? e) });
-          msg.respond(Buffer.from(JSON.stringify(errorReply(ErrorCode.INTERNAL, 'internal error'))));
-        }
-      },
-    });
-  }
-
-  async drain(): Promise<void> {
-    await this.subscription?.drain();
   }
 
   /**

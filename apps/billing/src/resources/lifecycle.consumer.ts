@@ -164,7 +164,7 @@ export class LifecycleConsumer {
   }
 
   /** A lifecycle message another process received for an organization served here: applied, and the outcome answered. */
-  async applyForwarded(msg: Msg): Promise<void> {
+  async applyForwarded(msg: Msg): Promise<LifecycleOutcome> {
     let outcome: LifecycleOutcome;
     try {
       const event = parseLifecycleMessage(this.subjects, msg.headers?.get(SUBJECT_HEADER) ?? '', msg.data);
@@ -172,7 +172,7 @@ export class LifecycleConsumer {
     } catch (error) {
       outcome = error instanceof InputError ? { kind: 'rejected', code: error.code, reason: error.message } : { kind: 'retry', reason: String((error as Error)?.message ?? error) };
     }
-    msg.respond(Buffer.from(JSON.stringify(outcome)));
+    return outcome;
   }
 
   /**

@@ -24,11 +24,11 @@ import {
 import { PlanService } from '../plans/plan.service';
 import { VoucherService } from '../vouchers/voucher.service';
 import { Decimal, toExact } from '@billing/domain';
-import { Match, Msg, NatsConnection, Subscription } from 'nats';
+import { Match, Msg } from 'nats';
 import { OperatorAudit } from '../operators/operator-audit';
 import { BillingConfig } from '../config';
 import { BillingMetrics } from '../billing.metrics';
-import { CONFIG, NATS } from '../tokens';
+import { CONFIG } from '../tokens';
 import { WalletService } from './wallet.service';
 import { WalletMessage } from './wallet-message';
 import { Ownership, Route } from '../ownership/ownership.service';
@@ -45,21 +45,22 @@ const MOVE_POLL_MS = 20;
 /** Requests waiting for a move at most; past it they are answered UNAVAILABLE at once. */
 const MAX_WAITING_FOR_MOVE = 10_000;
 
+/** An answer to send, or undefined: the request was relayed to another process, which answers it. */
+export type Answer = object | undefined;
+
 /**
- * The wallet's NATS face: plain JSON requests on `<prefix>.wallet.<orgId>.<command>`, plain
- * JSON replies. Input is checked here, before any actor sees it, so bad input changes nothing.
- * Every process of the queue group may receive any request; one for an organization another
- * process owns is forwarded there (see Ownership).
+ * The wallet's requests, as WalletController and NodeController receive them: plain JSON on
+ * `<prefix>.wallet.<orgId>.<command>` and `<prefix>.admin.<command>`, answered in plain JSON.
+ * Input is checked here, before any actor sees it, so bad input changes nothing. Every process
+ * of the queue group may receive any request; one for an organization another process owns is
+ * forwarded there (see Ownership).
  */
 @Injectable()
-export class WalletNatsHandler {
-  private readonly logger = new Logger('WalletNatsHandler');
-  private subscription: Subscription | null = null;
-  private admin: Subscription | null = null;
+export class WalletRequests {
+  private readonly logger = new Logger('WalletRequests');
   private waitingForMove = 0;
 
   constructor(
-    @Inject(NATS) private readonly nc: NatsConnection,
     @Inject(CONFIG) private readonly config: BillingConfig,
     private readonly subjects: Subjects,
     private readonly wallets: WalletService,
@@ -71,45 +72,35 @@ export class WalletNatsHandler {
     private readonly audit: OperatorAudit,
   ) {}
 
+  /** `<prefix>.wallet.<orgId>.<command>` from a client. */
+  wallet(msg: Msg): Promise<Answer> {
+    return new Promise((done) => this.handle(msg, msg.subject, false, done));
+  }
+
+  /** `<prefix>.admin.<command>` from an operator. */
+  admin(msg: Msg): Promise<Answer> {
+    return new Promise((done) => this.handleAdmin(msg, msg.subject.slice(this.subjects.admin('').length), false, done));
+  }
+
   /** A request another process forwarded here (see Peers). */
-  forwarded(subject: string, msg: Msg): void {
-    this.handle(msg, subject, true);
+  forwarded(subject: string, msg: Msg): Promise<Answer> {
+    return new Promise((done) => this.handle(msg, subject, true, done));
   }
 
   /** An admin request another process forwarded here. */
-  forwardedAdmin(command: string, msg: Msg): void {
-    this.handleAdmin(msg, command, true);
-  }
-
-  listen(): void {
-    this.admin = this.nc.subscribe(this.subjects.admin('>'), {
-      queue: this.config.queueGroup,
-      callback: (_error, msg) => this.handleAdmin(msg, msg.subject.slice(this.subjects.admin('').length), false),
-    });
-    this.subscription = this.nc.subscribe(this.subjects.walletWildcard(), {
-      queue: this.config.queueGroup,
-      callback: (error, msg) => {
-        if (error) {
-          this.logger.error({ msg: 'wallet subscription error', error: String(error) });
-          return;
-        }
-        this.handle(msg, msg.subject, false);
-      },
-    });
-  }
-
-  async drain(): Promise<void> {
-    await this.admin?.drain();
-    await this.subscription?.drain();
+  forwardedAdmin(command: string, msg: Msg): Promise<Answer> {
+    return new Promise((done) => this.handleAdmin(msg, command, true, done));
   }
 
   /**
    * A request for an organization not served here: forwarded to its owner, unless it was
    * forwarded already (the owners' views disagree for a moment) or nobody serves it right now.
    */
-  private elsewhere(route: Exclude<Route, { kind: 'here' }>, msg: Msg, rest: string, orgId: string, forwarded: boolean, reply: (body: object) => void): void {
-    if (route.kind === 'peer' && !forwarded) this.peers.relay(rest.split('.')[0], route.node, rest, msg, `organization ${orgId}`);
-    else reply(errorReply(ErrorCode.UNAVAILABLE, `organization ${orgId} ${MOVING_MESSAGE}`));
+  private elsewhere(route: Exclude<Route, { kind: 'here' }>, msg: Msg, rest: string, orgId: string, forwarded: boolean, reply: (body: Answer) => void): void {
+    if (route.kind === 'peer' && !forwarded) {
+      this.peers.relay(rest.split('.')[0], route.node, rest, msg, `organization ${orgId}`);
+      reply(undefined);
+    } else reply(errorReply(ErrorCode.UNAVAILABLE, `organization ${orgId} ${MOVING_MESSAGE}`));
   }
 
   /**
@@ -117,8 +108,7 @@ export class WalletNatsHandler {
    * is done (a plan subscription at the process serving its organization, which audits what was
    * forwarded to it: the headers travel with it); `audit.list` reads the audit.
    */
-  private handleAdmin(msg: Msg, command: string, forwarded: boolean): void {
-    const reply = (body: object) => msg.reply && msg.respond(Buffer.from(JSON.stringify(body)));
+  private handleAdmin(msg: Msg, command: string, forwarded: boolean, reply: (body: Answer) => void): void {
     const unavailable = () => errorReply(ErrorCode.UNAVAILABLE, 'not stored; retry');
     try {
       if (!(ADMIN_COMMANDS as readonly string[]).includes(command)) {
@@ -174,12 +164,14 @@ export class WalletNatsHandler {
     return errorReply(ErrorCode.MAILBOX_FULL, `organization ${orgId} has ${this.config.mailboxCapacity} commands waiting; retry later`);
   }
 
-  private handle(msg: Msg, subject: string, forwarded: boolean, waitedMs = 0): void {
+  private handle(msg: Msg, subject: string, forwarded: boolean, done: (body: Answer) => void, waitedMs = 0): void {
     let command = 'unknown';
-    const reply = (body: object) => {
-      const { ok, error } = body as { ok?: boolean; error?: { code: string } };
-      this.metrics.commands.inc({ command, outcome: ok ? 'ok' : (error?.code ?? 'error') });
-      if (msg.reply) msg.respond(Buffer.from(JSON.stringify(body)));
+    const reply = (body: Answer) => {
+      if (body !== undefined) {
+        const { ok, error } = body as { ok?: boolean; error?: { code: string } };
+        this.metrics.commands.inc({ command, outcome: ok ? 'ok' : (error?.code ?? 'error') });
+      }
+      done(body);
     };
     try {
       const target = this.subjects.splitWalletSubject(subject);
@@ -191,7 +183,7 @@ export class WalletNatsHandler {
         this.waitingForMove++;
         setTimeout(() => {
           this.waitingForMove--;
-          this.handle(msg, subject, forwarded, waitedMs + MOVE_POLL_MS);
+          this.handle(msg, subject, forwarded, done, waitedMs + MOVE_POLL_MS);
         }, MOVE_POLL_MS);
         return;
       }
