@@ -77,6 +77,7 @@ describe('live dashboard in a browser', () => {
     expect([await card('plan'), await card('voucher'), await card('topup')]).toEqual(['$3.33', '$1.33', '$10.00']);
     expect(await card('exact')).toBe('14.662');
     // Two rows of 0.004 each read 0.00; their sum is rounded once by the engine: 0.01.
+    await page.getByTestId('nav-usage').click();
     const row = page.getByTestId('usage-row');
     await eventually(() => row.allTextContents(), (rows) => rows.length === 1, 15_000);
     expect(await row.locator('td').allTextContents()).toEqual(['ws-dash', '0.00', '$0.01']);
@@ -103,7 +104,8 @@ describe('live dashboard in a browser', () => {
     expect(seen).toEqual({ href: `${gateway.url}/`, hash: '', local: 0, session: 0 });
     // The page still works from memory: the live socket and the HTTP tables.
     expect(await page.locator('#status').textContent()).toBe('connected');
-    await eventually(() => page.locator('#resources').textContent(), (t) => t === 'none', 15_000);
+    await page.getByTestId('nav-resources').click();
+    await eventually(() => page.getByTestId('resources-running').textContent(), (t) => (t ?? '').includes('None running.'), 15_000);
 
     // At the token's expiry the gateway closes the socket and the page says so.
     await eventually(() => page.locator('#status').textContent(), (t) => /session expired/.test(t ?? ''), 15_000);
@@ -111,7 +113,10 @@ describe('live dashboard in a browser', () => {
     await page.reload();
     expect(await page.locator('#status').textContent()).toMatch(/no token/);
     expect(await page.evaluate(`localStorage.length + sessionStorage.length`)).toBe(0);
-    // Nor does the history: the entry before this one is the blank page the tab opened with.
+    // Nor does the history: before the resources page is the page as opened, without its token, then the blank page the tab opened with.
+    expect(page.url()).toBe(`${gateway.url}/#/resources`);
+    await page.goBack();
+    expect(page.url()).toBe(`${gateway.url}/`);
     await page.goBack();
     expect(page.url()).toBe('about:blank');
     await context.close();

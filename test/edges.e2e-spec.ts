@@ -86,7 +86,7 @@ describe('edges: CORS, security headers, CSP, health', () => {
   });
 
   it("sends helmet's security headers on the dashboard, the API and /docs", async () => {
-    for (const path of ['/', '/dashboard.js', '/api/v1/wallet', '/docs', '/health']) {
+    for (const path of ['/', '/build/portal.js', '/api/v1/wallet', '/docs', '/health']) {
       const res = await fetch(`${gateway.url}${path}`);
       const h = (name: string) => res.headers.get(name);
       expect({ path, csp: h('content-security-policy') }).toEqual({ path, csp: expect.stringContaining("script-src 'self'") });

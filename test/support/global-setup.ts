@@ -13,6 +13,9 @@ export const testRun = globalThis as typeof globalThis & { testNats?: TestNats }
  * a NATS of the machine. Their URLs and the role passwords reach the tests through the environment.
  */
 export default async function globalSetup(): Promise<void> {
+  // The portal the browser tests open is a build product (git-ignored): bundled here too, so `npx jest <one spec>` finds it.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  require('../../scripts/build-portal.js').buildPortal();
   const admin = process.env.TEST_ADMIN_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
   const name = `billing_test_${Date.now()}_${process.pid}`;
   const client = new Client({ connectionString: admin });

@@ -16,8 +16,10 @@ export interface BalanceSnapshot {
   readonly topup: string;
   readonly burnRatePerHour: string;
   readonly runwaySeconds: number | null;
-  /** Each voucher with credit left, as its own line: scope and expiry. */
-  readonly vouchers: { readonly grantId: string; readonly remaining: string; readonly service: string | null; readonly expiresAt: string | null }[];
+  /** Each voucher with credit left, as its own line: scope and expiry; `display` is `remaining` rounded for display, on its own. */
+  readonly vouchers: { readonly grantId: string; readonly remaining: string; readonly display: string; readonly service: string | null; readonly expiresAt: string | null }[];
+  /** Each plan grant with credit left (the portal's billing plan page): its period and how much of it may roll over. */
+  readonly plans: { readonly grantId: string; readonly remaining: string; readonly display: string; readonly startsAt: string; readonly expiresAt: string | null; readonly rolloverCap: string | null; readonly rolloverCapDisplay: string | null }[];
   /** The same amounts unrounded, at the ledger's scale. */
   readonly exact: { readonly total: string; readonly plan: string; readonly voucher: string; readonly topup: string; readonly burnRatePerHour: string };
   readonly at: string;
@@ -90,7 +92,18 @@ export function balanceSnapshot(args: {
     runwaySeconds,
     vouchers: args.grants
       .filter((g) => g.kind === 'voucher' && g.remaining.greaterThan(0))
-      .map((g) => ({ grantId: g.id, remaining: toExact(g.remaining), service: g.service, expiresAt: g.expiresAt?.toISOString() ?? null })),
+      .map((g) => ({ grantId: g.id, remaining: toExact(g.remaining), display: show(g.remaining), service: g.service, expiresAt: g.expiresAt?.toISOString() ?? null })),
+    plans: args.grants
+      .filter((g) => g.kind === 'plan' && g.remaining.greaterThan(0))
+      .map((g) => ({
+        grantId: g.id,
+        remaining: toExact(g.remaining),
+        display: show(g.remaining),
+        startsAt: g.createdAt.toISOString(),
+        expiresAt: g.expiresAt?.toISOString() ?? null,
+        rolloverCap: g.rollover ? toExact(g.rollover.cap) : null,
+        rolloverCapDisplay: g.rollover ? show(g.rollover.cap) : null,
+      })),
     exact: {
       total: toExact(balance.total),
       plan: toExact(balance.plan),
@@ -108,7 +121,9 @@ export const GPU_HOURS_DISPLAY_PLACES = 2;
 /**
  * Usage with display amounts, for pages that must only show strings: each row gains `display`
  * (its amount rounded by the domain's one display rounding), and `workspaces` sums the rows per
- * workspace exactly, then rounds once. The rows' fields are kept as they are.
+ * workspace exactly, then rounds once; `daily` the same per workspace, service and day (the
+ * portal's chart and table), `resources` per resource (its cost so far). The rows' fields are
+ * kept as they are.
  */
 export function usageView<Row extends UsageRow>(rows: readonly Row[], currency: Currency | null) {
   const show = (d: Decimal) => (currency ? toDisplay(d, currency) : toExact(d));
@@ -119,9 +134,19 @@ export function usageView<Row extends UsageRow>(rows: readonly Row[], currency: 
     w.gpuHours.push(new Decimal(r.gpuHours));
     byWorkspace.set(r.workspaceId, w);
   }
+  const sums = (key: (r: Row) => string) => {
+    const groups = new Map<string, Row[]>();
+    for (const r of rows) groups.set(key(r), [...(groups.get(key(r)) ?? []), r]);
+    return [...groups.values()].map((group) => {
+      const amount = sum(group.map((r) => new Decimal(r.amount)));
+      return { first: group[0], amount: toExact(amount), display: show(amount), gpuHours: toExact(sum(group.map((r) => new Decimal(r.gpuHours)))) };
+    });
+  };
   return {
     currency,
     usage: rows.map((r) => ({ ...r, display: show(new Decimal(r.amount)) })),
+    daily: sums((r) => JSON.stringify([r.day, r.workspaceId, r.service])).map(({ first, ...s }) => ({ day: first.day, workspaceId: first.workspaceId, service: first.service, ...s })),
+    resources: sums((r) => String(r.resourceId)).map(({ first, ...s }) => ({ resourceId: first.resourceId, workspaceId: first.workspaceId, service: first.service, ...s })),
     workspaces: [...byWorkspace].map(([workspaceId, w]) => {
       const amount = sum(w.amounts);
       const gpuHours = sum(w.gpuHours);

@@ -1,115 +1,15 @@
-// The dashboard's code, a file of its own: the gateway's Content-Security-Policy runs no inline script.
-// Amounts arrive as decimal strings already rounded by the engine to the currency's minor unit
-// (VND and JPY have none), usage summed per workspace: they are only regrouped here, never
-// added, rounded or turned into floating-point numbers.
-const SYMBOL = { USD: '$', VND: '₫', JPY: '¥' };
-function money(text, currency) {
-  if (text == null) return '-';
-  const negative = text.startsWith('-');
-  const [whole, fraction] = (negative ? text.slice(1) : text).split('.');
-  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-  return (negative ? '-' : '') + (SYMBOL[currency] || '') + grouped + (fraction ? '.' + fraction : '') + (SYMBOL[currency] ? '' : ' ' + (currency || ''));
-}
-function runway(seconds) {
-  if (seconds == null) return '∞';
-  if (seconds <= 0) return 'depleted';
-  const h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60);
-  return h > 48 ? Math.floor(h / 24) + ' d ' + (h % 24) + ' h' : h + ' h ' + m + ' min';
-}
-// The token lives in this page's memory only: read from the URL fragment, then taken out of
-// the address bar and the history at once (replaceState), never written to storage (older
-// versions kept it in localStorage: removed). A reload needs a new link from the portal.
-const token = new URLSearchParams(location.hash.slice(1)).get('token');
-if (location.hash) history.replaceState(null, '', location.pathname + location.search);
-localStorage.removeItem('billingToken');
-if (!token) document.getElementById('status').textContent = 'no token: open this page as /#token=<JWT>';
-const headers = { Authorization: 'Bearer ' + token };
-let shownSeq = -1;
-function show(b) {
-  if (b.seq < shownSeq) return; // never an older state after a newer one
-  shownSeq = b.seq;
-  walletCurrencyIs(b.currency || null);
-  followSoon();
-  document.getElementById('org').textContent = b.orgId;
-  document.getElementById('seq').textContent = b.seq;
-  document.getElementById('updated').textContent = new Date(b.at).toLocaleTimeString();
-  for (const k of ['total', 'plan', 'voucher', 'topup']) {
-    const el = document.getElementById(k);
-    el.textContent = money(b[k], b.currency);
-    el.classList.toggle('negative', b[k].startsWith('-'));
-  }
-  document.getElementById('exact').textContent = b.exact.total;
-  document.getElementById('burn').textContent = money(b.burnRatePerHour, b.currency) + '/h';
-  document.getElementById('runway').textContent = runway(b.runwaySeconds);
-}
-async function refreshTables() {
-  try {
-    const res = await (await fetch('/api/v1/resources', { headers })).json();
-    const running = (res.resources || []).filter((r) => r.status !== 'DELETED');
-    document.getElementById('resources').innerHTML = running.length ? running.map((r) =>
-      `<tr><td>${r.resourceId}</td><td>${r.workspaceId}</td><td>${r.service}</td><td>${r.sku}</td><td>${r.status}</td><td>${r.runningSince ? new Date(r.runningSince).toLocaleTimeString() : '-'}</td></tr>`).join('') : '<tr><td colspan="6" class="muted">none</td></tr>';
-    const to = new Date(), from = new Date(to.getTime() - 30 * 86400000);
-    const usage = await (await fetch(`/api/v1/wallet/usage?from=${from.toISOString()}&to=${to.toISOString()}`, { headers })).json();
-    // Summed and rounded by the engine, like every amount on this page.
-    const workspaces = usage.workspaces || [];
-    document.getElementById('usage').innerHTML = workspaces.length ? workspaces.map((w) =>
-      `<tr data-testid="usage-row"><td>${w.workspaceId ?? '-'}</td><td class="num">${w.gpuHoursDisplay}</td><td class="num">${money(w.display, usage.currency)}</td></tr>`).join('') : '<tr><td colspan="3" class="muted">none yet</td></tr>';
-  } catch (e) { /* the next refresh tries again */ }
-}
-if (token) {
-  const socket = io({ auth: { token } });
-  const status = document.getElementById('status');
-  let expired = false;
-  socket.on('connect', () => { status.textContent = 'connected'; status.className = 'live'; });
-  socket.on('disconnect', () => { if (!expired) { status.textContent = 'reconnecting'; status.className = 'down'; } });
-  socket.on('connect_error', (e) => { status.textContent = 'refused: ' + e.message; status.className = 'down'; });
-  socket.on('balance', show);
-  // The gateway closes the socket when the token expires; the HTTP API refuses it too from then on.
-  socket.on('token_expired', () => {
-    expired = true;
-    clearInterval(refresher);
-    status.textContent = 'session expired: open the dashboard again from the portal';
-    status.className = 'down';
-  });
-  refreshTables();
-  const refresher = setInterval(refreshTables, 3000);
-}
-
-// ---- Top-ups: choose a provider and an amount, go to the provider, come back, follow it until credited.
+// Top-ups: choose a provider and an amount, go to the provider, come back, follow it until credited.
 // The page never decides what is paid: it shows what the provider told the browser (checked by the
 // gateway: VNPAY's signature, PayPal's capture) and what GET /api/v1/topups/<id> says, which only
 // the providers' own confirmations (webhooks, IPN, reconciliation) move. Every text from the
-// address or the network goes in through textContent, never as HTML.
-const PROVIDER_NAMES = { stripe: 'Card (Stripe)', paypal: 'PayPal', vnpay: 'VNPAY' };
-const PROVIDER_SHORT = { stripe: 'Stripe', paypal: 'PayPal', vnpay: 'VNPAY' };
-const RETURN_WORDS = {
-  paypal: {
-    captured: ['ok', 'PayPal took the payment. It is credited as soon as PayPal confirms it to us.'],
-    already_captured: ['ok', 'PayPal had already taken this payment. It is credited as soon as PayPal confirms it to us.'],
-    capture_pending: ['ok', 'PayPal is reviewing the payment. It is credited once PayPal confirms it.'],
-    not_pending: ['ok', 'This top-up was already settled.'],
-    declined: ['error', 'PayPal declined the payment method. Nothing was charged: try again, or pay another way.'],
-    cancelled: ['error', 'You cancelled at PayPal. Nothing was charged.'],
-    not_approved: ['error', 'PayPal says the payment was not approved. Nothing was charged.'],
-    unknown_order: ['error', 'This PayPal order is not one of our top-ups.'],
-    retry_later: ['error', 'PayPal could not be reached to take the payment. It is taken when PayPal confirms your approval to us; nothing is needed from you.'],
-    failed: ['error', 'PayPal refused to take the payment. Nothing was charged.'],
-  },
-  vnpay: {
-    paid: ['ok', 'VNPAY says the payment went through. It is credited when VNPAY confirms it to us directly, not from this page.'],
-    cancelled: ['error', 'You cancelled at VNPAY. Nothing was charged.'],
-    failed: ['error', 'VNPAY says the payment did not go through. Nothing was charged.'],
-    invalid_signature: ['error', 'The return from VNPAY did not verify: it was altered or does not come from VNPAY. Nothing was changed.'],
-    unknown_order: ['error', 'This VNPAY payment is not one of our top-ups.'],
-    amount_mismatch: ['error', "This VNPAY payment is not of its top-up's amount. Nothing was changed."],
-  },
-  stripe: {
-    succeeded: ['ok', 'Stripe took the payment. It is credited as soon as Stripe confirms it to us.'],
-    processing: ['ok', 'Stripe is processing the payment. It is credited once Stripe confirms it.'],
-    requires_payment_method: ['error', 'Stripe could not take the payment. Nothing was charged: try again, or pay another way.'],
-    failed: ['error', 'Stripe could not take the payment. Nothing was charged.'],
-  },
-};
+// address or the network goes in through textContent, never as HTML. This module drives the
+// elements TopupPage renders once (and never re-renders), by id, as the dashboard before it did.
+import { money } from './format.js';
+import { token } from './session.js';
+import { PROVIDER_NAMES, PROVIDER_SHORT, RETURN_WORDS } from './topup-words.js';
+import { offerSignIn, readReturn, showReturn } from './topup-return.js';
+
+const headers = { Authorization: 'Bearer ' + token };
 const $ = (id) => document.getElementById(id);
 let settings = null;
 let walletCurrency; // undefined until the first balance, then the wallet's currency or null (none yet)
@@ -119,49 +19,6 @@ let followed = null;
 let followDone = false;
 let followTimer = null;
 let polls = 0;
-
-/** What the provider's return put in the address: `?provider=&result=&topup=` (PayPal, VNPAY, through the gateway) or Stripe's own. */
-function readReturn() {
-  const q = new URLSearchParams(location.search);
-  const provider = q.get('provider');
-  if (!Object.hasOwn(RETURN_WORDS, provider)) return null;
-  // Stripe's redirect adds the PaymentIntent's client secret: out of the address bar and the history at once.
-  if (q.has('payment_intent_client_secret')) {
-    q.delete('payment_intent_client_secret');
-    history.replaceState(null, '', location.pathname + '?' + q);
-  }
-  const result = provider === 'stripe' ? q.get('redirect_status') : q.get('result');
-  const topup = /^[0-9a-f-]{36}$/i.test(q.get('topup') || '') ? q.get('topup') : null;
-  return { provider, result, topup, code: q.get('code') };
-}
-
-function showReturn(r) {
-  const [kind, text] = Object.hasOwn(RETURN_WORDS[r.provider], r.result) ? RETURN_WORDS[r.provider][r.result] : ['error', 'The payment page came back with an answer this page does not know.'];
-  const banner = $('topup-return');
-  banner.className = 'banner ' + kind;
-  banner.dataset.result = r.result || '';
-  banner.textContent = PROVIDER_NAMES[r.provider] + ': ' + text + (r.code && kind === 'error' ? ' (code ' + r.code + ')' : '');
-  banner.hidden = false;
-}
-
-/** No token here (the token lives in a page's memory, and the trip to the provider left that page): the portal gives a new one. */
-function offerSignIn(r) {
-  const box = $('signin');
-  const link = $('signin-link');
-  const after = r && r.topup ? ' to follow this top-up until it is credited.' : ' to see your wallet.';
-  const why = r ? 'Your session stayed in the page you left for ' + PROVIDER_SHORT[r.provider] + '.' : 'This page has no session.';
-  if (settings && settings.signInUrl) {
-    const url = new URL(settings.signInUrl);
-    url.searchParams.set('return', location.pathname + location.search);
-    link.href = url.href;
-    link.hidden = false;
-    $('signin-text').textContent = why;
-    link.textContent = 'Sign in again' + after;
-  } else {
-    $('signin-text').textContent = why + ' Open the dashboard again from the portal' + after;
-  }
-  box.hidden = false;
-}
 
 function message(text, kind) {
   const el = $('topup-message');
@@ -400,13 +257,23 @@ function showTopup(t, problem) {
 }
 
 const returned = readReturn();
-if (returned) showReturn(returned);
-fetch('/dashboard/settings')
-  .then((res) => (res.ok ? res.json() : null))
-  .catch(() => null)
-  .then((s) => {
-    settings = s;
-    if (!token) return offerSignIn(returned);
-    setUpTopups();
-    if (returned && returned.topup) follow(returned.topup);
-  });
+
+/** Called once the top-up page's elements exist: the provider's answer if this is a return, then the form. */
+export async function startTopups() {
+  if (returned) showReturn(returned);
+  settings = await fetch('/dashboard/settings')
+    .then((res) => (res.ok ? res.json() : null))
+    .catch(() => null);
+  if (!token) return offerSignIn(returned, settings);
+  setUpTopups();
+  if (returned && returned.topup) follow(returned.topup);
+}
+
+/** Whether this load is a return from a provider (the portal then opens on the top-up page). */
+export const isProviderReturn = returned !== null;
+
+/** Each live balance: the wallet's currency decides what can be paid in, and a credit may be the followed top-up's. */
+export function topupsSeeBalance(b) {
+  walletCurrencyIs(b.currency || null);
+  followSoon();
+}
