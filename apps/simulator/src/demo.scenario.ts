@@ -1,4 +1,5 @@
-import { NatsConnection, StringCodec, Subscription } from 'nats';
+import { readEvent, Subjects } from '@billing/contracts';
+import { NatsConnection, Subscription } from 'nats';
 import { Decimal, isCurrency, toDisplay } from '@billing/domain';
 import { ControlPlaneSimulator, SimResource, StepOutcome } from './control-plane.simulator';
 import { DEMO_VOUCHER_SERVICE, DemoCredits, SHARE } from './demo-credits';
@@ -9,7 +10,6 @@ import { DEMO_CURRENCIES, DemoSettings, inCurrency } from './demo.settings';
 /** How long the demo's end may take to delete what it runs (npm start gives its children little time). */
 const STOP_BUDGET_MS = 3000;
 
-const sc = StringCodec();
 
 /**
  * The live demo's story, in cycles that go on for ever. The showcase organization (`<prefix>-0`,
@@ -40,6 +40,7 @@ export class DemoScenario {
   private readonly credits: DemoCredits;
   private readonly lastReplacedMs = new Map<string, number>();
   private subscription: Subscription | null = null;
+  private readonly eventSubjects: Subjects;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   /** Waiting for the showcase to deplete (its resources started). */
@@ -55,6 +56,7 @@ export class DemoScenario {
     private readonly settings: DemoSettings,
     private readonly write: (text: string) => void,
   ) {
+    this.eventSubjects = new Subjects(settings.walletPrefix);
     const common = { walletPrefix: settings.walletPrefix, lifecyclePrefix: settings.lifecyclePrefix, orgPrefix: settings.orgPrefix, currency: 'USD' as const, topup: '0', resourceIdTag: this.runTag };
     // The showcase: a notebook (the voucher's service) and a cluster of GPU nodes.
     this.showcaseSim = new ControlPlaneSimulator(
@@ -80,7 +82,7 @@ export class DemoScenario {
   /** Takes the organizations over, then runs the cycles, the control plane's steps and the summaries until `stop`. */
   async start(): Promise<void> {
     await Promise.all(this.orgs.map((org) => this.prepare(org)));
-    this.subscription = this.nc.subscribe(`${this.settings.walletPrefix}.events.*.*`, { callback: (_e, msg) => this.onEvent(msg.data) });
+    this.subscription = this.nc.subscribe(`${this.settings.walletPrefix}.events.*.*`, { callback: (_e, msg) => this.onEvent(msg.subject, msg.data) });
     const s = this.settings;
     const others = this.orgs.slice(1).map((o) => `${o.id} (${o.currency})`);
     this.write(
@@ -196,13 +198,10 @@ export class DemoScenario {
     if (o.action === 'refused' && o.reason) this.summary.note(o.resource.orgId, `refused: ${o.reason.replace(/ \(.*$/, '')}`);
   }
 
-  private onEvent(data: Uint8Array): void {
-    let e: any;
-    try {
-      e = JSON.parse(sc.decode(data));
-    } catch {
-      return;
-    }
+  private onEvent(subject: string, data: Uint8Array): void {
+    const read = readEvent(this.eventSubjects, subject, data);
+    if (read.kind !== 'event') return;
+    const e = read.event;
     const org = this.orgs.find((o) => o.id === e.orgId);
     if (!org) return;
     switch (e.type) {
@@ -216,7 +215,7 @@ export class DemoScenario {
         else void org.sim.stopRunning(org.id).then((n) => n && this.summary.note(org.id, `control plane stopped ${n}`), () => undefined);
         break;
       case 'grant_expired': {
-        const kind = this.credits.grantKinds.get(e.grantId) ?? (e.service ? 'voucher' : 'credit');
+        const kind = (e.grantId && this.credits.grantKinds.get(e.grantId)) || (e.service ? 'voucher' : 'credit');
         const left = isCurrency(e.currency) ? toDisplay(new Decimal(e.amount), e.currency) : e.amount;
         this.summary.note(org.id, `${kind} expired, ${left} unused`);
         break;

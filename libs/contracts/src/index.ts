@@ -6,3 +6,4 @@ export * from './admin-requests';
 export * from './wallet-replies';
 export * from './lifecycle-events';
 export * from './operator-actions';
+export * from './events';

@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { LifecycleSubjects, ORG_ID, Subjects } from '@billing/contracts';
+import { eventMessage, LifecycleSubjects, ORG_ID, Subjects } from '@billing/contracts';
 import { OutboxMessage } from '@billing/persistence';
 
 /** Longest reason an announcement carries, in characters (the stored row keeps its own limit). */
@@ -15,19 +15,6 @@ export interface LifecycleRejection {
   readonly lifecycleEventId: string | null;
   readonly code: string;
   readonly reason: string;
-}
-
-/** The body of a `lifecycle_rejected` event. */
-export interface LifecycleRejectedEvent {
-  readonly eventId: string;
-  readonly type: 'lifecycle_rejected';
-  readonly orgId: string;
-  readonly subject: string;
-  readonly lifecycleEventId: string | null;
-  readonly resourceId: string;
-  readonly reason: string;
-  readonly code: string;
-  readonly at: string;
 }
 
 /**
@@ -59,10 +46,7 @@ export function rejectionEventId(r: Pick<LifecycleRejection, 'stream' | 'streamS
 export function rejectionAnnouncement(events: Subjects, lifecycle: LifecycleSubjects, r: LifecycleRejection, now: Date): OutboxMessage | null {
   const target = rejectionTarget(lifecycle, r.subject);
   if (!target) return null;
-  const eventId = rejectionEventId(r);
-  const body: LifecycleRejectedEvent = {
-    eventId,
-    type: 'lifecycle_rejected',
+  const body = {
     orgId: target.orgId,
     subject: r.subject,
     lifecycleEventId: r.lifecycleEventId,
@@ -71,5 +55,5 @@ export function rejectionAnnouncement(events: Subjects, lifecycle: LifecycleSubj
     code: r.code,
     at: now.toISOString(),
   };
-  return { eventId, subject: events.event(target.orgId, 'lifecycle_rejected'), payload: JSON.stringify(body) };
+  return eventMessage(events, target.orgId, 'lifecycle_rejected', body, rejectionEventId(r));
 }

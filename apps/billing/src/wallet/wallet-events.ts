@@ -1,5 +1,4 @@
-import { randomUUID } from 'crypto';
-import { BalanceSnapshot, EventType, Subjects } from '@billing/contracts';
+import { BalanceSnapshot, EventBodies, eventMessage, EventType, Subjects } from '@billing/contracts';
 import { lowBalanceCrossings, totalOf, WalletState, ZERO } from '@billing/domain';
 import { LoadedWallet, OutboxMessage } from '@billing/persistence';
 import { BatchResult, Burning } from './wallet-batch';
@@ -54,7 +53,6 @@ export function batchEvents(ctx: EventContext, before: LoadedWallet, result: Bat
   return events;
 }
 
-function event(ctx: EventContext, type: EventType, body: object): OutboxMessage {
-  const eventId = randomUUID();
-  return { eventId, subject: ctx.subjects.event(ctx.orgId, type), payload: JSON.stringify({ eventId, type, ...body }) };
+function event<T extends EventType>(ctx: EventContext, type: T, body: EventBodies[T]): OutboxMessage {
+  return eventMessage(ctx.subjects, ctx.orgId, type, body);
 }

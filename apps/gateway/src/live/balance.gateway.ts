@@ -1,5 +1,6 @@
 import { Inject, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { ConnectedSocket, MessageBody, OnGatewayConnection, OnGatewayDisconnect, OnGatewayInit, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
+import { BalanceSnapshot, readEvent } from '@billing/contracts';
 import { NatsConnection, Subscription } from 'nats';
 import { Server, Socket } from 'socket.io';
 import { AuthError, Principal, verifyToken } from '../auth/token';
@@ -36,7 +37,7 @@ export const TOKEN_EXPIRED_EVENT = 'token_expired';
 export class BalanceGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect, OnApplicationShutdown {
   private readonly logger = new Logger('BalanceGateway');
   @WebSocketServer() server!: Server;
-  private fanout!: BalanceFanout<{ orgId: string; seq: number }>;
+  private fanout!: BalanceFanout<BalanceSnapshot>;
   private subscription: Subscription | null = null;
 
   constructor(
@@ -73,23 +74,14 @@ export class BalanceGateway implements OnGatewayInit, OnGatewayConnection, OnGat
         this.stats.events++;
         // Whose balance it is comes from the subject, which only the engine may publish on (NATS
         // permissions); a body naming another organization goes to nobody's browsers.
-        const orgId = this.billing.subjects.parseEvent(msg.subject)?.orgId;
-        let body: { orgId?: unknown; seq?: unknown; eventId?: unknown; type?: unknown };
-        try {
-          body = JSON.parse(Buffer.from(msg.data).toString('utf8'));
-          if (body === null || typeof body !== 'object') throw new Error('not an object');
-        } catch {
+        const read = readEvent(this.billing.subjects, msg.subject, msg.data);
+        if (read.kind !== 'event' || read.event.type !== 'balance' || typeof read.event.seq !== 'number') {
           this.stats.refused++;
-          this.logger.warn({ msg: 'unreadable balance event', subject: msg.subject });
+          this.logger.warn({ msg: 'balance event refused', subject: msg.subject, reason: read.kind === 'unusable' ? read.reason : 'not a balance event' });
           return;
         }
-        const { eventId: _id, type: _type, ...snapshot } = body;
-        if (orgId === undefined || snapshot.orgId !== orgId || typeof snapshot.seq !== 'number') {
-          this.stats.refused++;
-          this.logger.warn({ msg: 'balance event refused: its organization is not its subject\'s', subject: msg.subject, orgId: typeof snapshot.orgId === 'string' ? snapshot.orgId.slice(0, 200) : null });
-          return;
-        }
-        this.fanout.offer(snapshot as { orgId: string; seq: number });
+        const { eventId: _id, type: _type, ...snapshot } = read.event;
+        this.fanout.offer(snapshot);
       },
     });
   }

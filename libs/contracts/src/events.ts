@@ -1,0 +1,127 @@
+import { randomUUID } from 'crypto';
+import { Currency } from '@billing/domain';
+import { EVENT_TYPES, EventType, Subjects } from './subjects';
+import { BalanceSnapshot } from './wallet-replies';
+
+/** A resource that was running when its organization's balance ran out. */
+export interface RunningResource {
+  readonly resourceId: string;
+  readonly workspaceId: string;
+  readonly service: string;
+  readonly sku: string;
+}
+
+/**
+ * The events the engine publishes on `<prefix>.events.<orgId>.<type>` (DESIGN.md section 5), each
+ * type's body: the one map the engine writes them by and the gateway, the alert service and the
+ * simulator read them by. Amounts are exact decimal strings; `total` strings are rounded for
+ * display, with the unrounded value in `exact`.
+ */
+export interface EventBodies {
+  /** Every change of the wallet: the snapshot `balance` answers. */
+  readonly balance: BalanceSnapshot;
+  /** Once per downward crossing of a threshold, re-armed when the balance rises above it. */
+  readonly low_balance: {
+    readonly orgId: string;
+    readonly seq: number;
+    readonly currency: Currency | null;
+    readonly threshold: string;
+    readonly total: string;
+    readonly exact: { readonly total: string };
+    readonly runwaySeconds: number | null;
+    readonly at: string;
+  };
+  /** The total reached zero or less, with what was running then. */
+  readonly depleted: {
+    readonly orgId: string;
+    readonly seq: number;
+    readonly currency: Currency | null;
+    readonly total: string;
+    readonly exact: { readonly total: string };
+    readonly runningResources: readonly RunningResource[];
+    readonly at: string;
+  };
+  /** A grant expired: what was left of it is written off (`amount`, positive). */
+  readonly grant_expired: {
+    readonly orgId: string;
+    readonly seq: number;
+    readonly grantId: string | null;
+    readonly service: string | null;
+    readonly amount: string;
+    readonly currency: Currency;
+    readonly at: string;
+  };
+  /** A grant with credit left expires within the notice period (once per grant). */
+  readonly grant_expiring: {
+    readonly orgId: string;
+    readonly seq: number;
+    readonly grantId: string;
+    readonly kind: string;
+    readonly service: string | null;
+    readonly remaining: string;
+    readonly currency: Currency;
+    readonly expiresAt: string | undefined;
+    readonly at: string;
+  };
+  /** A lifecycle message of the organization was refused for good. */
+  readonly lifecycle_rejected: {
+    readonly orgId: string;
+    readonly subject: string;
+    readonly lifecycleEventId: string | null;
+    readonly resourceId: string;
+    readonly reason: string;
+    readonly code: string;
+    readonly at: string;
+  };
+}
+
+/** Every event type has a body, and every body a type: a new one is added in both places. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+const EVERY_TYPE_HAS_A_BODY: Same<EventType, keyof EventBodies> = true;
+void EVERY_TYPE_HAS_A_BODY;
+
+/** An event as it travels: its id (a UUID, what deliveries are deduplicated by), its type, its body. */
+export type BillingEvent<T extends EventType = EventType> = T extends EventType ? { readonly eventId: string; readonly type: T } & EventBodies[T] : never;
+
+/** An event ready to be written to the outbox: its id, its subject, its JSON. */
+export interface EventMessage {
+  readonly eventId: string;
+  readonly subject: string;
+  readonly payload: string;
+}
+
+/** The message of an event of `orgId` (a new id unless one is given: a redelivery must keep its id). */
+export function eventMessage<T extends EventType>(subjects: Subjects, orgId: string, type: T, body: EventBodies[T], eventId: string = randomUUID()): EventMessage {
+  return { eventId, subject: subjects.event(orgId, type), payload: JSON.stringify({ eventId, type, ...body }) };
+}
+
+export type ReadEvent =
+  | { readonly kind: 'event'; readonly event: BillingEvent }
+  /** Not an event subject of this prefix, or a type this engine does not publish. */
+  | { readonly kind: 'ignore' }
+  /** An event subject, but a body that cannot be read as its event: never usable, however often it is read. */
+  | { readonly kind: 'unusable'; readonly reason: string };
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Reads an event from `<prefix>.events.<orgId>.<type>`. The subject decides the organization and
+ * type (only the engine may publish there: NATS permissions); the body must agree with both and
+ * carry a UUID `eventId`. The rest of the body is the engine's, as `EventBodies` says.
+ */
+export function readEvent(subjects: Subjects, subject: string, data: Uint8Array): ReadEvent {
+  const target = subjects.parseEvent(subject);
+  if (!target || !(EVENT_TYPES as readonly string[]).includes(target.type)) return { kind: 'ignore' };
+  let body: unknown;
+  try {
+    body = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.length).toString('utf8'));
+  } catch {
+    return { kind: 'unusable', reason: 'the body is not JSON' };
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return { kind: 'unusable', reason: 'the body is not a JSON object' };
+  const { eventId, type, orgId } = body as Record<string, unknown>;
+  if (typeof eventId !== 'string' || !UUID.test(eventId)) return { kind: 'unusable', reason: "'eventId' is missing or not a UUID" };
+  if (type !== target.type) return { kind: 'unusable', reason: `'type' is ${JSON.stringify(type)}, the subject says ${target.type}` };
+  if (orgId !== target.orgId) return { kind: 'unusable', reason: `'orgId' is ${JSON.stringify(orgId)}, the subject says ${target.orgId}` };
+  return { kind: 'event', event: body as BillingEvent };
+}
