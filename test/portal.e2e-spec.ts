@@ -2,7 +2,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as jwt from 'jsonwebtoken';
 import { Browser, chromium, Page } from 'playwright-core';
-import { startEngine, TestEngine, WalletClient } from './support/engine';
+import { INestApplication } from '@nestjs/common';
+import { createAlertsApp } from '../apps/alerts/src/app';
+import { EXAMPLE_COM_ADDRESS, testAlertsConfig, testResolver } from './support/alerts';
+import { isolatedNames, startEngine, TestEngine, WalletClient } from './support/engine';
 import { startGateway, TEST_JWT_SECRET, TestGateway } from './support/gateway';
 import { ControlPlane, eventually } from './support/lifecycle';
 import { operatorHeaders } from './support/operator';
@@ -25,11 +28,15 @@ describe('customer portal in Chromium', () => {
   let client: WalletClient;
   let plane: ControlPlane;
   let browser: Browser;
+  let alerts: INestApplication;
   const org = 'portal-usd';
+  const names = isolatedNames();
 
   beforeAll(async () => {
     fs.mkdirSync(ARTIFACTS, { recursive: true });
-    engine = await startEngine({ TICK_INTERVAL_MS: '200' });
+    engine = await startEngine({ TICK_INTERVAL_MS: '200' }, names);
+    // The alert service, for the webhook settings (its DNS is the test's: hooks.example.com is example.com's public address).
+    alerts = await createAlertsApp(testAlertsConfig(names), false, { resolve: testResolver({ 'hooks.example.com': [EXAMPLE_COM_ADDRESS] }) });
     gateway = await startGateway(engine.config.subjectPrefix);
     client = await WalletClient.connect(engine.config.subjectPrefix);
     plane = await ControlPlane.connect(engine.config.lifecycleSubjectPrefix);
@@ -49,6 +56,7 @@ describe('customer portal in Chromium', () => {
   afterAll(async () => {
     await plane?.publish({ orgId: org, resourceId: 'r-run', sku: 'h100-1x', workspaceId: 'ws-b' }, 'DELETED', Date.now()).catch(() => undefined);
     await browser?.close();
+    await alerts?.close();
     await gateway?.stop();
     await engine?.dispose(client.nc);
     await client?.close();
@@ -158,6 +166,23 @@ describe('customer portal in Chromium', () => {
     await page.getByTestId('alert-thresholds').fill('50, 10.5');
     await page.getByTestId('alert-save').click();
     await eventually(() => page.getByTestId('alert-saved').textContent(), (t) => t === 'Alerts at $10.5, $50.', 15_000);
+    await page.close();
+  });
+
+  it('lists and replaces the webhook endpoints through the alert service, and shows its refusal', async () => {
+    const page = await open(PHONE_WIDTH);
+    await page.getByTestId('nav-alerts').click();
+    await eventually(() => page.getByTestId('webhooks').textContent(), (t) => (t ?? '').includes('No webhook endpoint.'), 15_000);
+    await page.getByTestId('webhook-lines').fill('https://hooks.example.com/billing a-signing-secret-of-24ch');
+    await page.getByTestId('webhook-save').click();
+    await eventually(() => page.getByTestId('webhook-row').allTextContents(), (rows) => rows.length === 1 && rows[0].startsWith('https://hooks.example.com/billing'), 15_000);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'phone-alerts-webhooks.png'), fullPage: true });
+    await expectNoOverflow(page);
+    // A secret too short: refused whole, the list unchanged.
+    await page.getByTestId('webhook-lines').fill('https://hooks.example.com/other short');
+    await page.getByTestId('webhook-save').click();
+    await eventually(() => page.locator('main [role=alert]').allTextContents(), (t) => t.some((x) => /secret/.test(x) && /INVALID_FIELD/.test(x)), 15_000);
+    expect(await page.getByTestId('webhook-row').count()).toBe(1);
     await page.close();
   });
 

@@ -130,6 +130,8 @@ describe('dashboard top-ups end to end in Chromium', () => {
 
   /** Chooses the provider, currency and amount in the top-up form and starts the top-up. */
   async function startTopup(page: Page, provider: string, currency: string, amount: string): Promise<void> {
+    // The form is on the portal's Pay now page.
+    await page.getByTestId('nav-topup').click();
     await eventually(() => page.locator(`#topup-provider option[value="${provider}"]`).isDisabled(), (disabled) => !disabled, 15_000);
     await page.getByTestId('topup-provider').selectOption(provider);
     // One currency to choose (the wallet's, or the provider's only one): shown, not chosen.
@@ -328,8 +330,8 @@ describe('dashboard top-ups end to end in Chromium', () => {
       await eventually(() => text(w.page, 'topup-message'), (t) => t === 'Stripe took the payment. It is credited as soon as Stripe confirms it to us.', 15_000);
       expect(await statusOf(w.page)).toBe('pending');
       expect(await topupEntries(org)).toHaveLength(0);
-      // No redirect: the page, and the token in its memory, stayed.
-      expect(w.page.url()).toBe(`${gateway.url}/`);
+      // No redirect: the page (the portal's Pay now), and the token in its memory, stayed.
+      expect(w.page.url()).toBe(`${gateway.url}/#/topup`);
 
       // Stripe's events, the declined attempt's and the success's: the success is what counts.
       expect((await stripe.releaseWebhooks()).map((a) => a.status)).toEqual([200, 200]);
@@ -353,7 +355,7 @@ describe('dashboard top-ups end to end in Chromium', () => {
     // Too many decimals for the currency: the gateway's refusal, as it words it.
     await startTopup(w.page, 'vnpay', 'VND', '1000.5');
     await eventually(() => text(w.page, 'topup-message'), (t) => /\[TOO_MANY_DECIMALS\]$/.test(t ?? ''), 15_000);
-    expect(w.page.url()).toBe(`${gateway.url}/`);
+    expect(w.page.url()).toBe(`${gateway.url}/#/topup`);
     await w.context.close();
 
     const started = await fetch(`${gateway.url}/api/v1/topups`, { method: 'POST', headers: { authorization: `Bearer ${gateway.token(org)}`, 'content-type': 'application/json' }, body: JSON.stringify({ amount: '200000', currency: 'VND', provider: 'vnpay' }) });

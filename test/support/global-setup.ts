@@ -1,4 +1,6 @@
 import './library-aliases';
+import { execFileSync } from 'child_process';
+import * as path from 'path';
 import { Client } from 'pg';
 import { rolePasswords, testNatsOptions } from './nats-roles';
 import { startNats, TestNats } from './servers';
@@ -14,8 +16,8 @@ export const testRun = globalThis as typeof globalThis & { testNats?: TestNats }
  */
 export default async function globalSetup(): Promise<void> {
   // The portal the browser tests open is a build product (git-ignored): bundled here too, so `npx jest <one spec>` finds it.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  require('../../scripts/build-portal.js').buildPortal();
+  // In a process of its own, so that no esbuild service outlives the build in Jest's.
+  execFileSync(process.execPath, [path.join(__dirname, '..', '..', 'scripts', 'build-portal.js')], { stdio: 'inherit' });
   const admin = process.env.TEST_ADMIN_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
   const name = `billing_test_${Date.now()}_${process.pid}`;
   const client = new Client({ connectionString: admin });

@@ -11,6 +11,7 @@ import { GATEWAY_CONFIG, GATEWAY_NATS } from './tokens';
 import { PAYMENTS_CONTROLLERS, paymentsProviders } from './payments/payments.providers';
 import { BillingClient } from './wallet/billing.client';
 import { WalletController } from './wallet/wallet.controller';
+import { AlertWebhooksController } from './wallet/alert-webhooks.controller';
 import { EDGE_PROVIDERS, edgeImports } from './edge/edge.providers';
 import { OPERATOR_CONTROLLERS, operatorProviders } from './operator/operator.providers';
 import { OperatorStats } from './operator/operator.guard';
@@ -55,7 +56,7 @@ export class GatewayModule {
         }),
         ...edgeImports(config.edge),
       ],
-      controllers: [WalletController, ...OPERATOR_CONTROLLERS, ...PAYMENTS_CONTROLLERS, DashboardSettingsController],
+      controllers: [WalletController, AlertWebhooksController, ...OPERATOR_CONTROLLERS, ...PAYMENTS_CONTROLLERS, DashboardSettingsController],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
         { provide: GATEWAY_NATS, useFactory: async () => (nc = await connectNats(config.natsUrl, 'billing-gateway', config.nats)) },

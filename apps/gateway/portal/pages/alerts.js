@@ -7,6 +7,7 @@ import { balance } from '../live.js';
 import { useStore } from '../store.js';
 import { money } from '../format.js';
 import { Problem } from './table.js';
+import { Webhooks } from './webhooks.js';
 
 export function AlertsPage() {
   const b = useStore(balance);
@@ -37,7 +38,6 @@ export function AlertsPage() {
     <p id="alert-help" class="muted">At most 10, separated by commas; an empty list removes them all.</p>
     <div role="status" data-testid="alert-saved">${saved ? (saved.length ? 'Alerts at ' + saved.map((t) => money(t, c)).join(', ') + '.' : 'No low-balance alerts.') : ''}</div>
     <${Problem} error=${error} />
-    <h3>Webhooks</h3>
-    <p class="muted" data-testid="webhooks-note">Webhook endpoints (URL and signing secret) are set with the alert service's API (docs/alerts in the README); this page does not edit them yet.</p>
+    <${Webhooks} />
   `;
 }

@@ -18,6 +18,11 @@ export class BillingClient {
     return this.send(this.subjects.walletCommand(orgId, command), body);
   }
 
+  /** The alert service's webhook settings of an organization (`<prefix>.alerts.<orgId>.webhooks.get|set`). */
+  webhooks(orgId: string, command: 'get' | 'set', body?: object): Promise<any> {
+    return this.send(`${this.config.subjectPrefix}.alerts.${orgId}.webhooks.${command}`, body);
+  }
+
   private async send(subject: string, body?: object): Promise<any> {
     let payload: string;
     try {
