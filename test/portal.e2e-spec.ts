@@ -99,6 +99,12 @@ describe('customer portal in Chromium', () => {
       ['transactions', async () => {
         const rows = page.getByTestId('ledger-row');
         await eventually(() => rows.count(), (n) => n >= 5, 15_000);
+        // Newest first, following new entries; the first entries are on the oldest page.
+        const seqs = (await page.locator('[data-testid=ledger-row] td:first-child').allTextContents()).map(Number);
+        expect(seqs).toEqual([...seqs].sort((a, b) => b - a));
+        // (Disabled while every entry fits on the newest page.)
+        if (await page.getByTestId('ledger-oldest').isEnabled()) await page.getByTestId('ledger-oldest').click();
+        await eventually(() => page.locator('[data-testid=ledger-row] td:first-child').last().textContent(), (t) => t === '1', 15_000);
         // The ledger's own amounts, at its scale: a charge of 0.004 is not shown as 0.00.
         expect(await page.getByTestId('ledger').textContent()).toContain('-$0.004');
         await page.getByTestId('ledger-type').selectOption('grant');
