@@ -5,6 +5,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { balance, connection } from './live.js';
 import { sessionProblem } from './session.js';
+import { settings, signInHref } from './settings.js';
 import { useStore } from './store.js';
 import { money } from './format.js';
 import { isProviderReturn, topupsSeeBalance } from './topup-flow.js';
@@ -44,12 +45,13 @@ const STATUS_WORDS = {
 };
 
 function SessionProblem({ problem }) {
+  const href = signInHref(useStore(settings));
   if (!problem || problem.kind === 'missing') return null;
   const expired = problem.kind === 'expired';
   return html`
     <div class="banner error" role="alert" data-testid="session-problem" data-kind=${problem.kind}>
       <strong>${expired ? 'Your session has expired.' : 'Your session is invalid: this link was not accepted.'}</strong>
-      ${' '}Get a new link from the portal to see your wallet. Nothing shown here until then says anything about your balance.
+      ${' '}Get a new link from the portal to see your wallet${href ? html`: <a href=${href} data-testid="session-signin">sign in again</a>` : ''}. Nothing shown here until then says anything about your balance.
     </div>
   `;
 }

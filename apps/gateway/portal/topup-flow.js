@@ -6,6 +6,7 @@
 // elements TopupPage renders once (and never re-renders), by id, as the dashboard before it did.
 import { money } from './format.js';
 import { token } from './session.js';
+import { loadSettings } from './settings.js';
 import { PROVIDER_NAMES, PROVIDER_SHORT, RETURN_WORDS } from './topup-words.js';
 import { offerSignIn, readReturn, showReturn } from './topup-return.js';
 
@@ -261,9 +262,7 @@ const returned = readReturn();
 /** Called once the top-up page's elements exist: the provider's answer if this is a return, then the form. */
 export async function startTopups() {
   if (returned) showReturn(returned);
-  settings = await fetch('/dashboard/settings')
-    .then((res) => (res.ok ? res.json() : null))
-    .catch(() => null);
+  settings = await loadSettings();
   if (!token) return offerSignIn(returned, settings);
   setUpTopups();
   if (returned && returned.topup) follow(returned.topup);
