@@ -74,9 +74,22 @@ describe('customer portal in Chromium', () => {
     expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(PHONE_WIDTH);
   }
 
+  /** Every control shown has a name a screen reader reads (a label, aria-label or its text), every canvas a text alternative. */
+  async function expectNamedControls(page: Page): Promise<void> {
+    const unnamed = await page.evaluate(`[...document.querySelectorAll('input, select, textarea, button, canvas')]
+      .filter((e) => !e.closest('[hidden]'))
+      .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !(e.textContent || '').trim())
+      .map((e) => e.outerHTML.slice(0, 80))`);
+    expect(unnamed).toEqual([]);
+  }
+
   async function visit(page: Page, id: string, ready: () => Promise<unknown>, shot: string): Promise<void> {
-    await page.getByTestId(`nav-${id}`).click();
+    // By keyboard: the page's link is focused and followed with Enter.
+    await page.getByTestId(`nav-${id}`).focus();
+    await page.keyboard.press('Enter');
+    expect(await page.getByTestId(`nav-${id}`).getAttribute('aria-current')).toBe('page');
     await ready();
+    await expectNamedControls(page);
     await page.screenshot({ path: path.join(ARTIFACTS, `${shot}.png`), fullPage: true });
   }
 
