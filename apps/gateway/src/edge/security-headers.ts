@@ -33,7 +33,7 @@ export function stripeCspSources(stripe: StripeBrowserSettings | null): { 'scrip
 
 /**
  * helmet's headers with a Content-Security-Policy the gateway's own pages live under: the
- * dashboard (apps/gateway/public: its script in dashboard.js, its socket.io client and API
+ * portal (apps/gateway/public: its bundle build/portal.js, its socket.io client and API
  * calls from this origin) and the Swagger page at /docs (scripts from /docs, inline <style>
  * blocks in Swagger UI's page, data: images). No inline script anywhere, no other origin but
  * Stripe.js's when card payments are set up (STRIPE_PUBLISHABLE_KEY): its script, its frames and
