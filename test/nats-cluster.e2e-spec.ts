@@ -41,14 +41,15 @@ describe(`the engine on a three-node NATS cluster (seed ${SEED})`, () => {
     const url = cluster.map((n) => n.url).join(',');
     nc = await connectTestClient('cluster-test', url);
     controlPlane = await connectTestClient('cluster-control-plane', url, 'control-plane');
-    // A stream with three replicas can be placed once the three nodes have formed the JetStream cluster.
-    const jsm = await nc.jetstreamManager();
+    // A stream with three replicas can be placed once the three nodes have formed the JetStream
+    // cluster (JetStream's API times out or refuses the placement until then).
     const names = isolatedNames();
-    for (let deadline = Date.now() + 30_000; ; await sleep(250)) {
+    for (let deadline = Date.now() + 60_000; ; await sleep(250)) {
       const error = await prepareLifecycleConsumer(nc, names, REPLICAS).then(() => null, (e: Error) => e);
       if (!error) break;
-      if (Date.now() > deadline) throw new Error(`the NATS cluster took no three-replica stream within 30 s: ${error.message}`);
+      if (Date.now() > deadline) throw new Error(`the NATS cluster took no three-replica stream within 60 s: ${error.message}`);
     }
+    const jsm = await nc.jetstreamManager();
     const queueGroup = `q-${names.subjectPrefix}`;
     for (const node of ['engine-a', 'engine-b']) {
       const env = engineProcessEnv(names, { NODE_ID: node, QUEUE_GROUP: queueGroup, PARTITIONS: '16', NATS_URL: url, JETSTREAM_REPLICAS: String(REPLICAS) });

@@ -26,7 +26,7 @@ describe('voucher codes', () => {
     const again = await redeem('vo-a', 'NOTEBOOK20', 'another-request');
     expect(again.error.code).toBe('VOUCHER_ALREADY_REDEEMED');
     const { balance } = await client.request('vo-a', 'balance');
-    expect(balance.vouchers).toEqual([{ grantId: first.entry.split[0].grantId, remaining: '20', service: 'ai-notebook', expiresAt: expect.any(String) }]);
+    expect(balance.vouchers).toEqual([{ grantId: first.entry.split[0].grantId, remaining: '20', display: '20.00', service: 'ai-notebook', expiresAt: expect.any(String) }]);
     const days = (Date.parse(balance.vouchers[0].expiresAt) - Date.now()) / 86400_000;
     expect(days).toBeGreaterThan(29.9);
     expect(days).toBeLessThanOrEqual(30);
