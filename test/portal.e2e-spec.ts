@@ -87,7 +87,8 @@ describe('customer portal in Chromium', () => {
     // By keyboard: the page's link is focused and followed with Enter.
     await page.getByTestId(`nav-${id}`).focus();
     await page.keyboard.press('Enter');
-    expect(await page.getByTestId(`nav-${id}`).getAttribute('aria-current')).toBe('page');
+    // The page renders on the next frame: the link is the current page once it has.
+    await eventually(() => page.getByTestId(`nav-${id}`).getAttribute('aria-current'), (v) => v === 'page', 5_000);
     await ready();
     await expectNamedControls(page);
     await page.screenshot({ path: path.join(ARTIFACTS, `${shot}.png`), fullPage: true });
@@ -186,6 +187,11 @@ describe('customer portal in Chromium', () => {
     await page.getByTestId('alert-save').click();
     await eventually(() => page.getByTestId('alert-saved').textContent(), (t) => t === 'Alerts at $10.5, $50.', 15_000);
     await page.close();
+    // Another visit shows what is in force before anything is typed: the balance carries it.
+    const again = await open(1280);
+    await again.getByTestId('nav-alerts').click();
+    await eventually(() => again.getByTestId('alert-saved').textContent(), (t) => t === 'Alerts at $10.5, $50.', 15_000);
+    await again.close();
   });
 
   it('lists and replaces the webhook endpoints through the alert service, and shows its refusal', async () => {

@@ -20,6 +20,8 @@ export interface BalanceSnapshot {
   readonly vouchers: { readonly grantId: string; readonly remaining: string; readonly display: string; readonly service: string | null; readonly expiresAt: string | null }[];
   /** Each plan grant with credit left (the portal's billing plan page): its period and how much of it may roll over. */
   readonly plans: { readonly grantId: string; readonly remaining: string; readonly display: string; readonly startsAt: string; readonly expiresAt: string | null; readonly rolloverCap: string | null; readonly rolloverCapDisplay: string | null }[];
+  /** The low-balance thresholds in force (`alerts.set`), exact, lowest first. */
+  readonly lowBalance: readonly string[];
   /** The same amounts unrounded, at the ledger's scale. */
   readonly exact: { readonly total: string; readonly plan: string; readonly voucher: string; readonly topup: string; readonly burnRatePerHour: string };
   readonly at: string;
@@ -69,6 +71,7 @@ export function balanceSnapshot(args: {
   burnRatePerHour: Decimal;
   grants: readonly Grant[];
   at: Date;
+  lowBalanceThresholds?: readonly Decimal[];
 }): BalanceSnapshot {
   const { balance, currency, burnRatePerHour } = args;
   const show = (d: Decimal) => (currency ? toDisplay(d, currency) : toExact(d));
@@ -104,6 +107,7 @@ export function balanceSnapshot(args: {
         rolloverCap: g.rollover ? toExact(g.rollover.cap) : null,
         rolloverCapDisplay: g.rollover ? show(g.rollover.cap) : null,
       })),
+    lowBalance: [...(args.lowBalanceThresholds ?? [])].sort((a, b) => a.comparedTo(b)).map(toExact),
     exact: {
       total: toExact(balance.total),
       plan: toExact(balance.plan),

@@ -189,6 +189,7 @@ export class WalletActor implements Behavior<WalletMessage> {
       burnRatePerHour: this.burnRatePerHour(state.currency),
       grants: state.grants,
       at: this.deps.now(),
+      lowBalanceThresholds: this.loaded?.lowBalanceThresholds,
     });
   }
 

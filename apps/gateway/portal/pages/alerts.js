@@ -26,6 +26,8 @@ export function AlertsPage() {
     }
   };
   const c = b && b.currency;
+  // What is in force: as just saved, else as the engine's balance says (it carries the thresholds).
+  const current = saved ?? (b ? b.lowBalance : null);
   return html`
     <h2>Alert settings</h2>
     <p class="muted">Get told before credit runs out: each time the balance goes down through a threshold, the alert service calls the organization's webhooks with a signed low_balance event.</p>
@@ -36,7 +38,7 @@ export function AlertsPage() {
       <button type="submit" data-testid="alert-save">Save</button>
     </form>
     <p id="alert-help" class="muted">At most 10, separated by commas; an empty list removes them all.</p>
-    <div role="status" data-testid="alert-saved">${saved ? (saved.length ? 'Alerts at ' + saved.map((t) => money(t, c)).join(', ') + '.' : 'No low-balance alerts.') : ''}</div>
+    <div role="status" data-testid="alert-saved">${current ? (current.length ? 'Alerts at ' + current.map((t) => money(t, c)).join(', ') + '.' : 'No low-balance alerts.') : ''}</div>
     <${Problem} error=${error} />
     <${Webhooks} />
   `;
