@@ -95,10 +95,11 @@ describe('reconciliation: lost webhooks, expiry, mismatches', () => {
       expect((await row(topup.id)).status).toBe('pending');
       await settledAs(topup.id, 'succeeded');
       expect(await eventually(() => balance(org), (b) => b.total === '42.00')).toMatchObject({ currency: 'USD' });
-      expect((await row(topup.id)).reconcile_outcome).toBe('captured');
+      // The reconciler records its run once the settlement it led to is done: a moment after the credit.
+      await eventually(() => row(topup.id), (r) => r.reconcile_outcome === 'captured', 15_000);
       expect(stripe.requestsTo(new RegExp(`^GET /v1/payment_intents/${topup.stripe.paymentIntentId}\\?`)).length).toBeGreaterThan(0);
-      expect(await metric('gateway_payment_reconciliations_total', 'provider="stripe",outcome="captured"')).toBeGreaterThanOrEqual(1);
-      expect(await metric('gateway_payment_mismatches_total', 'kind="provider_captured_not_credited"')).toBeGreaterThanOrEqual(1);
+      await eventually(() => metric('gateway_payment_reconciliations_total', 'provider="stripe",outcome="captured"'), (n) => n >= 1, 15_000);
+      await eventually(() => metric('gateway_payment_mismatches_total', 'kind="provider_captured_not_credited"'), (n) => n >= 1, 15_000);
       // Stripe retries the webhook later: it is a fact the settlement already holds.
       stripe.webhookUrl = `${gateway.url}/webhooks/stripe`;
       const late = await stripe.sendEvent('payment_intent.succeeded', stripe.paymentIntents.get(topup.stripe.paymentIntentId));
