@@ -202,6 +202,9 @@ describe('gateway: live balances and HTTP API', () => {
         expect(metrics).toContain(name);
       }
       expect(metrics).toMatch(/billing_commands_total\{command="debit",outcome="ok",service="billing"\} \d+/);
+      // The gauges read the running engine: one process serves every partition, and wallets are in memory.
+      expect(Number(/^billing_partitions_served\{service="billing"\} (\d+)$/m.exec(metrics)?.[1])).toBe(engine.config.partitions);
+      expect(Number(/^billing_active_wallet_actors\{service="billing"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
     });
   });
 });

@@ -24,7 +24,21 @@ export class BillingMetrics {
   readonly operatorActions = new Counter({ name: 'billing_operator_actions_total', help: 'Operator actions recorded in the audit, by command and outcome', labelNames: ['command', 'outcome'], registers: [] });
   readonly auditFailures = new Counter({ name: 'billing_operator_audit_failures_total', help: 'Audit rows not written: step "begin" (the action was refused) or "finish" (its outcome is missing)', labelNames: ['step'], registers: [] });
 
-  register(registry: Registry, read: BillingGauges): void {
+  /** What the gauges read, once the engine's services exist (0 until then). */
+  private sources: BillingGauges | null = null;
+
+  observe(sources: BillingGauges): void {
+    this.sources = sources;
+  }
+
+  register(registry: Registry): void {
+    const read = {
+      mailboxDepth: () => this.sources?.mailboxDepth() ?? 0,
+      activeWallets: () => this.sources?.activeWallets() ?? 0,
+      billableResources: () => this.sources?.billableResources() ?? 0,
+      published: () => this.sources?.published() ?? 0,
+      partitionsServed: () => this.sources?.partitionsServed() ?? 0,
+    };
     for (const m of [this.commands, this.batchWallets, this.commitSeconds, this.lifecycle, this.ownership, this.forwarded, this.operatorActions, this.auditFailures] as Metric[]) registry.registerMetric(m);
     const gauge = (name: string, help: string, value: () => number) =>
       new Gauge({ name, help, registers: [registry], collect() { this.set(value()); } });

@@ -1,27 +1,25 @@
 import { BeforeApplicationShutdown, DynamicModule, Inject, Injectable, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { ErrorCode, errorReply, Subjects } from '@billing/contracts';
-import { connectNats, eventsStreamSpec, JetStreamPublisher, NatsJsonTransport, OutboxRelay } from '@billing/messaging';
-import { natsProbe, ObservabilityModule, postgresProbe } from '@billing/observability';
-import { BillingMetrics } from './billing.metrics';
-import { openDatabase, OperatorAuditRepository, OutboxRepository, PartitionEpochRepository, PriceVersionRepository, PlanRepository, RejectedLifecycleRepository, ResourceRepository, VoucherRepository, WalletRepository } from '@billing/persistence';
-import { PlanService } from './plans/plan.service';
-import { VoucherService } from './vouchers/voucher.service';
+import { NatsJsonTransport, OutboxRelay } from '@billing/messaging';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { NatsConnection } from 'nats';
+import { BillingCoreModule } from './billing-core.module';
+import { BillingMetrics } from './billing.metrics';
 import { BillingConfig } from './config';
-import { CONFIG, NATS, ROUTES } from './tokens';
+import { NodeController } from './ownership/node.controller';
+import { OwnershipModule } from './ownership/ownership.module';
+import { Ownership } from './ownership/ownership.service';
+import { Peers } from './ownership/peers';
+import { PlanService } from './plans/plan.service';
 import { LifecycleConsumer } from './resources/lifecycle.consumer';
 import { MeterTicker } from './resources/meter.ticker';
 import { PriceCatalog } from './resources/price-catalog';
 import { ResourceService } from './resources/resource.service';
+import { ResourcesModule } from './resources/resources.module';
+import { CONFIG, NATS, ROUTES } from './tokens';
+import { VoucherService } from './vouchers/voucher.service';
 import { ExpirySweeper } from './wallet/expiry.sweeper';
-import { WalletController } from './wallet/wallet.controller';
-import { WalletRequests } from './wallet/wallet-requests';
-import { NodeController } from './ownership/node.controller';
+import { WalletModule } from './wallet/wallet.module';
 import { WalletService } from './wallet/wallet.service';
-import { Ownership } from './ownership/ownership.service';
-import { Peers } from './ownership/peers';
-import { OperatorAudit } from './operators/operator-audit';
 
 /** Starts listening once everything is wired, and stops in the reverse order of the data flow. */
 @Injectable()
@@ -44,7 +42,16 @@ class BillingLifecycle implements OnApplicationBootstrap, BeforeApplicationShutd
     private readonly ownership: Ownership,
     private readonly peers: Peers,
     private readonly prices: PriceCatalog,
-  ) {}
+    metrics: BillingMetrics,
+  ) {
+    metrics.observe({
+      mailboxDepth: () => wallets.registry.depth,
+      activeWallets: () => wallets.registry.size,
+      billableResources: () => resources.billable,
+      published: () => relay.published,
+      partitionsServed: () => ownership.serving,
+    });
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     await this.peers.refuseDuplicateNode();
@@ -99,96 +106,19 @@ class BillingLifecycle implements OnApplicationBootstrap, BeforeApplicationShutd
   }
 }
 
+/**
+ * The engine: its feature modules (ownership, wallets, resources) on the core (settings, NATS,
+ * database, metrics), the peers' controller, and the start-up and shutdown order.
+ */
 @Module({})
 export class BillingModule {
   static forRoot(config: BillingConfig): DynamicModule {
-    const metrics = new BillingMetrics();
-    let nc: NatsConnection | undefined;
-    let orm: MikroORM | undefined;
-    let wallets: WalletService | undefined;
-    let resources: ResourceService | undefined;
-    let relay: OutboxRelay | undefined;
-    let ownership: Ownership | undefined;
-    const fenceScope = { group: config.ownersBucket, partitions: config.partitions };
     return {
       module: BillingModule,
-      imports: [
-        ObservabilityModule.forRoot({
-          service: 'billing',
-          healthDetailsToken: config.healthDetailsToken,
-          probes: {
-            nats: natsProbe(() => nc!),
-            postgres: postgresProbe((sql) => orm!.em.getConnection().getKnex().raw(sql)),
-          },
-          metrics: (registry) =>
-            metrics.register(registry, {
-              mailboxDepth: () => wallets?.registry.depth ?? 0,
-              activeWallets: () => wallets?.registry.size ?? 0,
-              billableResources: () => resources?.billable ?? 0,
-              published: () => relay?.published ?? 0,
-              partitionsServed: () => ownership?.serving ?? 0,
-            }),
-        }),
-      ],
-      controllers: [WalletController, NodeController],
-      providers: [
-        { provide: BillingMetrics, useValue: metrics },
-        {
-          provide: NatsJsonTransport,
-          inject: [NATS, Subjects],
-          useFactory: (nc: NatsConnection, subjects: Subjects) =>
-            new NatsJsonTransport(
-              nc,
-              {
-                [ROUTES.wallet]: { subject: subjects.walletWildcard(), queue: config.queueGroup },
-                [ROUTES.admin]: { subject: subjects.admin('>'), queue: config.queueGroup },
-                [ROUTES.node]: { subject: subjects.node(config.nodeId, '>') },
-              },
-              () => errorReply(ErrorCode.INTERNAL, 'internal error'),
-            ),
-        },
-        { provide: CONFIG, useValue: config },
-        { provide: Subjects, useValue: new Subjects(config.subjectPrefix) },
-        { provide: MikroORM, useFactory: async () => (orm = await openDatabase(config.databaseUrl, config.dbPoolMax)) },
-        { provide: NATS, useFactory: async () => (nc = await connectNats(config.natsUrl, 'billing-engine', config.nats)) },
-        { provide: WalletRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new WalletRepository(orm, fenceScope) },
-        { provide: PartitionEpochRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new PartitionEpochRepository(orm, fenceScope) },
-        { provide: OutboxRepository, inject: [MikroORM, Ownership], useFactory: (orm: MikroORM, ownership: Ownership) => new OutboxRepository(orm, () => ownership.owned()) },
-        {
-          provide: OutboxRelay,
-          inject: [NATS, OutboxRepository],
-          useFactory: async (nc: NatsConnection, outbox: OutboxRepository) => {
-            const logger = new Logger('OutboxRelay');
-            relay = new OutboxRelay(new JetStreamPublisher(nc), await nc.jetstreamManager(), outbox, {
-              stream: eventsStreamSpec(config.eventsStream, config.subjectPrefix, config.jetStreamReplicas),
-              sweepIntervalMs: config.outboxSweepIntervalMs,
-              sweepBatch: 1000,
-              onError: (error) => logger.warn({ msg: 'event not published yet; it stays in the outbox', error: String((error as Error)?.message ?? error) }),
-            });
-            await relay.start();
-            return relay;
-          },
-        },
-        { provide: ResourceRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new ResourceRepository(orm, fenceScope) },
-        { provide: RejectedLifecycleRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new RejectedLifecycleRepository(orm) },
-        { provide: VoucherRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new VoucherRepository(orm) },
-        VoucherService,
-        { provide: PlanRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new PlanRepository(orm) },
-        PlanService,
-        { provide: PriceCatalog, inject: [MikroORM], useFactory: (orm: MikroORM) => PriceCatalog.open(config.priceCatalogPath, new PriceVersionRepository(orm), config.priceChangeNoticeMs) },
-        { provide: Ownership, inject: [CONFIG, NATS, Subjects, BillingMetrics, PartitionEpochRepository], useFactory: (...deps: ConstructorParameters<typeof Ownership>) => (ownership = new Ownership(...deps)) },
-        { provide: WalletService, inject: [CONFIG, WalletRepository, OutboxRelay, Subjects, PriceCatalog, ResourceRepository, BillingMetrics, Ownership], useFactory: (...deps: ConstructorParameters<typeof WalletService>) => (wallets = new WalletService(...deps)) },
-        { provide: OperatorAuditRepository, inject: [MikroORM], useFactory: (orm: MikroORM) => new OperatorAuditRepository(orm) },
-        OperatorAudit,
-        WalletRequests,
-        { provide: ResourceService, inject: [CONFIG, ResourceRepository, WalletService, Ownership, PriceCatalog], useFactory: (...deps: ConstructorParameters<typeof ResourceService>) => (resources = new ResourceService(...deps)) },
-        Peers,
-        LifecycleConsumer,
-        MeterTicker,
-        ExpirySweeper,
-        BillingLifecycle,
-      ],
-      exports: [WalletService, ResourceService, LifecycleConsumer, OutboxRelay, MikroORM, NATS, NatsJsonTransport],
+      imports: [BillingCoreModule.forRoot(config, new BillingMetrics()), OwnershipModule, WalletModule, ResourcesModule],
+      controllers: [NodeController],
+      providers: [BillingLifecycle],
+      exports: [WalletModule, ResourcesModule],
     };
   }
 }

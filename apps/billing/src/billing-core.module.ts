@@ -1,0 +1,72 @@
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import { ErrorCode, errorReply, Subjects } from '@billing/contracts';
+import { connectNats, NatsJsonTransport } from '@billing/messaging';
+import { natsProbe, ObservabilityModule, postgresProbe } from '@billing/observability';
+import { openDatabase, OperatorAuditRepository, PartitionEpochRepository, PlanRepository, PriceVersionRepository, RejectedLifecycleRepository, ResourceRepository, VoucherRepository, WalletRepository } from '@billing/persistence';
+import { MikroORM } from '@mikro-orm/postgresql';
+import { NatsConnection } from 'nats';
+import { BillingMetrics } from './billing.metrics';
+import { BillingConfig } from './config';
+import { PriceCatalog } from './resources/price-catalog';
+import { CONFIG, NATS, ROUTES } from './tokens';
+
+/**
+ * What every feature module of the engine stands on: its settings, the one NATS connection and its
+ * request transport, the database and its repositories (each write fenced by the partition
+ * epoch), the price catalog, the metrics, and /health and /metrics.
+ */
+@Global()
+@Module({})
+export class BillingCoreModule {
+  static forRoot(config: BillingConfig, metrics: BillingMetrics): DynamicModule {
+    let nc: NatsConnection | undefined;
+    let orm: MikroORM | undefined;
+    const fenceScope = { group: config.ownersBucket, partitions: config.partitions };
+    const repository = <T>(make: (orm: MikroORM) => T) => ({ inject: [MikroORM], useFactory: make });
+    const providers = [
+      { provide: CONFIG, useValue: config },
+      { provide: BillingMetrics, useValue: metrics },
+      { provide: Subjects, useValue: new Subjects(config.subjectPrefix) },
+      { provide: NATS, useFactory: async () => (nc = await connectNats(config.natsUrl, 'billing-engine', config.nats)) },
+      { provide: MikroORM, useFactory: async () => (orm = await openDatabase(config.databaseUrl, config.dbPoolMax)) },
+      {
+        provide: NatsJsonTransport,
+        inject: [NATS, Subjects],
+        useFactory: (nc: NatsConnection, subjects: Subjects) =>
+          new NatsJsonTransport(
+            nc,
+            {
+              [ROUTES.wallet]: { subject: subjects.walletWildcard(), queue: config.queueGroup },
+              [ROUTES.admin]: { subject: subjects.admin('>'), queue: config.queueGroup },
+              [ROUTES.node]: { subject: subjects.node(config.nodeId, '>') },
+            },
+            () => errorReply(ErrorCode.INTERNAL, 'internal error'),
+          ),
+      },
+      { provide: WalletRepository, ...repository((orm) => new WalletRepository(orm, fenceScope)) },
+      { provide: PartitionEpochRepository, ...repository((orm) => new PartitionEpochRepository(orm, fenceScope)) },
+      { provide: ResourceRepository, ...repository((orm) => new ResourceRepository(orm, fenceScope)) },
+      { provide: RejectedLifecycleRepository, ...repository((orm) => new RejectedLifecycleRepository(orm)) },
+      { provide: VoucherRepository, ...repository((orm) => new VoucherRepository(orm)) },
+      { provide: PlanRepository, ...repository((orm) => new PlanRepository(orm)) },
+      { provide: OperatorAuditRepository, ...repository((orm) => new OperatorAuditRepository(orm)) },
+      { provide: PriceCatalog, ...repository((orm) => PriceCatalog.open(config.priceCatalogPath, new PriceVersionRepository(orm), config.priceChangeNoticeMs)) },
+    ];
+    return {
+      module: BillingCoreModule,
+      imports: [
+        ObservabilityModule.forRoot({
+          service: 'billing',
+          healthDetailsToken: config.healthDetailsToken,
+          probes: {
+            nats: natsProbe(() => nc!),
+            postgres: postgresProbe((sql) => orm!.em.getConnection().getKnex().raw(sql)),
+          },
+          metrics: (registry) => metrics.register(registry),
+        }),
+      ],
+      providers,
+      exports: providers.map((p) => p.provide),
+    };
+  }
+}
