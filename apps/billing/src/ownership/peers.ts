@@ -9,6 +9,20 @@ import { CONFIG, NATS } from '../tokens';
 const FORWARD_TIMEOUT_MS = 10_000;
 /** Header carrying a forwarded lifecycle message's original subject. */
 export const SUBJECT_HEADER = 'Billing-Subject';
+/** Header carrying how many times a client's request was forwarded between processes. */
+export const HOPS_HEADER = 'Billing-Hops';
+/**
+ * A client's request is forwarded at most this many times: once to the owner its first process
+ * sees, and once more if that one has just handed the organization on (the views of two
+ * processes can lag one move behind each other). Past it, it is answered UNAVAILABLE: no loop.
+ */
+export const MAX_HOPS = 2;
+
+/** How many times a request that reached this process was forwarded on its way (0: from a client). */
+export function hopsOf(msg: Msg): number {
+  const hops = Number(msg.headers?.get(HOPS_HEADER) || 0);
+  return Number.isInteger(hops) && hops > 0 ? hops : 0;
+}
 
 /**
  * Requests between engine processes: a process that receives a request (from the queue group,
@@ -41,10 +55,11 @@ export class Peers {
    * Sends `data` to `node` as `<prefix>.node.<node>.<rest>`; resolves with its answer. `carried`:
    * the request's own headers, which travel with it (an operator command's `Billing-Operator`).
    */
-  async forward(kind: string, node: string, rest: string, data: Uint8Array, subject?: string, carried?: MsgHdrs): Promise<Uint8Array> {
-    const h = subject === undefined && carried === undefined ? undefined : headers();
-    for (const [name, values] of carried ?? []) for (const value of values) h!.append(name, value);
+  async forward(kind: string, node: string, rest: string, data: Uint8Array, subject?: string, carried?: MsgHdrs, hops?: number): Promise<Uint8Array> {
+    const h = subject === undefined && carried === undefined && hops === undefined ? undefined : headers();
+    for (const [name, values] of carried ?? []) if (name.toLowerCase() !== HOPS_HEADER.toLowerCase()) for (const value of values) h!.append(name, value);
     if (subject !== undefined) h!.set(SUBJECT_HEADER, subject);
+    if (hops !== undefined) h!.set(HOPS_HEADER, String(hops));
     try {
       const reply = await this.nc.request(this.subjects.node(node, rest), data, { timeout: FORWARD_TIMEOUT_MS, headers: h });
       this.metrics.forwarded.inc({ kind, outcome: 'answered' });
@@ -56,9 +71,9 @@ export class Peers {
     }
   }
 
-  /** Forwards a client's request and relays the owner's answer; answers UNAVAILABLE if the owner cannot be reached. */
-  relay(kind: string, node: string, rest: string, msg: Msg, what: string): void {
-    this.forward(kind, node, rest, msg.data, undefined, msg.headers).then(
+  /** Forwards a client's request (its `hops`-th forwarding) and relays the owner's answer; answers UNAVAILABLE if the owner cannot be reached. */
+  relay(kind: string, node: string, rest: string, msg: Msg, what: string, hops: number): void {
+    this.forward(kind, node, rest, msg.data, undefined, msg.headers, hops).then(
       (data) => msg.reply && msg.respond(data),
       (error) => {
         const gone = (error as NatsError).code === NatsErrorCode.NoResponders;

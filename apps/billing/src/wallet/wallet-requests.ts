@@ -32,7 +32,7 @@ import { CONFIG } from '../tokens';
 import { WalletService } from './wallet.service';
 import { WalletMessage } from './wallet-message';
 import { Ownership, Route } from '../ownership/ownership.service';
-import { Peers } from '../ownership/peers';
+import { hopsOf, MAX_HOPS, Peers } from '../ownership/peers';
 
 const MOVING_MESSAGE = 'is moving between engine processes; retry shortly with the same idempotency key';
 /**
@@ -74,31 +74,32 @@ export class WalletRequests {
 
   /** `<prefix>.wallet.<orgId>.<command>` from a client. */
   wallet(msg: Msg): Promise<Answer> {
-    return new Promise((done) => this.handle(msg, msg.subject, false, done));
+    return new Promise((done) => this.handle(msg, msg.subject, 0, done));
   }
 
   /** `<prefix>.admin.<command>` from an operator. */
   admin(msg: Msg): Promise<Answer> {
-    return new Promise((done) => this.handleAdmin(msg, msg.subject.slice(this.subjects.admin('').length), false, done));
+    return new Promise((done) => this.handleAdmin(msg, msg.subject.slice(this.subjects.admin('').length), 0, done));
   }
 
   /** A request another process forwarded here (see Peers). */
   forwarded(subject: string, msg: Msg): Promise<Answer> {
-    return new Promise((done) => this.handle(msg, subject, true, done));
+    return new Promise((done) => this.handle(msg, subject, Math.max(1, hopsOf(msg)), done));
   }
 
   /** An admin request another process forwarded here. */
   forwardedAdmin(command: string, msg: Msg): Promise<Answer> {
-    return new Promise((done) => this.handleAdmin(msg, command, true, done));
+    return new Promise((done) => this.handleAdmin(msg, command, Math.max(1, hopsOf(msg)), done));
   }
 
   /**
    * A request for an organization not served here: forwarded to its owner, unless it was
-   * forwarded already (the owners' views disagree for a moment) or nobody serves it right now.
+   * forwarded as often as it may be (MAX_HOPS) or nobody serves it right now. `hops`: how many
+   * times it was forwarded to get here.
    */
-  private elsewhere(route: Exclude<Route, { kind: 'here' }>, msg: Msg, rest: string, orgId: string, forwarded: boolean, reply: (body: Answer) => void): void {
-    if (route.kind === 'peer' && !forwarded) {
-      this.peers.relay(rest.split('.')[0], route.node, rest, msg, `organization ${orgId}`);
+  private elsewhere(route: Exclude<Route, { kind: 'here' }>, msg: Msg, rest: string, orgId: string, hops: number, reply: (body: Answer) => void): void {
+    if (route.kind === 'peer' && hops < MAX_HOPS) {
+      this.peers.relay(rest.split('.')[0], route.node, rest, msg, `organization ${orgId}`, hops + 1);
       reply(undefined);
     } else reply(errorReply(ErrorCode.UNAVAILABLE, `organization ${orgId} ${MOVING_MESSAGE}`));
   }
@@ -108,7 +109,7 @@ export class WalletRequests {
    * is done (a plan subscription at the process serving its organization, which audits what was
    * forwarded to it: the headers travel with it); `audit.list` reads the audit.
    */
-  private handleAdmin(msg: Msg, command: string, forwarded: boolean, reply: (body: Answer) => void): void {
+  private handleAdmin(msg: Msg, command: string, hops: number, reply: (body: Answer) => void): void {
     const unavailable = () => errorReply(ErrorCode.UNAVAILABLE, 'not stored; retry');
     try {
       if (!(ADMIN_COMMANDS as readonly string[]).includes(command)) {
@@ -142,7 +143,7 @@ export class WalletRequests {
         if (spec) {
           const route = this.ownership.route(spec.orgId);
           if (route.kind !== 'here') {
-            this.elsewhere(route, msg, `admin.${command}`, spec.orgId, forwarded, reply);
+            this.elsewhere(route, msg, `admin.${command}`, spec.orgId, hops, reply);
             return;
           }
         }
@@ -164,7 +165,7 @@ export class WalletRequests {
     return errorReply(ErrorCode.MAILBOX_FULL, `organization ${orgId} has ${this.config.mailboxCapacity} commands waiting; retry later`);
   }
 
-  private handle(msg: Msg, subject: string, forwarded: boolean, done: (body: Answer) => void, waitedMs = 0): void {
+  private handle(msg: Msg, subject: string, hops: number, done: (body: Answer) => void, waitedMs = 0): void {
     let command = 'unknown';
     const reply = (body: Answer) => {
       if (body !== undefined) {
@@ -183,12 +184,12 @@ export class WalletRequests {
         this.waitingForMove++;
         setTimeout(() => {
           this.waitingForMove--;
-          this.handle(msg, subject, forwarded, done, waitedMs + MOVE_POLL_MS);
+          this.handle(msg, subject, hops, done, waitedMs + MOVE_POLL_MS);
         }, MOVE_POLL_MS);
         return;
       }
       if (route.kind !== 'here') {
-        this.elsewhere(route, msg, `wallet.${orgId}.${target.command}`, orgId, forwarded, reply);
+        this.elsewhere(route, msg, `wallet.${orgId}.${target.command}`, orgId, hops, reply);
         return;
       }
       if (isAuditedWalletCommand(target.command)) {
