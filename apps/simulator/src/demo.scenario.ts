@@ -36,6 +36,7 @@ export class DemoScenario {
   private readonly summary: DemoSummary;
   private readonly startedAtMs = Date.now();
   private readonly timers: NodeJS.Timeout[] = [];
+  private summaryTimer: NodeJS.Timeout | null = null;
   private readonly requests: DemoRequests;
   private readonly credits: DemoCredits;
   private readonly lastReplacedMs = new Map<string, number>();
@@ -92,7 +93,7 @@ export class DemoScenario {
     );
     this.loop = this.runCycles();
     if (this.othersSim) this.timers.push(setInterval(() => void this.churn(), s.stepMs));
-    this.timers.push(setInterval(() => void this.printSummary(), s.summaryMs));
+    this.summarizeLater();
   }
 
   /** Stops the cycles and deletes every resource the demo runs (bounded: an engine away does not hold the demo up). */
@@ -100,6 +101,7 @@ export class DemoScenario {
     if (this.stopped) return;
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    if (this.summaryTimer) clearTimeout(this.summaryTimer);
     this.wake?.();
     const deleteAll = Promise.all([this.showcaseSim.deleteAll(), this.othersSim?.deleteAll()]).catch(() => undefined);
     await within(Promise.all([deleteAll, this.loop]), STOP_BUDGET_MS);
@@ -230,6 +232,12 @@ export class DemoScenario {
     if (!this.armed || this.depletedThisCycle) return;
     this.depletedThisCycle = true;
     this.wake?.();
+  }
+
+  /** The next summary `summaryMs` after this one is printed: however long a summary takes to gather, they never bunch up. */
+  private summarizeLater(): void {
+    if (this.stopped) return;
+    this.summaryTimer = setTimeout(() => void this.printSummary().finally(() => this.summarizeLater()), this.settings.summaryMs);
   }
 
   private async printSummary(): Promise<void> {
