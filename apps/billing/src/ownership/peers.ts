@@ -28,7 +28,8 @@ export function hopsOf(msg: Msg): number {
  * Requests between engine processes: a process that receives a request (from the queue group,
  * or a lifecycle message from the shared consumer) for an organization another process owns
  * forwards it there on `<prefix>.node.<owner>.…`, and relays the answer. The owner (its
- * NodeController) checks it owns the organization again and never forwards a forwarded request.
+ * NodeController) checks it owns the organization again, and forwards a forwarded request on
+ * only while it has been forwarded fewer than MAX_HOPS times.
  */
 @Injectable()
 export class Peers {
