@@ -1,4 +1,4 @@
-import { DynamicModule, Inject, Injectable, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, DynamicModule, Inject, Injectable, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { ErrorCode, errorReply } from '@billing/contracts';
 import { connectNats, NatsJsonTransport } from '@billing/messaging';
 import { natsProbe, ObservabilityModule, postgresProbe } from '@billing/observability';
@@ -30,7 +30,7 @@ const WEBHOOK_POSTER = Symbol('GuardedPoster');
 
 /** Starts listening once everything is wired; stops taking work first, then lets what is under way finish. */
 @Injectable()
-class AlertsLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+class AlertsLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('Alerts');
 
   constructor(
@@ -52,8 +52,12 @@ class AlertsLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
     this.logger.log({ msg: 'alert service listening', prefix: this.config.subjectPrefix, stream: this.config.eventsStream, consumer: this.config.consumerName });
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Before Nest closes the transport (and so before onApplicationShutdown): no new webhook settings request. */
+  async beforeApplicationShutdown(): Promise<void> {
     await this.transport.close(WEBHOOKS_ROUTE);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
     await this.consumer.stop().catch(() => undefined);
     // Drain flushes the acknowledgements of the last events before closing.
     await this.nc.drain().catch(() => undefined);

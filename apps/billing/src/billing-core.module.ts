@@ -22,7 +22,7 @@ export class BillingCoreModule {
     let nc: NatsConnection | undefined;
     let orm: MikroORM | undefined;
     const fenceScope = { group: config.ownersBucket, partitions: config.partitions };
-    const repository = <T>(make: (orm: MikroORM) => T) => ({ inject: [MikroORM], useFactory: make });
+    const fromOrm = <T>(make: (orm: MikroORM) => T) => ({ inject: [MikroORM], useFactory: make });
     const providers = [
       { provide: CONFIG, useValue: config },
       { provide: BillingMetrics, useValue: metrics },
@@ -43,14 +43,14 @@ export class BillingCoreModule {
             () => errorReply(ErrorCode.INTERNAL, 'internal error'),
           ),
       },
-      { provide: WalletRepository, ...repository((orm) => new WalletRepository(orm, fenceScope)) },
-      { provide: PartitionEpochRepository, ...repository((orm) => new PartitionEpochRepository(orm, fenceScope)) },
-      { provide: ResourceRepository, ...repository((orm) => new ResourceRepository(orm, fenceScope)) },
-      { provide: RejectedLifecycleRepository, ...repository((orm) => new RejectedLifecycleRepository(orm)) },
-      { provide: VoucherRepository, ...repository((orm) => new VoucherRepository(orm)) },
-      { provide: PlanRepository, ...repository((orm) => new PlanRepository(orm)) },
-      { provide: OperatorAuditRepository, ...repository((orm) => new OperatorAuditRepository(orm)) },
-      { provide: PriceCatalog, ...repository((orm) => PriceCatalog.open(config.priceCatalogPath, new PriceVersionRepository(orm), config.priceChangeNoticeMs)) },
+      { provide: WalletRepository, ...fromOrm((orm) => new WalletRepository(orm, fenceScope)) },
+      { provide: PartitionEpochRepository, ...fromOrm((orm) => new PartitionEpochRepository(orm, fenceScope)) },
+      { provide: ResourceRepository, ...fromOrm((orm) => new ResourceRepository(orm, fenceScope)) },
+      { provide: RejectedLifecycleRepository, ...fromOrm((orm) => new RejectedLifecycleRepository(orm)) },
+      { provide: VoucherRepository, ...fromOrm((orm) => new VoucherRepository(orm)) },
+      { provide: PlanRepository, ...fromOrm((orm) => new PlanRepository(orm)) },
+      { provide: OperatorAuditRepository, ...fromOrm((orm) => new OperatorAuditRepository(orm)) },
+      { provide: PriceCatalog, ...fromOrm((orm) => PriceCatalog.open(config.priceCatalogPath, new PriceVersionRepository(orm), config.priceChangeNoticeMs)) },
     ];
     return {
       module: BillingCoreModule,

@@ -49,7 +49,6 @@ export class DemoScenario {
   private depletedThisCycle = false;
   private stopped = false;
   private stepping = false;
-  private summarizing = false;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -241,23 +240,18 @@ export class DemoScenario {
   }
 
   private async printSummary(): Promise<void> {
-    if (this.summarizing || this.stopped) return;
-    this.summarizing = true;
-    try {
-      const rows: OrgRow[] = await Promise.all(
-        this.orgs.map(async (org) => {
-          const reply = await within(this.requests.ask(org, 'balance', {}, false), Math.max(1000, this.settings.summaryMs - 200));
-          const running = org.sim.resources.filter((r) => r.orgId === org.id && r.status === 'RUNNING').length;
-          return { orgId: org.id, balance: reply?.ok ? reply.balance : null, running };
-        }),
-      );
-      // A depletion whose event this connection missed (a reconnect) is seen in the balance.
-      const showcase = rows[0];
-      if (this.armed && showcase.balance && new Decimal(showcase.balance.exact.total).lessThanOrEqualTo(0) && showcase.running > 0) this.showcaseDepleted();
-      if (!this.stopped) this.write(`${this.summary.lines(rows, Date.now()).join('\n')}\n`);
-    } finally {
-      this.summarizing = false;
-    }
+    if (this.stopped) return;
+    const rows: OrgRow[] = await Promise.all(
+      this.orgs.map(async (org) => {
+        const reply = await within(this.requests.ask(org, 'balance', {}, false), Math.max(1000, this.settings.summaryMs - 200));
+        const running = org.sim.resources.filter((r) => r.orgId === org.id && r.status === 'RUNNING').length;
+        return { orgId: org.id, balance: reply?.ok ? reply.balance : null, running };
+      }),
+    );
+    // A depletion whose event this connection missed (a reconnect) is seen in the balance.
+    const showcase = rows[0];
+    if (this.armed && showcase.balance && new Decimal(showcase.balance.exact.total).lessThanOrEqualTo(0) && showcase.running > 0) this.showcaseDepleted();
+    if (!this.stopped) this.write(`${this.summary.lines(rows, Date.now()).join('\n')}\n`);
   }
 
   /** Waits `ms`, or less when `stop` or a depletion wakes the loop. */
