@@ -1,5 +1,5 @@
 /** The demo's credits each cycle: voucher codes, plan credit, vouchers redeemed and top-ups. */
-import { Currency, Decimal, minorUnits, toDisplay } from '@billing/domain';
+import { Currency, Decimal, minorUnit, minorUnits, toDisplay } from '@billing/domain';
 import { ControlPlaneSimulator } from './control-plane.simulator';
 import { DemoSummary } from './demo-summary';
 import { DemoSettings, inCurrency } from './demo.settings';
@@ -58,8 +58,7 @@ export class DemoCredits {
     const plan = inCurrency(this.settings.creditUsd.times(SHARE.plan), org.currency);
     const before = await this.requests.ask(org, 'balance', {}, false);
     const total = before.ok ? new Decimal(before.balance.exact.total) : new Decimal(0);
-    const minor = new Decimal(1).dividedBy(new Decimal(10).pow(minorUnits(org.currency)));
-    const topup = Decimal.max(minor, target.minus(plan).minus(voucher?.amount ?? 0).minus(total)).toDecimalPlaces(minorUnits(org.currency), Decimal.ROUND_UP);
+    const topup = Decimal.max(minorUnit(org.currency), target.minus(plan).minus(voucher?.amount ?? 0).minus(total)).toDecimalPlaces(minorUnits(org.currency), Decimal.ROUND_UP);
     await this.topup(org, `${key}-topup`, topup);
     await this.planCredit(org, `${key}-plan`, plan, planExpiresAt);
     if (voucher) await this.redeem(org, `${key}-voucher`, voucher);

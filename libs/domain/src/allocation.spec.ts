@@ -1,4 +1,4 @@
-import { allocate, compareConsumptionOrder } from './allocation';
+import { allocate, compareConsumptionOrder, drain } from './allocation';
 import { Grant } from './grant';
 import { Decimal } from './money';
 
@@ -48,5 +48,21 @@ describe('consumption order', () => {
     const { parts, shortfall } = allocate(grants, new Decimal(3), 'x', at(1));
     expect(parts.map((p) => p.grantId)).toEqual(['t']);
     expect(shortfall.toFixed()).toBe('2');
+  });
+});
+
+describe('the ordered drain', () => {
+  const sources = [{ id: 'a', has: new Decimal(3) }, { id: 'b', has: new Decimal('2.5') }, { id: 'c', has: new Decimal(4) }];
+
+  it('takes from each source in the order given, as much as it has, until nothing is left', () => {
+    const { taken, left } = drain(sources, new Decimal('4.25'), (s) => s.has);
+    expect(taken.map((t) => [t.from.id, t.amount.toFixed()])).toEqual([['a', '3'], ['b', '1.25']]);
+    expect(left.isZero()).toBe(true);
+  });
+
+  it('says what no source could give', () => {
+    const { taken, left } = drain(sources, new Decimal(10), (s) => s.has);
+    expect(taken.map((t) => t.amount.toFixed())).toEqual(['3', '2.5', '4']);
+    expect(left.toFixed()).toBe('0.5');
   });
 });

@@ -50,13 +50,24 @@ export function allocate(grants: readonly Grant[], amount: Decimal, service: str
   const eligible = grants
     .filter((g) => g.remaining.greaterThan(ZERO) && canPayFor(g, service, usageEndsAt))
     .sort(compareConsumptionOrder);
-  const parts: SplitPart[] = [];
+  const { taken, left } = drain(eligible, amount, (g) => g.remaining);
+  return { parts: taken.map((t) => ({ grantId: t.from.id, amount: t.amount.negated() })), shortfall: left };
+}
+
+/**
+ * The one ordered drain of the engine: takes `amount` (positive) from the sources in the order
+ * given, from each as much as it has (`available`, positive) until nothing is left. A charge
+ * drains grants in consumption order, a reversal drains top-ups, a meter's give-back drains what
+ * each grant paid, latest in consumption order first. `left` is what no source could give.
+ */
+export function drain<T>(sources: readonly T[], amount: Decimal, available: (source: T) => Decimal): { taken: { from: T; amount: Decimal }[]; left: Decimal } {
+  const taken: { from: T; amount: Decimal }[] = [];
   let left = amount;
-  for (const grant of eligible) {
+  for (const from of sources) {
     if (left.isZero()) break;
-    const take = Decimal.min(grant.remaining, left);
-    parts.push({ grantId: grant.id, amount: take.negated() });
+    const take = Decimal.min(available(from), left);
+    taken.push({ from, amount: take });
     left = left.minus(take);
   }
-  return { parts, shortfall: left };
+  return { taken, left };
 }

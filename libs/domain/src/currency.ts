@@ -14,11 +14,15 @@ export function minorUnits(currency: Currency): number {
 }
 
 /**
- * The currency lock: a wallet bills in one currency, set by its first credit and fixed for good by
- * its first top-up, and every credit must be in it. Null when a credit in `currency` is accepted,
- * otherwise why it is refused.
+ * The currency lock, the one place it is decided: a wallet bills in one currency, set by its first
+ * credit and fixed for good by its first top-up, and every credit must be in it. Null when a
+ * credit in `currency` is accepted, otherwise why it is refused. `lockedByTopup` says which of the
+ * two set the currency, when the caller knows (the wallet does; the gateway, which refuses a
+ * top-up before any money moves, knows only the currency).
  */
-export function currencyLockRefusal(billingCurrency: Currency | null, currency: Currency): string | null {
+export function currencyLockRefusal(billingCurrency: Currency | null, currency: Currency, lockedByTopup?: boolean): string | null {
   if (billingCurrency === null || billingCurrency === currency) return null;
+  if (lockedByTopup === true) return `the billing currency is ${billingCurrency}, fixed by the first top-up; ${currency} is refused`;
+  if (lockedByTopup === false) return `the wallet already holds credit in ${billingCurrency}; the first top-up and every credit must be in ${billingCurrency}, ${currency} is refused`;
   return `the billing currency is ${billingCurrency}, set by the wallet's first credit; every credit must be in ${billingCurrency}, ${currency} is refused`;
 }

@@ -37,9 +37,21 @@ export function canPayFor(grant: Grant, service: string, usageEndsAt: Date): boo
   return grant.service === null || grant.service === service;
 }
 
-/** The grant created last (on equal times, the later in the list). */
+/**
+ * The grant created last; on equal times the greater id, whatever the order of the list (the
+ * tie rule of consumption order, and of the query that loads a wallet's newest top-up:
+ * `order by created_at desc, id desc` in `WalletRepository.load`).
+ */
 export function newestGrant(grants: readonly Grant[]): Grant | undefined {
   let best: Grant | undefined;
-  for (const g of grants) if (!best || g.createdAt.getTime() >= best.createdAt.getTime()) best = g;
+  for (const g of grants) {
+    const byTime = best ? g.createdAt.getTime() - best.createdAt.getTime() : 1;
+    if (!best || byTime > 0 || (byTime === 0 && g.id > best.id)) best = g;
+  }
   return best;
+}
+
+/** The top-up grant in debt (negative), if any: the engine keeps debt on one top-up, which takes new debt and which the next top-up pays first. */
+export function topupInDebt(grants: readonly Grant[]): Grant | undefined {
+  return grants.find((g) => g.kind === 'topup' && g.remaining.isNegative());
 }

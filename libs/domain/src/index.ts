@@ -16,3 +16,4 @@ export * from './pricing';
 export * from './voucher-code';
 export * from './plan';
 export * from './settlement';
+export * from './topup-limit';

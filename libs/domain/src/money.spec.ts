@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { Currency, CURRENCIES, minorUnits } from './currency';
-import { apportionForDisplay, Decimal, LEDGER_SCALE, sum, toDisplay } from './money';
+import { apportionForDisplay, Decimal, fromMinorUnits, fromUnitCount, inMinorUnits, LEDGER_SCALE, minorUnit, sum, toDisplay, toMinorUnits, toPaymentText, toUnitCount } from './money';
 
 describe('display rounding', () => {
   it('rounds half-even to the minor unit of the currency', () => {
@@ -22,7 +22,6 @@ describe('display rounding', () => {
 
 const LEDGER_UNIT = new Decimal(1).dividedBy(new Decimal(10).pow(LEDGER_SCALE));
 
-const minorUnit = (currency: Currency) => new Decimal(1).dividedBy(new Decimal(10).pow(minorUnits(currency)));
 
 /** An amount at the ledger's scale, of either sign: any, or on, just off or near a half minor unit, or zero. */
 function partArb(currency: Currency): fc.Arbitrary<Decimal> {
@@ -71,5 +70,45 @@ describe('apportioning displayed parts', () => {
       }),
       { numRuns: 1_000 },
     );
+  });
+});
+
+describe('payment amounts', () => {
+  it("knows each currency's smallest unit", () => {
+    expect(minorUnit('USD').toFixed()).toBe('0.01');
+    expect(minorUnit('VND').toFixed()).toBe('1');
+    expect(minorUnit('JPY').toFixed()).toBe('1');
+  });
+
+  it("tells an amount in whole minor units from one with more decimals than the currency has", () => {
+    expect(inMinorUnits(new Decimal('12.34'), 'USD')).toBe(true);
+    expect(inMinorUnits(new Decimal('12.345'), 'USD')).toBe(false);
+    expect(inMinorUnits(new Decimal('100'), 'VND')).toBe(true);
+    expect(inMinorUnits(new Decimal('100.5'), 'JPY')).toBe(false);
+  });
+
+  it("writes a payment amount fixed to the currency's minor unit", () => {
+    expect(toPaymentText(new Decimal('12.5'), 'USD')).toBe('12.50');
+    expect(toPaymentText(new Decimal('250000'), 'VND')).toBe('250000');
+    expect(toPaymentText(new Decimal('12.345'), 'USD')).toBe('12.34');
+  });
+
+  it('counts an amount in minor units, and a count of minor units back into an amount', () => {
+    expect(toMinorUnits(new Decimal('12.50'), 'USD')).toBe('1250');
+    expect(toMinorUnits(new Decimal('5000'), 'JPY')).toBe('5000');
+    expect(() => toMinorUnits(new Decimal('12.345'), 'USD')).toThrow(/not a whole number/);
+    expect(fromMinorUnits(1250, 'USD')?.toFixed()).toBe('12.5');
+    expect(fromMinorUnits('5000', 'VND')?.toFixed()).toBe('5000');
+    expect(fromMinorUnits('-1', 'USD')).toBeNull();
+    expect(fromMinorUnits(1.5, 'USD')).toBeNull();
+  });
+
+  it("counts in a provider's own fixed-point units (VNPAY's hundredths of a dong)", () => {
+    expect(toUnitCount(new Decimal('250000'), 2)).toBe('25000000');
+    expect(toUnitCount(new Decimal('0.001'), 2)).toBeNull();
+    expect(fromUnitCount('25000000', 2)?.toFixed()).toBe('250000');
+    expect(fromUnitCount(25000000, 2)).toBeNull();
+    expect(fromUnitCount('', 2)).toBeNull();
+    expect(fromUnitCount('1'.repeat(21), 2)).toBeNull();
   });
 });

@@ -42,7 +42,7 @@ export function toDisplay(value: Decimal, currency: Currency): string {
  */
 export function apportionForDisplay(parts: readonly Decimal[], currency: Currency): { total: string; parts: string[] } {
   const places = minorUnits(currency);
-  const unit = new Decimal(1).dividedBy(new Decimal(10).pow(places));
+  const unit = minorUnit(currency);
   const total = sum(parts).toDecimalPlaces(places, Decimal.ROUND_HALF_EVEN);
   const rounded = parts.map((p) => p.toDecimalPlaces(places, Decimal.ROUND_HALF_EVEN));
   const missingUnits = total.minus(sum(rounded)).dividedBy(unit).toNumber();
@@ -53,6 +53,57 @@ export function apportionForDisplay(parts: readonly Decimal[], currency: Currenc
     .sort((a, b) => b.remainder.comparedTo(a.remainder) || a.i - b.i);
   for (let k = 0; k < Math.abs(missingUnits); k++) rounded[order[k].i] = rounded[order[k].i].plus(step);
   return { total: toDisplay(total, currency), parts: rounded.map((r) => toDisplay(r, currency)) };
+}
+
+/** The currency's smallest unit as an amount: 0.01 USD, 1 VND, 1 JPY. */
+export function minorUnit(currency: Currency): Decimal {
+  return new Decimal(1).dividedBy(new Decimal(10).pow(minorUnits(currency)));
+}
+
+/** Whether an amount is a whole number of the currency's minor unit, as every payment is (no more decimals than it has). */
+export function inMinorUnits(amount: Decimal, currency: Currency): boolean {
+  return amount.decimalPlaces() <= minorUnits(currency);
+}
+
+/**
+ * A payment amount as its text for a provider or the engine: fixed to the currency's minor unit.
+ * A payment never has more decimals (top-ups and refunds are refused past the minor unit); were one
+ * to, it would be rounded half-even, the engine's default.
+ */
+export function toPaymentText(amount: Decimal, currency: Currency): string {
+  return amount.toFixed(minorUnits(currency), Decimal.ROUND_HALF_EVEN);
+}
+
+/**
+ * An amount as the whole number of 10^-places units a provider counts in (its minor units, or
+ * VNPAY's hundredths of a dong); null when it is not a whole number of them.
+ */
+export function toUnitCount(amount: Decimal, places: number): string | null {
+  const count = amount.times(new Decimal(10).pow(places));
+  return count.isInteger() ? count.toFixed(0) : null;
+}
+
+/** The amount a provider's count of 10^-places units stands for; null unless the count is text of 1 to 20 digits. */
+export function fromUnitCount(count: unknown, places: number): Decimal | null {
+  if (typeof count !== 'string' || !/^[0-9]{1,20}$/.test(count)) return null;
+  return new Decimal(count).dividedBy(new Decimal(10).pow(places));
+}
+
+/**
+ * Providers that count in the currency's smallest unit (Stripe) send integers: cents for USD,
+ * whole yen and whole dong (both have no minor unit, for Stripe as for the engine).
+ */
+export function toMinorUnits(amount: Decimal, currency: Currency): string {
+  const count = toUnitCount(amount, minorUnits(currency));
+  if (count === null) throw new Error(`${amount.toFixed()} ${currency} is not a whole number of the currency's minor unit`);
+  return count;
+}
+
+/** The amount a provider's integer count of minor units stands for; null if it is not a non-negative integer. */
+export function fromMinorUnits(minor: unknown, currency: Currency): Decimal | null {
+  // Stripe's JSON carries these as numbers; integers below 2^53 are exact, so reading them as text loses nothing.
+  const text = typeof minor === 'number' && Number.isSafeInteger(minor) ? String(minor) : minor;
+  return fromUnitCount(text, minorUnits(currency));
 }
 
 /** The canonical text form of an exact amount: no exponent, at most LEDGER_SCALE decimals, no trailing zeros. */

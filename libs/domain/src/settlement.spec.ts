@@ -5,6 +5,7 @@ import {
   DisputeStage,
   emptySettlement,
   heldInLedger,
+  refundableAmount,
   LedgerChange,
   MAX_SETTLEMENT_FACTS,
   Settlement,
@@ -276,5 +277,12 @@ describe('settlement', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('what a refund may still take back', () => {
+  it('is what was captured, less what was refunded and what refunds in flight ask', () => {
+    expect(refundableAmount({ captured: usd(5000), refunded: usd(1250) }, usd(250)).toFixed()).toBe('35');
+    expect(refundableAmount({ captured: usd(5000), refunded: usd(4000) }, usd(1500)).toFixed()).toBe('-5');
   });
 });

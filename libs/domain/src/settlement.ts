@@ -247,6 +247,14 @@ export function viewOf(facts: readonly SettlementFact[]): SettlementView {
   return { ...base, status: 'succeeded', reason: null };
 }
 
+/**
+ * What a refund may still take back of a payment: what was captured, less what was refunded and
+ * what refunds still in flight ask (zero or less: nothing).
+ */
+export function refundableAmount(view: Pick<SettlementView, 'captured' | 'refunded'>, inFlight: Decimal): Decimal {
+  return view.captured.minus(view.refunded).minus(inFlight);
+}
+
 export function viewOfSettlement(settlement: Settlement): SettlementView {
   return viewOf(settlement.facts);
 }

@@ -1,5 +1,6 @@
 import { Currency } from './currency';
 import { Decimal } from './money';
+import { DAY_MS } from './metering';
 
 /** What a voucher code grants each organization that redeems it, and on which terms. */
 export interface VoucherCodeTerms {
@@ -14,4 +15,12 @@ export interface VoucherCodeTerms {
   readonly maxRedemptions: number;
   /** No redemption from this instant on. */
   readonly campaignEndsAt: Date | null;
+}
+
+/**
+ * When a redeemed voucher expires: at the code's instant, or `expiresAfterDays` after the
+ * redemption (its time, never the clock of a retry: a retry is the same grant).
+ */
+export function voucherExpiresAt(terms: Pick<VoucherCodeTerms, 'expiresAt' | 'expiresAfterDays'>, redeemedAt: Date): Date {
+  return terms.expiresAt ?? new Date(redeemedAt.getTime() + (terms.expiresAfterDays ?? 0) * DAY_MS);
 }

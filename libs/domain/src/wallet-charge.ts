@@ -5,7 +5,7 @@
  */
 import { allocate, SplitPart } from './allocation';
 import { Currency } from './currency';
-import { Grant, newestGrant } from './grant';
+import { Grant, newestGrant, topupInDebt } from './grant';
 import { LedgerEntry } from './ledger-entry';
 import { Decimal, ZERO } from './money';
 import { DomainRefusalCode, refusal } from './refusal';
@@ -34,8 +34,7 @@ export function charge(state: WalletState, amount: Decimal, service: string, usa
   if (!shortfall.isZero()) {
     // Usage that happened is never lost: the rest becomes debt on one top-up grant (the one
     // already in debt, else the newest), or on a new empty top-up grant if there is none.
-    const topups = grants.filter((g) => g.kind === 'topup');
-    const debtor = topups.find((g) => g.remaining.isNegative()) ?? newestGrant(topups);
+    const debtor = topupInDebt(grants) ?? newestGrant(grants.filter((g) => g.kind === 'topup'));
     if (debtor) {
       deltas.set(debtor.id, (deltas.get(debtor.id) ?? ZERO).minus(shortfall));
       const existing = split.findIndex((p) => p.grantId === debtor.id);

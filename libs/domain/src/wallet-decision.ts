@@ -1,7 +1,7 @@
 /** Deciding a wallet command: top-up, grant, debit, reversal. */
-import { SplitPart } from './allocation';
-import { Currency } from './currency';
-import { Grant } from './grant';
+import { drain, SplitPart } from './allocation';
+import { Currency, currencyLockRefusal } from './currency';
+import { Grant, topupInDebt } from './grant';
 import { Decimal, ZERO } from './money';
 import { DomainRefusalCode, Refusal, refusal } from './refusal';
 import { accept, applyDeltas, charge, checkChargeCurrency } from './wallet-charge';
@@ -33,17 +33,9 @@ function reverse(state: WalletState, cmd: ReverseCommand, ctx: DecisionContext):
   const topups = state.grants
     .filter((g) => g.kind === 'topup' && g.remaining.greaterThan(ZERO))
     .sort((a, b) => (a.sourceRef === cmd.reference ? -1 : b.sourceRef === cmd.reference ? 1 : a.createdAt.getTime() - b.createdAt.getTime()));
-  const deltas = new Map<string, Decimal>();
-  const split: SplitPart[] = [];
-  let left = cmd.amount;
-  for (const g of topups) {
-    if (left.isZero()) break;
-    const take = Decimal.min(g.remaining, left);
-    deltas.set(g.id, take.negated());
-    split.push({ grantId: g.id, amount: take.negated() });
-    left = left.minus(take);
-  }
-  let grants = applyDeltas(state.grants, deltas);
+  const { taken, left } = drain(topups, cmd.amount, (g) => g.remaining);
+  const split: SplitPart[] = taken.map((t) => ({ grantId: t.from.id, amount: t.amount.negated() }));
+  let grants = applyDeltas(state.grants, new Map(split.map((p) => [p.grantId, p.amount])));
   if (!left.isZero()) {
     const shortfall = charge({ ...state, grants: grants.filter((g) => g.kind === 'topup') }, left, '', ctx.now, ctx);
     const others = grants.filter((g) => g.kind !== 'topup');
@@ -59,10 +51,8 @@ function reverse(state: WalletState, cmd: ReverseCommand, ctx: DecisionContext):
 }
 
 function checkCreditCurrency(state: WalletState, currency: Currency): Refusal | null {
-  if (state.currency === null || state.currency === currency) return null;
-  return state.currencyLocked
-    ? refusal(DomainRefusalCode.CURRENCY_LOCKED, `the billing currency is ${state.currency}, fixed by the first top-up; ${currency} is refused`)
-    : refusal(DomainRefusalCode.CURRENCY_LOCKED, `the wallet already holds credit in ${state.currency}; the first top-up and every credit must be in ${state.currency}, ${currency} is refused`);
+  const refused = currencyLockRefusal(state.currency, currency, state.currencyLocked);
+  return refused === null ? null : refusal(DomainRefusalCode.CURRENCY_LOCKED, refused);
 }
 
 function topup(state: WalletState, cmd: TopupCommand, ctx: DecisionContext): Decision {
@@ -70,7 +60,7 @@ function topup(state: WalletState, cmd: TopupCommand, ctx: DecisionContext): Dec
   if (wrongCurrency) return { ok: false, refusal: wrongCurrency };
   // The next top-up pays the debt first: the negative top-up grant is brought back to zero and
   // the new grant keeps what is left (or the rest of the debt, if the top-up is smaller).
-  const debtor = state.grants.find((g) => g.kind === 'topup' && g.remaining.isNegative());
+  const debtor = topupInDebt(state.grants);
   const debt = debtor ? debtor.remaining.negated() : ZERO;
   const created: Grant = {
     id: ctx.newId(),

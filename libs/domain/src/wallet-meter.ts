@@ -1,5 +1,5 @@
 /** Metered usage: a meter per resource and UTC day, charged by difference or given back (a late stop). */
-import { compareConsumptionOrder, SplitPart } from './allocation';
+import { compareConsumptionOrder, drain, SplitPart } from './allocation';
 import { Currency } from './currency';
 import { Grant } from './grant';
 import { LedgerEntry } from './ledger-entry';
@@ -58,16 +58,10 @@ export function decideMeter(state: WalletState, meter: MeterState, cmd: MeterCom
     ({ grants, split } = charge(state, delta, cmd.service, cmd.until, { ...ctx, requestHash: '' }));
     for (const p of split) byGrant.set(p.grantId, (byGrant.get(p.grantId) ?? ZERO).minus(p.amount));
   } else {
-    split = [];
-    let left = delta.negated();
     const payers = state.grants.filter((g) => (byGrant.get(g.id) ?? ZERO).greaterThan(ZERO)).sort(compareConsumptionOrder).reverse();
-    for (const g of payers) {
-      if (left.isZero()) break;
-      const back = Decimal.min(left, byGrant.get(g.id) as Decimal);
-      split.push({ grantId: g.id, amount: back });
-      byGrant.set(g.id, (byGrant.get(g.id) as Decimal).minus(back));
-      left = left.minus(back);
-    }
+    const { taken, left } = drain(payers, delta.negated(), (g) => byGrant.get(g.id) as Decimal);
+    split = taken.map((t) => ({ grantId: t.from.id, amount: t.amount }));
+    for (const p of split) byGrant.set(p.grantId, (byGrant.get(p.grantId) as Decimal).minus(p.amount));
     if (!left.isZero()) {
       // The meter's grants are always held (see pruneSpentGrants): this is a bug, not a refusal.
       throw new Error(`meter ${cmd.resourceId}: ${left.toFixed()} of a correction has no grant that paid it`);

@@ -1,7 +1,7 @@
 /** The wallet's state and what is read from it: balances, usable credit, the ledger invariant, pruning. */
 import { Currency } from './currency';
-import { canPayFor, Grant, newestGrant } from './grant';
-import { Decimal, sum, ZERO } from './money';
+import { canPayFor, Grant, newestGrant, topupInDebt } from './grant';
+import { Decimal, roundToLedgerScale, sum, ZERO } from './money';
 
 /**
  * Everything the wallet actor needs to decide a command. Grants that are spent and can never
@@ -45,12 +45,24 @@ export function totalOf(state: WalletState): Decimal {
   return sum(state.grants.map((g) => g.remaining));
 }
 
-/** What the grants that may pay for `service` hold at `at` (debt not subtracted). */
+/** What the grants that may pay for `service` hold at `at`, less any debt. */
 export function usableBalance(state: WalletState, service: string, at: Date): Decimal {
   let usable = ZERO;
   for (const g of state.grants) if (g.remaining.greaterThan(ZERO) && canPayFor(g, service, at)) usable = usable.plus(g.remaining);
-  const debt = state.grants.find((g) => g.remaining.isNegative());
+  const debt = topupInDebt(state.grants);
   return debt ? usable.plus(debt.remaining) : usable;
+}
+
+/**
+ * Admission (`authorize`): a resource may start when what the grants usable for its service hold
+ * (less any debt) covers `minRunwayMinutes` of its rate. The cost of those minutes is taken at the
+ * ledger's scale, like every balance it is compared with (an hourly rate over 60 has no end of
+ * decimals).
+ */
+export function admission(state: WalletState, service: string, at: Date, ratePerHour: Decimal, minRunwayMinutes: number): { authorized: boolean; required: Decimal; usable: Decimal } {
+  const required = roundToLedgerScale(ratePerHour.times(minRunwayMinutes).dividedBy(60));
+  const usable = usableBalance(state, service, at);
+  return { authorized: usable.greaterThanOrEqualTo(required), required, usable };
 }
 
 /** Thresholds the total crossed downwards between two commits (at or above before, below after). */

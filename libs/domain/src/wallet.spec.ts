@@ -6,7 +6,7 @@ import { expireGrants } from './grant-expiry';
 import { DecisionContext, WalletCommand } from './wallet-command';
 import { decide } from './wallet-decision';
 import { decideMeter, EMPTY_METER } from './wallet-meter';
-import { balanceOf, emptyWallet, totalOf, WalletState } from './wallet-state';
+import { admission, balanceOf, emptyWallet, totalOf, WalletState } from './wallet-state';
 
 const t0 = new Date('2026-11-27T10:00:00Z');
 
@@ -196,5 +196,25 @@ describe('plan credit rollover', () => {
     const successor = state.grants.find((g) => g.sourceRef?.startsWith('rollover:'))!;
     expect(successor.expiresAt!.getTime()).toBe(end.getTime() + 1000);
     expect(expireGrants(state, { now: new Date(end.getTime() + 1000), newId: () => 'x' }).entries.map((e) => e.type)).toEqual(['expire']);
+  });
+});
+
+describe('admission', () => {
+  it('admits when the balance usable for the service covers the minimum runway, its cost at the ledger scale', () => {
+    const s = apply(emptyWallet('o'), topup('1')).state;
+    // 10 minutes of 2.00000001 an hour: 0.333333335, half-even to 8 decimals.
+    const a = admission(s, 'gpu-container', t0, new Decimal('2.00000001'), 10);
+    expect(a.required.toFixed()).toBe('0.33333334');
+    expect(a.usable.toFixed()).toBe('1');
+    expect(a.authorized).toBe(true);
+    expect(admission(s, 'gpu-container', t0, new Decimal(6), 10).authorized).toBe(true);
+    expect(admission(s, 'gpu-container', t0, new Decimal('6.00000006'), 10).authorized).toBe(false);
+  });
+
+  it('takes debt off what the grants usable for the service hold', () => {
+    let s = apply(emptyWallet('o'), topup('1')).state;
+    s = apply(s, debit('3')).state;
+    s = apply(s, { type: 'grant', idempotencyKey: 'g', kind: 'voucher', amount: new Decimal(5), currency: 'USD', service: null, expiresAt: new Date(t0.getTime() + 3600_000), reference: null }).state;
+    expect(admission(s, 'gpu-container', t0, new Decimal(6), 10).usable.toFixed()).toBe('3');
   });
 });

@@ -1,5 +1,5 @@
 import { Knex } from '@mikro-orm/postgresql';
-import { Currency, Decimal, Settlement, SettlementView } from '@billing/domain';
+import { Currency, Decimal, fitsDailyLimit, Settlement, SettlementView } from '@billing/domain';
 import { TopupProvider } from './entities/topup-intent.entity';
 import { changeToJson, factToJson, NewTopupIntent, toIntent, TopupIntent, TopupIntentRecord, truncateReason } from './topup-intent-row';
 import { SqlRepository } from './sql-repository';
@@ -32,7 +32,7 @@ export class TopupRepository extends SqlRepository {
     return this.knex.transaction(async (trx) => {
       await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`topup-daily:${intent.orgId}:${intent.currency}`]);
       const started = await this.startedSince(intent.orgId, intent.currency, new Date(createdAt.getTime() - daily.windowMs), trx);
-      if (started.plus(intent.amount).greaterThan(daily.dailyMax)) return { refused: started };
+      if (!fitsDailyLimit(started, intent.amount, daily.dailyMax)) return { refused: started };
       const rows = (
         await trx.raw(
           `insert into topup_intents (id, org_id, amount, currency, provider, provider_ref, status, created_at, updated_at, expires_at)

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ErrorCode, errorReply, fingerprint } from '@billing/contracts';
-import { GrantCommand, VoucherCodeTerms } from '@billing/domain';
+import { GrantCommand, VoucherCodeTerms, voucherExpiresAt } from '@billing/domain';
 import { Redemption, VoucherCode, VoucherCodeExistsError, VoucherRepository } from '@billing/persistence';
 import { Ownership } from '../ownership/ownership.service';
 import { WalletService } from '../wallet/wallet.service';
@@ -8,7 +8,6 @@ import { WalletService } from '../wallet/wallet.service';
 /** How long a reservation may wait for its grant before the sweep grants it (a crash in between). */
 export const STALE_RESERVATION_MS = 30_000;
 const SWEEP_INTERVAL_MS = 15_000;
-const DAY_MS = 86_400_000;
 
 const REFUSALS: Record<string, string> = {
   UNKNOWN_VOUCHER_CODE: 'no such voucher code',
@@ -74,7 +73,7 @@ export class VoucherService {
 
   private async grant(voucher: VoucherCode, redemption: Redemption): Promise<object> {
     // Derived from the redemption, never from the clock of this attempt: a retry is the same command.
-    const expiresAt = voucher.expiresAt ?? new Date(redemption.createdAt.getTime() + (voucher.expiresAfterDays ?? 0) * DAY_MS);
+    const expiresAt = voucherExpiresAt(voucher, redemption.createdAt);
     const command: GrantCommand = {
       type: 'grant',
       idempotencyKey: `voucher:${voucher.code}`,

@@ -5,6 +5,7 @@
 import { randomUUID } from 'crypto';
 import { BalanceSnapshot, entryView, ErrorCode, errorReply } from '@billing/contracts';
 import {
+  admission,
   Currency,
   decide,
   decideMeter,
@@ -16,9 +17,7 @@ import {
   MeterState,
   PriceBook,
   ResourceCharge,
-  roundToLedgerScale,
   toExact,
-  usableBalance,
   WalletState,
 } from '@billing/domain';
 import { LoadedWallet, meterKey } from '@billing/persistence';
@@ -155,11 +154,7 @@ function authorize(ctx: BatchContext, state: WalletState, service: string, sku: 
   if (state.currency === null) return errorReply(ErrorCode.NO_BILLING_CURRENCY, 'the wallet has never been credited');
   const prices = ctx.prices();
   if (!prices.knows(sku)) return errorReply(ErrorCode.UNKNOWN_SKU, `no price for SKU '${sku}'`);
-  const rate = prices.gpuRatePerHour(sku, state.currency, now.getTime());
-  // At the ledger's scale, like every balance it is compared with (an hourly rate over 60 has no end of decimals).
-  const required = roundToLedgerScale(rate.times(ctx.minRunwayMinutes).dividedBy(60));
-  const usable = usableBalance(state, service, now);
-  const authorized = usable.greaterThanOrEqualTo(required);
+  const { authorized, required, usable } = admission(state, service, now, prices.gpuRatePerHour(sku, state.currency, now.getTime()), ctx.minRunwayMinutes);
   return {
     ok: true,
     authorized,

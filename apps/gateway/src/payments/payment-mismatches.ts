@@ -1,5 +1,4 @@
-import { Currency, Decimal, heldInLedger, LedgerChange, SettlementView, ZERO } from '@billing/domain';
-import { fromMinorUnits } from './payment-amounts';
+import { Currency, Decimal, fromMinorUnits, heldInLedger, LedgerChange, SettlementView, sum, ZERO } from '@billing/domain';
 import { PayPalOrder, StripePaymentIntent, VnpayQueryResult } from './provider-clients';
 
 /**
@@ -68,9 +67,9 @@ export function paypalRecord(order: PayPalOrder): ProviderRecord {
   const taken = order.captures.filter((c) => c.status === 'COMPLETED' || c.status === 'PARTIALLY_REFUNDED' || c.status === 'REFUNDED');
   const state = [order.status, ...order.captures.map((c) => `capture ${c.status}`)].join(', ');
   if (taken.length === 0) return { found: true, state, taken: false, captured: null, refunded: null };
-  const captured = taken.every((c) => c.amount !== null) ? taken.reduce((sum, c) => sum.plus(c.amount!), ZERO) : null;
+  const captured = taken.every((c) => c.amount !== null) ? sum(taken.map((c) => c.amount!)) : null;
   const partly = taken.some((c) => c.status === 'PARTIALLY_REFUNDED');
-  const refunded = partly ? null : taken.reduce((sum, c) => (c.status === 'REFUNDED' && c.amount !== null ? sum.plus(c.amount) : sum), ZERO);
+  const refunded = partly ? null : sum(taken.flatMap((c) => (c.status === 'REFUNDED' && c.amount !== null ? [c.amount] : [])));
   return { found: true, state, taken: true, captured, refunded };
 }
 

@@ -2,9 +2,8 @@ import { randomUUID } from 'crypto';
 import { hostname } from 'os';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { amount as readAmount, auditParams, ErrorCode, errorReply, InputError, MAX_PAYLOAD_BYTES, TOKEN } from '@billing/contracts';
-import { Decimal, LEDGER_SCALE, minorUnits, SettlementFact, toDisplay, viewOf, ZERO } from '@billing/domain';
+import { Decimal, fromMinorUnits, inMinorUnits, LEDGER_SCALE, minorUnits, refundableAmount, SettlementFact, toDisplay, toMinorUnits, viewOf, ZERO } from '@billing/domain';
 import { OperatorAuditRepository, TopupIntent, TopupRefund, TopupRefundRepository, TopupRepository } from '@billing/persistence';
-import { fromMinorUnits, toMinorUnits } from './payment-amounts';
 import { PaymentsMetrics } from './payments.metrics';
 import { TopupSettlement } from './topup-settlement';
 import { ProviderError } from './provider-call';
@@ -65,11 +64,11 @@ export function refundDecision(intent: Pick<TopupIntent, 'status' | 'currency' |
   if (view.captured.isZero()) return { refusal: { code: ErrorCode.NOT_REFUNDABLE, message: `the top-up is ${intent.status}: nothing was captured, there is nothing to refund` } };
   if (intent.status === 'disputed' || intent.status === 'dispute_lost') return { refusal: { code: ErrorCode.NOT_REFUNDABLE, message: `the top-up is ${intent.status}: a dispute holds the payment, which the provider settles` } };
   if (intent.provider === 'paypal' && intent.captureRef === null) return { refusal: { code: ErrorCode.NOT_REFUNDABLE, message: 'the PayPal capture of this top-up is not known yet' } };
-  const left = view.captured.minus(view.refunded).minus(inFlight);
+  const left = refundableAmount(view, inFlight);
   const shown = (d: Decimal) => `${toDisplay(Decimal.max(d, ZERO), intent.currency)} ${intent.currency}`;
   if (left.lessThanOrEqualTo(ZERO)) return { refusal: { code: ErrorCode.NOT_REFUNDABLE, message: `nothing is left to refund (captured ${shown(view.captured)}, refunded ${shown(view.refunded)}, in flight ${shown(inFlight)})` } };
   if (requested === null) return { amount: left };
-  if (requested.decimalPlaces() > minorUnits(intent.currency)) return { refusal: { code: ErrorCode.TOO_MANY_DECIMALS, message: `a refund in ${intent.currency} has at most ${minorUnits(intent.currency)} decimals` } };
+  if (!inMinorUnits(requested, intent.currency)) return { refusal: { code: ErrorCode.TOO_MANY_DECIMALS, message: `a refund in ${intent.currency} has at most ${minorUnits(intent.currency)} decimals` } };
   if (requested.greaterThan(left)) return { refusal: { code: ErrorCode.REFUND_EXCEEDS_REMAINING, message: `at most ${shown(left)} is left to refund` } };
   return { amount: requested };
 }

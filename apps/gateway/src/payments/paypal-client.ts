@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { Currency, Decimal, minorUnits } from '@billing/domain';
+import { Currency, Decimal, toPaymentText } from '@billing/domain';
 import { httpAttempt, jsonOf, kindOfStatus, ProviderCallPolicy, ProviderError, ProviderErrorKind, ProviderHttpAnswer, retryAfterMs, withRetries } from './provider-call';
 import { PayPalCapture, PayPalClient, PayPalOrder, PayPalRefund } from './provider-clients';
 import { PaypalEnvironment, PaypalTransmission } from './paypal';
@@ -186,7 +186,7 @@ export class PayPalApiClient implements PayPalClient {
   }
 
   async createOrder(input: { topupId: string; amount: Decimal; currency: Currency }): Promise<{ orderId: string; approveUrl: string | null }> {
-    const value = input.amount.toFixed(minorUnits(input.currency));
+    const value = toPaymentText(input.amount, input.currency);
     const body = JSON.stringify({
       intent: 'CAPTURE',
       purchase_units: [
@@ -225,7 +225,7 @@ export class PayPalApiClient implements PayPalClient {
 
   async refundCapture(input: { captureId: string; amount?: Decimal; currency: Currency; requestId: string; note?: string }): Promise<PayPalRefund> {
     const body: Obj = {};
-    if (input.amount !== undefined) body.amount = { value: input.amount.toFixed(minorUnits(input.currency)), currency_code: input.currency };
+    if (input.amount !== undefined) body.amount = { value: toPaymentText(input.amount, input.currency), currency_code: input.currency };
     if (input.note) body.note_to_payer = input.note.slice(0, 255);
     const refund = await this.api('captures.refund', 'POST', `/v2/payments/captures/${pathId(input.captureId)}/refund`, { body: JSON.stringify(body), requestId: input.requestId, ok: [200, 201] });
     const id = str(refund.id);

@@ -1,4 +1,4 @@
-import { Currency, DisputeStage, minorUnits } from '@billing/domain';
+import { Currency, DisputeStage, inMinorUnits } from '@billing/domain';
 import { PayPalOrder } from './provider-clients';
 import { decimalAmount, isoTime, obj, Obj, SettlementReport, str } from './settlement-report';
 
@@ -150,7 +150,7 @@ export function readPaypalOrderReports(order: PayPalOrder, now: Date): Settlemen
   const base = { kind: 'report' as const, find: { providerRef: order.id }, paymentAmount: null, at: null };
   for (const capture of order.captures) {
     const amount = capture.amount;
-    const inCurrency = (currency: Currency) => (amount !== null && amount.isPositive() && amount.decimalPlaces() <= minorUnits(currency) ? amount : null);
+    const inCurrency = (currency: Currency) => (amount !== null && amount.isPositive() && inMinorUnits(amount, currency) ? amount : null);
     const topupId = capture.topupId ?? order.topupId;
     const taken = capture.status === 'COMPLETED' || capture.status === 'REFUNDED' || capture.status === 'PARTIALLY_REFUNDED';
     if (taken) {

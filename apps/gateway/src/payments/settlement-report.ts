@@ -1,4 +1,4 @@
-import { Currency, Decimal, minorUnits, SettlementInput } from '@billing/domain';
+import { Currency, Decimal, inMinorUnits, SettlementInput } from '@billing/domain';
 
 /** How to find the top-up a provider event is about; the service tries our id, then the payment's reference, then the capture's. */
 export interface TopupLookup {
@@ -50,7 +50,7 @@ export function decimalAmount(value: unknown, currency: Currency): Decimal | nul
   const text = str(value, 40);
   if (text === null || !DECIMAL.test(text)) return null;
   const amount = new Decimal(text);
-  return amount.decimalPlaces() <= minorUnits(currency) ? amount : null;
+  return inMinorUnits(amount, currency) ? amount : null;
 }
 
 /** An ISO-8601 time, or null. */

@@ -1,7 +1,6 @@
 import { createHash } from 'crypto';
 import type Stripe from 'stripe';
-import { DisputeStage } from '@billing/domain';
-import { fromMinorUnits } from './payment-amounts';
+import { DisputeStage, fromMinorUnits } from '@billing/domain';
 import { MAX_REPORT_REASON_CHARS, obj, Obj, SettlementReport, str } from './settlement-report';
 import { StripePaymentIntent } from './provider-clients';
 

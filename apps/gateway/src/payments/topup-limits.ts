@@ -1,4 +1,4 @@
-import { Currency, CURRENCIES, Decimal, minorUnits, toDisplay } from '@billing/domain';
+import { Currency, CURRENCIES, Decimal, fitsDailyLimit, inMinorUnits, leftInDailyLimit, minorUnits, toDisplay } from '@billing/domain';
 import { ErrorCode } from '@billing/contracts';
 
 /**
@@ -39,7 +39,7 @@ export function loadTopupLimits(env: NodeJS.ProcessEnv): TopupLimits {
     const read = (name: string, fallback: Decimal): Decimal => {
       const raw = env[name];
       if (raw === undefined || raw === '') return fallback;
-      if (!AMOUNT.test(raw) || new Decimal(raw).decimalPlaces() > minorUnits(currency) || new Decimal(raw).isZero()) {
+      if (!AMOUNT.test(raw) || !inMinorUnits(new Decimal(raw), currency) || new Decimal(raw).isZero()) {
         throw new Error(`${name} must be a positive amount of ${currency} with at most ${minorUnits(currency)} decimals, got '${raw}'`);
       }
       return new Decimal(raw);
@@ -69,8 +69,8 @@ export function perTopupRefusal(limits: TopupLimits, amount: Decimal, currency: 
 /** Whether `amount` more fits the daily limit, given what was started in the last 24 hours; null when it does. */
 export function dailyRefusal(limits: TopupLimits, amount: Decimal, currency: Currency, startedInWindow: Decimal): LimitRefusal | null {
   const { dailyMax } = limits[currency];
-  if (startedInWindow.plus(amount).lessThanOrEqualTo(dailyMax)) return null;
-  const left = Decimal.max(0, dailyMax.minus(startedInWindow));
+  if (fitsDailyLimit(startedInWindow, amount, dailyMax)) return null;
+  const left = leftInDailyLimit(startedInWindow, dailyMax);
   return {
     code: ErrorCode.TOPUP_DAILY_LIMIT,
     message: `at most ${toDisplay(dailyMax, currency)} ${currency} of top-ups may be started in 24 hours; ${toDisplay(startedInWindow, currency)} already were, so at most ${toDisplay(left, currency)} more`,

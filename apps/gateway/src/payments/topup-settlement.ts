@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ErrorCode } from '@billing/contracts';
-import { applyFact, LedgerChange, minorUnits, SettlementFact } from '@billing/domain';
+import { applyFact, LedgerChange, SettlementFact, toPaymentText } from '@billing/domain';
 import { TopupIntent, TopupRepository } from '@billing/persistence';
 import { BillingClient } from '../wallet/billing.client';
 import { PaymentsConfig, SWEEP_BATCH_SIZE } from './payments.config';
@@ -179,7 +179,7 @@ export class TopupSettlement {
   }
 
   private command(intent: TopupIntent, change: LedgerChange): object {
-    const amount = change.amount.toFixed(minorUnits(intent.currency));
+    const amount = toPaymentText(change.amount, intent.currency);
     if (change.kind === 'credit') return { idempotencyKey: change.idempotencyKey, amount, currency: intent.currency, provider: intent.provider, reference: intent.providerRef };
     // The reference names the top-up's grant (`<provider>:<reference>`), which the reversal draws on first.
     return { idempotencyKey: change.idempotencyKey, amount, currency: intent.currency, reference: `${intent.provider}:${intent.providerRef}`, reason: change.reason };

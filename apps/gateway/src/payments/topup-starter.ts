@@ -1,10 +1,9 @@
 import { randomUUID } from 'crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ErrorCode, errorReply, ErrorBody, InputError } from '@billing/contracts';
-import { currencyLockRefusal, isCurrency, toDisplay } from '@billing/domain';
+import { currencyLockRefusal, isCurrency, toDisplay, toMinorUnits } from '@billing/domain';
 import { TopupIntent, TopupRepository } from '@billing/persistence';
 import { BillingClient } from '../wallet/billing.client';
-import { toMinorUnits } from './payment-amounts';
 import { PaymentsConfig } from './payments.config';
 import { PaymentsMetrics } from './payments.metrics';
 import { PAYMENTS_CONFIG } from './payments.tokens';

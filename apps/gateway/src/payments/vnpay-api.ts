@@ -3,7 +3,7 @@ import { Logger } from '@nestjs/common';
 import { Decimal } from '@billing/domain';
 import { httpAttempt, jsonOf, kindOfStatus, ProviderCallPolicy, ProviderError, retryAfterMs, withRetries } from './provider-call';
 import { VnpayClient, VnpayQueryResult, VnpayRefundResult } from './provider-clients';
-import { VNPAY_AMOUNT_FACTOR, VNPAY_VERSION, vnpayDate } from './vnpay';
+import { fromVnpAmount, toVnpAmount, VNPAY_VERSION, vnpayDate } from './vnpay';
 
 /**
  * VNPAY's merchant API (`querydr`: what became of a payment; `refund`), as VNPAY's integration
@@ -61,8 +61,7 @@ const text = (v: unknown): string | null => (typeof v === 'string' && v.length >
 
 /** `vnp_Amount` (x100, text or number) as dong; null if unreadable. */
 function dong(v: unknown): Decimal | null {
-  const t = text(v);
-  return t && /^[0-9]{1,20}$/.test(t) ? new Decimal(t).dividedBy(VNPAY_AMOUNT_FACTOR) : null;
+  return fromVnpAmount(text(v));
 }
 
 /**
@@ -168,7 +167,7 @@ export class VnpayApiClient implements VnpayClient {
           vnp_TmnCode: this.settings.tmnCode,
           vnp_TransactionType: input.full ? VNPAY_FULL_REFUND : VNPAY_PARTIAL_REFUND,
           vnp_TxnRef: input.txnRef,
-          vnp_Amount: input.amount.times(VNPAY_AMOUNT_FACTOR).toFixed(0),
+          vnp_Amount: toVnpAmount(input.amount),
           // VNPAY's guide: 0 when the merchant does not know VNPAY's transaction number.
           vnp_TransactionNo: input.transactionNo ?? '0',
           vnp_TransactionDate: vnpayDate(input.transactionDate),

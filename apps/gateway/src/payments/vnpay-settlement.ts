@@ -1,7 +1,7 @@
 import { Decimal } from '@billing/domain';
 import { SettlementReport, str } from './settlement-report';
 import { VnpayQueryResult } from './provider-clients';
-import { VNPAY_AMOUNT_FACTOR, VnpayIpn, vnpayPaid } from './vnpay';
+import { fromVnpAmount, toVnpAmount, VnpayIpn, vnpayPaid } from './vnpay';
 
 /**
  * VNPAY's answers, as settlement inputs (docs/payments.md, "Settlement"): the IPN, and the
@@ -23,7 +23,6 @@ export function vnpayTime(value: unknown): Date | null {
   return Number.isNaN(ms) ? null : new Date(ms);
 }
 
-const vnd = (raw: unknown): Decimal | null => (typeof raw === 'string' && /^[0-9]{1,20}$/.test(raw) ? new Decimal(raw).dividedBy(VNPAY_AMOUNT_FACTOR) : null);
 const vndInput = <T>(amount: Decimal | null, make: (amount: Decimal) => T) => (amount !== null && amount.isInteger() ? make(amount) : null);
 
 /** A verified IPN: paid (both codes 00), expired (11), cancelled (24), or a failed attempt (any other code). */
@@ -63,7 +62,7 @@ export function readVnpayQuerydrReport(answer: Readonly<Record<string, unknown>>
   const txnRef = str(answer.vnp_TxnRef);
   const type = str(answer.vnp_TransactionType);
   const status = str(answer.vnp_TransactionStatus);
-  const amount = vnd(answer.vnp_Amount);
+  const amount = fromVnpAmount(answer.vnp_Amount);
   if (!txnRef || !type || !status || amount === null) return { kind: 'invalid', reason: 'a querydr answer without its reference, type, status or amount' };
   const txn = str(answer.vnp_TransactionNo) ?? '-';
   const base = {
@@ -92,7 +91,7 @@ export function readVnpayRefundReport(answer: Readonly<Record<string, unknown>>)
   if (answer.vnp_ResponseCode !== '00') return { kind: 'ignored', reason: `refund answered ${String(answer.vnp_ResponseCode).slice(0, 8)}` };
   const txnRef = str(answer.vnp_TxnRef);
   const txn = str(answer.vnp_TransactionNo);
-  const amount = vnd(answer.vnp_Amount);
+  const amount = fromVnpAmount(answer.vnp_Amount);
   if (!txnRef || !txn || amount === null) return { kind: 'invalid', reason: 'a refund answer without its reference, transaction number or amount' };
   return {
     kind: 'report',
@@ -114,7 +113,7 @@ export function readVnpayQueryReport(result: Extract<VnpayQueryResult, { found: 
     vnp_TxnRef: result.txnRef,
     vnp_TransactionType: result.transactionType,
     vnp_TransactionStatus: result.transactionStatus,
-    vnp_Amount: result.amount === null ? null : result.amount.times(VNPAY_AMOUNT_FACTOR).toFixed(0),
+    vnp_Amount: result.amount === null ? null : toVnpAmount(result.amount),
     vnp_TransactionNo: result.transactionNo,
     vnp_PayDate: result.payDate,
   });

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'crypto';
-import { Decimal } from '@billing/domain';
+import { Decimal, fromUnitCount, toUnitCount } from '@billing/domain';
 
 /**
  * VNPAY's payment URL and IPN, as VNPAY's integration guide (API 2.1.0) describes them. VNPAY
@@ -8,8 +8,20 @@ import { Decimal } from '@billing/domain';
  */
 export const VNPAY_VERSION = '2.1.0';
 export const VNPAY_SANDBOX_PAY_URL = 'https://sandbox.vnpayment.vn/paymentv2/vpcpay.html';
-/** VNPAY takes VND only; `vnp_Amount` is the amount times this factor (no decimals on the wire). */
-export const VNPAY_AMOUNT_FACTOR = 100;
+/** VNPAY takes VND only; `vnp_Amount` counts hundredths of a dong (no decimals on the wire). */
+export const VNPAY_AMOUNT_PLACES = 2;
+
+/** An amount in dong as `vnp_Amount`. */
+export function toVnpAmount(amount: Decimal): string {
+  const count = toUnitCount(amount, VNPAY_AMOUNT_PLACES);
+  if (count === null) throw new Error(`${amount.toFixed()} VND is not a whole number of hundredths of a dong`);
+  return count;
+}
+
+/** `vnp_Amount` (text of 1 to 20 digits) as dong; null if it is not that. */
+export function fromVnpAmount(raw: unknown): Decimal | null {
+  return fromUnitCount(raw, VNPAY_AMOUNT_PLACES);
+}
 /** How long the buyer has on VNPAY's page before the payment URL expires. */
 export const VNPAY_PAYMENT_WINDOW_MINUTES = 15;
 /** VNPAY's dates are Vietnam's local time (UTC+7), whatever the server's zone. */
@@ -68,7 +80,7 @@ export function buildVnpayPaymentUrl(req: VnpayPaymentRequest): string {
     vnp_Version: VNPAY_VERSION,
     vnp_Command: 'pay',
     vnp_TmnCode: req.tmnCode,
-    vnp_Amount: req.amount.times(VNPAY_AMOUNT_FACTOR).toFixed(0),
+    vnp_Amount: toVnpAmount(req.amount),
     vnp_CurrCode: 'VND',
     vnp_TxnRef: req.txnRef,
     // VNPAY asks for plain ASCII here, without accents or special characters.
@@ -114,10 +126,11 @@ export function verifyVnpayIpn(query: Readonly<Record<string, unknown>>, hashSec
   const expected = Buffer.from(vnpaySign(params, hashSecret), 'hex');
   if (!timingSafeEqual(Buffer.from(secureHash.toLowerCase(), 'hex'), expected)) return null;
   const { vnp_TxnRef: txnRef, vnp_Amount: rawAmount, vnp_ResponseCode: responseCode, vnp_TransactionStatus: transactionStatus } = params;
-  if (!txnRef || !rawAmount || !/^[0-9]{1,20}$/.test(rawAmount) || responseCode === undefined) return null;
+  const amount = fromVnpAmount(rawAmount);
+  if (!txnRef || amount === null || responseCode === undefined) return null;
   return {
     txnRef,
-    amount: new Decimal(rawAmount).dividedBy(VNPAY_AMOUNT_FACTOR),
+    amount,
     responseCode,
     // Older IPNs carry only the response code; it then says it all.
     transactionStatus: transactionStatus ?? responseCode,
