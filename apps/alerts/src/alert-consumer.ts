@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ensureStream, eventsStreamSpec, StreamSpec } from '@billing/messaging';
-import { PROBE_TIMEOUT_MS } from '@billing/observability';
-import { AckPolicy, ConsumerConfig, ConsumerMessages, ConsumerUpdateConfig, DeliverPolicy, JetStreamManager, JsMsg, nanos, NatsConnection } from 'nats';
+import { BoundedConsumer, eventsStreamSpec, StreamSpec } from '@billing/messaging';
+import { JsMsg, NatsConnection } from 'nats';
 import { alertSubjects, readAlertEvent } from './alert-event';
 import { AlertsConfig } from './alerts.config';
 import { AlertsMetrics, ConsumerPosition } from './alerts.metrics';
@@ -45,170 +44,53 @@ export function alertsEventsStream(config: AlertsConfig): StreamSpec {
 @Injectable()
 export class AlertConsumer {
   private readonly logger = new Logger('AlertConsumer');
-  private messages: ConsumerMessages | null = null;
-  private running: Promise<void> | null = null;
-  private readonly inFlight = new Set<Promise<void>>();
-  private wake: (() => void) | null = null;
-  private endPause: (() => void) | null = null;
-  private stopping = false;
-  /** For the metrics only: a scrape must not wait longer than a health probe. */
-  private metricsJsm: Promise<JetStreamManager> | null = null;
+  private readonly consumer: BoundedConsumer;
 
   constructor(
     @Inject(ALERTS_CONFIG) private readonly config: AlertsConfig,
-    @Inject(ALERTS_NATS) private readonly nc: NatsConnection,
+    @Inject(ALERTS_NATS) nc: NatsConnection,
     private readonly dispatcher: WebhookDispatcher,
     private readonly metrics: AlertsMetrics,
-  ) {}
+  ) {
+    this.consumer = new BoundedConsumer(nc, {
+      logContext: 'AlertConsumer',
+      stream: alertsEventsStream(config),
+      consumer: {
+        name: config.consumerName,
+        ackWaitMs: config.ackWaitMs,
+        // Retries are paced by `nak` delays and ended by the retry policy, not by a delivery count.
+        maxDeliver: -1,
+        maxAckPending: MAX_ALERTS_ACK_PENDING,
+        filterSubjects: alertSubjects(config.subjectPrefix),
+        // A server that takes one filter only gives every event; `readAlertEvent` ignores what is not an alert.
+        singleFilterFallback: `${config.subjectPrefix}.events.>`,
+        // The ack wait is ALERTS_ACK_WAIT_MS's (the heartbeat below is paced by it); filters made by a
+        // version that knew fewer alert types would never be given the new ones.
+        owned: ['ack_wait', 'filter_subjects'],
+      },
+      maxInFlight: MAX_ALERTS_IN_FLIGHT,
+      restartDelayMs: CONSUMER_RESTART_DELAY_MS,
+      handle: (m) => this.handle(m),
+    });
+  }
 
   /** Events this process is delivering now. */
   get inFlightCount(): number {
-    return this.inFlight.size;
+    return this.consumer.inFlight;
   }
 
   /** Where the durable consumer stands, as JetStream counts it over every process sharing it. */
-  async position(): Promise<ConsumerPosition> {
-    this.metricsJsm ??= this.nc.jetstreamManager({ timeout: PROBE_TIMEOUT_MS, checkAPI: false }).catch((error) => {
-      this.metricsJsm = null;
-      throw error;
-    });
-    const info = await (await this.metricsJsm).consumers.info(this.config.eventsStream, this.config.consumerName);
-    return { pending: info.num_pending, unacknowledged: info.num_ack_pending };
+  position(): Promise<ConsumerPosition> {
+    return this.consumer.counts();
   }
 
-  async start(): Promise<void> {
-    const jsm = await this.nc.jetstreamManager();
-    await ensureStream(jsm, alertsEventsStream(this.config));
-    await this.ensureConsumer();
-    this.messages = await this.subscribe();
-    this.running = this.run(this.messages);
+  start(): Promise<void> {
+    return this.consumer.start();
   }
 
   /** Stops pulling, hands back what was pulled and not started, and waits for the events under way. */
-  async stop(): Promise<void> {
-    this.stopping = true;
-    // Unsubscribing throws on a connection already closed, which has stopped the messages anyway.
-    settle(() => this.messages?.stop());
-    this.wake?.();
-    this.endPause?.();
-    await this.running;
-    await Promise.all([...this.inFlight]);
-  }
-
-  private async subscribe(): Promise<ConsumerMessages> {
-    const consumer = await this.nc.jetstream().consumers.get(this.config.eventsStream, this.config.consumerName);
-    return consumer.consume({ max_messages: MAX_ALERTS_IN_FLIGHT });
-  }
-
-  /** Consumes until stopped; if consuming ends otherwise (consumer or stream deleted, ...), starts over. */
-  private async run(first: ConsumerMessages): Promise<void> {
-    let messages: ConsumerMessages | null = first;
-    while (!this.stopping) {
-      try {
-        if (!messages) {
-          await ensureStream(await this.nc.jetstreamManager(), alertsEventsStream(this.config));
-          await this.ensureConsumer();
-          messages = this.messages = await this.subscribe();
-        }
-        await this.loop(messages);
-        if (!this.stopping) this.logger.error({ msg: 'alert consumer ended; starting over', consumer: this.config.consumerName });
-      } catch (error) {
-        if (!this.stopping) this.logger.error({ msg: 'alert consumer failed; starting over', consumer: this.config.consumerName, error: String((error as Error)?.message ?? error) });
-      }
-      messages = null;
-      if (!this.stopping) await this.pause(CONSUMER_RESTART_DELAY_MS);
-    }
-  }
-
-  private async ensureConsumer(): Promise<void> {
-    const jsm = await this.nc.jetstreamManager();
-    const { eventsStream: stream, consumerName: name, ackWaitMs } = this.config;
-    let existing;
-    try {
-      existing = await jsm.consumers.info(stream, name);
-    } catch (error) {
-      if (!/consumer not found/i.test(String((error as Error)?.message))) throw error;
-    }
-    if (existing) {
-      const update: Partial<ConsumerUpdateConfig> = {};
-      if (existing.config.ack_wait !== nanos(ackWaitMs)) update.ack_wait = nanos(ackWaitMs);
-      // Made by a version that knew fewer alert types: it would never be given the new ones.
-      const wanted = alertSubjects(this.config.subjectPrefix);
-      const filters = existing.config.filter_subjects ?? [];
-      if (filters.length > 0 && (filters.length !== wanted.length || wanted.some((s) => !filters.includes(s)))) {
-        update.filter_subjects = wanted;
-        this.logger.log({ msg: 'alert consumer filters updated to the current alert types', consumer: name, before: filters, after: wanted });
-      }
-      if (Object.keys(update).length > 0) await jsm.consumers.update(stream, name, update);
-      return;
-    }
-    const base: Partial<ConsumerConfig> = {
-      durable_name: name,
-      ack_policy: AckPolicy.Explicit,
-      // From the start of the stream: events published before the first start are not lost either.
-      deliver_policy: DeliverPolicy.All,
-      ack_wait: nanos(ackWaitMs),
-      // Retries are paced by `nak` delays and ended by the retry policy, not by a delivery count.
-      max_deliver: -1,
-      max_ack_pending: MAX_ALERTS_ACK_PENDING,
-    };
-    try {
-      await this.addConsumer({ ...base, filter_subjects: alertSubjects(this.config.subjectPrefix) });
-    } catch (error) {
-      // Servers before 2.10 take one filter only: take every event and skip `balance` here.
-      if (!/requires server/i.test(String((error as Error)?.message))) throw error;
-      this.logger.warn({ msg: 'NATS server takes one consumer filter only; balance events are read and skipped', server: this.nc.info?.version });
-      await this.addConsumer({ ...base, filter_subject: `${this.config.subjectPrefix}.events.>` });
-    }
-  }
-
-  private async addConsumer(config: Partial<ConsumerConfig>): Promise<void> {
-    const jsm = await this.nc.jetstreamManager();
-    try {
-      await jsm.consumers.add(this.config.eventsStream, config);
-    } catch (error) {
-      // Another process of the service created it between our look and our add.
-      if (!/already (in use|exists)/i.test(String((error as Error)?.message))) throw error;
-    }
-  }
-
-  /** A wait that `stop()` cuts short. */
-  private pause(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.endPause = null;
-        resolve();
-      }, ms);
-      this.endPause = () => {
-        clearTimeout(timer);
-        this.endPause = null;
-        resolve();
-      };
-    });
-  }
-
-  private async loop(messages: ConsumerMessages): Promise<void> {
-    for await (const m of messages) {
-      if (this.stopping) {
-        // Pulled but not started: back to the server at once, for the next process to take.
-        settle(() => m.nak());
-        continue;
-      }
-      while (this.inFlight.size >= MAX_ALERTS_IN_FLIGHT && !this.stopping) await new Promise<void>((r) => (this.wake = r));
-      if (this.stopping) {
-        settle(() => m.nak());
-        continue;
-      }
-      const handling = this.handle(m)
-        .catch((error) => this.logger.error({ msg: 'alert event handling failed; redelivered after the ack wait', subject: m.subject, error: String((error as Error)?.stack ?? error) }))
-        .finally(() => {
-          this.inFlight.delete(handling);
-          const w = this.wake;
-          this.wake = null;
-          w?.();
-        });
-      this.inFlight.add(handling);
-    }
+  stop(): Promise<void> {
+    return this.consumer.stop();
   }
 
   private async handle(m: JsMsg): Promise<void> {

@@ -4,3 +4,4 @@ export * from './outbox-relay';
 export * from './streams';
 export * from './jetstream-publisher';
 export * from './nats-json.transport';
+export * from './bounded-consumer';

@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ErrorCode, InputError, LifecycleMessage, LifecycleSubjects, parseLifecycleMessage, Subjects } from '@billing/contracts';
-import { ensureStream, lifecycleStreamSpec, OutboxRelay } from '@billing/messaging';
+import { BoundedConsumer, lifecycleStreamSpec, OutboxRelay } from '@billing/messaging';
 import { RejectedLifecycleRepository } from '@billing/persistence';
-import { AckPolicy, ConsumerInfo, ConsumerMessages, DeliverPolicy, JsMsg, Msg, nanos, NatsConnection } from 'nats';
+import { JsMsg, Msg, NatsConnection } from 'nats';
 import { BillingConfig } from '../config';
 import { BillingMetrics } from '../billing.metrics';
 import { CONFIG, NATS } from '../tokens';
@@ -22,6 +22,8 @@ export const MAX_LIFECYCLE_IN_FLIGHT = 1000;
  * retried at all: it is recorded, announced and acknowledged at once.
  */
 export const LIFECYCLE_MAX_DELIVER = -1;
+/** Wait before consuming again after consuming ended (consumer or stream deleted, server restarted, ...). */
+export const LIFECYCLE_RESTART_DELAY_MS = 2_000;
 
 /**
  * The durable JetStream consumer of lifecycle events. A message is acknowledged only after its
@@ -37,17 +39,14 @@ export const LIFECYCLE_MAX_DELIVER = -1;
 @Injectable()
 export class LifecycleConsumer {
   private readonly logger = new Logger('LifecycleConsumer');
-  private messages: ConsumerMessages | null = null;
-  private running: Promise<void> | null = null;
-  private inFlight = 0;
-  private wake: (() => void) | null = null;
+  private readonly consumer: BoundedConsumer;
   readonly subjects: LifecycleSubjects;
   applied = 0;
   rejected = 0;
 
   constructor(
-    @Inject(CONFIG) private readonly config: BillingConfig,
-    @Inject(NATS) private readonly nc: NatsConnection,
+    @Inject(CONFIG) config: BillingConfig,
+    @Inject(NATS) nc: NatsConnection,
     private readonly resources: ResourceService,
     private readonly rejections: RejectedLifecycleRepository,
     private readonly relay: OutboxRelay,
@@ -57,61 +56,37 @@ export class LifecycleConsumer {
     private readonly peers: Peers,
   ) {
     this.subjects = new LifecycleSubjects(config.lifecycleSubjectPrefix);
-  }
-
-  async start(): Promise<void> {
-    const jsm = await this.nc.jetstreamManager();
-    await ensureStream(jsm, lifecycleStreamSpec(this.config.lifecycleStream, this.config.lifecycleSubjectPrefix, this.config.jetStreamReplicas));
-    const { lifecycleStream: stream, lifecycleConsumer: name } = this.config;
-    let existing: ConsumerInfo | null = null;
-    try {
-      existing = await jsm.consumers.info(stream, name);
-    } catch (error) {
-      if (!/consumer not found/i.test(String((error as Error)?.message))) throw error;
-    }
-    if (!existing) {
-      await jsm.consumers.add(stream, {
-        durable_name: name,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        ack_wait: nanos(60_000),
-        max_deliver: LIFECYCLE_MAX_DELIVER,
-        max_ack_pending: 20_000,
-        filter_subject: this.subjects.wildcard(),
-      });
-    } else if ((existing.config.max_deliver ?? -1) > 0) {
-      // Made by an older engine or by an operator: JetStream would drop a message after that many deliveries, unrecorded.
-      await jsm.consumers.update(stream, name, { max_deliver: LIFECYCLE_MAX_DELIVER });
-      this.logger.warn({ msg: 'lifecycle consumer had a delivery limit; made unlimited', consumer: name, maxDeliverBefore: existing.config.max_deliver, maxDeliver: LIFECYCLE_MAX_DELIVER });
-    }
-    const consumer = await this.nc.jetstream().consumers.get(stream, name);
-    this.messages = await consumer.consume({ max_messages: MAX_LIFECYCLE_IN_FLIGHT });
-    this.running = this.loop(this.messages);
-  }
-
-  async stop(): Promise<void> {
-    this.messages?.stop();
-    this.wake?.();
-    await this.running;
-  }
-
-  private async loop(messages: ConsumerMessages): Promise<void> {
-    for await (const m of messages) {
-      while (this.inFlight >= MAX_LIFECYCLE_IN_FLIGHT) await new Promise<void>((r) => (this.wake = r));
-      this.inFlight++;
-      void this.handle(m)
-        .catch((error) => {
+    this.consumer = new BoundedConsumer(nc, {
+      logContext: 'LifecycleConsumer',
+      stream: lifecycleStreamSpec(config.lifecycleStream, config.lifecycleSubjectPrefix, config.jetStreamReplicas),
+      consumer: {
+        name: config.lifecycleConsumer,
+        ackWaitMs: 60_000,
+        maxDeliver: LIFECYCLE_MAX_DELIVER,
+        maxAckPending: 20_000,
+        filterSubjects: [this.subjects.wildcard()],
+        // A consumer made by an older engine or an operator keeps its settings (an operator may shorten the ack wait)
+        // but a delivery limit: JetStream would drop a message after that many deliveries, unrecorded.
+        owned: ['max_deliver'],
+      },
+      maxInFlight: MAX_LIFECYCLE_IN_FLIGHT,
+      restartDelayMs: LIFECYCLE_RESTART_DELAY_MS,
+      handle: (m) =>
+        this.handle(m).catch((error) => {
           // A bug, not the message's fault: it comes back like any passing failure.
           this.logger.error({ msg: 'lifecycle event handling failed; redelivered later', subject: m.subject, error: String((error as Error)?.stack ?? error) });
           this.retryLater(m);
-        })
-        .finally(() => {
-          this.inFlight--;
-          const w = this.wake;
-          this.wake = null;
-          w?.();
-        });
-    }
+        }),
+    });
+  }
+
+  start(): Promise<void> {
+    return this.consumer.start();
+  }
+
+  /** Stops pulling and waits for the events under way, so the partitions handed over next hold no half-applied event. */
+  stop(): Promise<void> {
+    return this.consumer.stop();
   }
 
   private async handle(m: JsMsg): Promise<void> {
