@@ -1,9 +1,15 @@
 import { AddressInfo } from 'net';
 import jwt from 'jsonwebtoken';
 import { Socket } from 'socket.io-client';
-import { startEngine, TEST_HEALTH_DETAILS_TOKEN, TestEngine, WalletClient } from './support/engine';
+import { NATS_URL, startEngine, TEST_HEALTH_DETAILS_TOKEN, TestEngine, WalletClient } from './support/engine';
 import { connectSocket, startGateway, TEST_JWT_SECRET, TestGateway } from './support/gateway';
 import { eventually } from './support/lifecycle';
+import { connectAs } from './support/nats-roles';
+import { TcpProxy } from './support/servers';
+import { GatewayStats } from '../apps/gateway/src/live/balance.gateway';
+import { GATEWAY_NATS } from '../apps/gateway/src/tokens';
+import { randomUUID } from 'crypto';
+import { NatsConnection } from 'nats';
 
 /** The socket.io gateway and the HTTP API, in front of a real engine on real NATS and Postgres. */
 describe('gateway: live balances and HTTP API', () => {
@@ -105,6 +111,47 @@ describe('gateway: live balances and HTTP API', () => {
     const seen = collect(again);
     const latest = (await client.request('gw-a', 'balance')).balance;
     await eventually(async () => seen[0]?.seq, (seq) => seq === latest.seq);
+  });
+
+  it('reads a balance again when an announcement was missed: a gap in seq, or NATS gone and back', async () => {
+    // A gateway of its own whose NATS connection goes through a proxy the test controls.
+    const proxy = await TcpProxy.start(NATS_URL);
+    const behind = await startGateway(engine.config.subjectPrefix, { NATS_URL: proxy.url });
+    const stats = behind.app.get(GatewayStats);
+    const engineRole = await connectAs('billing');
+    try {
+      const socket = await connectSocket(behind.url, behind.token('gw-a'));
+      const seen = collect(socket);
+      const d1 = await client.request('gw-a', 'debit', { idempotencyKey: 'gap-1', amount: '0.5', service: 'vm', workspaceId: 'ws' });
+      await eventually(async () => seen.at(-1)?.seq, (seq) => seq === d1.entry.seq);
+
+      // Announced as following a seq this gateway never saw: it asks the engine again (nothing
+      // changed meanwhile, so nothing new is pushed; an older state than the one pushed never is).
+      const real = (await client.request('gw-a', 'balance')).balance;
+      const rereads = stats.rereads;
+      engineRole.publish(`${engine.config.subjectPrefix}.events.gw-a.balance`, JSON.stringify({ ...real, seq: real.seq - 1, total: '0.00', eventId: randomUUID(), type: 'balance', previousSeq: real.seq + 1 }));
+      await eventually(async () => stats.rereads, (n) => n === rereads + 1);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(seen.at(-1)).toMatchObject({ seq: real.seq, exact: real.exact });
+
+      // Cut off from NATS while the balance changes: the announcement is lost to it; once back, it reads every watched balance.
+      const statuses: string[] = [];
+      void (async () => {
+        for await (const s of behind.app.get<NatsConnection>(GATEWAY_NATS).status()) statuses.push(s.type);
+      })();
+      proxy.cut('refuse');
+      await eventually(async () => statuses, (s) => s.includes('disconnect'));
+      const d2 = await client.request('gw-a', 'debit', { idempotencyKey: 'gap-2', amount: '0.75', service: 'vm', workspaceId: 'ws' });
+      proxy.restore();
+      const pushed = await eventually(async () => seen.find((s) => s.seq === d2.entry.seq), (s) => s !== undefined, 15_000);
+      expect(pushed).toMatchObject({ exact: { total: d2.entry.totalAfter } });
+      expect(stats.rereads).toBeGreaterThan(rereads + 1);
+      socket.close();
+    } finally {
+      await engineRole.close();
+      await behind.stop();
+      await proxy.close();
+    }
   });
 
   describe('HTTP API', () => {

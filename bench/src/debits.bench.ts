@@ -157,7 +157,6 @@ export interface DebitFigures {
   readonly baseHot: LoadResult;
   readonly baseMany: LoadResult;
   /** The crash-safety costs: the same 1,000-organization load without events, and without synchronous commit. */
-  readonly engineManyNoEvents: LoadResult;
   readonly engineManyAsyncCommit: LoadResult;
   /** 1,000 organizations in each load shape: echo, durable floor and engine, with CPU per request. */
   readonly byShape: ShapeComparison[];
@@ -194,12 +193,7 @@ export async function benchDebits(ncs: NatsConnection[], env: BenchEnv, tag: str
     eachShape(SHAPES, (shape) => measure(`durable floor, ${ORGS} organizations`, ncs, shape, prefix.floor, many, { child: server, scope, commits: true })),
   );
 
-  // What the crash safety costs: no outbox events at all (nothing would reach browsers or alerts),
-  // then no waiting for the WAL flush at commit (a crash may lose the last acknowledged commits).
-  const engineManyNoEvents = await withServer('bench/src/engine-server.js', { ...env, SUBJECT_PREFIX: prefix.engine, DB_POOL_MAX: '10', BENCH_UNSAFE_NO_EVENTS: '1' }, async () => {
-    await waitForBalance(ncs[0], prefix.engine);
-    return measure(`engine, ${ORGS} orgs, WITHOUT events (unsafe)`, ncs, SPREAD, prefix.engine, many);
-  });
+  // What the crash safety costs: no waiting for the WAL flush at commit (a crash may lose the last acknowledged commits).
   await setDatabase('synchronous_commit = off');
   let engineManyAsyncCommit: LoadResult;
   try {
@@ -226,9 +220,8 @@ export async function benchDebits(ncs: NatsConnection[], env: BenchEnv, tag: str
   process.stdout.write(`  engine hot / baseline hot   ${x(engineHot, baseHot).padStart(7)}   [>= 5x]\n`);
   process.stdout.write(`  engine ${ORGS} / baseline ${ORGS}   ${x(engineMany, baseMany).padStart(7)}\n`);
   process.stdout.write(`  baseline hot / echo         ${pct(baseHot, echo).padStart(7)}\n`);
-  process.stdout.write(`  engine 1000 with events / without   ${pct(engineMany, engineManyNoEvents).padStart(7)}\n`);
   process.stdout.write(`  engine 1000 sync commit / async     ${pct(engineMany, engineManyAsyncCommit).padStart(7)}\n`);
   const byShape = SHAPES.map((shape, i) => ({ shape, echo: echoes[i], floor: floors[i], engine: engines[i] }));
   printComparisons(byShape);
-  return { echo, engineHot: engineHot, engineMany, baseHot, baseMany, engineManyNoEvents, engineManyAsyncCommit, byShape };
+  return { echo, engineHot: engineHot, engineMany, baseHot, baseMany, engineManyAsyncCommit, byShape };
 }

@@ -255,7 +255,7 @@ export async function settleAndCheck(load: LoadGenerator, nc: NatsConnection, na
     await sleep(1000);
     store = await readStore(load.orgs, databaseUrl);
   }
-  const stream = (await readEventStream(nc, names.eventsStream, `${names.subjectPrefix}.events.>`)).filter((e) => load.orgs.includes(e.body.orgId));
+  const stream = (await readEventStream(nc, names.eventsStream)).filter((e) => load.orgs.includes(e.body.orgId));
   const report = checkBank(record, store, stream, catalog);
   report.violations.push(...load.replayMismatches.map((m) => `replay: ${m}`));
   return report;

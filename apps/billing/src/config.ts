@@ -43,11 +43,6 @@ export interface BillingConfig {
   readonly grantExpiringNoticeMs: number;
   /** How often plan subscriptions are checked for a period that has started. */
   readonly planSweepIntervalMs: number;
-  /**
-   * False only to measure what the outbox costs (`npm run bench`): no event is written, so
-   * nothing reaches browsers or alerts. Never in production.
-   */
-  readonly writeEvents: boolean;
   /** HTTP port of /health and /metrics (0: any free port). */
   readonly httpPort: number;
   /** Bearer token of /health/details (HEALTH_DETAILS_TOKEN); null: details for no one. */
@@ -107,7 +102,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BillingConfig 
     leaseTtlMs: envInt(env, 'LEASE_TTL_MS', 10_000, 1000, 60_000),
     jetStreamReplicas: jetStreamReplicas(env),
     planSweepIntervalMs: envInt(env, 'PLAN_SWEEP_INTERVAL_MS', 10_000, 10, 3_600_000),
-    writeEvents: env.BENCH_UNSAFE_NO_EVENTS !== '1',
     grantExpiringNoticeMs: envInt(env, 'GRANT_EXPIRING_NOTICE_MS', 3 * 86_400_000, 0, 365 * 86_400_000),
   };
 }

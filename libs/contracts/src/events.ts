@@ -18,8 +18,13 @@ export interface RunningResource {
  * display, with the unrounded value in `exact`.
  */
 export interface EventBodies {
-  /** Every change of the wallet: the snapshot `balance` answers. */
-  readonly balance: BalanceSnapshot;
+  /**
+   * Every change of the wallet: the snapshot `balance` answers, and `previousSeq`, the wallet's
+   * seq before the batch it announces (or its seq when announcing a wallet just loaded). Published
+   * on core NATS after the commit, not kept: a reader that has seen an older seq than
+   * `previousSeq` missed one and reads the balance again.
+   */
+  readonly balance: BalanceSnapshot & { readonly previousSeq: number };
   /** Once per downward crossing of a threshold, re-armed when the balance rises above it. */
   readonly low_balance: {
     readonly orgId: string;

@@ -5,6 +5,12 @@ export type WalletCommandName = (typeof WALLET_COMMANDS)[number];
 /** `lifecycle_rejected`: a lifecycle message of the organization was refused for good (DESIGN.md section 5 lists the rest). */
 export const EVENT_TYPES = ['balance', 'low_balance', 'depleted', 'grant_expired', 'grant_expiring', 'lifecycle_rejected'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
+/**
+ * The events some consumer needs each one of (the alert service's webhooks, a control plane's
+ * durable consumer): written to the outbox with their batch and kept in the events stream.
+ * `balance` is not among them: it is the live push, on core NATS only (README, Decisions).
+ */
+export const DURABLE_EVENT_TYPES = EVENT_TYPES.filter((t): t is Exclude<EventType, 'balance'> => t !== 'balance');
 
 export class Subjects {
   constructor(readonly prefix = 'billing') {}
@@ -45,8 +51,9 @@ export class Subjects {
     return `${this.prefix}.events.${orgId}.${type}`;
   }
 
-  eventsWildcard(): string {
-    return `${this.prefix}.events.>`;
+  /** The subjects of the durable events, `billing.events.*.<type>`: what the events stream keeps. */
+  durableEventSubjects(): string[] {
+    return DURABLE_EVENT_TYPES.map((type) => `${this.prefix}.events.*.${type}`);
   }
 
   /**

@@ -46,6 +46,7 @@ export function apportionForDisplay(parts: readonly Decimal[], currency: Currenc
   const total = sum(parts).toDecimalPlaces(places, Decimal.ROUND_HALF_EVEN);
   const rounded = parts.map((p) => p.toDecimalPlaces(places, Decimal.ROUND_HALF_EVEN));
   const missingUnits = total.minus(sum(rounded)).dividedBy(unit).toNumber();
+  if (missingUnits === 0) return { total: toDisplay(total, currency), parts: rounded.map((r) => toDisplay(r, currency)) };
   const step = missingUnits > 0 ? unit : unit.negated();
   // Remainder (exact - rounded) in the direction the units have to go; the largest get a unit first.
   const order = parts
@@ -57,8 +58,12 @@ export function apportionForDisplay(parts: readonly Decimal[], currency: Currenc
 
 /** The currency's smallest unit as an amount: 0.01 USD, 1 VND, 1 JPY. */
 export function minorUnit(currency: Currency): Decimal {
-  return new Decimal(1).dividedBy(new Decimal(10).pow(minorUnits(currency)));
+  let unit = MINOR_UNIT.get(currency);
+  if (!unit) MINOR_UNIT.set(currency, (unit = new Decimal(1).dividedBy(new Decimal(10).pow(minorUnits(currency)))));
+  return unit;
 }
+/** Worked out once per currency: every balance snapshot needs it. */
+const MINOR_UNIT = new Map<Currency, Decimal>();
 
 /** Whether an amount is a whole number of the currency's minor unit, as every payment is (no more decimals than it has). */
 export function inMinorUnits(amount: Decimal, currency: Currency): boolean {

@@ -1,4 +1,5 @@
 import { JetStreamManager, nanos, RetentionPolicy, StorageType } from 'nats';
+import { Subjects } from '@billing/contracts';
 import { envInt } from '@billing/observability';
 
 export interface StreamSpec {
@@ -21,9 +22,12 @@ export function jetStreamReplicas(env: NodeJS.ProcessEnv): number {
   return envInt(env, 'JETSTREAM_REPLICAS', 1, 1, 5);
 }
 
-/** The engine's event stream (`<prefix>.events.>`): whichever service starts first creates it, with these settings. */
+/**
+ * The engine's stream of durable events (`<prefix>.events.*.<type>` of each durable type; not
+ * `balance`, which is live only): whichever service starts first creates it, with these settings.
+ */
 export function eventsStreamSpec(name: string, subjectPrefix: string, replicas: number): StreamSpec {
-  return { name, subjects: [`${subjectPrefix}.events.>`], duplicateWindowMs: 10 * 60_000, maxAgeMs: 7 * 24 * 3600_000, replicas };
+  return { name, subjects: new Subjects(subjectPrefix).durableEventSubjects(), duplicateWindowMs: 10 * 60_000, maxAgeMs: 7 * 24 * 3600_000, replicas };
 }
 
 /** The control plane's lifecycle stream: kept as long as a lifecycle event may be late (30 days). */
@@ -31,10 +35,17 @@ export function lifecycleStreamSpec(name: string, subjectPrefix: string, replica
   return { name, subjects: [`${subjectPrefix}.>`], duplicateWindowMs: 2 * 60_000, maxAgeMs: 30 * 86_400_000, replicas };
 }
 
-/** Creates the stream if it is missing; an existing stream is left as its operator configured it. */
+/**
+ * Creates the stream if it is missing. An existing stream keeps the limits, storage and replicas
+ * its operator gave it; only its subjects are the engine's (what it publishes where), and set to
+ * the spec's when they differ: a stream made before `balance` left it (`<prefix>.events.>`) stops
+ * storing every balance push.
+ */
 export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
   try {
-    await jsm.streams.info(spec.name);
+    const { config } = await jsm.streams.info(spec.name);
+    const same = [...config.subjects].sort().join(' ') === [...spec.subjects].sort().join(' ');
+    if (!same) await jsm.streams.update(spec.name, { ...config, subjects: spec.subjects });
     return;
   } catch (error) {
     if (!/stream not found/i.test(String((error as Error).message))) throw error;

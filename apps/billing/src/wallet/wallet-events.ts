@@ -1,5 +1,5 @@
-import { BalanceSnapshot, EventBodies, eventMessage, EventType, Subjects } from '@billing/contracts';
-import { lowBalanceCrossings, totalOf, WalletState, ZERO } from '@billing/domain';
+import { BalanceSnapshot, EventBodies, eventMessage, EventMessage, EventType, Subjects } from '@billing/contracts';
+import { lowBalanceCrossings, totalOf, ZERO } from '@billing/domain';
 import { LoadedWallet, OutboxMessage } from '@billing/persistence';
 import { BatchResult, Burning } from './wallet-batch';
 
@@ -7,21 +7,24 @@ import { BatchResult, Burning } from './wallet-batch';
 export interface EventContext {
   readonly orgId: string;
   readonly subjects: Subjects;
-  readonly snapshot: (state: WalletState) => BalanceSnapshot;
   /** Resources that burn, as their meters said before this batch. */
   readonly burning: ReadonlyMap<string, Burning>;
 }
 
+/** The live announcement of a wallet's state, published on core NATS once it is committed (never stored). */
+export function balanceEvent(ctx: EventContext, snapshot: BalanceSnapshot, previousSeq: number): EventMessage {
+  return event(ctx, 'balance', { ...snapshot, previousSeq });
+}
+
 /**
- * The events a batch commits with its entries (published after the commit): the balance, and
- * depletion, low-balance crossings, expired grants and expiry notices when there are any.
+ * The durable events a batch commits with its entries (published after the commit, through the
+ * outbox): depletion, low-balance crossings, expired grants and expiry notices, when there are any.
  */
-export function batchEvents(ctx: EventContext, before: LoadedWallet, result: BatchResult): OutboxMessage[] {
+export function batchEvents(ctx: EventContext, before: LoadedWallet, result: BatchResult, snapshot: BalanceSnapshot): OutboxMessage[] {
   const { state, entries } = result;
   const totalBefore = totalOf(before.state);
   const totalAfter = totalOf(state);
-  const snapshot = ctx.snapshot(state);
-  const events: OutboxMessage[] = [event(ctx, 'balance', snapshot)];
+  const events: OutboxMessage[] = [];
   if (totalBefore.greaterThan(ZERO) && !totalAfter.greaterThan(ZERO)) {
     const latest = new Map([...ctx.burning, ...result.burning]);
     const runningResources = [...latest.values()]

@@ -1,5 +1,5 @@
 import { Behavior } from '@billing/actors';
-import { balanceSnapshot, BalanceSnapshot, ErrorCode, errorReply, Subjects } from '@billing/contracts';
+import { balanceSnapshot, BalanceSnapshot, ErrorCode, errorReply, EventMessage, Subjects } from '@billing/contracts';
 import {
   balanceOf,
   Currency,
@@ -27,7 +27,7 @@ import {
   WalletChange,
 } from '@billing/persistence';
 import { BatchContext, BatchResult, Burning, decideBatch } from './wallet-batch';
-import { batchEvents, EventContext } from './wallet-events';
+import { balanceEvent, batchEvents, EventContext } from './wallet-events';
 import { WalletMessage } from './wallet-message';
 
 /** How often a batch is decided again after another writer committed the same wallet first. */
@@ -44,6 +44,8 @@ export interface WalletActorDeps {
   readonly findByKeys: (orgId: string, keys: string[]) => Promise<LedgerEntry[]>;
   readonly commit: (change: WalletChange) => Promise<StoredOutboxMessage[]>;
   readonly published: (messages: StoredOutboxMessage[]) => void;
+  /** Publishes a live `balance` event (core NATS: no store, no acknowledgement). */
+  readonly announce: (message: EventMessage) => void;
   readonly setLowBalanceThresholds: (orgId: string, thresholds: readonly Decimal[]) => Promise<void>;
   readonly prices: () => PriceBook;
   /** The epoch this process holds the organization's partition with, or null if it does not serve it (now). */
@@ -53,8 +55,6 @@ export interface WalletActorDeps {
   readonly minRunwayMinutes: number;
   /** A `grant_expiring` notice goes out this long before a grant with credit left expires. */
   readonly expiryNoticeMs: number;
-  /** False only in the benchmark that measures the outbox's cost. */
-  readonly writeEvents: boolean;
 }
 
 /** The store could not be reached: nothing of the batch is known to be committed. */
@@ -73,6 +73,8 @@ export class WalletActor implements Behavior<WalletMessage> {
   private expiryTimer: NodeJS.Timeout | null = null;
   /** Resources that burn, by id, as their meters said (resource actors meter them every tick). */
   private readonly burning = new Map<string, Burning>();
+  /** The instant of the last batch committed: the next one is decided later, even if the clock stepped back. */
+  private lastCommitMs = 0;
   private readonly batchContext: BatchContext;
   private readonly eventContext: EventContext;
 
@@ -84,7 +86,7 @@ export class WalletActor implements Behavior<WalletMessage> {
   ) {
     const snapshot = (state: WalletState) => this.snapshot(state);
     this.batchContext = { snapshot, prices: () => this.deps.prices(), minRunwayMinutes: deps.minRunwayMinutes, expiryNoticeMs: deps.expiryNoticeMs };
-    this.eventContext = { orgId, subjects: deps.subjects, snapshot, burning: this.burning };
+    this.eventContext = { orgId, subjects: deps.subjects, burning: this.burning };
   }
 
   async receive(batch: WalletMessage[]): Promise<void> {
@@ -101,9 +103,12 @@ export class WalletActor implements Behavior<WalletMessage> {
       }
       if (!this.loaded) {
         this.loaded = await this.reachStore(this.deps.load(this.orgId));
+        // A process that committed the last batch may have died before announcing it.
+        const { seq } = this.loaded.state;
+        if (seq > 0) this.deps.announce(balanceEvent(this.eventContext, this.snapshot(this.loaded.state), seq));
         this.scheduleExpiry();
       }
-      const now = this.deps.now();
+      const now = this.instant();
       const wallet = (this.loaded = await this.ensureMeters(batch, await this.applySettings(batch, this.loaded)));
       const result = decideBatch(this.batchContext, wallet, batch, prior, now);
       const unknown = result.refusedKeys.filter((k) => !lookedUp.has(k));
@@ -120,8 +125,9 @@ export class WalletActor implements Behavior<WalletMessage> {
         return;
       }
       let stored: StoredOutboxMessage[];
+      const { change, announcement } = this.changeOf(wallet, result, epoch);
       try {
-        stored = await this.deps.commit(this.changeOf(wallet, result, epoch));
+        stored = await this.deps.commit(change);
       } catch (error) {
         if (error instanceof VersionConflictError) {
           this.loaded = null;
@@ -149,7 +155,9 @@ export class WalletActor implements Behavior<WalletMessage> {
       for (const [key, { meter }] of result.meters) wallet.meters.set(key, meter);
       for (const m of wallet.meters.values()) for (const g of m.byGrant.keys()) keep.add(g);
       this.loaded = { ...wallet, state: pruneSpentGrants(result.state, keep), version: wallet.version + 1 };
+      this.lastCommitMs = now.getTime();
       this.deps.published(stored);
+      if (announcement) this.deps.announce(announcement);
       this.rememberAndAnswer(this.loaded, result);
       this.scheduleExpiry();
       return;
@@ -234,15 +242,34 @@ export class WalletActor implements Behavior<WalletMessage> {
     return { ...wallet, state: { ...wallet.state, grants: [...wallet.state.grants, ...grants] } };
   }
 
-  /** What the batch commits: its state and entries, the grants they touched, the meters it set, its events. */
-  private changeOf(before: LoadedWallet, result: BatchResult, epoch: number): WalletChange {
+  /**
+   * What the batch commits (its state and entries, the grants they touched, the meters it set, its
+   * durable events) and the balance event announcing it once committed.
+   */
+  private changeOf(before: LoadedWallet, result: BatchResult, epoch: number): { change: WalletChange; announcement: EventMessage | null } {
     const { state, entries } = result;
     const touched = new Set([...entries.flatMap((e) => e.split.map((p) => p.grantId)), ...result.notices.map((g) => g.id)]);
     const grants: Grant[] = state.grants.filter((g) => touched.has(g.id));
     const meters = [...result.meters.values()];
     // A batch that only moved a meter's usage (no money, no notice) tells nobody anything.
-    const events = entries.length > 0 || result.notices.length > 0 ? batchEvents(this.eventContext, before, result) : [];
-    return { orgId: this.orgId, expectedVersion: before.version, epoch, state, entries, grants, meters, events: this.deps.writeEvents ? events : [] };
+    const tells = entries.length > 0 || result.notices.length > 0;
+    const snapshot = tells ? this.snapshot(state) : null;
+    const events = snapshot ? batchEvents(this.eventContext, before, result, snapshot) : [];
+    return {
+      change: { orgId: this.orgId, expectedVersion: before.version, epoch, state, entries, grants, meters, events },
+      announcement: snapshot ? balanceEvent(this.eventContext, snapshot, before.state.seq) : null,
+    };
+  }
+
+  /**
+   * The instant a batch is decided at: now, or just after the last committed batch if the clock
+   * says otherwise (stepped back, or the same millisecond). One batch, one instant, and a later
+   * batch a later one: the ledger's times follow its order, and a batch can be told from the next
+   * by its instant alone.
+   */
+  private instant(): Date {
+    const now = this.deps.now();
+    return now.getTime() > this.lastCommitMs ? now : new Date(this.lastCommitMs + 1);
   }
 
   /** Keeps what the batch said about burning resources, lets old meters go, and answers each message on `wallet`'s state. */

@@ -1,17 +1,17 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ActorRegistry, Batcher } from '@billing/actors';
-import { ErrorCode, errorReply } from '@billing/contracts';
+import { ErrorCode, errorReply, Subjects } from '@billing/contracts';
 import { compareEvents, ResourceCharge } from '@billing/domain';
-import { Subjects } from '@billing/contracts';
 import { OutboxRelay } from '@billing/messaging';
 import { ResourceRepository, StoredOutboxMessage, WalletChange, WalletRepository } from '@billing/persistence';
 import { PriceCatalog } from '../resources/price-catalog';
 import { Ownership } from '../ownership/ownership.service';
 import { BillingMetrics } from '../billing.metrics';
 import { BillingConfig } from '../config';
-import { CONFIG } from '../tokens';
+import { CONFIG, NATS } from '../tokens';
 import { StoreUnavailableError, WalletActor, WalletActorDeps } from './wallet.actor';
 import { WalletMessage } from './wallet-message';
+import { NatsConnection } from 'nats';
 
 /**
  * Owns the wallet actors and the group-commit queue they share: however many actors have a
@@ -25,6 +25,7 @@ export class WalletService {
 
   constructor(
     @Inject(CONFIG) config: BillingConfig,
+    @Inject(NATS) nc: NatsConnection,
     private readonly repository: WalletRepository,
     relay: OutboxRelay,
     subjects: Subjects,
@@ -46,13 +47,13 @@ export class WalletService {
       findByKeys: (orgId, keys) => repository.findByIdempotencyKeys(keys.map((key) => ({ orgId, key }))),
       commit: (change) => this.commits.submit(change),
       published: (messages) => relay.publish(messages),
+      announce: (m) => nc.publish(m.subject, m.payload),
       setLowBalanceThresholds: (orgId, thresholds) => repository.setLowBalanceThresholds(orgId, thresholds),
       prices: () => prices.book,
       fence: (orgId) => ownership.fence(orgId),
       fenced: (orgId) => ownership.fenced(orgId),
       minRunwayMinutes: config.minRunwayMinutes,
       expiryNoticeMs: config.grantExpiringNoticeMs,
-      writeEvents: config.writeEvents,
     };
     this.registry = new ActorRegistry<WalletMessage>(
       (orgId) => new WalletActor(orgId, deps, (m) => this.registry.tell(orgId, m)),

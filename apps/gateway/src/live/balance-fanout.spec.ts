@@ -27,4 +27,16 @@ describe('BalanceFanout', () => {
     jest.advanceTimersByTime(200);
     expect(pushed).toEqual(['a5', 'b1']);
   });
+
+  it('tells a change that follows one it never saw (a lost announcement) from one that follows what it has', () => {
+    const fanout = new BalanceFanout<{ orgId: string; seq: number }>(100, () => undefined, () => Date.now());
+    expect(fanout.missedBefore('a', 7)).toBe(false); // never seen: a joining socket reads the balance itself
+    fanout.offer({ orgId: 'a', seq: 3 });
+    expect(fanout.missedBefore('a', 3)).toBe(false);
+    expect(fanout.missedBefore('a', 2)).toBe(false);
+    fanout.offer({ orgId: 'a', seq: 5 }); // pending (within the interval): seen all the same
+    expect(fanout.missedBefore('a', 5)).toBe(false);
+    expect(fanout.missedBefore('a', 6)).toBe(true);
+    expect(fanout.missedBefore('b', 6)).toBe(false);
+  });
 });

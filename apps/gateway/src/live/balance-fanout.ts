@@ -1,6 +1,7 @@
 /**
  * Coalesces balance snapshots per organization: at most one push per `intervalMs`, always the
- * latest state (by `seq`), never an older one after a newer one. Pure timing logic, no I/O.
+ * latest state (by `seq`), never an older one after a newer one, nor the same one twice (a wallet
+ * announced again when it is loaded, a balance read again). Pure timing logic, no I/O.
  */
 export class BalanceFanout<S extends { orgId: string; seq: number }> {
   private readonly latest = new Map<string, S>();
@@ -15,9 +16,9 @@ export class BalanceFanout<S extends { orgId: string; seq: number }> {
   offer(snapshot: S): void {
     this.received++;
     const { orgId, seq } = snapshot;
-    if (seq < (this.lastSeq.get(orgId) ?? -1)) return;
+    if (seq <= (this.lastSeq.get(orgId) ?? -1)) return;
     const pending = this.latest.get(orgId);
-    if (pending && pending.seq > seq) return;
+    if (pending && pending.seq >= seq) return;
     this.latest.set(orgId, snapshot);
     if (this.timers.has(orgId)) return;
     const wait = (this.lastPushMs.get(orgId) ?? -Infinity) + this.intervalMs - this.now();
@@ -28,6 +29,16 @@ export class BalanceFanout<S extends { orgId: string; seq: number }> {
   /** The newest snapshot pushed for an organization (what a reconnecting client is owed at least). */
   lastPushed(orgId: string): number | undefined {
     return this.lastSeq.get(orgId);
+  }
+
+  /**
+   * Whether a change announced as following `previousSeq` shows that one was missed: this fanout
+   * has seen the organization, and nothing as new as `previousSeq`. (One it has never seen has
+   * nothing to be behind on: a socket joining reads the balance itself.)
+   */
+  missedBefore(orgId: string, previousSeq: number): boolean {
+    const newest = Math.max(this.latest.get(orgId)?.seq ?? -1, this.lastSeq.get(orgId) ?? -1);
+    return newest >= 0 && previousSeq > newest;
   }
 
   close(): void {

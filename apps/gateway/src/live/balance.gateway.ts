@@ -11,7 +11,8 @@ import { BalanceFanout } from './balance-fanout';
 import { AuthFailureLimiter } from '../edge/auth-failures';
 import { RATE_LIMITED } from '../edge/rate-limited';
 
-const room = (orgId: string) => `org:${orgId}`;
+const ROOM_PREFIX = 'org:';
+const room = (orgId: string) => `${ROOM_PREFIX}${orgId}`;
 
 /** What the gateway counts, for /metrics. */
 export class GatewayStats {
@@ -20,6 +21,8 @@ export class GatewayStats {
   events = 0;
   /** Balance events not pushed: unreadable, or naming another organization than their subject's. */
   refused = 0;
+  /** Balances read again because an announcement was missed (a gap in `seq`, or NATS reconnected). */
+  rereads = 0;
 }
 
 /** Sent to a socket just before it is closed because its token expired; the client connects again with a new token. */
@@ -29,7 +32,10 @@ export const TOKEN_EXPIRED_EVENT = 'token_expired';
  * Live balances for browsers. A socket authenticates at the handshake with `auth: { token }`
  * and joins its organization's room only; it gets a snapshot at once, then every change, taken
  * from the engine's `balance` events on NATS (so any number of gateway processes can run) and
- * coalesced per organization. A socket lives no longer than its token: at `exp` it is sent
+ * coalesced per organization. Those events are core NATS, not stored: one that announces a change
+ * after a seq this gateway never saw (`previousSeq`), and every watched organization after NATS
+ * reconnects, has the balance read again, so a lost announcement costs a request, never a stale
+ * screen. A socket lives no longer than its token: at `exp` it is sent
  * `token_expired` and disconnected by the server (socket.io clients do not reconnect by themselves then).
  */
 // CORS and the handshake's Origin check: GatewayIoAdapter (CORS_ORIGINS).
@@ -39,6 +45,8 @@ export class BalanceGateway implements OnGatewayInit, OnGatewayConnection, OnGat
   @WebSocketServer() server!: Server;
   private fanout!: BalanceFanout<BalanceSnapshot>;
   private subscription: Subscription | null = null;
+  /** Organizations whose balance is being read again (one request each at a time). */
+  private readonly rereading = new Set<string>();
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
@@ -80,10 +88,32 @@ export class BalanceGateway implements OnGatewayInit, OnGatewayConnection, OnGat
           this.logger.warn({ msg: 'balance event refused', subject: msg.subject, reason: read.kind === 'unusable' ? read.reason : 'not a balance event' });
           return;
         }
-        const { eventId: _id, type: _type, ...snapshot } = read.event;
+        const { eventId: _id, type: _type, previousSeq, ...snapshot } = read.event;
+        if (this.fanout.missedBefore(snapshot.orgId, previousSeq)) this.reread(snapshot.orgId);
         this.fanout.offer(snapshot);
       },
     });
+    void this.rereadOnReconnect();
+  }
+
+  /** Reads a watched organization's balance again and pushes it (an announcement was missed). */
+  private reread(orgId: string): void {
+    if (this.rereading.has(orgId) || !this.server.sockets.adapter.rooms.has(room(orgId))) return;
+    this.rereading.add(orgId);
+    this.stats.rereads++;
+    this.billing
+      .request(orgId, 'balance')
+      .then((reply) => reply.ok && this.fanout.offer(reply.balance))
+      .catch(() => undefined)
+      .finally(() => this.rereading.delete(orgId));
+  }
+
+  /** Announcements made while this gateway was disconnected from NATS are gone: every watched balance is read again. */
+  private async rereadOnReconnect(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (s.type !== 'reconnect') continue;
+      for (const name of this.server.sockets.adapter.rooms.keys()) if (name.startsWith(ROOM_PREFIX)) this.reread(name.slice(ROOM_PREFIX.length));
+    }
   }
 
   async handleConnection(socket: Socket): Promise<void> {
