@@ -91,9 +91,11 @@ export interface AuditQuery {
   readonly operator: string | null;
   readonly orgId: string | null;
   readonly command: string | null;
+  /** `ok`, an error code, or `unknown` for actions without an outcome row. */
   readonly outcome: string | null;
   readonly from: Date | null;
   readonly to: Date | null;
+  /** Rows older than this `seq` (the previous page's last). */
   readonly cursor: string | null;
   readonly limit: number;
 }

@@ -1,4 +1,5 @@
 import { MikroORM } from '@mikro-orm/postgresql';
+import { AuditQuery } from '@billing/contracts';
 
 /** Longest error message kept with an outcome, in characters. */
 export const MAX_AUDIT_MESSAGE_CHARS = 1000;
@@ -19,19 +20,6 @@ export interface OperatorActionOutcome {
   readonly outcome: string;
   readonly message: string | null;
   readonly detail: Record<string, unknown> | null;
-}
-
-export interface AuditFilter {
-  readonly operator: string | null;
-  readonly orgId: string | null;
-  readonly command: string | null;
-  /** `ok`, an error code, or `unknown` for actions without an outcome row. */
-  readonly outcome: string | null;
-  readonly from: Date | null;
-  readonly to: Date | null;
-  /** Rows older than this `seq` (the previous page's last). */
-  readonly cursor: string | null;
-  readonly limit: number;
 }
 
 /** One action with its outcome, as the audit API shows it. */
@@ -84,7 +72,7 @@ export class OperatorAuditRepository {
     ]);
   }
 
-  async list(filter: AuditFilter): Promise<AuditEntry[]> {
+  async list(filter: AuditQuery): Promise<AuditEntry[]> {
     const where: string[] = [];
     const params: (string | number | Date)[] = [];
     const add = (sql: string, value: string | Date) => {
