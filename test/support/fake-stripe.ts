@@ -8,7 +8,9 @@ import { deliver, FakeAnswer, FakeProvider, randomId, RecordedRequest } from './
  * `Idempotency-Key` (a repeat with the same parameters gets the first answer back, marked
  * `Idempotent-Replayed: true`; other parameters get 400 idempotency_error; one still running
  * gets 409), and Stripe's error body `{error: {type, code, message}}`. It plays the payer too
- * (`pay`) and sends the webhooks Stripe would, signed with the endpoint's secret
+ * (`pay`), charges a customer's saved payment method off-session (`confirm=true`,
+ * `off_session=true`, `customer`, `payment_method`: succeeded at once, or declined or left
+ * processing on demand) and sends the webhooks Stripe would, signed with the endpoint's secret
  * (`Stripe-Signature: t=<unix time>,v1=<HMAC-SHA256 of "<t>.<body>">`).
  */
 export interface FakePaymentIntent {
@@ -26,6 +28,8 @@ export interface FakePaymentIntent {
   latest_charge: string | null;
   last_payment_error: { type: string; code: string; decline_code?: string; message: string } | null;
   automatic_payment_methods: { enabled: boolean } | null;
+  customer?: string | null;
+  payment_method?: string | null;
 }
 
 interface Charge {
@@ -77,6 +81,9 @@ export class FakeStripe extends FakeProvider {
   private readonly idempotency = new Map<string, Stored>();
   private declines = 0;
   private confirmDeclines = 0;
+  private processing = 0;
+  /** Payment methods saved to customers (`<customer> <payment method>`): what an off-session charge may use. */
+  private readonly saved = new Set<string>();
   /** Whether the webhooks of payments confirmed in a browser wait for `releaseWebhooks` (Stripe's event came late). */
   holdWebhooks = false;
   private readonly held: { type: string; object: unknown }[] = [];
@@ -88,6 +95,26 @@ export class FakeStripe extends FakeProvider {
   /** The next PaymentIntent create is refused as a card decline (402 card_error), as Stripe answers a confirm=true create. */
   declineNext(times = 1): void {
     this.declines += times;
+  }
+
+  /** Saves a payment method to a customer, as a SetupIntent with the customer's consent would. */
+  savePaymentMethod(customer: string, paymentMethod: string): void {
+    this.saved.add(`${customer} ${paymentMethod}`);
+  }
+
+  /** The next off-session charges are left `processing` (as a bank debit is) until `completeProcessing`. */
+  processNextOffSession(times = 1): void {
+    this.processing += times;
+  }
+
+  /** A processing PaymentIntent succeeds (or is declined), and its event goes to the webhook endpoint. */
+  async completeProcessing(paymentIntentId: string, outcome: 'succeeded' | 'declined' = 'succeeded'): Promise<{ status: number; body: any }> {
+    return this.pay(paymentIntentId, outcome);
+  }
+
+  /** The PaymentIntents made off-session (auto top-ups), in the order they were made. */
+  offSessionIntents(): FakePaymentIntent[] {
+    return [...this.paymentIntents.values()].filter((pi) => pi.payment_method);
   }
 
   protected faultBody(status: number): unknown {
@@ -165,6 +192,11 @@ export class FakeStripe extends FakeProvider {
     // Stripe's minimum charge amounts (of the currencies it states one for here): 50 cents, 50 yen.
     const minimum = ({ usd: 50, jpy: 50 } as Record<string, number>)[params.currency];
     if (minimum !== undefined && amount < minimum) return error(400, 'invalid_request_error', `Amount must be at least ${params.currency === 'usd' ? '$0.50 usd' : '¥50 jpy'}`, { code: 'amount_too_small', param: 'amount' });
+    const offSession = params.confirm === 'true';
+    if (offSession) {
+      if (params.off_session !== 'true' || !params.customer || !params.payment_method) return error(400, 'invalid_request_error', 'An off-session confirmation needs off_session, customer and payment_method.', { code: 'parameter_missing' });
+      if (!this.saved.has(`${params.customer} ${params.payment_method}`)) return error(400, 'invalid_request_error', `No such PaymentMethod: '${params.payment_method}' for customer '${params.customer}'`, { code: 'resource_missing', param: 'payment_method' });
+    }
     if (this.declines > 0) {
       this.declines--;
       return error(402, 'card_error', 'Your card was declined.', { code: 'card_declined', decline_code: 'generic_decline' });
@@ -185,9 +217,21 @@ export class FakeStripe extends FakeProvider {
       latest_charge: null,
       last_payment_error: null,
       automatic_payment_methods: params.automatic_payment_methods ? { enabled: params.automatic_payment_methods.enabled === 'true' } : null,
+      customer: params.customer ?? null,
+      payment_method: params.payment_method ?? null,
     };
     this.paymentIntents.set(id, pi);
-    return { status: 200, headers: { 'request-id': `req_${randomId(14)}` }, body: pi };
+    if (offSession) {
+      // Confirmed at once: the card is charged (its event sent as Stripe sends it), or a bank debit is left processing.
+      if (this.processing > 0) {
+        this.processing--;
+        pi.status = 'processing';
+      } else {
+        const event = this.settle(pi, 'succeeded');
+        if (this.webhookUrl) void this.sendEvent(event.type, event.object).catch(() => undefined);
+      }
+    }
+    return { status: 200, headers: { 'request-id': `req_${randomId(14)}` }, body: JSON.parse(JSON.stringify(pi)) };
   }
 
   /** `POST /v1/payment_intents/:id/cancel`: only a PaymentIntent no money moved for (Stripe: requires_payment_method, _confirmation, _action, _capture, processing). */

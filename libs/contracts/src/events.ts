@@ -78,6 +78,22 @@ export interface EventBodies {
     readonly code: string;
     readonly at: string;
   };
+  /**
+   * An auto top-up was refused by the payment provider (declined, or the provider down past the
+   * retries): auto top-up is now off for the organization until it is set again. Published by the
+   * gateway, which charges auto top-ups; `attemptId` is the top-up's id.
+   */
+  readonly auto_topup_failed: {
+    readonly orgId: string;
+    readonly attemptId: string;
+    readonly crossingSeq: number;
+    readonly amount: string;
+    readonly currency: Currency;
+    /** The provider's refusal: `declined`, `unavailable`, `invalid`, ... */
+    readonly code: string;
+    readonly reason: string;
+    readonly at: string;
+  };
 }
 
 /** Every event type has a body, and every body a type: a new one is added in both places. */

@@ -2,8 +2,12 @@
 export const WALLET_COMMANDS = ['topup', 'grant', 'debit', 'reverse', 'payment.topup', 'payment.reverse', 'redeem', 'balance', 'ledger', 'authorize', 'alerts.set', 'usage', 'resources'] as const;
 export type WalletCommandName = (typeof WALLET_COMMANDS)[number];
 
-/** `lifecycle_rejected`: a lifecycle message of the organization was refused for good (DESIGN.md section 5 lists the rest). */
-export const EVENT_TYPES = ['balance', 'low_balance', 'depleted', 'grant_expired', 'grant_expiring', 'lifecycle_rejected'] as const;
+/**
+ * `lifecycle_rejected`: a lifecycle message of the organization was refused for good;
+ * `auto_topup_failed`: an auto top-up failed and auto top-up was turned off (the gateway
+ * publishes it, the only event not the engine's). DESIGN.md section 5 lists the rest.
+ */
+export const EVENT_TYPES = ['balance', 'low_balance', 'depleted', 'grant_expired', 'grant_expiring', 'lifecycle_rejected', 'auto_topup_failed'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 /**
  * The events some consumer needs each one of (the alert service's webhooks, a control plane's
@@ -58,7 +62,8 @@ export class Subjects {
 
   /**
    * Organization and type of an event subject, `billing.events.<orgId>.<type>`, or null if it is
-   * not one. The subject is what NATS permissions vouch for (only the engine may publish there).
+   * not one. The subject is what NATS permissions vouch for (only the engine may publish there, and
+   * the gateway `auto_topup_failed` alone).
    */
   parseEvent(subject: string): { orgId: string; type: string } | null {
     const head = `${this.prefix}.events.`;

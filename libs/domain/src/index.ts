@@ -17,3 +17,4 @@ export * from './voucher-code';
 export * from './plan';
 export * from './settlement';
 export * from './topup-limit';
+export * from './auto-topup';

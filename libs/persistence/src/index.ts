@@ -19,3 +19,4 @@ export * from './partitions';
 export * from './partition-epoch.repository';
 export * from './price-version.repository';
 export * from './operator-audit.repository';
+export * from './auto-topup.repository';

@@ -63,6 +63,18 @@ export class TopupRepository extends SqlRepository {
   }
 
   /**
+   * An auto top-up's intent, recorded before Stripe named its PaymentIntent (reference
+   * `autotopup:<id>`), takes the PaymentIntent's id; null if it is not such an intent, or already
+   * names another PaymentIntent.
+   */
+  async claimAutoTopupRef(id: string, paymentIntentId: string): Promise<TopupIntent | null> {
+    const claimed = await this.one(`update topup_intents set provider_ref = ? where id = ? and provider = 'stripe' and provider_ref = 'autotopup:' || id::text returning *`, [paymentIntentId, id]);
+    if (claimed) return claimed;
+    const intent = await this.findById(id);
+    return intent?.provider === 'stripe' && intent.providerRef === paymentIntentId ? intent : null;
+  }
+
+  /**
    * Stores a settlement the machine computed from `expectedVersion`, by one compare-and-set:
    * null if another writer got there first (the caller reloads and applies its fact again).
    * `settled_at` is the first time the status left pending.

@@ -1,7 +1,9 @@
 import { Provider, Type } from '@nestjs/common';
-import { openDatabase, OperatorAuditRepository, TopupReconciliationRepository, TopupRefundRepository, TopupReportRepository, TopupRepository } from '@billing/persistence';
+import { AutoTopupRepository, openDatabase, OperatorAuditRepository, TopupReconciliationRepository, TopupRefundRepository, TopupReportRepository, TopupRepository } from '@billing/persistence';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { GatewayConfig } from '../config';
+import { AutoTopupController } from './auto-topup.controller';
+import { AutoTopups } from './auto-topups';
 import { PaymentWebhooksController } from './payment-webhooks.controller';
 import { PaymentsConfig } from './payments.config';
 import { PaymentsSweeper } from './payments.sweeper';
@@ -24,7 +26,7 @@ import { VnpayApiClient } from './vnpay-api';
 import { TopupStatusController } from './topup-status.controller';
 import { VnpayReturnController } from './vnpay-return.controller';
 
-export const PAYMENTS_CONTROLLERS: Type[] = [TopupsController, TopupStatusController, PaymentWebhooksController, PaypalReturnController, VnpayReturnController];
+export const PAYMENTS_CONTROLLERS: Type[] = [TopupsController, TopupStatusController, AutoTopupController, PaymentWebhooksController, PaypalReturnController, VnpayReturnController];
 
 /**
  * The providers' API clients: the real ones (the `stripe` SDK; PayPal and VNPAY over HTTPS) at
@@ -59,6 +61,7 @@ export function paymentsProviders(gateway: GatewayConfig, config: PaymentsConfig
     { provide: TopupReconciliationRepository, inject: [PAYMENTS_ORM], useFactory: (orm: MikroORM) => new TopupReconciliationRepository(orm) },
     { provide: TopupReportRepository, inject: [PAYMENTS_ORM], useFactory: (orm: MikroORM) => new TopupReportRepository(orm) },
     { provide: TopupRefundRepository, inject: [PAYMENTS_ORM], useFactory: (orm: MikroORM) => new TopupRefundRepository(orm) },
+    { provide: AutoTopupRepository, inject: [PAYMENTS_ORM], useFactory: (orm: MikroORM) => new AutoTopupRepository(orm) },
     // Operator refunds are done here, so they are audited here, in the operators' audit.
     { provide: OperatorAuditRepository, inject: [PAYMENTS_ORM], useFactory: (orm: MikroORM) => new OperatorAuditRepository(orm) },
     ...paymentClientProviders(config),
@@ -78,5 +81,6 @@ export function paymentsProviders(gateway: GatewayConfig, config: PaymentsConfig
     PaymentsReconciler,
     PaymentMismatchReport,
     PaymentRefunds,
+    AutoTopups,
   ];
 }

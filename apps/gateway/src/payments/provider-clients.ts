@@ -40,9 +40,27 @@ export interface StripeRefund {
   readonly paymentIntentId: string;
 }
 
+export interface OffSessionCharge {
+  readonly topupId: string;
+  readonly orgId: string;
+  readonly amountMinor: string;
+  readonly currency: Currency;
+  /** Stripe's customer (`cus_...`) and the payment method saved to it (`pm_...`). */
+  readonly customer: string;
+  readonly paymentMethod: string;
+  readonly idempotencyKey: string;
+}
+
 export interface StripeClient {
   /** Creates a PaymentIntent for the amount (in the currency's minor unit), `metadata.topupId` set; the top-up id is the idempotency key. */
   createPaymentIntent(input: { topupId: string; orgId: string; amountMinor: string; currency: Currency }): Promise<StripePaymentIntent & { clientSecret: string }>;
+  /**
+   * Charges a customer's saved payment method without the customer present (an auto top-up):
+   * a PaymentIntent created with `confirm: true`, `off_session: true`, `customer` and
+   * `payment_method`; `idempotencyKey` names the one charge (a retry gets the same PaymentIntent).
+   * A decline (or a card that needs the customer: `authentication_required`) is a `declined` ProviderError.
+   */
+  chargeOffSession(input: OffSessionCharge): Promise<StripePaymentIntent>;
   /** The PaymentIntent with its latest charge expanded (what was refunded of it). */
   retrievePaymentIntent(paymentIntentId: string): Promise<StripePaymentIntent>;
   /** Cancels a PaymentIntent not paid (its payment window closed): no payment can be made with it afterwards. */
@@ -155,6 +173,11 @@ export class OfflineStripeClient implements StripeClient {
     const intent = { id, clientSecret, status: 'requires_payment_method', amountMinor: input.amountMinor, amountReceivedMinor: '0', currency: input.currency, topupId: input.topupId, latestChargeId: null, amountRefundedMinor: null, failureMessage: null, cancellationReason: null };
     this.created.set(id, intent);
     return intent;
+  }
+
+  async chargeOffSession(): Promise<StripePaymentIntent> {
+    // Offline, nothing can be charged: an auto top-up fails (and turns itself off) rather than credit money no one paid.
+    throw offline('stripe', 'paymentIntents.create (off-session)');
   }
 
   async retrievePaymentIntent(paymentIntentId: string): Promise<StripePaymentIntent> {

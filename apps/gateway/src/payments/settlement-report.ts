@@ -8,6 +8,12 @@ export interface TopupLookup {
   readonly providerRef?: string | null;
   /** The money movement's: Stripe's charge, PayPal's capture (refunds and disputes name these). */
   readonly captureRefs?: readonly (string | null)[];
+  /**
+   * An auto top-up's id (Stripe `metadata.topupId` of a PaymentIntent whose metadata says
+   * `autoTopup`): found by it while its reference is still `autotopup:<id>` (Stripe's answer, which
+   * names the PaymentIntent, not stored yet: lost past the retries, or this event came first).
+   */
+  readonly autoTopupId?: string | null;
 }
 
 /**

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import Stripe from 'stripe';
 import { Currency } from '@billing/domain';
 import { ProviderCallPolicy, ProviderError, ProviderErrorKind, retryAfterMs, withRetries } from './provider-call';
-import { StripeClient, StripePaymentIntent, StripeRefund } from './provider-clients';
+import { OffSessionCharge, StripeClient, StripePaymentIntent, StripeRefund } from './provider-clients';
 
 export const STRIPE_API_BASE_URL = 'https://api.stripe.com';
 
@@ -128,6 +128,26 @@ export class StripeApiClient implements StripeClient {
     const intent = toIntent(pi);
     if (!intent.clientSecret) throw new ProviderError('stripe', 'unavailable', `PaymentIntent ${pi.id} came back without a client_secret`);
     return { ...intent, clientSecret: intent.clientSecret };
+  }
+
+  async chargeOffSession(input: OffSessionCharge): Promise<StripePaymentIntent> {
+    const amount = amountOf(input.amountMinor);
+    const pi = await this.call('paymentIntents.create (off-session)', () =>
+      this.stripe.paymentIntents.create(
+        {
+          amount,
+          currency: input.currency.toLowerCase(),
+          customer: input.customer,
+          payment_method: input.paymentMethod,
+          confirm: true,
+          off_session: true,
+          metadata: { topupId: input.topupId, orgId: input.orgId, autoTopup: input.idempotencyKey },
+          description: `Auto top-up ${input.topupId}`,
+        },
+        { idempotencyKey: input.idempotencyKey },
+      ),
+    );
+    return toIntent(pi);
   }
 
   async retrievePaymentIntent(paymentIntentId: string): Promise<StripePaymentIntent> {

@@ -11,6 +11,15 @@ describe('Stripe events as settlement facts', () => {
     expect(inputOf(r)).toMatchObject({ kind: 'captured', captureRef: 'ch_1', amount: new Decimal('10.50') });
   });
 
+  it("finds an auto top-up's PaymentIntent by its top-up id too, and no other by metadata alone", () => {
+    const auto = readStripeReport(event('payment_intent.succeeded', { id: 'pi_2', amount_received: 500, currency: 'usd', metadata: { topupId: 't-2', autoTopup: 'autotopup:org-1:7' } }));
+    expect(auto).toMatchObject({ find: { providerRef: 'pi_2', autoTopupId: 't-2' } });
+    const failed = readStripeReport(event('payment_intent.payment_failed', { id: 'pi_2', metadata: { topupId: 't-2', autoTopup: 'autotopup:org-1:7' }, last_payment_error: { message: 'insufficient funds' } }));
+    expect(failed).toMatchObject({ find: { providerRef: 'pi_2', autoTopupId: 't-2' } });
+    const started = readStripeReport(event('payment_intent.succeeded', { id: 'pi_3', amount_received: 500, currency: 'usd', metadata: { topupId: 't-3' } }));
+    expect(started).toMatchObject({ find: { providerRef: 'pi_3', autoTopupId: null } });
+  });
+
   it('reads a failed attempt as one that may be followed by a success, and a cancellation as final', () => {
     expect(inputOf(readStripeReport(event('payment_intent.payment_failed', { id: 'pi_1', last_payment_error: { message: 'card declined' } })))).toEqual({ kind: 'attempt_failed', reason: 'stripe payment_intent.payment_failed: card declined' });
     expect(inputOf(readStripeReport(event('payment_intent.canceled', { id: 'pi_1', cancellation_reason: 'requested_by_customer' })))).toMatchObject({ kind: 'canceled' });

@@ -41,6 +41,12 @@ export function stripeDisputeStage(type: string, status: unknown): DisputeStage 
 const idOf = (v: unknown): string | null => str(v) ?? str(obj(v)?.id);
 const upper = (v: unknown): string | null => (typeof v === 'string' && v.length > 0 && v.length <= 8 ? v.toUpperCase() : null);
 
+/** The top-up id of a PaymentIntent an auto top-up made (its metadata carries `autoTopup`, the crossing's key). */
+function autoTopupIdOf(o: Obj): string | null {
+  const metadata = obj(o.metadata);
+  return metadata && str(metadata.autoTopup) ? str(metadata.topupId) : null;
+}
+
 export function readStripeReport(event: Pick<Stripe.Event, 'id' | 'type' | 'data' | 'created'>): SettlementReport {
   const o: Obj | null = obj(event.data?.object);
   const eventId = str(event.id);
@@ -61,7 +67,7 @@ export function readStripeReport(event: Pick<Stripe.Event, 'id' | 'type' | 'data
       if (!id) return { kind: 'invalid', reason: 'no PaymentIntent id' };
       return {
         ...base,
-        find: { providerRef: id },
+        find: { providerRef: id, autoTopupId: autoTopupIdOf(o) },
         topupId: str(obj(o.metadata)?.topupId),
         currency: upper(o.currency) ?? '',
         input: (currency) => {
@@ -78,8 +84,8 @@ export function readStripeReport(event: Pick<Stripe.Event, 'id' | 'type' | 'data
       const reason = `stripe ${type}: ${message}`.slice(0, MAX_REPORT_REASON_CHARS);
       // A failed attempt leaves the PaymentIntent open to another; a cancelled one is closed for good,
       // and one cancelled as `abandoned` (what reconciliation cancels when its window closes) expired.
-      if (type === 'payment_intent.canceled' && o.cancellation_reason === ABANDONED) return { ...base, find: { providerRef: id }, input: () => ({ kind: 'expired', reason }) };
-      return { ...base, find: { providerRef: id }, input: () => (type === 'payment_intent.canceled' ? { kind: 'canceled', reason } : { kind: 'attempt_failed', reason }) };
+      if (type === 'payment_intent.canceled' && o.cancellation_reason === ABANDONED) return { ...base, find: { providerRef: id, autoTopupId: autoTopupIdOf(o) }, input: () => ({ kind: 'expired', reason }) };
+      return { ...base, find: { providerRef: id, autoTopupId: autoTopupIdOf(o) }, input: () => (type === 'payment_intent.canceled' ? { kind: 'canceled', reason } : { kind: 'attempt_failed', reason }) };
     }
     case 'charge.refunded': {
       const pi = idOf(o.payment_intent);

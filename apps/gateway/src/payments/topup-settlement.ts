@@ -116,6 +116,10 @@ export class TopupSettlement {
       const byCapture = captureRef ? await this.topups.findByCaptureRef(provider, captureRef) : null;
       if (byCapture) return byCapture;
     }
+    // An auto top-up whose PaymentIntent is not stored yet: it takes this one's id, then settles as any other.
+    if (provider === 'stripe' && find.autoTopupId && find.providerRef && UUID.test(find.autoTopupId)) {
+      return this.topups.claimAutoTopupRef(find.autoTopupId, find.providerRef);
+    }
     return null;
   }
 

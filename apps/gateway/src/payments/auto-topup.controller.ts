@@ -1,0 +1,118 @@
+import { Body, Controller, Delete, Get, HttpException, Inject, Put, Req, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ErrorCode, errorReply, InputError } from '@billing/contracts';
+import { currencyLockRefusal, isCurrency, toPaymentText } from '@billing/domain';
+import { AutoTopupAttempt, AutoTopupRepository, AutoTopupSettings } from '@billing/persistence';
+import { AuthGuard } from '../auth/auth.guard';
+import { Principal } from '../auth/token';
+import { BillingClient } from '../wallet/billing.client';
+import { parseAutoTopupRequest } from './auto-topup-request';
+import { AutoTopups } from './auto-topups';
+import { PaymentsConfig } from './payments.config';
+import { PAYMENTS_CONFIG } from './payments.tokens';
+
+type Authed = { principal: Principal };
+
+/** Attempts shown by GET, newest first. */
+export const AUTO_TOPUP_HISTORY_LIMIT = 50;
+
+/**
+ * An organization's auto top-up: `PUT` saves it (and records the consent: when, and who by the
+ * token's subject), `GET` shows it with its history, `DELETE` turns it off. A refusal changes
+ * nothing: the body is read in full before anything is written.
+ */
+@ApiTags('auto top-up')
+@ApiBearerAuth()
+@UseGuards(AuthGuard)
+@Controller('api/v1/autotopup')
+export class AutoTopupController {
+  constructor(
+    private readonly repository: AutoTopupRepository,
+    private readonly autoTopups: AutoTopups,
+    private readonly billing: BillingClient,
+    @Inject(PAYMENTS_CONFIG) private readonly config: PaymentsConfig,
+  ) {}
+
+  @Put()
+  @ApiOperation({ summary: "Turn auto top-up on (or change it): when the balance falls below the trigger, one top-up to the target, within the caps, charged to the saved card" })
+  @ApiBody({ schema: { example: { currency: 'USD', trigger: { amount: '50.00' }, target: '200.00', maxPerTopup: '200.00', maxPerDay: '400.00', maxPerMonth: '2000.00', paymentMethod: { customer: 'cus_123', id: 'pm_123' }, consent: true } } })
+  async save(@Req() req: Authed, @Body() body: unknown) {
+    let request;
+    try {
+      request = parseAutoTopupRequest(body, this.config.limits);
+    } catch (error) {
+      if (error instanceof InputError) throw new HttpException(errorReply(error.code, error.message), 400);
+      throw error;
+    }
+    const orgId = req.principal.orgId;
+    const balance = await this.billing.request(orgId, 'balance');
+    if (!balance.ok) throw new HttpException(balance, 503);
+    const reported: unknown = balance.balance?.currency ?? null;
+    const refused = currencyLockRefusal(isCurrency(reported) ? reported : null, request.currency);
+    if (refused) throw new HttpException(errorReply(ErrorCode.CURRENCY_LOCKED, refused), 409);
+    const settings = await this.repository.save({
+      orgId,
+      trigger: request.trigger,
+      target: request.target,
+      currency: request.currency,
+      caps: request.caps,
+      stripeCustomer: request.customer,
+      stripePaymentMethod: request.paymentMethod,
+      consentAt: new Date(),
+      consentBy: req.principal.subject ?? `org:${orgId}`,
+    });
+    await this.autoTopups.enabled(settings);
+    return { ok: true, autoTopup: settingsView(settings) };
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'The auto top-up settings (null if never set) and its latest attempts, with what became of each top-up' })
+  async show(@Req() req: Authed) {
+    const orgId = req.principal.orgId;
+    const [settings, history] = await Promise.all([this.repository.find(orgId), this.repository.history(orgId, AUTO_TOPUP_HISTORY_LIMIT)]);
+    return { ok: true, autoTopup: settings && settingsView(settings), history: history.map(attemptView) };
+  }
+
+  @Delete()
+  @ApiOperation({ summary: 'Turn auto top-up off (a top-up already asked for still completes)' })
+  async disable(@Req() req: Authed) {
+    const orgId = req.principal.orgId;
+    await this.repository.disable(orgId, `turned off by ${req.principal.subject ?? `org:${orgId}`}`);
+    this.autoTopups.disabled(orgId);
+    const settings = await this.repository.find(orgId);
+    return { ok: true, autoTopup: settings && settingsView(settings) };
+  }
+}
+
+function settingsView(s: AutoTopupSettings) {
+  const money = (v: Parameters<typeof toPaymentText>[0]) => toPaymentText(v, s.currency);
+  return {
+    enabled: s.enabled,
+    currency: s.currency,
+    trigger: s.trigger.kind === 'amount' ? { amount: money(s.trigger.amount) } : { runwaySeconds: s.trigger.seconds },
+    target: money(s.target),
+    maxPerTopup: money(s.caps.maxPerTopup),
+    maxPerDay: money(s.caps.maxPerDay),
+    maxPerMonth: money(s.caps.maxPerMonth),
+    paymentMethod: { provider: 'stripe', customer: s.stripeCustomer, id: s.stripePaymentMethod },
+    consent: { at: s.consentAt.toISOString(), by: s.consentBy },
+    disabledReason: s.disabledReason,
+    disabledAt: s.disabledAt?.toISOString() ?? null,
+  };
+}
+
+function attemptView(a: AutoTopupAttempt) {
+  return {
+    id: a.id,
+    crossingSeq: a.crossingSeq,
+    idempotencyKey: a.idempotencyKey,
+    status: a.status,
+    amount: a.amount === null ? null : toPaymentText(a.amount, a.currency),
+    currency: a.currency,
+    reason: a.reason,
+    paymentIntentId: a.paymentIntentId,
+    topupStatus: a.topupStatus,
+    credited: a.creditedAt !== null,
+    createdAt: a.createdAt.toISOString(),
+  };
+}
