@@ -4,6 +4,8 @@ import {
   fromGrant,
   GRANT_COLUMNS,
   grantRow,
+  HOLD_COLUMNS,
+  holdRow,
   LEDGER_COLUMNS,
   ledgerRow,
   METER_COLUMNS,
@@ -28,6 +30,7 @@ const COLUMNS: Record<string, readonly string[]> = {
   p_grants: GRANT_COLUMNS,
   p_meters: METER_COLUMNS,
   p_events: OUTBOX_COLUMNS,
+  p_holds: HOLD_COLUMNS,
 };
 
 /** Splits on the commas that are not inside parentheses. */
@@ -83,8 +86,11 @@ function readsOf(definition: string): Read[] {
 describe('the commit function and its codec agree on every column', () => {
   it('reads each position into the column the codec names there', async () => {
     await (await openDatabase(testDatabaseUrl(), 2)).close(true); // applies the migrations
+    // v4 writes the holds and hands everything else to v3, which it calls: the two read the positions.
     const [{ def }] = await sql<{ def: string }>("select pg_get_functiondef('commit_wallet_batch_v3(text,int,jsonb,jsonb,jsonb,jsonb,jsonb)'::regprocedure) as def");
-    const reads = readsOf(def);
+    const [{ def: v4 }] = await sql<{ def: string }>("select pg_get_functiondef('commit_wallet_batch_v4(text,int,jsonb,jsonb,jsonb,jsonb,jsonb,jsonb)'::regprocedure) as def");
+    expect(v4).toContain('commit_wallet_batch_v3(p_group, p_partitions, p_wallets, p_entries, p_grants, p_meters, p_events)');
+    const reads = [...readsOf(def), ...readsOf(v4)];
     const wrong = reads.filter((r) => COLUMNS[r.param]?.[r.position] !== r.column).map((r) => `${r.where}: ${r.param}[${r.position}] read as ${r.column}, the codec says ${COLUMNS[r.param]?.[r.position]}`);
     expect(wrong).toEqual([]);
     // Every position the codec sends is written somewhere.
@@ -93,7 +99,7 @@ describe('the commit function and its codec agree on every column', () => {
       expect([param, columns.filter((_, i) => !read.has(i))]).toEqual([param, []]);
     }
     // No older commit function is left behind in the schema.
-    const others = await sql<{ name: string }>("select proname as name from pg_proc where proname like 'commit_wallet_batch%' and proname <> 'commit_wallet_batch_v3'");
+    const others = await sql<{ name: string }>("select proname as name from pg_proc where proname like 'commit_wallet_batch%' and proname not in ('commit_wallet_batch_v3', 'commit_wallet_batch_v4')");
     expect(others).toEqual([]);
   });
 
@@ -145,5 +151,6 @@ describe('the commit function and its codec agree on every column', () => {
     const meter: MeterState = { charged: new Decimal('1.5'), usageMs: 60_000, until: at, entries: 2, byGrant: new Map([[grant.id, new Decimal('1.5')]]) };
     same(meterRow('org-codec', 'res', '2026-12-03', meter), METER_COLUMNS, { org_id: 'org-codec', resource_id: 'res', day: '2026-12-03', charged: '1.5', usage_ms: 60_000, until: at, entries: 2, by_grant: { [grant.id]: '1.5' } });
     same(outboxRow({ eventId: 'e-1', subject: 's', payload: 'p' }), OUTBOX_COLUMNS, { event_id: 'e-1', subject: 's', payload: 'p' });
+    same(holdRow('org-codec', 'res', 'USD', { amount: new Decimal('2.5'), untilMs: at.getTime() }), HOLD_COLUMNS, { org_id: 'org-codec', resource_id: 'res', currency: 'USD', amount: '2.5', until: at });
   });
 });

@@ -33,6 +33,8 @@ export interface BillingConfig {
   readonly tickIntervalMs: number;
   /** `authorize` refuses when the usable balance covers less than this much of the SKU's rate. */
   readonly minRunwayMinutes: number;
+  /** While a GPU runs, the cost of the rest of its current hold period of this length is held against the balance (0: no holds). */
+  readonly holdMinutes: number;
   readonly lifecycleStream: string;
   readonly lifecycleSubjectPrefix: string;
   /** Durable consumer name: processes sharing it share the lifecycle messages. */
@@ -89,6 +91,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BillingConfig 
     priceChangeNoticeMs: envInt(env, 'PRICE_CHANGE_NOTICE_MS', 300_000, 0, 365 * 86_400_000),
     tickIntervalMs: envInt(env, 'TICK_INTERVAL_MS', 60_000, 10, 3_600_000),
     minRunwayMinutes: envInt(env, 'MIN_RUNWAY_MINUTES', 10, 0, 10_080),
+    holdMinutes: envInt(env, 'HOLD_MINUTES', 60, 0, 10_080),
     lifecycleStream: envToken(env, 'LIFECYCLE_STREAM', 'GPU_LIFECYCLE', /^[A-Za-z0-9_-]+$/),
     lifecycleSubjectPrefix: envToken(env, 'LIFECYCLE_SUBJECT_PREFIX', 'gpu.lifecycle', /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/),
     lifecycleConsumer: envToken(env, 'LIFECYCLE_CONSUMER', 'billing-engine', /^[A-Za-z0-9_-]+$/),

@@ -22,6 +22,14 @@ describe('balance snapshot', () => {
     expect([s.total, s.plan, s.voucher, s.topup, s.burnRatePerHour]).toEqual(['0', '0', '0', '0', '0']);
   });
 
+  it('shows what is held and what is available, apportioned to read as the total shown, exact too', () => {
+    const s = balanceSnapshot({ orgId: 'o', seq: 1, currency: 'USD', balance: balance('0', '0', '10.005'), burnRatePerHour: new Decimal('2.5'), grants: [], at, held: new Decimal('2.08333333') });
+    expect(s.exact).toMatchObject({ held: '2.08333333', available: '7.92166667', total: '10.005' });
+    expect([s.total, s.available, s.held]).toEqual(['10.00', '7.92', '2.08']);
+    const over = balanceSnapshot({ orgId: 'o', seq: 1, currency: 'USD', balance: balance('0', '0', '1'), burnRatePerHour: new Decimal('2.5'), grants: [], at, held: new Decimal('2.5') });
+    expect([over.available, over.held, over.exact.available]).toEqual(['-1.50', '2.50', '-1.5']);
+  });
+
   it('shows exact amounts before the wallet has a currency', () => {
     const s = balanceSnapshot({ orgId: 'o', seq: 0, currency: null, balance: balance('0', '1.005', '0'), burnRatePerHour: new Decimal(0), grants: [], at });
     expect([s.total, s.plan, s.voucher, s.topup]).toEqual(['1.005', '0', '1.005', '0']);

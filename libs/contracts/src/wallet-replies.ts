@@ -1,4 +1,4 @@
-import { apportionForDisplay, Balance, Currency, Decimal, Grant, LedgerEntry, sum, toDisplay, toExact, UsageRow } from '@billing/domain';
+import { apportionForDisplay, availableBalance, Balance, Currency, Decimal, Grant, LedgerEntry, sum, toDisplay, toExact, UsageRow, ZERO } from '@billing/domain';
 
 /**
  * A wallet's balance as sent to its users. `total`, `plan`, `voucher`, `topup` and
@@ -16,6 +16,13 @@ export interface BalanceSnapshot {
   readonly topup: string;
   readonly burnRatePerHour: string;
   readonly runwaySeconds: number | null;
+  /**
+   * Held for running GPUs (the rest of each one's current hold period, see `holdAt`), and what is
+   * available: the total less what is held (negative when the holds exceed it). Display amounts,
+   * apportioned so that available + held is the total shown.
+   */
+  readonly held: string;
+  readonly available: string;
   /** Each voucher with credit left, as its own line: scope and expiry; `display` is `remaining` rounded for display, on its own. */
   readonly vouchers: { readonly grantId: string; readonly remaining: string; readonly display: string; readonly service: string | null; readonly expiresAt: string | null }[];
   /** Each plan grant with credit left (the portal's billing plan page): its period and how much of it may roll over. */
@@ -23,7 +30,15 @@ export interface BalanceSnapshot {
   /** The low-balance thresholds in force (`alerts.set`), exact, lowest first. */
   readonly lowBalance: readonly string[];
   /** The same amounts unrounded, at the ledger's scale. */
-  readonly exact: { readonly total: string; readonly plan: string; readonly voucher: string; readonly topup: string; readonly burnRatePerHour: string };
+  readonly exact: {
+    readonly total: string;
+    readonly plan: string;
+    readonly voucher: string;
+    readonly topup: string;
+    readonly burnRatePerHour: string;
+    readonly held: string;
+    readonly available: string;
+  };
   readonly at: string;
 }
 
@@ -72,8 +87,12 @@ export function balanceSnapshot(args: {
   grants: readonly Grant[];
   at: Date;
   lowBalanceThresholds?: readonly Decimal[];
+  /** What the wallet holds for running GPUs (nothing if left out). */
+  held?: Decimal;
 }): BalanceSnapshot {
   const { balance, currency, burnRatePerHour } = args;
+  const held = args.held ?? ZERO;
+  const available = availableBalance(balance.total, held);
   const show = (d: Decimal) => (currency ? toDisplay(d, currency) : toExact(d));
   // The components are apportioned, not rounded one by one, so that what a reader adds up is the total shown.
   const shown = currency
@@ -83,6 +102,8 @@ export function balanceSnapshot(args: {
     burnRatePerHour.isZero() || balance.total.lessThanOrEqualTo(0)
       ? balance.total.lessThanOrEqualTo(0) ? 0 : null
       : balance.total.dividedBy(burnRatePerHour).times(3600).floor().toNumber();
+  // Apportioned like the components: available + held read as the total shown.
+  const split = currency ? apportionForDisplay([available, held], currency).parts : [toExact(available), toExact(held)];
   return {
     orgId: args.orgId,
     seq: args.seq,
@@ -93,6 +114,8 @@ export function balanceSnapshot(args: {
     topup: shown.parts[2],
     burnRatePerHour: show(burnRatePerHour),
     runwaySeconds,
+    held: split[1],
+    available: split[0],
     vouchers: args.grants
       .filter((g) => g.kind === 'voucher' && g.remaining.greaterThan(0))
       .map((g) => ({ grantId: g.id, remaining: toExact(g.remaining), display: show(g.remaining), service: g.service, expiresAt: g.expiresAt?.toISOString() ?? null })),
@@ -114,6 +137,8 @@ export function balanceSnapshot(args: {
       voucher: toExact(balance.voucher),
       topup: toExact(balance.topup),
       burnRatePerHour: toExact(burnRatePerHour),
+      held: toExact(held),
+      available: toExact(available),
     },
     at: args.at.toISOString(),
   };

@@ -11,6 +11,7 @@ export * from './wallet-meter';
 export * from './grant-expiry';
 export * from './lifecycle';
 export * from './metering';
+export * from './hold';
 export * from './resource';
 export * from './pricing';
 export * from './voucher-code';

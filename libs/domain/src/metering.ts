@@ -2,6 +2,7 @@ import { Currency, CURRENCIES } from './currency';
 import { BillingPeriods, Interval } from './lifecycle';
 import { Decimal, roundToLedgerScale, ZERO } from './money';
 import { PriceBook } from './pricing';
+import type { Hold } from './hold';
 
 /**
  * What a resource owes, from its billing periods and the prices in force while they ran.
@@ -36,6 +37,11 @@ function periodCharge(kind: 'gpu' | 'storage', interval: Interval, billed: Bille
   if (endMs <= startMs) return ZERO;
   const cost = kind === 'gpu' ? prices.gpuCost(billed.sku, currency, startMs, endMs) : prices.storageCost(billed.storageGb, currency, startMs, endMs);
   return roundToLedgerScale(cost);
+}
+
+/** The rounded charge of one GPU run from its start up to `untilMs`: what the run owes by then. */
+export function gpuRunCharge(run: Interval, billed: Billed, prices: PriceBook, currency: Currency, untilMs: number): Decimal {
+  return periodCharge('gpu', run, billed, prices, currency, untilMs);
 }
 
 export interface Metered {
@@ -122,4 +128,6 @@ export interface ResourceCharge {
   readonly days: readonly DayCharge[];
   readonly ratesPerHour: ReadonlyMap<Currency, Decimal>;
   readonly running: boolean;
+  /** What the resource holds now against the balance (see `holdAt`), in the same currencies. */
+  readonly hold: Hold;
 }

@@ -54,15 +54,25 @@ export function usableBalance(state: WalletState, service: string, at: Date): De
 }
 
 /**
- * Admission (`authorize`): a resource may start when what the grants usable for its service hold
- * (less any debt) covers `minRunwayMinutes` of its rate. The cost of those minutes is taken at the
- * ledger's scale, like every balance it is compared with (an hourly rate over 60 has no end of
- * decimals).
+ * Admission (`authorize`): a resource may start when what is available for its service covers
+ * `minRunwayMinutes` of its rate. Available is what the grants usable for the service hold (less
+ * any debt) less everything the wallet holds for running GPUs (`held`: all of it, whatever the
+ * service, since a hold may be drawn from any grant its resource can use). The cost of those
+ * minutes is taken at the ledger's scale, like every balance it is compared with (an hourly rate
+ * over 60 has no end of decimals).
  */
-export function admission(state: WalletState, service: string, at: Date, ratePerHour: Decimal, minRunwayMinutes: number): { authorized: boolean; required: Decimal; usable: Decimal } {
+export function admission(
+  state: WalletState,
+  service: string,
+  at: Date,
+  ratePerHour: Decimal,
+  minRunwayMinutes: number,
+  held: Decimal = ZERO,
+): { authorized: boolean; required: Decimal; usable: Decimal; available: Decimal } {
   const required = roundToLedgerScale(ratePerHour.times(minRunwayMinutes).dividedBy(60));
   const usable = usableBalance(state, service, at);
-  return { authorized: usable.greaterThanOrEqualTo(required), required, usable };
+  const available = usable.minus(held);
+  return { authorized: available.greaterThanOrEqualTo(required), required, usable, available };
 }
 
 /** Thresholds the total crossed downwards between two commits (at or above before, below after). */

@@ -217,4 +217,13 @@ describe('admission', () => {
     s = apply(s, { type: 'grant', idempotencyKey: 'g', kind: 'voucher', amount: new Decimal(5), currency: 'USD', service: null, expiresAt: new Date(t0.getTime() + 3600_000), reference: null }).state;
     expect(admission(s, 'gpu-container', t0, new Decimal(6), 10).usable.toFixed()).toBe('3');
   });
+
+  it('compares the minimum runway with what is available: usable less what is held for running GPUs', () => {
+    const s = apply(emptyWallet('o'), topup('3')).state;
+    // 10 minutes of 2.50 an hour: 0.41666667. Usable 3 covers it; 3 - 2.8 held does not.
+    const a = admission(s, 'gpu-container', t0, new Decimal('2.5'), 10, new Decimal('2.8'));
+    expect([a.authorized, a.usable.toFixed(), a.available.toFixed(), a.required.toFixed()]).toEqual([false, '3', '0.2', '0.41666667']);
+    expect(admission(s, 'gpu-container', t0, new Decimal('2.5'), 10, new Decimal('2.58333333')).authorized).toBe(true);
+    expect(admission(s, 'gpu-container', t0, new Decimal('2.5'), 10, new Decimal('2.58333334')).authorized).toBe(false);
+  });
 });

@@ -1,9 +1,10 @@
-import { Grant, LedgerEntry, MeterState, totalOf, WalletState } from '@billing/domain';
+import { Currency, Grant, LedgerEntry, MeterState, ResourceHold, totalOf, WalletState } from '@billing/domain';
 
 /**
- * The rows `commit_wallet_batch_v3` writes, as it reads them: each row is a JSON array, and the
- * function takes position N of a row as the column named at position N here (wallets: the last
- * position is the writer's fence epoch, not a column). This file is the one place that knows
+ * The rows `commit_wallet_batch_v4` writes, as it reads them (v4 hands all but the holds to
+ * `commit_wallet_batch_v3`, which it wraps): each row is a JSON array, and the function takes
+ * position N of a row as the column named at position N here (wallets: the last position is the
+ * writer's fence epoch, not a column). This file is the one place that knows
  * those positions; test/commit-codec.e2e-spec.ts reads the function from the database and checks
  * every position it reads against these lists, and every encoder against its list.
  */
@@ -31,6 +32,8 @@ export const LEDGER_COLUMNS = [
 export const GRANT_COLUMNS = ['id', 'org_id', 'kind', 'amount', 'remaining', 'currency', 'service', 'expires_at', 'created_at', 'source_ref', 'expiry_notice_at', 'rollover_cap', 'rollover_period_ms'] as const;
 export const METER_COLUMNS = ['org_id', 'resource_id', 'day', 'charged', 'usage_ms', 'until', 'entries', 'by_grant'] as const;
 export const OUTBOX_COLUMNS = ['event_id', 'subject', 'payload'] as const;
+/** A hold of zero deletes the resource's row (nothing held is no row). */
+export const HOLD_COLUMNS = ['org_id', 'resource_id', 'currency', 'amount', 'until'] as const;
 
 /** A row in a commit: one value per column of its list, in that order. */
 export type Row = unknown[];
@@ -95,4 +98,8 @@ export function meterRow(orgId: string, resourceId: string, day: string, meter: 
 
 export function outboxRow(e: { readonly eventId: string; readonly subject: string; readonly payload: string }): Row {
   return [e.eventId, e.subject, e.payload];
+}
+
+export function holdRow(orgId: string, resourceId: string, currency: Currency, hold: ResourceHold): Row {
+  return [orgId, resourceId, currency, hold.amount.toFixed(), hold.untilMs === null ? null : new Date(hold.untilMs).toISOString()];
 }

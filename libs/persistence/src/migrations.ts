@@ -13,6 +13,7 @@ import { Migration20261210100000 } from './migrations/Migration20261210100000';
 import { Migration20261212100000 } from './migrations/Migration20261212100000';
 import { Migration20261220100000 } from './migrations/Migration20261220100000';
 import { Migration20261221100000 } from './migrations/Migration20261221100000';
+import { Migration20261230100000 } from './migrations/Migration20261230100000';
 import { Migration20261231100000 } from './migrations/Migration20261231100000';
 
 /** The committed migrations, in order; listed here so that ts-jest and the compiled app load the same set. */
@@ -31,5 +32,6 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261212100000', class: Migration20261212100000 },
   { name: 'Migration20261220100000', class: Migration20261220100000 },
   { name: 'Migration20261221100000', class: Migration20261221100000 },
+  { name: 'Migration20261230100000', class: Migration20261230100000 },
   { name: 'Migration20261231100000', class: Migration20261231100000 },
 ];

@@ -1,7 +1,7 @@
-import { Currency, DAY_MS, Decimal, emptyWallet, Grant, LedgerEntry, MeterState, totalOf, utcDay, WalletState } from '@billing/domain';
+import { Currency, DAY_MS, Decimal, emptyWallet, Grant, LedgerEntry, MeterState, ResourceHold, totalOf, utcDay, WalletState } from '@billing/domain';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { FenceScope } from './partitions';
-import { grantRow, ledgerRow, meterRow, outboxRow, Row, walletRow } from './commit-codec';
+import { grantRow, holdRow, ledgerRow, meterRow, outboxRow, Row, walletRow } from './commit-codec';
 import { GrantRecord, LedgerRecord, toEntry, toGrant } from './row-mapping';
 
 export interface LoadedWallet {
@@ -17,6 +17,12 @@ export interface LoadedWallet {
   /** The first day whose meters are all in `meters` (absent there means never charged). */
   readonly metersCompleteFrom: string;
   readonly lowBalanceThresholds: readonly Decimal[];
+  /**
+   * What each running GPU resource holds, by resource id, as its last committed meter said (in
+   * the wallet's currency). Committed with the meters, so a wallet loaded again holds what it
+   * held before, without waiting for a tick.
+   */
+  readonly holds: Map<string, ResourceHold>;
 }
 
 export interface OutboxMessage {
@@ -65,6 +71,8 @@ export interface WalletChange {
   /** Meters changed by the batch, as they now are. */
   readonly meters: readonly { readonly resourceId: string; readonly day: string; readonly meter: MeterState }[];
   readonly events: readonly OutboxMessage[];
+  /** Holds changed by the batch, as they now are (an amount of zero: nothing held any more). */
+  readonly holds?: readonly { readonly resourceId: string; readonly hold: ResourceHold }[];
 }
 
 export interface StoredOutboxMessage extends OutboxMessage {
@@ -129,7 +137,7 @@ export class WalletRepository {
       await this.knex.raw('select currency, currency_locked, version, seq, total, low_balance_thresholds from wallets where org_id = ?', [orgId])
     ).rows as { currency: string | null; currency_locked: boolean; version: string; seq: string; total: string; low_balance_thresholds: string[] }[];
     const yesterday = utcDay(Date.now() - DAY_MS);
-    if (wallets.length === 0) return { state: emptyWallet(orgId), version: 0, meters: new Map(), metersCompleteFrom: yesterday, lowBalanceThresholds: [] };
+    if (wallets.length === 0) return { state: emptyWallet(orgId), version: 0, meters: new Map(), metersCompleteFrom: yesterday, lowBalanceThresholds: [], holds: new Map() };
     const w = wallets[0];
     const meterRows = (await this.knex.raw(`select ${METER_COLUMNS} from meters m where m.org_id = ? and m.day >= ?::date`, [orgId, yesterday])).rows as MeterRecord[];
     const meters = new Map<string, MeterState>(meterRows.map((m) => [meterKey(m.resource_id, m.day), toMeter(m)]));
@@ -151,9 +159,14 @@ export class WalletRepository {
       seq: Number(w.seq),
       grants: grants.map(toGrant),
     };
-    const held = totalOf(state);
-    if (!held.equals(w.total)) throw new Error(`wallet ${orgId}: grants hold ${held.toFixed()} but the wallet row says ${w.total}`);
-    return { state, version: Number(w.version), meters, metersCompleteFrom: yesterday, lowBalanceThresholds: w.low_balance_thresholds.map((t) => new Decimal(t)) };
+    const inGrants = totalOf(state);
+    if (!inGrants.equals(w.total)) throw new Error(`wallet ${orgId}: grants hold ${inGrants.toFixed()} but the wallet row says ${w.total}`);
+    const holdRows = (await this.knex.raw('select resource_id, currency, amount, until from holds where org_id = ?', [orgId])).rows as { resource_id: string; currency: string; amount: string; until: Date | string | null }[];
+    // Holds are in the currency of the wallet that committed them, which never changes once set.
+    const holds = new Map<string, ResourceHold>(
+      holdRows.filter((h) => h.currency === w.currency).map((h) => [h.resource_id, { amount: new Decimal(h.amount), untilMs: h.until === null ? null : new Date(h.until).getTime() }]),
+    );
+    return { state, version: Number(w.version), meters, metersCompleteFrom: yesterday, lowBalanceThresholds: w.low_balance_thresholds.map((t) => new Decimal(t)), holds };
   }
 
   /** Older meters, when a late event changes a day the wallet no longer holds; absent ones are new. */
@@ -198,7 +211,7 @@ export class WalletRepository {
 
   /**
    * Commits the changes of many wallets in one transaction and one round trip (the
-   * `commit_wallet_batch_v3` function). A wallet that is fenced off, whose version moved since its
+   * `commit_wallet_batch_v4` function). A wallet that is fenced off, whose version moved since its
    * actor loaded it, whose batch repeats an idempotency key already in the ledger, or which breaks
    * an invariant the database checks, is left out (its slot holds the error) and the others are
    * committed without it. Returns, per change, the stored outbox messages or an error.
@@ -217,7 +230,7 @@ export class WalletRepository {
 
   /**
    * One call of the commit function; if it refused some wallets, nothing was written. Rows go as
-   * arrays of values in the positions `commit_wallet_batch_v3` reads them (./commit-codec.ts);
+   * arrays of values in the positions `commit_wallet_batch_v4` reads them (./commit-codec.ts);
    * money as exact decimal strings.
    */
   private async tryCommit(changes: readonly WalletChange[], results: Map<string, StoredOutboxMessage[] | Error>): Promise<RefusedCommit[]> {
@@ -226,16 +239,19 @@ export class WalletRepository {
     const grants: Row[] = [];
     const meters: Row[] = [];
     const events: Row[] = [];
+    const holds: Row[] = [];
     for (const c of changes) {
       wallets.push(walletRow(c.orgId, c.state, c.expectedVersion, c.epoch));
       for (const e of c.entries) entries.push(ledgerRow(e));
       for (const g of c.grants) grants.push(grantRow(c.orgId, g));
       for (const { resourceId, day, meter } of c.meters) meters.push(meterRow(c.orgId, resourceId, day, meter));
       for (const e of c.events) events.push(outboxRow(e));
+      // A wallet with holds to write has a currency: only a metered wallet holds anything.
+      if (c.state.currency) for (const { resourceId, hold } of c.holds ?? []) holds.push(holdRow(c.orgId, resourceId, c.state.currency, hold));
     }
     let outcome: { fenced?: string[]; versionConflicts?: string[]; broken?: [string, string][]; duplicateKeys?: [string, string][]; outbox?: [string, string][] };
     try {
-      const result = await this.knex.raw('select commit_wallet_batch_v3(?, ?::int, ?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb) as r', [
+      const result = await this.knex.raw('select commit_wallet_batch_v4(?, ?::int, ?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb) as r', [
         this.scope.group,
         this.scope.partitions,
         JSON.stringify(wallets),
@@ -243,6 +259,7 @@ export class WalletRepository {
         JSON.stringify(grants),
         JSON.stringify(meters),
         JSON.stringify(events),
+        JSON.stringify(holds),
       ]);
       outcome = result.rows[0].r;
     } catch (error) {

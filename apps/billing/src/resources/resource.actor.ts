@@ -1,6 +1,6 @@
 import { Behavior } from '@billing/actors';
 import { ErrorCode, LifecycleMessage } from '@billing/contracts';
-import { applyLifecycle, billedStorageGb, burnRatesPerHour, CURRENCIES, Currency, dayCharges, isCurrency, LifecycleLimits, PriceBook, ResourceCharge, ResourceRecord, settled } from '@billing/domain';
+import { applyLifecycle, billedStorageGb, burnRatesPerHour, CURRENCIES, Currency, dayCharges, holdAt, isCurrency, LifecycleLimits, PriceBook, ResourceCharge, ResourceRecord, settled } from '@billing/domain';
 import { ResourceRepository } from '@billing/persistence';
 
 export type LifecycleOutcome =
@@ -23,6 +23,8 @@ export interface ResourceActorDeps {
   readonly repository: Pick<ResourceRepository, 'find' | 'save' | 'setRecomputeFrom'>;
   readonly prices: () => PriceBook;
   readonly limits: Omit<LifecycleLimits, 'knowsSku'>;
+  /** The length of a hold period (HOLD_MINUTES): while the GPU runs, the rest of the current one is held. */
+  readonly holdPeriodMs: number;
   readonly now: () => number;
   /** The epoch this process holds the organization's partition with, or null if it does not serve it (now). */
   readonly fence: (orgId: string) => number | null;
@@ -109,6 +111,9 @@ export class ResourceActor implements Behavior<ResourceMessage> {
       days: dayCharges(r.periods, billed, prices, r.recomputeFromMs!, nowMs, currencies),
       ratesPerHour: burnRatesPerHour(r.periods, billed, prices, nowMs, currencies),
       running: r.periods.running,
+      // Computed at the instant the days are charged up to: the hold is what the run will still
+      // be charged within the current period, so the wallet's `available` counts it already.
+      hold: holdAt(r.periods, billed, prices, nowMs, this.deps.holdPeriodMs, currencies),
     };
     const answer = await this.deps.meter(this.orgId, charge);
     if (!answer.ok) {

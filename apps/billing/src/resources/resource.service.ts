@@ -41,6 +41,7 @@ export class ResourceService {
       repository,
       prices: () => prices.book,
       limits: { maxEvents: MAX_EVENTS_PER_RESOURCE, maxFutureMs: MAX_LIFECYCLE_FUTURE_MS, maxLatenessMs: MAX_LIFECYCLE_LATENESS_MS },
+      holdPeriodMs: config.holdMinutes * 60_000,
       now: () => Date.now(),
       fence: (orgId: string) => ownership.fence(orgId),
       fenced: (orgId: string) => ownership.fenced(orgId),

@@ -17,8 +17,11 @@ import {
   MeterState,
   PriceBook,
   ResourceCharge,
+  ResourceHold,
   toExact,
+  totalHeld,
   WalletState,
+  ZERO,
 } from '@billing/domain';
 import { LoadedWallet, meterKey } from '@billing/persistence';
 import { WalletMessage } from './wallet-message';
@@ -28,9 +31,12 @@ export interface Burning {
   readonly charge: ResourceCharge;
 }
 
+/** What each running GPU resource holds, by resource id (see LoadedWallet.holds). */
+export type Holds = ReadonlyMap<string, ResourceHold>;
+
 export interface Outcome {
   readonly message: WalletMessage;
-  readonly body: (state: WalletState) => object;
+  readonly body: (state: WalletState, holds: Holds) => object;
 }
 
 export interface BatchResult {
@@ -39,6 +45,8 @@ export interface BatchResult {
   readonly outcomes: Outcome[];
   /** Meters set by the batch, by `meterKey`. */
   readonly meters: Map<string, { resourceId: string; day: string; meter: MeterState }>;
+  /** Holds the batch changed, by resource id (an amount of zero: released). */
+  readonly holds: Map<string, ResourceHold>;
   /** The latest charge of each resource metered by the batch. */
   readonly burning: Map<string, Burning>;
   /** Grants announced as expiring soon by this batch. */
@@ -51,7 +59,7 @@ export interface BatchResult {
 /** What a batch's decision reads from its actor. */
 export interface BatchContext {
   /** The balance as the actor reports it (with the burn rate of the resources it knows). */
-  readonly snapshot: (state: WalletState) => BalanceSnapshot;
+  readonly snapshot: (state: WalletState, holds: Holds) => BalanceSnapshot;
   readonly prices: () => PriceBook;
   readonly minRunwayMinutes: number;
   /** A `grant_expiring` notice goes out this long before a grant with credit left expires. */
@@ -67,13 +75,15 @@ export function decideBatch(ctx: BatchContext, wallet: LoadedWallet, batch: Wall
   const outcomes: Outcome[] = [];
   const meters: BatchResult['meters'] = new Map();
   const burning: BatchResult['burning'] = new Map();
+  const changedHolds: BatchResult['holds'] = new Map();
+  const holds = new Map(wallet.holds);
   const refusedKeys: string[] = [];
   const fixed = (body: object) => () => body;
   for (const message of batch) {
     const parsed = message.parsed;
     switch (parsed.name) {
       case 'balance':
-        outcomes.push({ message, body: (s) => ({ ok: true, balance: ctx.snapshot(s) }) });
+        outcomes.push({ message, body: (s, h) => ({ ok: true, balance: ctx.snapshot(s, h) }) });
         break;
       case 'expire':
         break;
@@ -81,7 +91,7 @@ export function decideBatch(ctx: BatchContext, wallet: LoadedWallet, batch: Wall
         outcomes.push({ message, body: fixed({ ok: true, lowBalance: parsed.lowBalance.map((t) => t.toFixed()) }) });
         break;
       case 'authorize':
-        outcomes.push({ message, body: fixed(authorize(ctx, state, parsed.service, parsed.sku, now)) });
+        outcomes.push({ message, body: fixed(authorize(ctx, state, holds, parsed.service, parsed.sku, now)) });
         break;
       case 'meter': {
         const before = entries.length;
@@ -90,11 +100,20 @@ export function decideBatch(ctx: BatchContext, wallet: LoadedWallet, batch: Wall
           outcomes.push({ message, body: fixed(errorReply(ErrorCode.NO_BILLING_CURRENCY, 'the wallet has never been credited: the usage waits until it has a billing currency')) });
           break;
         }
-        if (parsed.charge.days.some((d) => !d.amounts.has(currency)) || !parsed.charge.ratesPerHour.has(currency)) {
+        const { hold } = parsed.charge;
+        if (parsed.charge.days.some((d) => !d.amounts.has(currency)) || !parsed.charge.ratesPerHour.has(currency) || (hold.untilMs !== null && !hold.amounts.has(currency))) {
           outcomes.push({ message, body: fixed(errorReply(ErrorCode.CURRENCY_MISMATCH, `the wallet bills in ${currency}; the charge is priced in another currency`)) });
           break;
         }
         state = setMeters(state, currency, wallet, parsed.charge, now, entries, meters);
+        // The hold is the resource's to say; the wallet keeps the last one, in its currency.
+        const next: ResourceHold = { amount: hold.amounts.get(currency) ?? ZERO, untilMs: hold.untilMs };
+        const held = holds.get(parsed.charge.resourceId) ?? { amount: ZERO, untilMs: null };
+        if (!next.amount.equals(held.amount) || next.untilMs !== held.untilMs) {
+          changedHolds.set(parsed.charge.resourceId, next);
+          if (next.amount.isZero()) holds.delete(parsed.charge.resourceId);
+          else holds.set(parsed.charge.resourceId, next);
+        }
         burning.set(parsed.charge.resourceId, { charge: parsed.charge });
         outcomes.push({ message, body: fixed({ ok: true, currency, entries: entries.length - before }) });
         break;
@@ -127,7 +146,7 @@ export function decideBatch(ctx: BatchContext, wallet: LoadedWallet, batch: Wall
   const after = expireGrants(state, { now, newId: randomUUID });
   entries.push(...after.entries);
   const announced = expiringNotices(after.state, now, ctx.expiryNoticeMs);
-  return { state: announced.state, entries, outcomes, meters, burning, notices: announced.notices, refusedKeys, now };
+  return { state: announced.state, entries, outcomes, meters, holds: changedHolds, burning, notices: announced.notices, refusedKeys, now };
 }
 
 /** Sets each day's meter of the resource to what its resource actor says the day owes. */
@@ -150,17 +169,24 @@ function setMeters(start: WalletState, currency: Currency, wallet: LoadedWallet,
   return state;
 }
 
-function authorize(ctx: BatchContext, state: WalletState, service: string, sku: string, now: Date): object {
+/** May a resource start: compared with what is available, the holds of running GPUs taken off. */
+function authorize(ctx: BatchContext, state: WalletState, holds: Holds, service: string, sku: string, now: Date): object {
   if (state.currency === null) return errorReply(ErrorCode.NO_BILLING_CURRENCY, 'the wallet has never been credited');
   const prices = ctx.prices();
   if (!prices.knows(sku)) return errorReply(ErrorCode.UNKNOWN_SKU, `no price for SKU '${sku}'`);
-  const { authorized, required, usable } = admission(state, service, now, prices.gpuRatePerHour(sku, state.currency, now.getTime()), ctx.minRunwayMinutes);
+  const held = totalHeld([...holds.values()].map((h) => h.amount));
+  const { authorized, required, usable, available } = admission(state, service, now, prices.gpuRatePerHour(sku, state.currency, now.getTime()), ctx.minRunwayMinutes, held);
+  const short = held.isZero()
+    ? `the balance usable for ${service} (${toExact(usable)} ${state.currency})`
+    : `the balance available for ${service} (${toExact(usable)} ${state.currency} usable, less ${toExact(held)} ${state.currency} held for running GPUs: ${toExact(available)})`;
   return {
     ok: true,
     authorized,
-    ...(authorized ? {} : { reason: `the balance usable for ${service} (${toExact(usable)} ${state.currency}) does not cover ${ctx.minRunwayMinutes} minutes of ${sku} (${toExact(required)} ${state.currency})` }),
+    ...(authorized ? {} : { reason: `${short} does not cover ${ctx.minRunwayMinutes} minutes of ${sku} (${toExact(required)} ${state.currency})` }),
     required: toExact(required),
     usable: toExact(usable),
-    balance: ctx.snapshot(state),
+    held: toExact(held),
+    available: toExact(available),
+    balance: ctx.snapshot(state, holds),
   };
 }

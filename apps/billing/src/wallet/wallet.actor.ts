@@ -12,6 +12,8 @@ import {
   nextExpiry,
   PriceBook,
   pruneSpentGrants,
+  ResourceHold,
+  totalHeld,
   utcDay,
   WalletState,
   ZERO,
@@ -26,7 +28,7 @@ import {
   VersionConflictError,
   WalletChange,
 } from '@billing/persistence';
-import { BatchContext, BatchResult, Burning, decideBatch } from './wallet-batch';
+import { BatchContext, BatchResult, Burning, decideBatch, Holds } from './wallet-batch';
 import { balanceEvent, batchEvents, EventContext } from './wallet-events';
 import { WalletMessage } from './wallet-message';
 
@@ -84,7 +86,7 @@ export class WalletActor implements Behavior<WalletMessage> {
     /** Lets the actor schedule its own expiry run. */
     private readonly tellSelf: (message: WalletMessage) => void,
   ) {
-    const snapshot = (state: WalletState) => this.snapshot(state);
+    const snapshot = (state: WalletState, holds: Holds) => this.snapshot(state, holds);
     this.batchContext = { snapshot, prices: () => this.deps.prices(), minRunwayMinutes: deps.minRunwayMinutes, expiryNoticeMs: deps.expiryNoticeMs };
     this.eventContext = { orgId, subjects: deps.subjects, burning: this.burning };
   }
@@ -105,7 +107,7 @@ export class WalletActor implements Behavior<WalletMessage> {
         this.loaded = await this.reachStore(this.deps.load(this.orgId));
         // A process that committed the last batch may have died before announcing it.
         const { seq } = this.loaded.state;
-        if (seq > 0) this.deps.announce(balanceEvent(this.eventContext, this.snapshot(this.loaded.state), seq));
+        if (seq > 0) this.deps.announce(balanceEvent(this.eventContext, this.snapshot(this.loaded.state, this.loaded.holds), seq));
         this.scheduleExpiry();
       }
       const now = this.instant();
@@ -120,7 +122,7 @@ export class WalletActor implements Behavior<WalletMessage> {
           continue;
         }
       }
-      if (result.entries.length === 0 && result.notices.length === 0 && result.meters.size === 0) {
+      if (result.entries.length === 0 && result.notices.length === 0 && result.meters.size === 0 && result.holds.size === 0) {
         this.rememberAndAnswer(wallet, result);
         return;
       }
@@ -153,6 +155,7 @@ export class WalletActor implements Behavior<WalletMessage> {
       }
       const keep = new Set<string>();
       for (const [key, { meter }] of result.meters) wallet.meters.set(key, meter);
+      applyHolds(wallet.holds, result.holds);
       for (const m of wallet.meters.values()) for (const g of m.byGrant.keys()) keep.add(g);
       this.loaded = { ...wallet, state: pruneSpentGrants(result.state, keep), version: wallet.version + 1 };
       this.lastCommitMs = now.getTime();
@@ -188,8 +191,9 @@ export class WalletActor implements Behavior<WalletMessage> {
     return rate;
   }
 
-  private snapshot(state: WalletState): BalanceSnapshot {
+  private snapshot(state: WalletState, holds: Holds): BalanceSnapshot {
     return balanceSnapshot({
+      held: totalHeld([...holds.values()].map((h) => h.amount)),
       orgId: this.orgId,
       seq: state.seq,
       currency: state.currency,
@@ -253,10 +257,11 @@ export class WalletActor implements Behavior<WalletMessage> {
     const meters = [...result.meters.values()];
     // A batch that only moved a meter's usage (no money, no notice) tells nobody anything.
     const tells = entries.length > 0 || result.notices.length > 0;
-    const snapshot = tells ? this.snapshot(state) : null;
+    const snapshot = tells ? this.snapshot(state, applyHolds(new Map(before.holds), result.holds)) : null;
     const events = snapshot ? batchEvents(this.eventContext, before, result, snapshot) : [];
+    const holds = [...result.holds].map(([resourceId, hold]) => ({ resourceId, hold }));
     return {
-      change: { orgId: this.orgId, expectedVersion: before.version, epoch, state, entries, grants, meters, events },
+      change: { orgId: this.orgId, expectedVersion: before.version, epoch, state, entries, grants, meters, events, holds },
       announcement: snapshot ? balanceEvent(this.eventContext, snapshot, before.state.seq) : null,
     };
   }
@@ -279,7 +284,7 @@ export class WalletActor implements Behavior<WalletMessage> {
       else this.burning.delete(resourceId);
     }
     this.forgetOldMeters(wallet, result.now.getTime());
-    for (const o of result.outcomes) o.message.reply(o.body(wallet.state));
+    for (const o of result.outcomes) o.message.reply(o.body(wallet.state, wallet.holds));
   }
 
   /** Days before yesterday rarely change again: their meters leave memory (read back if a late event needs them). */
@@ -300,4 +305,13 @@ export class WalletActor implements Behavior<WalletMessage> {
     this.expiryTimer = setTimeout(() => this.tellSelf({ parsed: { name: 'expire' }, reply: () => undefined }), delayMs);
     this.expiryTimer.unref();
   }
+}
+
+/** Takes the holds a batch changed into `holds` (a released one leaves it). */
+function applyHolds(holds: Map<string, ResourceHold>, changed: ReadonlyMap<string, ResourceHold>): Map<string, ResourceHold> {
+  for (const [resourceId, hold] of changed) {
+    if (hold.amount.isZero()) holds.delete(resourceId);
+    else holds.set(resourceId, hold);
+  }
+  return holds;
 }
