@@ -204,6 +204,28 @@ describe('safe auto top-up', () => {
     expect((await history(org))[1]).toMatchObject({ topupStatus: 'succeeded', credited: true });
   });
 
+  it('charges once and stays on when Stripe took the charge but its answers were lost: the sweep asks again with the same key', async () => {
+    const org = await ready('lost-answer', '100');
+    fakes.stripe.loseAnswers(1000);
+    await debit(org, '60'); // 100 -> 40: below 50
+    // Every answer lost, past the client's retries: the outcome is unknown, so nothing is failed.
+    await eventually(() => history(org), (h) => h.length === 1);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await call(gateway, org, 'GET')).body.autoTopup.enabled).toBe(true);
+    // Stripe did charge; its webhook (which does arrive) may already have credited it.
+    expect((await history(org))[0]).toMatchObject({ status: 'charging' });
+    expect(intentsOf(org)).toHaveLength(1);
+    // Answers come back: the sweep asks with the same key and Stripe replays the first outcome.
+    fakes.stripe.loseAnswers(0);
+    await eventually(async () => (await history(org))[0], (a) => a.status === 'submitted', 30_000);
+    expect((await history(org))[0]).toMatchObject({ status: 'submitted', credited: true });
+    expect((await balance(org)).total).toBe('200.00');
+    expect(intentsOf(org)).toHaveLength(1);
+    expect((await call(gateway, org, 'GET')).body.autoTopup.enabled).toBe(true);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await topupEntries(org)).toHaveLength(2);
+  });
+
   it('turns auto top-up off on a declined charge, records why, and alerts the organization', async () => {
     const org = newOrg('declined');
     const set = await client.nc.request(`${names.subjectPrefix}.alerts.${org}.webhooks.set`, Buffer.from(JSON.stringify({ endpoints: [{ url: receiverUrl, secret: 'autotopup-secret-0123456789' }] })), { timeout: 10_000 });

@@ -80,6 +80,8 @@ export class FakeStripe extends FakeProvider {
   webhookUrl: string | null = null;
   private readonly idempotency = new Map<string, Stored>();
   private declines = 0;
+  /** Answers to idempotent POSTs lost on the way back (503 sent after the request took effect). */
+  private lostAnswers = 0;
   private confirmDeclines = 0;
   private processing = 0;
   /** Payment methods saved to customers (`<customer> <payment method>`): what an off-session charge may use. */
@@ -95,6 +97,14 @@ export class FakeStripe extends FakeProvider {
   /** The next PaymentIntent create is refused as a card decline (402 card_error), as Stripe answers a confirm=true create. */
   declineNext(times = 1): void {
     this.declines += times;
+  }
+
+  /**
+   * The next `times` idempotent POSTs take effect (a charge is made and kept under its key) but
+   * their answer never arrives: a 503, as a timeout or a reset after Stripe did the work looks.
+   */
+  loseAnswers(times: number): void {
+    this.lostAnswers = times;
   }
 
   /** Saves a payment method to a customer, as a SetupIntent with the customer's consent would. */
@@ -159,6 +169,7 @@ export class FakeStripe extends FakeProvider {
         return error(400, 'idempotency_error', `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${key}' if you meant to execute a different request.`);
       }
       if (!stored.answer) return error(409, 'idempotency_error', 'There is currently another in-progress request using this Idempotent Key (that probably means you submitted twice, and the other request is still going through): ' + key);
+      if (this.lostAnswers > 0 && this.lostAnswers--) return error(503, 'api_error', 'The answer was lost on the way back (fake).');
       return { ...stored.answer, headers: { ...stored.answer.headers, 'idempotent-replayed': 'true', 'original-request': 'req_original' } };
     }
     const entry: Stored = { fingerprint, answer: null };
@@ -167,6 +178,7 @@ export class FakeStripe extends FakeProvider {
     // Stripe saves the result of a request that ran (success or 4xx); it does not save a 5xx it could not finish.
     if (answer.status >= 500) this.idempotency.delete(key);
     else entry.answer = answer;
+    if (this.lostAnswers > 0 && this.lostAnswers--) return error(503, 'api_error', 'The answer was lost on the way back (fake).');
     return answer;
   }
 

@@ -18,6 +18,11 @@ import { TOPUP_DAILY_WINDOW_MS } from './topup-limits';
 export const AUTO_TOPUP_REFRESH_MS = 5_000;
 /** Attempts the sweep looks at per run (left charging by a stopped gateway, alerts not yet published). */
 export const AUTO_TOPUP_SWEEP_BATCH = 100;
+/**
+ * How long a charge whose outcome is unknown (Stripe unreachable) is asked again before it counts
+ * as failed: well within the 24 hours Stripe keeps an idempotency key.
+ */
+export const OUTCOME_UNKNOWN_LIMIT_MS = 6 * 3_600_000;
 /** Balance changes of one organization waiting to be looked at in this process; past it the oldest are dropped (a gap: the next change is read from the engine). */
 export const MAX_PENDING_CHANGES_PER_ORG = 1_000;
 /** How long a JetStream publish of the failure alert may wait for its acknowledgement. */
@@ -191,6 +196,14 @@ export class AutoTopups implements OnApplicationBootstrap, OnApplicationShutdown
       });
     } catch (error) {
       const kind = error instanceof ProviderError ? error.kind : 'unavailable';
+      // Unavailable (a timeout, a reset, Stripe down): Stripe may have charged the card all the
+      // same. The attempt stays charging, and the sweep asks again with the same idempotency key,
+      // which Stripe answers with the first outcome, until OUTCOME_UNKNOWN_LIMIT_MS: only then is
+      // it a failure. Never "failed" while the money may be taken.
+      if (kind === 'unavailable' && Date.now() - attempt.createdAt.getTime() < OUTCOME_UNKNOWN_LIMIT_MS) {
+        this.logger.warn({ msg: 'auto top-up charge outcome unknown; asked again by the sweep with the same key', orgId: attempt.orgId, topupId: attempt.id, error: (error as Error).message });
+        return;
+      }
       return this.fail(attempt, kind, (error as Error).message);
     }
     if (!SUBMITTED_STATES.has(pi.status)) return this.fail(attempt, 'declined', `stripe payment_intent ${pi.status}${pi.failureMessage ? `: ${pi.failureMessage}` : ''}`);
