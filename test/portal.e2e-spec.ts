@@ -150,6 +150,7 @@ describe('customer portal in Chromium', () => {
         await eventually(() => page.locator('#topup-provider option[value="vnpay"]').count(), (n) => n === 1, 15_000);
         expect(await page.getByTestId('topup-currency').inputValue()).toBe('USD');
       }],
+      ['autotopup', () => eventually(() => page.getByTestId('autotopup-state').textContent(), (t) => t === 'Auto top-up is not set up.', 15_000)],
       ['alerts', () => page.getByTestId('alert-thresholds').waitFor()],
     ];
     for (const [id, ready] of pages) {

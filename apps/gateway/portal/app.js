@@ -10,6 +10,7 @@ import { useStore } from './store.js';
 import { money } from './format.js';
 import { isProviderReturn, topupsSeeBalance } from './topup-flow.js';
 import { AlertsPage } from './pages/alerts.js';
+import { AutoTopupPage } from './pages/autotopup.js';
 import { OverviewPage } from './pages/overview.js';
 import { PlanPage } from './pages/plan.js';
 import { ResourcesPage } from './pages/resources.js';
@@ -26,6 +27,7 @@ const PAGES = [
   ['vouchers', 'Vouchers', VouchersPage],
   ['plan', 'Billing plan', PlanPage],
   ['topup', 'Pay now', null],
+  ['autotopup', 'Auto top-up', AutoTopupPage],
   ['alerts', 'Alerts', AlertsPage],
 ];
 

@@ -24,6 +24,13 @@ export function runway(seconds) {
   return h > 48 ? Math.floor(h / 24) + ' d ' + (h % 24) + ' h' : h + ' h ' + m + ' min';
 }
 
+/** The runway in words, for the overview: how long the balance lasts at the current burn. */
+export function runwayWords(seconds) {
+  if (seconds == null) return 'nothing running: no burn';
+  if (seconds <= 0) return 'depleted: top up to keep resources running';
+  return 'about ' + runway(seconds) + ' at the current burn';
+}
+
 export function dateTime(iso) {
   return iso ? new Date(iso).toLocaleString() : '-';
 }
