@@ -39,4 +39,18 @@ describe('BalanceFanout', () => {
     expect(fanout.missedBefore('a', 6)).toBe(true);
     expect(fanout.missedBefore('b', 6)).toBe(false);
   });
+
+  it('pushes a later state of the same seq (a GPU started: its hold and burn changed, no money moved), never the same one twice', () => {
+    const pushed: string[] = [];
+    const fanout = new BalanceFanout<{ orgId: string; seq: number; at?: string }>(100, (s) => pushed.push(`${s.seq}@${s.at}`), () => Date.now());
+    fanout.offer({ orgId: 'a', seq: 4, at: '2026-12-03T10:00:00.000Z' });
+    fanout.offer({ orgId: 'a', seq: 4, at: '2026-12-03T10:00:00.000Z' });
+    jest.advanceTimersByTime(200);
+    fanout.offer({ orgId: 'a', seq: 4, at: '2026-12-03T10:00:01.000Z' });
+    jest.advanceTimersByTime(200);
+    fanout.offer({ orgId: 'a', seq: 4, at: '2026-12-03T10:00:00.500Z' });
+    fanout.offer({ orgId: 'a', seq: 3, at: '2026-12-03T10:00:02.000Z' });
+    jest.advanceTimersByTime(200);
+    expect(pushed).toEqual(['4@2026-12-03T10:00:00.000Z', '4@2026-12-03T10:00:01.000Z']);
+  });
 });

@@ -1,12 +1,18 @@
+/** Which of two states of one wallet is newer: the later seq, and for the same seq the later `at` (a GPU started or stopped: its burn and hold changed, no money moved). */
+function newer(a: { seq: number; at?: string }, b: { seq: number; at?: string }): boolean {
+  return a.seq > b.seq || (a.seq === b.seq && (a.at ?? '') > (b.at ?? ''));
+}
+
 /**
  * Coalesces balance snapshots per organization: at most one push per `intervalMs`, always the
- * latest state (by `seq`), never an older one after a newer one, nor the same one twice (a wallet
- * announced again when it is loaded, a balance read again). Pure timing logic, no I/O.
+ * latest state (by `seq`, then `at`), never an older one after a newer one, nor the same one twice
+ * (a balance read again). Pure timing logic, no I/O.
  */
-export class BalanceFanout<S extends { orgId: string; seq: number }> {
+export class BalanceFanout<S extends { orgId: string; seq: number; at?: string }> {
   private readonly latest = new Map<string, S>();
   private readonly lastPushMs = new Map<string, number>();
-  private readonly lastSeq = new Map<string, number>();
+  /** The state last pushed, per organization: its seq and time. */
+  private readonly pushed = new Map<string, { seq: number; at?: string }>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   pushes = 0;
   received = 0;
@@ -15,10 +21,11 @@ export class BalanceFanout<S extends { orgId: string; seq: number }> {
 
   offer(snapshot: S): void {
     this.received++;
-    const { orgId, seq } = snapshot;
-    if (seq <= (this.lastSeq.get(orgId) ?? -1)) return;
+    const { orgId } = snapshot;
+    const pushed = this.pushed.get(orgId);
+    if (pushed && !newer(snapshot, pushed)) return;
     const pending = this.latest.get(orgId);
-    if (pending && pending.seq >= seq) return;
+    if (pending && !newer(snapshot, pending)) return;
     this.latest.set(orgId, snapshot);
     if (this.timers.has(orgId)) return;
     const wait = (this.lastPushMs.get(orgId) ?? -Infinity) + this.intervalMs - this.now();
@@ -28,7 +35,7 @@ export class BalanceFanout<S extends { orgId: string; seq: number }> {
 
   /** The newest snapshot pushed for an organization (what a reconnecting client is owed at least). */
   lastPushed(orgId: string): number | undefined {
-    return this.lastSeq.get(orgId);
+    return this.pushed.get(orgId)?.seq;
   }
 
   /**
@@ -37,7 +44,7 @@ export class BalanceFanout<S extends { orgId: string; seq: number }> {
    * nothing to be behind on: a socket joining reads the balance itself.)
    */
   missedBefore(orgId: string, previousSeq: number): boolean {
-    const newest = Math.max(this.latest.get(orgId)?.seq ?? -1, this.lastSeq.get(orgId) ?? -1);
+    const newest = Math.max(this.latest.get(orgId)?.seq ?? -1, this.pushed.get(orgId)?.seq ?? -1);
     return newest >= 0 && previousSeq > newest;
   }
 
@@ -52,7 +59,7 @@ export class BalanceFanout<S extends { orgId: string; seq: number }> {
     if (!snapshot) return;
     this.latest.delete(orgId);
     this.lastPushMs.set(orgId, this.now());
-    this.lastSeq.set(orgId, snapshot.seq);
+    this.pushed.set(orgId, { seq: snapshot.seq, at: snapshot.at });
     this.pushes++;
     this.push(snapshot);
   }
