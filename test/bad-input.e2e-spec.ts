@@ -28,7 +28,7 @@ const ONE_MIB = 1024 * 1024;
 const AMOUNT_JUNK: Json[] = ['-1', '0', '1e9', 'NaN', 'Infinity', 1.5, '99999999999999999999999', '0.000000001'];
 const WEIRD_ORGS = ['../x', 'a b', 'x'.repeat(200)];
 /** Commands that only read: they may answer a well-formed ok to junk they can ignore (a body of a balance request, an unknown org). */
-const READ_ONLY = new Set(['balance', 'ledger', 'resources', 'usage', 'authorize', 'webhooks.get']);
+const READ_ONLY = new Set(['balance', 'ledger', 'resources', 'usage', 'authorize', 'webhooks.get', 'budgets.get']);
 /** The junk must be refused as input, never reach the database and fail there. */
 const BUG_CODES = new Set(['INTERNAL', 'UNAVAILABLE']);
 
@@ -346,6 +346,7 @@ describe('bad input, all at once', () => {
         resources: () => Array.isArray(reply.resources),
         usage: () => Array.isArray(reply.usage),
         authorize: () => typeof reply.authorized === 'boolean',
+        'budgets.get': () => Array.isArray(reply.budgets),
         'webhooks.get': () => Array.isArray(reply.endpoints) && !text.includes('s'.repeat(16)),
       };
       if (!shape[command]()) problems.push(`${subject} [${label}]: ill-formed ok reply ${text.slice(0, 200)}`);
@@ -372,6 +373,8 @@ describe('bad input, all at once', () => {
       'alerts.set': { lowBalance: ['50', '10'] },
       usage: { from: '2026-01-01T00:00:00Z', to: '2026-02-01T00:00:00Z', workspaceId: 'ws-1' },
       resources: {},
+      'budgets.set': { workspaceId: 'ws-1', monthlyCap: '100.00', currency: 'USD' },
+      'budgets.get': {},
     };
     expect(Object.keys(templates).sort()).toEqual([...WALLET_COMMANDS].sort());
     const tasks: (() => Promise<void>)[] = [];

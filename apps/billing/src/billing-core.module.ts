@@ -2,7 +2,7 @@ import { DynamicModule, Global, Module } from '@nestjs/common';
 import { ErrorCode, errorReply, Subjects } from '@billing/contracts';
 import { connectNats, NatsJsonTransport } from '@billing/messaging';
 import { natsProbe, ObservabilityModule, postgresProbe } from '@billing/observability';
-import { openDatabase, OperatorAuditRepository, PartitionEpochRepository, PlanRepository, PriceVersionRepository, RejectedLifecycleRepository, ResourceRepository, VoucherRepository, WalletRepository } from '@billing/persistence';
+import { openDatabase, OperatorAuditRepository, PartitionEpochRepository, PlanRepository, PriceVersionRepository, RejectedLifecycleRepository, ResourceRepository, VoucherRepository, WalletRepository, WorkspaceBudgetRepository } from '@billing/persistence';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { NatsConnection } from 'nats';
 import { BillingMetrics } from './billing.metrics';
@@ -49,6 +49,7 @@ export class BillingCoreModule {
       { provide: RejectedLifecycleRepository, ...fromOrm((orm) => new RejectedLifecycleRepository(orm)) },
       { provide: VoucherRepository, ...fromOrm((orm) => new VoucherRepository(orm)) },
       { provide: PlanRepository, ...fromOrm((orm) => new PlanRepository(orm)) },
+      { provide: WorkspaceBudgetRepository, ...fromOrm((orm) => new WorkspaceBudgetRepository(orm)) },
       { provide: OperatorAuditRepository, ...fromOrm((orm) => new OperatorAuditRepository(orm)) },
       { provide: PriceCatalog, ...fromOrm((orm) => PriceCatalog.open(config.priceCatalogPath, new PriceVersionRepository(orm), config.priceChangeNoticeMs)) },
     ];

@@ -79,6 +79,20 @@ export interface EventBodies {
     readonly at: string;
   };
   /**
+   * A workspace's spend this UTC month (`month`, YYYY-MM) reached `threshold` percent of its
+   * monthly cap: written in the commit of the batch whose charge crossed it, once per crossing.
+   */
+  readonly workspace_budget_reached: {
+    readonly orgId: string;
+    readonly workspaceId: string;
+    readonly threshold: '80' | '100';
+    readonly spent: string;
+    readonly cap: string;
+    readonly currency: Currency;
+    readonly month: string;
+    readonly at: string;
+  };
+  /**
    * An auto top-up was refused by the payment provider (declined, or the provider down past the
    * retries): auto top-up is now off for the organization until it is set again. Published by the
    * gateway, which charges auto top-ups; `attemptId` is the top-up's id.

@@ -7,3 +7,4 @@ export * from './wallet-replies';
 export * from './lifecycle-events';
 export * from './operator-actions';
 export * from './events';
+export * from './budget-requests';

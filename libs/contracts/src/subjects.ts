@@ -1,13 +1,14 @@
 /** NATS subjects of the wire contract (DESIGN.md section 5); the prefix is configurable. */
-export const WALLET_COMMANDS = ['topup', 'grant', 'debit', 'reverse', 'payment.topup', 'payment.reverse', 'redeem', 'balance', 'ledger', 'authorize', 'alerts.set', 'usage', 'resources'] as const;
+export const WALLET_COMMANDS = ['topup', 'grant', 'debit', 'reverse', 'payment.topup', 'payment.reverse', 'redeem', 'balance', 'ledger', 'authorize', 'alerts.set', 'usage', 'resources', 'budgets.set', 'budgets.get'] as const;
 export type WalletCommandName = (typeof WALLET_COMMANDS)[number];
 
 /**
  * `lifecycle_rejected`: a lifecycle message of the organization was refused for good;
+ * `workspace_budget_reached`: a workspace's spend this month reached 80% or 100% of its cap;
  * `auto_topup_failed`: an auto top-up failed and auto top-up was turned off (the gateway
  * publishes it, the only event not the engine's). DESIGN.md section 5 lists the rest.
  */
-export const EVENT_TYPES = ['balance', 'low_balance', 'depleted', 'grant_expired', 'grant_expiring', 'lifecycle_rejected', 'auto_topup_failed'] as const;
+export const EVENT_TYPES = ['balance', 'low_balance', 'depleted', 'grant_expired', 'grant_expiring', 'lifecycle_rejected', 'auto_topup_failed', 'workspace_budget_reached'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 /**
  * The events some consumer needs each one of (the alert service's webhooks, a control plane's

@@ -4,6 +4,7 @@ import { Decimal, WalletCommand } from '@billing/domain';
 import { ErrorCode, InputError } from './error-codes';
 import { KEY_RULE, readJson, SERVICE, SKU, text, TOKEN, VOUCHER_CODE } from './request-fields';
 import { WalletCommandName, WALLET_COMMANDS } from './subjects';
+import { BudgetSet, parseBudgetSet } from './budget-requests';
 import { parseAlerts, parseDebit, parseGrant, parseLedger, parseReverse, parseTopup, parseUsage } from './wallet-command-parsers';
 
 export type ParsedCommand =
@@ -14,7 +15,9 @@ export type ParsedCommand =
   | { readonly name: 'alerts.set'; readonly lowBalance: Decimal[] }
   | { readonly name: 'usage'; readonly workspaceId: string | null; readonly from: Date; readonly to: Date }
   | { readonly name: 'resources' }
-  | { readonly name: 'redeem'; readonly idempotencyKey: string; readonly code: string };
+  | { readonly name: 'redeem'; readonly idempotencyKey: string; readonly code: string }
+  | BudgetSet
+  | { readonly name: 'budgets.get' };
 
 /** Idempotency keys the engine derives for its own entries; a client may not use them. */
 export const RESERVED_KEY_PREFIXES = ['expire:', 'meter:', 'voucher:', 'plan:', 'topup:', 'reverse:'] as const;
@@ -31,7 +34,7 @@ export function parseWalletRequest(command: string, body: Uint8Array): ParsedCom
   if (!(WALLET_COMMANDS as readonly string[]).includes(command)) {
     throw new InputError(ErrorCode.UNKNOWN_COMMAND, `unknown wallet command '${command}'; known: ${WALLET_COMMANDS.join(', ')}`);
   }
-  const input = readJson(body, command === 'balance' || command === 'ledger' || command === 'resources');
+  const input = readJson(body, command === 'balance' || command === 'ledger' || command === 'resources' || command === 'budgets.get');
   switch (command as WalletCommandName) {
     case 'topup':
       return withHash('topup', parseTopup(input));
@@ -62,6 +65,10 @@ export function parseWalletRequest(command: string, body: Uint8Array): ParsedCom
       return parseUsage(input);
     case 'resources':
       return { name: 'resources' };
+    case 'budgets.set':
+      return parseBudgetSet(input);
+    case 'budgets.get':
+      return { name: 'budgets.get' };
     case 'redeem':
       return { name: 'redeem', idempotencyKey: text(input, 'idempotencyKey', TOKEN, KEY_RULE), code: text(input, 'code', VOUCHER_CODE, '3-64 letters, digits, _ or -') };
   }

@@ -19,3 +19,4 @@ export * from './plan';
 export * from './settlement';
 export * from './topup-limit';
 export * from './auto-topup';
+export * from './workspace-budget';

@@ -20,3 +20,4 @@ export * from './partition-epoch.repository';
 export * from './price-version.repository';
 export * from './operator-audit.repository';
 export * from './auto-topup.repository';
+export * from './workspace-budget.repository';

@@ -25,6 +25,7 @@ import {
 } from '@billing/domain';
 import { LoadedWallet, meterKey } from '@billing/persistence';
 import { WalletMessage } from './wallet-message';
+import { BudgetBook, budgetCheck, budgetSetRefusal, budgetsView } from './wallet-budgets';
 
 /** What a resource burns now, as its last meter said: for the burn rate, the runway and `depleted`. */
 export interface Burning {
@@ -64,6 +65,8 @@ export interface BatchContext {
   readonly minRunwayMinutes: number;
   /** A `grant_expiring` notice goes out this long before a grant with credit left expires. */
   readonly expiryNoticeMs: number;
+  /** Workspace caps and month-to-date spend, as committed (a `budgets.set` of the batch is stored before it is decided). */
+  readonly budgets: () => BudgetBook;
 }
 
 /** `prior`: ledger entries already stored under keys of the batch (replays answer with them). */
@@ -91,7 +94,15 @@ export function decideBatch(ctx: BatchContext, wallet: LoadedWallet, batch: Wall
         outcomes.push({ message, body: fixed({ ok: true, lowBalance: parsed.lowBalance.map((t) => t.toFixed()) }) });
         break;
       case 'authorize':
-        outcomes.push({ message, body: fixed(authorize(ctx, state, holds, parsed.service, parsed.sku, now)) });
+        outcomes.push({ message, body: fixed(withinBudget(ctx, state, parsed.workspaceId, entries, now, authorize(ctx, state, holds, parsed.service, parsed.sku, now))) });
+        break;
+      case 'budgets.set': {
+        const refused = budgetSetRefusal(ctx.budgets(), state.currency, parsed.workspaceId, parsed.monthlyCap, parsed.currency);
+        outcomes.push({ message, body: refused ? fixed(errorReply(refused.code, refused.message)) : (s) => budgetsView(ctx.budgets(), s.currency, now) });
+        break;
+      }
+      case 'budgets.get':
+        outcomes.push({ message, body: (s) => budgetsView(ctx.budgets(), s.currency, now) });
         break;
       case 'meter': {
         const before = entries.length;
@@ -167,6 +178,13 @@ function setMeters(start: WalletState, currency: Currency, wallet: LoadedWallet,
     if (decision.meter !== meter) meters.set(key, { resourceId: charge.resourceId, day: d.day, meter: decision.meter });
   }
   return state;
+}
+
+/** A launch in a workspace whose monthly cap is used up is refused, whatever the balance. */
+function withinBudget(ctx: BatchContext, state: WalletState, workspaceId: string, entries: readonly LedgerEntry[], now: Date, answer: object): object {
+  const check = budgetCheck(ctx.budgets(), state.currency, workspaceId, entries, now);
+  if (!check || !('authorized' in answer)) return answer;
+  return check.exhausted ? { ...answer, authorized: false, reason: `${check.reason}: launches there wait for next month or a higher cap`, budget: check.budget } : { ...answer, budget: check.budget };
 }
 
 /** May a resource start: compared with what is available, the holds of running GPUs taken off. */

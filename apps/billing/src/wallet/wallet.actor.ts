@@ -14,7 +14,9 @@ import {
   pruneSpentGrants,
   ResourceHold,
   totalHeld,
+  spendAfter,
   utcDay,
+  utcMonth,
   WalletState,
   ZERO,
 } from '@billing/domain';
@@ -31,6 +33,7 @@ import {
 import { BatchContext, BatchResult, Burning, decideBatch, Holds } from './wallet-batch';
 import { balanceEvent, batchEvents, EventContext } from './wallet-events';
 import { WalletMessage } from './wallet-message';
+import { BudgetBook, budgetEvents, budgetSetRefusal } from './wallet-budgets';
 
 /** How often a batch is decided again after another writer committed the same wallet first. */
 export const MAX_CONFLICT_RETRIES = 3;
@@ -49,6 +52,10 @@ export interface WalletActorDeps {
   /** Publishes a live `balance` event (core NATS: no store, no acknowledgement). */
   readonly announce: (message: EventMessage) => void;
   readonly setLowBalanceThresholds: (orgId: string, thresholds: readonly Decimal[]) => Promise<void>;
+  /** Workspace caps and what each workspace was charged in `month` (UTC, YYYY-MM), from the ledger. */
+  readonly loadBudgets: (orgId: string, month: string) => Promise<BudgetBook>;
+  /** Stores a workspace's monthly cap (null: removes it). */
+  readonly setBudget: (orgId: string, workspaceId: string, cap: Decimal | null, currency: Currency) => Promise<void>;
   readonly prices: () => PriceBook;
   /** The epoch this process holds the organization's partition with, or null if it does not serve it (now). */
   readonly fence: (orgId: string) => number | null;
@@ -77,6 +84,8 @@ export class WalletActor implements Behavior<WalletMessage> {
   private readonly burning = new Map<string, Burning>();
   /** The instant of the last batch committed: the next one is decided later, even if the clock stepped back. */
   private lastCommitMs = 0;
+  /** Workspace caps and month-to-date spend, read with the wallet and moved by each commit. */
+  private budgets: BudgetBook = { caps: new Map(), spend: { month: '', byWorkspace: new Map() } };
   private readonly batchContext: BatchContext;
   private readonly eventContext: EventContext;
 
@@ -87,7 +96,7 @@ export class WalletActor implements Behavior<WalletMessage> {
     private readonly tellSelf: (message: WalletMessage) => void,
   ) {
     const snapshot = (state: WalletState, holds: Holds) => this.snapshot(state, holds);
-    this.batchContext = { snapshot, prices: () => this.deps.prices(), minRunwayMinutes: deps.minRunwayMinutes, expiryNoticeMs: deps.expiryNoticeMs };
+    this.batchContext = { snapshot, prices: () => this.deps.prices(), minRunwayMinutes: deps.minRunwayMinutes, expiryNoticeMs: deps.expiryNoticeMs, budgets: () => this.budgets };
     this.eventContext = { orgId, subjects: deps.subjects, burning: this.burning };
   }
 
@@ -105,12 +114,14 @@ export class WalletActor implements Behavior<WalletMessage> {
       }
       if (!this.loaded) {
         this.loaded = await this.reachStore(this.deps.load(this.orgId));
+        this.budgets = await this.reachStore(this.deps.loadBudgets(this.orgId, utcMonth(this.instant().getTime())));
         // A process that committed the last batch may have died before announcing it.
         const { seq } = this.loaded.state;
         if (seq > 0) this.deps.announce(balanceEvent(this.eventContext, this.snapshot(this.loaded.state, this.loaded.holds), seq));
         this.scheduleExpiry();
       }
       const now = this.instant();
+      await this.applyBudgets(batch, this.loaded);
       const wallet = (this.loaded = await this.ensureMeters(batch, await this.applySettings(batch, this.loaded)));
       const result = decideBatch(this.batchContext, wallet, batch, prior, now);
       const unknown = result.refusedKeys.filter((k) => !lookedUp.has(k));
@@ -159,6 +170,7 @@ export class WalletActor implements Behavior<WalletMessage> {
       for (const m of wallet.meters.values()) for (const g of m.byGrant.keys()) keep.add(g);
       this.loaded = { ...wallet, state: pruneSpentGrants(result.state, keep), version: wallet.version + 1 };
       this.lastCommitMs = now.getTime();
+      this.budgets = { ...this.budgets, spend: spendAfter(this.budgets.spend, result.entries, now.getTime()) };
       this.deps.published(stored);
       if (announcement) this.deps.announce(announcement);
       this.rememberAndAnswer(this.loaded, result);
@@ -225,6 +237,20 @@ export class WalletActor implements Behavior<WalletMessage> {
     return wallet;
   }
 
+  /** Workspace caps are settings: each `budgets.set` the batch's decision will accept is stored before it, effective for it. */
+  private async applyBudgets(batch: WalletMessage[], wallet: LoadedWallet): Promise<void> {
+    const { currency } = wallet.state;
+    for (const { parsed } of batch) {
+      if (parsed.name !== 'budgets.set' || budgetSetRefusal(this.budgets, currency, parsed.workspaceId, parsed.monthlyCap, parsed.currency) !== null) continue;
+      const caps = new Map(this.budgets.caps);
+      if (parsed.monthlyCap === null) caps.delete(parsed.workspaceId);
+      // Not refused: the wallet has a currency.
+      else caps.set(parsed.workspaceId, { cap: parsed.monthlyCap, currency: currency! });
+      await this.reachStore(this.deps.setBudget(this.orgId, parsed.workspaceId, parsed.monthlyCap, currency ?? 'USD'));
+      this.budgets = { ...this.budgets, caps };
+    }
+  }
+
   /**
    * Meters of days the wallet no longer holds in memory (a late event about an old day) are read
    * before deciding, with the spent grants they may give a correction back to.
@@ -259,6 +285,7 @@ export class WalletActor implements Behavior<WalletMessage> {
     const tells = entries.length > 0 || result.notices.length > 0;
     const snapshot = tells ? this.snapshot(state, applyHolds(new Map(before.holds), result.holds)) : null;
     const events = snapshot ? batchEvents(this.eventContext, before, result, snapshot) : [];
+    events.push(...budgetEvents(this.deps.subjects, this.orgId, this.budgets, state.currency, entries, result.now));
     const holds = [...result.holds].map(([resourceId, hold]) => ({ resourceId, hold }));
     return {
       change: { orgId: this.orgId, expectedVersion: before.version, epoch, state, entries, grants, meters, events, holds },

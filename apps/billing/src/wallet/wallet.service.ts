@@ -3,7 +3,7 @@ import { ActorRegistry, Batcher } from '@billing/actors';
 import { ErrorCode, errorReply, Subjects } from '@billing/contracts';
 import { compareEvents, ResourceCharge } from '@billing/domain';
 import { OutboxRelay } from '@billing/messaging';
-import { ResourceRepository, StoredOutboxMessage, WalletChange, WalletRepository } from '@billing/persistence';
+import { ResourceRepository, StoredOutboxMessage, WalletChange, WalletRepository, WorkspaceBudgetRepository } from '@billing/persistence';
 import { PriceCatalog } from '../resources/price-catalog';
 import { Ownership } from '../ownership/ownership.service';
 import { BillingMetrics } from '../billing.metrics';
@@ -33,6 +33,7 @@ export class WalletService {
     private readonly resourceRepository: ResourceRepository,
     metrics: BillingMetrics,
     ownership: Ownership,
+    budgets: WorkspaceBudgetRepository,
   ) {
     this.commits = new Batcher((changes) => repository.commit(changes), config.maxWalletsPerCommit, config.concurrentCommits, (wallets, ms) => {
       metrics.batchWallets.observe(wallets);
@@ -49,6 +50,8 @@ export class WalletService {
       published: (messages) => relay.publish(messages),
       announce: (m) => nc.publish(m.subject, m.payload),
       setLowBalanceThresholds: (orgId, thresholds) => repository.setLowBalanceThresholds(orgId, thresholds),
+      loadBudgets: async (orgId, month) => ({ caps: await budgets.caps(orgId), spend: await budgets.spend(orgId, month) }),
+      setBudget: (orgId, workspaceId, cap, currency) => budgets.set(orgId, workspaceId, cap, currency),
       prices: () => prices.book,
       fence: (orgId) => ownership.fence(orgId),
       fenced: (orgId) => ownership.fenced(orgId),

@@ -64,6 +64,19 @@ export class WalletController {
     return answer(await this.billing.request(req.principal.orgId, 'alerts.set', body));
   }
 
+  @Put('budgets')
+  @ApiOperation({ summary: "A workspace's monthly cap (UTC calendar month, the wallet's currency); monthlyCap null removes it" })
+  @ApiBody({ schema: { example: { workspaceId: 'ws-1', monthlyCap: '500.00', currency: 'USD' } } })
+  async setBudget(@Req() req: Authed, @Body() body: object) {
+    return answer(await this.billing.request(req.principal.orgId, 'budgets.set', body));
+  }
+
+  @Get('budgets')
+  @ApiOperation({ summary: 'Each workspace this month: its cap, what it spent, what is left, the 80%/100% mark reached' })
+  async budgets(@Req() req: Authed) {
+    return answer(await this.billing.request(req.principal.orgId, 'budgets.get'));
+  }
+
   @Get('wallet/authorize')
   @ApiOperation({ summary: 'May a resource of this SKU start for this service?' })
   @ApiQuery({ name: 'service', required: true })
