@@ -88,7 +88,7 @@ describe('portal: auto top-up and the balance in Chromium', () => {
     const { balance } = await client.request(runner, 'balance');
     if (typeof balance.held === 'string') {
       // The GPU is charged every tick: the three figures of one snapshot, read in one go; the engine apportions available + held to read as the total.
-      const shown = async () => page.evaluate(() => ['overview-available', 'overview-held', 'total', 'exact-held'].map((id) => document.querySelector(`[data-testid="${id}"]`)?.textContent ?? null));
+      const shown = async () => page.evaluate<(string | null)[]>(`['overview-available', 'overview-held', 'total', 'exact-held'].map((id) => document.querySelector('[data-testid="' + id + '"]')?.textContent ?? null)`);
       const [available, held, total, exactHeld] = await eventually(shown, (v) => v[1] !== null && v[1] !== '$0.00', 15_000);
       const plain = (t: string | null) => new Decimal(t!.replace(/[$,]/g, ''));
       expect(plain(available).plus(plain(held)).equals(plain(total))).toBe(true);
@@ -117,7 +117,7 @@ describe('portal: auto top-up and the balance in Chromium', () => {
     await page.getByLabel('Saved payment method (pm_...)', { exact: true }).fill(card.id);
     const consent = page.getByRole('checkbox', { name: /I authorize charges/ });
     // The consent states what it authorizes: this card, the trigger, the caps.
-    expect(await consent.evaluate((e: HTMLInputElement) => e.labels![0].textContent)).toMatch(
+    expect(await consent.evaluate((e) => (e as unknown as { labels: { textContent: string }[] }).labels[0].textContent)).toMatch(
       new RegExp(`${card.id} without asking each time: whenever the balance falls below \\$50\\.00, one top-up towards \\$200\\.00, of at most \\$500\\.00 each, \\$1,000\\.00 a UTC day and \\$5,000\\.00 a UTC month`),
     );
     const save = page.getByRole('button', { name: 'Turn on auto top-up' });
