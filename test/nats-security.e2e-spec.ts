@@ -22,6 +22,7 @@ import { startNats, TestNats } from './support/servers';
 const SHIPPED_NAMES: TestNames = {
   subjectPrefix: 'billing',
   eventsStream: 'BILLING_EVENTS',
+  controlStream: 'BILLING_CONTROL',
   lifecycleStream: 'GPU_LIFECYCLE',
   lifecycleSubjectPrefix: 'gpu.lifecycle',
   lifecycleConsumer: 'billing-engine',

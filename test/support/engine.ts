@@ -25,6 +25,7 @@ export function isolatedNames() {
   return {
     subjectPrefix: `t${tag}`,
     eventsStream: `T_${tag}_EVENTS`,
+    controlStream: `T_${tag}_CONTROL`,
     lifecycleStream: `T_${tag}_LIFECYCLE`,
     lifecycleSubjectPrefix: `t${tag}.lifecycle`,
     lifecycleConsumer: 'billing-engine',
@@ -51,6 +52,7 @@ export function engineEnv(names: TestNames, env: Record<string, string> = {}): R
     NATS_URL,
     SUBJECT_PREFIX: names.subjectPrefix,
     EVENTS_STREAM: names.eventsStream,
+    CONTROL_STREAM: names.controlStream,
     LIFECYCLE_STREAM: names.lifecycleStream,
     LIFECYCLE_SUBJECT_PREFIX: names.lifecycleSubjectPrefix,
     LIFECYCLE_CONSUMER: names.lifecycleConsumer,
@@ -75,6 +77,7 @@ export async function startEngine(env: Record<string, string> = {}, names = isol
     dispose: async (nc) => {
       await app.close();
       await deleteStream(nc, config.eventsStream);
+      await deleteStream(nc, config.controlStream);
       await deleteStream(nc, config.lifecycleStream);
       await deleteStream(nc, `KV_${config.ownersBucket}`);
     },

@@ -31,7 +31,7 @@ const DEPLOYMENT_NAMES: ReadonlyArray<readonly [RegExp, string]> = [
   [/"billing\./g, '"*.'],
   [/"gpu\.lifecycle\./g, '"*.lifecycle.'],
   [/\$KV\.BILLING_OWNERS\./g, '$KV.*.'],
-  [/\.(BILLING_EVENTS|GPU_LIFECYCLE|KV_BILLING_OWNERS)(?=[."])/g, '.*'],
+  [/\.(BILLING_EVENTS|BILLING_CONTROL|GPU_LIFECYCLE|KV_BILLING_OWNERS)(?=[."])/g, '.*'],
 ];
 
 /** The shipped config with the deployment names made wildcards (see `DEPLOYMENT_NAMES`). */

@@ -15,6 +15,7 @@ import { MeterTicker } from './resources/meter.ticker';
 import { PriceCatalog } from './resources/price-catalog';
 import { ResourceService } from './resources/resource.service';
 import { ResourcesModule } from './resources/resources.module';
+import { StopRepeater } from './resources/stop.repeater';
 import { CONFIG, NATS, ROUTES } from './tokens';
 import { VoucherService } from './vouchers/voucher.service';
 import { ExpirySweeper } from './wallet/expiry.sweeper';
@@ -36,6 +37,7 @@ class BillingLifecycle implements OnApplicationBootstrap, BeforeApplicationShutd
     private readonly resources: ResourceService,
     private readonly lifecycle: LifecycleConsumer,
     private readonly ticker: MeterTicker,
+    private readonly stopRepeater: StopRepeater,
     private readonly expiry: ExpirySweeper,
     private readonly vouchers: VoucherService,
     private readonly plans: PlanService,
@@ -77,6 +79,7 @@ class BillingLifecycle implements OnApplicationBootstrap, BeforeApplicationShutd
     await this.lifecycle.start();
     this.prices.start();
     this.ticker.start();
+    this.stopRepeater.start();
     this.expiry.start();
     this.vouchers.start();
     this.plans.start();
@@ -86,6 +89,7 @@ class BillingLifecycle implements OnApplicationBootstrap, BeforeApplicationShutd
   /** Before Nest closes the transport: takes no new request, hands its partitions over while its peers can still reach it. */
   async beforeApplicationShutdown(): Promise<void> {
     this.ticker.stop();
+    this.stopRepeater.stop();
     this.prices.stop();
     this.expiry.stop();
     this.vouchers.stop();

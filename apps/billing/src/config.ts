@@ -1,5 +1,6 @@
 import { randomBytes } from 'crypto';
 import { hostname } from 'os';
+import { Decimal } from '@billing/domain';
 import { DEFAULT_DATABASE_URL } from '@billing/persistence';
 import { DEFAULT_NATS_URL, jetStreamReplicas, NatsAuth, natsAuth } from '@billing/messaging';
 import { defaultPriceCatalogPath } from './resources/price-catalog';
@@ -35,6 +36,12 @@ export interface BillingConfig {
   readonly minRunwayMinutes: number;
   /** While a GPU runs, the cost of the rest of its current hold period of this length is held against the balance (0: no holds). */
   readonly holdMinutes: number;
+  /** `STOP_OVERDRAFT`: running GPUs are sent a stop when `available` falls to minus this (in the wallet's currency; 0: at zero). */
+  readonly stopOverdraft: Decimal;
+  /** A stop command is published again this often until its resource's STOPPED is committed. */
+  readonly stopRepeatMs: number;
+  /** The JetStream stream of commands to the control plane (`<prefix>.control.>`). */
+  readonly controlStream: string;
   readonly lifecycleStream: string;
   readonly lifecycleSubjectPrefix: string;
   /** Durable consumer name: processes sharing it share the lifecycle messages. */
@@ -70,6 +77,15 @@ function defaultNodeId(httpPort: number): string {
   return httpPort > 0 ? `${host}-${httpPort}` : `${host}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
+/** `STOP_OVERDRAFT`: a decimal amount, 0 to 1,000,000 with at most 8 decimals; anything else stops the engine at start. */
+function stopOverdraft(env: NodeJS.ProcessEnv): Decimal {
+  const text = envSetting(env, 'STOP_OVERDRAFT') ?? '0';
+  if (!/^\d{1,7}(\.\d{1,8})?$/.test(text) || new Decimal(text).greaterThan(1_000_000)) {
+    throw new Error(`STOP_OVERDRAFT must be an amount from 0 to 1000000 with at most 8 decimals (got ${JSON.stringify(text)})`);
+  }
+  return new Decimal(text);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): BillingConfig {
   const httpPort = envInt(env, 'BILLING_HTTP_PORT', 3001, 0, 65_535);
   const subjectPrefix = envToken(env, 'SUBJECT_PREFIX', 'billing', /^[A-Za-z0-9_-]+$/);
@@ -92,6 +108,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BillingConfig 
     tickIntervalMs: envInt(env, 'TICK_INTERVAL_MS', 60_000, 10, 3_600_000),
     minRunwayMinutes: envInt(env, 'MIN_RUNWAY_MINUTES', 10, 0, 10_080),
     holdMinutes: envInt(env, 'HOLD_MINUTES', 60, 0, 10_080),
+    stopOverdraft: stopOverdraft(env),
+    stopRepeatMs: envInt(env, 'STOP_REPEAT_MS', 60_000, 100, 3_600_000),
+    controlStream: envToken(env, 'CONTROL_STREAM', 'BILLING_CONTROL', /^[A-Za-z0-9_-]+$/),
     lifecycleStream: envToken(env, 'LIFECYCLE_STREAM', 'GPU_LIFECYCLE', /^[A-Za-z0-9_-]+$/),
     lifecycleSubjectPrefix: envToken(env, 'LIFECYCLE_SUBJECT_PREFIX', 'gpu.lifecycle', /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/),
     lifecycleConsumer: envToken(env, 'LIFECYCLE_CONSUMER', 'billing-engine', /^[A-Za-z0-9_-]+$/),

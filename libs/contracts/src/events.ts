@@ -108,6 +108,22 @@ export interface EventBodies {
     readonly reason: string;
     readonly at: string;
   };
+  /**
+   * The engine published a stop command for a running GPU (`available` reached the stop
+   * threshold): the command itself is on `billing.control.<orgId>.stop` with this `commandId`.
+   */
+  readonly gpu_stop_requested: {
+    readonly orgId: string;
+    readonly seq: number;
+    readonly commandId: string;
+    readonly resourceId: string;
+    readonly workspaceId: string;
+    readonly sku: string;
+    readonly reason: string;
+    readonly currency: Currency | null;
+    readonly exact: { readonly available: string; readonly threshold: string };
+    readonly at: string;
+  };
 }
 
 /** Every event type has a body, and every body a type: a new one is added in both places. */

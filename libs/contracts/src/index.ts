@@ -7,4 +7,5 @@ export * from './wallet-replies';
 export * from './lifecycle-events';
 export * from './operator-actions';
 export * from './events';
+export * from './control-commands';
 export * from './budget-requests';

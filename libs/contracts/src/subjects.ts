@@ -4,11 +4,13 @@ export type WalletCommandName = (typeof WALLET_COMMANDS)[number];
 
 /**
  * `lifecycle_rejected`: a lifecycle message of the organization was refused for good;
+ * `gpu_stop_requested`: the engine asked the control plane to stop a running GPU (its command
+ * is on `billing.control.<orgId>.stop`);
  * `workspace_budget_reached`: a workspace's spend this month reached 80% or 100% of its cap;
  * `auto_topup_failed`: an auto top-up failed and auto top-up was turned off (the gateway
  * publishes it, the only event not the engine's). DESIGN.md section 5 lists the rest.
  */
-export const EVENT_TYPES = ['balance', 'low_balance', 'depleted', 'grant_expired', 'grant_expiring', 'lifecycle_rejected', 'auto_topup_failed', 'workspace_budget_reached'] as const;
+export const EVENT_TYPES = ['balance', 'low_balance', 'depleted', 'grant_expired', 'grant_expiring', 'lifecycle_rejected', 'auto_topup_failed', 'gpu_stop_requested', 'workspace_budget_reached'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 /**
  * The events some consumer needs each one of (the alert service's webhooks, a control plane's
@@ -16,6 +18,10 @@ export type EventType = (typeof EVENT_TYPES)[number];
  * `balance` is not among them: it is the live push, on core NATS only (README, Decisions).
  */
 export const DURABLE_EVENT_TYPES = EVENT_TYPES.filter((t): t is Exclude<EventType, 'balance'> => t !== 'balance');
+
+/** Commands the engine sends the control plane (issue 15's enforcement ladder). */
+export const CONTROL_COMMANDS = ['stop'] as const;
+export type ControlCommandName = (typeof CONTROL_COMMANDS)[number];
 
 export class Subjects {
   constructor(readonly prefix = 'billing') {}
@@ -59,6 +65,16 @@ export class Subjects {
   /** The subjects of the durable events, `billing.events.*.<type>`: what the events stream keeps. */
   durableEventSubjects(): string[] {
     return DURABLE_EVENT_TYPES.map((type) => `${this.prefix}.events.*.${type}`);
+  }
+
+  /** A command to the control plane: `billing.control.<orgId>.<command>` (`stop`), kept in the control stream. */
+  control(orgId: string, command: ControlCommandName): string {
+    return `${this.prefix}.control.${orgId}.${command}`;
+  }
+
+  /** What the control stream keeps: `billing.control.>`. */
+  controlSubjects(): string[] {
+    return [`${this.prefix}.control.>`];
   }
 
   /**

@@ -65,3 +65,12 @@ export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Pro
     if (!/already in use|exists/i.test(String((error as Error).message))) throw error;
   }
 }
+
+/**
+ * The control plane's commands from the engine (`<prefix>.control.>`: stop commands), read with a
+ * durable consumer of the control plane's. Kept a week, as the events; a stop is repeated while
+ * pending, each repeat a message of its own (its id is the command's and the repeat's slot).
+ */
+export function controlStreamSpec(name: string, subjectPrefix: string, replicas: number): StreamSpec {
+  return { name, subjects: new Subjects(subjectPrefix).controlSubjects(), duplicateWindowMs: 10 * 60_000, maxAgeMs: 7 * 24 * 3600_000, replicas };
+}

@@ -20,4 +20,5 @@ export * from './partition-epoch.repository';
 export * from './price-version.repository';
 export * from './operator-audit.repository';
 export * from './auto-topup.repository';
+export * from './stop-command.repository';
 export * from './workspace-budget.repository';

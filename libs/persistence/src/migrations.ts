@@ -15,6 +15,7 @@ import { Migration20261220100000 } from './migrations/Migration20261220100000';
 import { Migration20261221100000 } from './migrations/Migration20261221100000';
 import { Migration20261230100000 } from './migrations/Migration20261230100000';
 import { Migration20261231100000 } from './migrations/Migration20261231100000';
+import { Migration20270101100000 } from './migrations/Migration20270101100000';
 import { Migration20270101200000 } from './migrations/Migration20270101200000';
 
 /** The committed migrations, in order; listed here so that ts-jest and the compiled app load the same set. */
@@ -35,5 +36,6 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261221100000', class: Migration20261221100000 },
   { name: 'Migration20261230100000', class: Migration20261230100000 },
   { name: 'Migration20261231100000', class: Migration20261231100000 },
+  { name: 'Migration20270101100000', class: Migration20270101100000 },
   { name: 'Migration20270101200000', class: Migration20270101200000 },
 ];

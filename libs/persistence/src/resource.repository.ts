@@ -51,14 +51,22 @@ export class ResourceRepository {
   /** Stores the resource as it now is; false if the partition's epoch is no longer `epoch` (nothing written). */
   async save(r: ResourceRecord, epoch: number): Promise<boolean> {
     const events = JSON.stringify(r.events.map((e) => ({ eventId: e.eventId, status: e.status, at: e.at.toISOString() })));
+    // A resource that no longer runs (its STOPPED or DELETED is in) ends its pending stop commands
+    // in the same statement: they are not published again.
     const result = await this.knex.raw(
-      `insert into resources (org_id, resource_id, workspace_id, service, sku, storage_gb, events, deleted, recompute_from, updated_at)
-       select ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?::timestamptz, now() where partition_fence(?, org_partition(?, ?), ?)
-       on conflict (org_id, resource_id) do update set storage_gb = excluded.storage_gb, events = excluded.events, deleted = excluded.deleted,
-         recompute_from = excluded.recompute_from, updated_at = now()`,
-      [r.orgId, r.resourceId, r.workspaceId, r.service, r.sku, r.storageGb, events, r.periods.deleted, iso(r.recomputeFromMs), this.scope.group, r.orgId, this.scope.partitions, epoch],
+      `with saved as (
+         insert into resources (org_id, resource_id, workspace_id, service, sku, storage_gb, events, deleted, recompute_from, updated_at)
+         select ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?::timestamptz, now() where partition_fence(?, org_partition(?, ?), ?)
+         on conflict (org_id, resource_id) do update set storage_gb = excluded.storage_gb, events = excluded.events, deleted = excluded.deleted,
+           recompute_from = excluded.recompute_from, updated_at = now()
+         returning 1
+       ), stopped as (
+         update stop_commands set stopped_at = now() where org_id = ? and resource_id = ? and stopped_at is null and ?::boolean and exists (select 1 from saved)
+       )
+       select count(*)::int as saved from saved`,
+      [r.orgId, r.resourceId, r.workspaceId, r.service, r.sku, r.storageGb, events, r.periods.deleted, iso(r.recomputeFromMs), this.scope.group, r.orgId, this.scope.partitions, epoch, r.orgId, r.resourceId, !r.periods.running],
     );
-    return result.rowCount === 1;
+    return (result.rows[0] as { saved: number }).saved === 1;
   }
 
   /** Moves the resource's recomputation point (its charges up to it are committed); false if fenced. */

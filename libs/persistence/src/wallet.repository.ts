@@ -1,5 +1,5 @@
 import { Currency, DAY_MS, Decimal, emptyWallet, Grant, LedgerEntry, MeterState, ResourceHold, totalOf, utcDay, WalletState } from '@billing/domain';
-import { MikroORM } from '@mikro-orm/postgresql';
+import { Knex, MikroORM } from '@mikro-orm/postgresql';
 import { FenceScope } from './partitions';
 import { grantRow, holdRow, ledgerRow, meterRow, outboxRow, Row, walletRow } from './commit-codec';
 import { GrantRecord, LedgerRecord, toEntry, toGrant } from './row-mapping';
@@ -73,6 +73,16 @@ export interface WalletChange {
   readonly events: readonly OutboxMessage[];
   /** Holds changed by the batch, as they now are (an amount of zero: nothing held any more). */
   readonly holds?: readonly { readonly resourceId: string; readonly hold: ResourceHold }[];
+  /** Stop commands the batch decided (their messages are among `events`): recorded as pending. */
+  readonly stops?: readonly StopRecord[];
+}
+
+/** A stop command as `stop_commands` records it (pending until its resource's STOPPED commits). */
+export interface StopRecord {
+  readonly commandId: string;
+  readonly resourceId: string;
+  readonly reason: string;
+  readonly requestedAt: Date;
 }
 
 export interface StoredOutboxMessage extends OutboxMessage {
@@ -250,8 +260,9 @@ export class WalletRepository {
       if (c.state.currency) for (const { resourceId, hold } of c.holds ?? []) holds.push(holdRow(c.orgId, resourceId, c.state.currency, hold));
     }
     let outcome: { fenced?: string[]; versionConflicts?: string[]; broken?: [string, string][]; duplicateKeys?: [string, string][]; outbox?: [string, string][] };
-    try {
-      const result = await this.knex.raw('select commit_wallet_batch_v4(?, ?::int, ?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb) as r', [
+    const stops = changes.flatMap((c) => (c.stops ?? []).map((x) => [x.commandId, c.orgId, x.resourceId, x.reason, x.requestedAt.toISOString()]));
+    const call = async (db: Knex | Knex.Transaction) => {
+      const result = await db.raw('select commit_wallet_batch_v4(?, ?::int, ?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb) as r', [
         this.scope.group,
         this.scope.partitions,
         JSON.stringify(wallets),
@@ -261,7 +272,21 @@ export class WalletRepository {
         JSON.stringify(events),
         JSON.stringify(holds),
       ]);
-      outcome = result.rows[0].r;
+      const r = result.rows[0].r as typeof outcome;
+      // Recorded only when the whole call committed (a refused call wrote nothing), in its transaction.
+      if (stops.length > 0 && !r.fenced && !r.versionConflicts && !r.broken && !r.duplicateKeys) {
+        await db.raw(
+          `insert into stop_commands (command_id, org_id, resource_id, reason, requested_at)
+           select (x->>0)::uuid, x->>1, x->>2, x->>3, (x->>4)::timestamptz from jsonb_array_elements(?::jsonb) as x
+           on conflict (command_id) do nothing`,
+          [JSON.stringify(stops)],
+        );
+      }
+      return r;
+    };
+    try {
+      // A batch with stop commands (rare) takes a transaction of its own; the rest stay one round trip.
+      outcome = stops.length === 0 ? await call(this.knex) : await this.knex.transaction((trx) => call(trx));
     } catch (error) {
       // A first commit of a wallet raced another writer's (40001 from the function, or 23505 from
       // a key inserted meanwhile): which wallet is unknown, so each is tried on its own.

@@ -1,6 +1,6 @@
-import { BalanceSnapshot, EventBodies, eventMessage, EventMessage, EventType, Subjects } from '@billing/contracts';
-import { lowBalanceCrossings, totalOf, ZERO } from '@billing/domain';
-import { LoadedWallet, OutboxMessage } from '@billing/persistence';
+import { BalanceSnapshot, EventBodies, eventMessage, EventMessage, EventType, STOP_REASON_AVAILABLE_EXHAUSTED, stopAnnouncementId, stopCommandId, stopCommandMessage, Subjects } from '@billing/contracts';
+import { Decimal, lowBalanceCrossings, ResourceHold, totalHeld, totalOf, ZERO } from '@billing/domain';
+import { LoadedWallet, OutboxMessage, StopRecord } from '@billing/persistence';
 import { BatchResult, Burning } from './wallet-batch';
 
 /** What the events of a batch read from its actor. */
@@ -54,6 +54,48 @@ export function batchEvents(ctx: EventContext, before: LoadedWallet, result: Bat
     events.push(event(ctx, 'grant_expiring', { orgId: ctx.orgId, seq: state.seq, grantId: g.id, kind: g.kind, service: g.service, remaining: g.remaining.toFixed(), currency: g.currency, expiresAt: g.expiresAt?.toISOString(), at: result.now.toISOString() }));
   }
   return events;
+}
+
+/**
+ * The stop commands of a batch: when what the organization has available (total less everything
+ * held, exact) goes from above minus `overdraft` to at or below it, one command per GPU resource
+ * running as the latest meters say (a stopped one gets none), each announced by
+ * `gpu_stop_requested`. Their ids come from (org, resource, the batch's seq): a batch decided again
+ * writes the same ones. Written with the batch (outbox and `stop_commands`).
+ */
+export function stopCommands(
+  ctx: EventContext,
+  before: LoadedWallet,
+  result: BatchResult,
+  holdsAfter: ReadonlyMap<string, ResourceHold>,
+  overdraft: Decimal,
+): { messages: OutboxMessage[]; stops: StopRecord[] } {
+  const { state } = result;
+  if (state.currency === null) return { messages: [], stops: [] };
+  const availableBefore = totalOf(before.state).minus(totalHeld([...before.holds.values()].map((h) => h.amount)));
+  const availableAfter = totalOf(state).minus(totalHeld([...holdsAfter.values()].map((h) => h.amount)));
+  const threshold = overdraft.negated();
+  if (!(availableBefore.greaterThan(threshold) && availableAfter.lessThanOrEqualTo(threshold))) return { messages: [], stops: [] };
+  const latest = new Map([...ctx.burning, ...result.burning]);
+  const at = result.now.toISOString();
+  const messages: OutboxMessage[] = [];
+  const stops: StopRecord[] = [];
+  for (const { charge: c } of [...latest.values()].filter(({ charge }) => charge.running).sort((a, b) => (a.charge.resourceId < b.charge.resourceId ? -1 : 1))) {
+    const commandId = stopCommandId(ctx.orgId, c.resourceId, state.seq);
+    const reason = STOP_REASON_AVAILABLE_EXHAUSTED;
+    messages.push(stopCommandMessage(ctx.subjects, { commandId, orgId: ctx.orgId, resourceId: c.resourceId, reason, at }));
+    messages.push(
+      eventMessage(
+        ctx.subjects,
+        ctx.orgId,
+        'gpu_stop_requested',
+        { orgId: ctx.orgId, seq: state.seq, commandId, resourceId: c.resourceId, workspaceId: c.workspaceId, sku: c.sku, reason, currency: state.currency, exact: { available: availableAfter.toFixed(), threshold: threshold.toFixed() }, at },
+        stopAnnouncementId(commandId),
+      ),
+    );
+    stops.push({ commandId, resourceId: c.resourceId, reason, requestedAt: result.now });
+  }
+  return { messages, stops };
 }
 
 function event<T extends EventType>(ctx: EventContext, type: T, body: EventBodies[T]): OutboxMessage {

@@ -31,7 +31,7 @@ import {
   WalletChange,
 } from '@billing/persistence';
 import { BatchContext, BatchResult, Burning, decideBatch, Holds } from './wallet-batch';
-import { balanceEvent, batchEvents, EventContext } from './wallet-events';
+import { balanceEvent, batchEvents, EventContext, stopCommands } from './wallet-events';
 import { WalletMessage } from './wallet-message';
 import { BudgetBook, budgetEvents, budgetSetRefusal } from './wallet-budgets';
 
@@ -64,6 +64,8 @@ export interface WalletActorDeps {
   readonly minRunwayMinutes: number;
   /** A `grant_expiring` notice goes out this long before a grant with credit left expires. */
   readonly expiryNoticeMs: number;
+  /** STOP_OVERDRAFT: running GPUs are sent a stop when `available` reaches minus this. */
+  readonly stopOverdraft: Decimal;
 }
 
 /** The store could not be reached: nothing of the batch is known to be committed. */
@@ -283,12 +285,15 @@ export class WalletActor implements Behavior<WalletMessage> {
     const meters = [...result.meters.values()];
     // A batch that only moved a meter's usage (no money, no notice) tells nobody anything.
     const tells = entries.length > 0 || result.notices.length > 0;
-    const snapshot = tells ? this.snapshot(state, applyHolds(new Map(before.holds), result.holds)) : null;
-    const events = snapshot ? batchEvents(this.eventContext, before, result, snapshot) : [];
+    const holdsAfter = applyHolds(new Map(before.holds), result.holds);
+    const snapshot = tells ? this.snapshot(state, holdsAfter) : null;
+    // A hold alone (a new period, no charge yet) may cross the stop threshold too.
+    const { messages: commands, stops } = stopCommands(this.eventContext, before, result, holdsAfter, this.deps.stopOverdraft);
+    const events = [...(snapshot ? batchEvents(this.eventContext, before, result, snapshot) : []), ...commands];
     events.push(...budgetEvents(this.deps.subjects, this.orgId, this.budgets, state.currency, entries, result.now));
     const holds = [...result.holds].map(([resourceId, hold]) => ({ resourceId, hold }));
     return {
-      change: { orgId: this.orgId, expectedVersion: before.version, epoch, state, entries, grants, meters, events, holds },
+      change: { orgId: this.orgId, expectedVersion: before.version, epoch, state, entries, grants, meters, events, holds, stops },
       announcement: snapshot ? balanceEvent(this.eventContext, snapshot, before.state.seq) : null,
     };
   }

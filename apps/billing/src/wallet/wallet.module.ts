@@ -1,5 +1,5 @@
 import { Logger, Module } from '@nestjs/common';
-import { eventsStreamSpec, JetStreamPublisher, OutboxRelay } from '@billing/messaging';
+import { controlStreamSpec, ensureStream, eventsStreamSpec, JetStreamPublisher, OutboxRelay } from '@billing/messaging';
 import { OutboxRepository } from '@billing/persistence';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { NatsConnection } from 'nats';
@@ -30,7 +30,10 @@ import { WalletService } from './wallet.service';
       inject: [CONFIG, NATS, OutboxRepository],
       useFactory: async (config: BillingConfig, nc: NatsConnection, outbox: OutboxRepository) => {
         const logger = new Logger('OutboxRelay');
-        const relay = new OutboxRelay(new JetStreamPublisher(nc), await nc.jetstreamManager(), outbox, {
+        const jsm = await nc.jetstreamManager();
+        // The outbox carries stop commands too: their stream exists before the relay publishes any.
+        await ensureStream(jsm, controlStreamSpec(config.controlStream, config.subjectPrefix, config.jetStreamReplicas));
+        const relay = new OutboxRelay(new JetStreamPublisher(nc), jsm, outbox, {
           stream: eventsStreamSpec(config.eventsStream, config.subjectPrefix, config.jetStreamReplicas),
           sweepIntervalMs: config.outboxSweepIntervalMs,
           sweepBatch: 1000,

@@ -57,6 +57,7 @@ export class WalletService {
       fenced: (orgId) => ownership.fenced(orgId),
       minRunwayMinutes: config.minRunwayMinutes,
       expiryNoticeMs: config.grantExpiringNoticeMs,
+      stopOverdraft: config.stopOverdraft,
     };
     this.registry = new ActorRegistry<WalletMessage>(
       (orgId) => new WalletActor(orgId, deps, (m) => this.registry.tell(orgId, m)),

@@ -1,0 +1,79 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { MikroORM } from '@mikro-orm/postgresql';
+import { NatsConnection } from 'nats';
+import { stopCommandMessage, Subjects } from '@billing/contracts';
+import { JetStreamPublisher } from '@billing/messaging';
+import { ResourceRepository, StopCommandRepository } from '@billing/persistence';
+import { BillingConfig } from '../config';
+import { Ownership } from '../ownership/ownership.service';
+import { CONFIG, NATS } from '../tokens';
+
+/** Pending stop commands published again per sweep at most (the oldest first; the next sweep takes the rest). */
+export const MAX_STOPS_PER_SWEEP = 1000;
+
+/**
+ * Stop commands are repeated until their resource's STOPPED (or DELETED) is committed: every
+ * STOP_REPEAT_MS, each pending command of the organizations this process serves, older than one
+ * interval (the first publication is the outbox's), is published again to the control stream with
+ * the same body (`commandId` included) and a message id of its own (the command's and the
+ * interval's: a repeat is a new message, and two processes repeating in the same interval, around
+ * a handover, store it once). A pending command whose resource no longer runs (its STOPPED
+ * committed before the command) is ended instead.
+ */
+@Injectable()
+export class StopRepeater {
+  private readonly logger = new Logger('StopRepeater');
+  private readonly stops: StopCommandRepository;
+  private readonly publisher: JetStreamPublisher;
+  private timer: NodeJS.Timeout | null = null;
+  private sweeping = false;
+
+  constructor(
+    @Inject(CONFIG) private readonly config: BillingConfig,
+    @Inject(NATS) nc: NatsConnection,
+    orm: MikroORM,
+    private readonly subjects: Subjects,
+    private readonly resources: ResourceRepository,
+    private readonly ownership: Ownership,
+  ) {
+    this.stops = new StopCommandRepository(orm);
+    this.publisher = new JetStreamPublisher(nc);
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.sweep(), this.config.stopRepeatMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.publisher.close();
+  }
+
+  async sweep(): Promise<void> {
+    if (this.sweeping) return;
+    this.sweeping = true;
+    try {
+      const pending = await this.stops.pending(this.ownership.owned(), MAX_STOPS_PER_SWEEP);
+      const nowMs = Date.now();
+      const slot = Math.floor(nowMs / this.config.stopRepeatMs);
+      for (const p of pending) {
+        if (nowMs - p.requestedAt.getTime() < this.config.stopRepeatMs) continue;
+        const record = await this.resources.find(p.orgId, p.resourceId);
+        if (!record || !record.periods.running) {
+          await this.stops.stopped(p.commandId);
+          continue;
+        }
+        const command = { commandId: p.commandId, orgId: p.orgId, resourceId: p.resourceId, reason: p.reason, at: p.requestedAt.toISOString() };
+        const m = stopCommandMessage(this.subjects, command, `${p.commandId}:${slot}`);
+        await this.publisher.publish(m.subject, Buffer.from(m.payload), m.eventId);
+        await this.stops.sent(p.commandId);
+      }
+    } catch (error) {
+      this.logger.warn({ msg: 'stop commands not repeated; the next sweep retries', error: String((error as Error)?.message ?? error) });
+    } finally {
+      this.sweeping = false;
+    }
+  }
+}

@@ -1,0 +1,47 @@
+import { createHash } from 'crypto';
+import { Subjects } from './subjects';
+
+/** Why the engine asks for a stop: what the organization has available reached the stop threshold. */
+export const STOP_REASON_AVAILABLE_EXHAUSTED = 'available_exhausted';
+
+/**
+ * A stop command, on `<prefix>.control.<orgId>.stop` (the control stream): the control plane stops
+ * the resource and reports STOPPED on its lifecycle subject, as for any stop. The same `commandId`
+ * comes again (every STOP_REPEAT_MS) until that STOPPED is committed: the control plane acts once
+ * per `commandId`.
+ */
+export interface StopCommand {
+  readonly commandId: string;
+  readonly orgId: string;
+  readonly resourceId: string;
+  readonly reason: string;
+  /** When the engine decided it (the batch that crossed). */
+  readonly at: string;
+}
+
+/**
+ * The id of the stop of `resourceId` decided by the organization's batch of `seq`: the same for a
+ * batch decided again (a conflict, a replay), so its command is written and deduplicated once. A
+ * UUID in form (version 8, "custom"), as every event id is.
+ */
+export function stopCommandId(orgId: string, resourceId: string, seq: number): string {
+  return derivedUuid(`stop\n${orgId}\n${resourceId}\n${seq}\n`);
+}
+
+/** The id of the `gpu_stop_requested` event announcing the command `commandId`. */
+export function stopAnnouncementId(commandId: string): string {
+  return derivedUuid(`gpu_stop_requested\n${commandId}\n`);
+}
+
+/** The message of a stop command; `messageId` is JetStream's (the command's id, or a repeat's). */
+export function stopCommandMessage(subjects: Subjects, command: StopCommand, messageId: string = command.commandId): { eventId: string; subject: string; payload: string } {
+  return { eventId: messageId, subject: subjects.control(command.orgId, 'stop'), payload: JSON.stringify(command) };
+}
+
+function derivedUuid(text: string): string {
+  const h = createHash('sha256').update(text).digest();
+  h[6] = (h[6] & 0x0f) | 0x80;
+  h[8] = (h[8] & 0x3f) | 0x80;
+  const x = h.subarray(0, 16).toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
+}
