@@ -6,6 +6,7 @@ import { AutoTopupAttempt, AutoTopupRepository, AutoTopupSettings } from '@billi
 import { AuthGuard } from '../auth/auth.guard';
 import { Principal } from '../auth/token';
 import { BillingClient } from '../wallet/billing.client';
+import { refuseLargeBody } from './topups.controller';
 import { parseAutoTopupRequest } from './auto-topup-request';
 import { AutoTopups } from './auto-topups';
 import { PaymentsConfig } from './payments.config';
@@ -36,7 +37,8 @@ export class AutoTopupController {
   @Put()
   @ApiOperation({ summary: "Turn auto top-up on (or change it): when the balance falls below the trigger, one top-up to the target, within the caps, charged to the saved card" })
   @ApiBody({ schema: { example: { currency: 'USD', trigger: { amount: '50.00' }, target: '200.00', maxPerTopup: '200.00', maxPerDay: '400.00', maxPerMonth: '2000.00', paymentMethod: { customer: 'cus_123', id: 'pm_123' }, consent: true } } })
-  async save(@Req() req: Authed, @Body() body: unknown) {
+  async save(@Req() req: Authed & { rawBody?: Buffer }, @Body() body: unknown) {
+    refuseLargeBody(req);
     let request;
     try {
       request = parseAutoTopupRequest(body, this.config.limits);

@@ -29,12 +29,16 @@ export class TopupsController {
   @ApiOperation({ summary: 'Start a top-up: recorded as pending, credited when the provider confirms the payment to its webhook' })
   @ApiBody({ schema: { example: { amount: '100.00', currency: 'USD', provider: 'stripe' } } })
   async start(@Req() req: Authed & { rawBody?: Buffer }, @Body() body: unknown) {
-    // The one route whose body does not travel to the engine (with its 16 KiB limit): checked here.
-    if ((req.rawBody?.length ?? 0) > MAX_PAYLOAD_BYTES) {
-      throw new HttpException(errorReply(ErrorCode.PAYLOAD_TOO_LARGE, `the body is ${req.rawBody!.length} bytes; the limit is ${MAX_PAYLOAD_BYTES}`), 413);
-    }
+    refuseLargeBody(req);
     const reply = await this.starter.start(req.principal.orgId, body, req.ip ?? '127.0.0.1');
     if (!reply.ok) throw new HttpException(reply, STATUS[reply.error.code] ?? 400);
     return reply;
+  }
+}
+
+/** A body that does not travel to the engine (with its 16 KiB limit) is held to the same limit here. */
+export function refuseLargeBody(req: { rawBody?: Buffer }): void {
+  if ((req.rawBody?.length ?? 0) > MAX_PAYLOAD_BYTES) {
+    throw new HttpException(errorReply(ErrorCode.PAYLOAD_TOO_LARGE, `the body is ${req.rawBody!.length} bytes; the limit is ${MAX_PAYLOAD_BYTES}`), 413);
   }
 }
