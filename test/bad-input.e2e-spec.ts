@@ -132,6 +132,7 @@ const DIGEST_TABLES: [string, string, boolean][] = [
   ['auto_topup_settings', 'org_id', true],
   ['auto_topup_attempts', 'id', true],
   ['workspace_budgets', 'org_id, workspace_id', true],
+  ['stop_commands', 'command_id', true],
 ];
 
 /** Organizations earlier tests left in the shared database. */

@@ -72,6 +72,35 @@ describe('holds', () => {
     expect(await sql('select * from holds where org_id = $1', [org])).toEqual([]);
   });
 
+  it('announces live a stop that moves no money: the hold and the burn go, the seq stays', async () => {
+    // An engine that does not tick: the RUNNING's own meter charges up to when it was applied, and a
+    // STOPPED stamped exactly there charges nothing more.
+    const quietNames = isolatedNames();
+    const quiet = await startEngine({ TICK_INTERVAL_MS: '3600000' }, quietNames);
+    const c = await WalletClient.connect(quietNames.subjectPrefix);
+    const p = await ControlPlane.connect(quietNames.lifecycleSubjectPrefix);
+    const org = `hold-live-${tag}`;
+    try {
+      await c.request(org, 'topup', { idempotencyKey: 't-live', amount: '100.00', currency: 'USD', provider: 'stripe', reference: 'pi_l' });
+      const r = { orgId: org, resourceId: 'r-live' };
+      await p.publish(r, 'RUNNING', Date.now() - 10 * MIN);
+      const running = await eventually(async () => (await c.request(org, 'balance')).balance, (b) => b.exact.held !== '0');
+      const [meter] = await sql('select until from meters where org_id = $1', [org]);
+      const announced: any[] = [];
+      const sub = c.nc.subscribe(`${quietNames.subjectPrefix}.events.${org}.balance`, { callback: (_e, m) => announced.push(JSON.parse(Buffer.from(m.data).toString('utf8'))) });
+      await c.nc.flush();
+      await p.publish(r, 'STOPPED', new Date(meter.until).getTime());
+      const live = await eventually(async () => announced.find((e) => e.exact.held === '0'), (e) => e !== undefined);
+      sub.unsubscribe();
+      expect(live).toMatchObject({ seq: running.seq, previousSeq: running.seq, burnRatePerHour: '0.00', runwaySeconds: null, exact: { total: running.exact.total, available: running.exact.total } });
+      expect(Date.parse(live.at)).toBeGreaterThan(Date.parse(running.at));
+    } finally {
+      await quiet.dispose(c.nc).catch(() => undefined);
+      await c.close();
+      await p.close();
+    }
+  });
+
   it('refuses a launch when what is available would not cover the minimum runway, though the usable balance would', async () => {
     const org = `hold-auth-${tag}`;
     // 10 minutes of h100-1x: 0.41666667. 2.80 covers it; 2.80 less a 2.50 hour held does not.

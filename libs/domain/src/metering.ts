@@ -131,3 +131,15 @@ export interface ResourceCharge {
   /** What the resource holds now against the balance (see `holdAt`), in the same currencies. */
   readonly hold: Hold;
 }
+
+/** An organization's burn rate: the sum of its resources' hourly rates in its currency (zero before it has one). */
+export function totalBurnRatePerHour(charges: Iterable<ResourceCharge>, currency: Currency | null): Decimal {
+  let rate = ZERO;
+  if (currency) for (const c of charges) rate = rate.plus(c.ratesPerHour.get(currency) ?? ZERO);
+  return rate;
+}
+
+/** Whether a resource's latest charge still counts towards the burn: running, or a rate (storage) still billing. */
+export function stillBurning(charge: ResourceCharge): boolean {
+  return charge.running || [...charge.ratesPerHour.values()].some((r) => !r.isZero());
+}

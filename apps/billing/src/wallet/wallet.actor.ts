@@ -12,13 +12,11 @@ import {
   nextExpiry,
   PriceBook,
   pruneSpentGrants,
-  ResourceHold,
-  totalHeld,
+  totalBurnRatePerHour,
   spendAfter,
   utcDay,
   utcMonth,
   WalletState,
-  ZERO,
 } from '@billing/domain';
 import {
   DuplicateKeyError,
@@ -31,9 +29,10 @@ import {
   WalletChange,
 } from '@billing/persistence';
 import { BatchContext, BatchResult, Burning, decideBatch, Holds } from './wallet-batch';
-import { balanceEvent, batchEvents, EventContext, stopCommands } from './wallet-events';
+import { balanceEvent, EventContext } from './wallet-events';
+import { applyHolds, burningAfter, changeOf, heldOf } from './wallet-change';
 import { WalletMessage } from './wallet-message';
-import { BudgetBook, budgetEvents, budgetSetRefusal } from './wallet-budgets';
+import { BudgetBook, budgetSetRefusal } from './wallet-budgets';
 
 /** How often a batch is decided again after another writer committed the same wallet first. */
 export const MAX_CONFLICT_RETRIES = 3;
@@ -140,7 +139,12 @@ export class WalletActor implements Behavior<WalletMessage> {
         return;
       }
       let stored: StoredOutboxMessage[];
-      const { change, announcement } = this.changeOf(wallet, result, epoch);
+      const { change, announcement } = changeOf(
+        { subjects: this.deps.subjects, events: this.eventContext, stopOverdraft: this.deps.stopOverdraft, budgets: this.budgets, snapshot: (state, holds, burning) => this.snapshot(state, holds, burning) },
+        wallet,
+        result,
+        epoch,
+      );
       try {
         stored = await this.deps.commit(change);
       } catch (error) {
@@ -199,20 +203,14 @@ export class WalletActor implements Behavior<WalletMessage> {
     this.expiryTimer = null;
   }
 
-  private burnRatePerHour(currency: Currency | null): Decimal {
-    let rate = ZERO;
-    if (currency) for (const { charge } of this.burning.values()) rate = rate.plus(charge.ratesPerHour.get(currency) ?? ZERO);
-    return rate;
-  }
-
-  private snapshot(state: WalletState, holds: Holds): BalanceSnapshot {
+  private snapshot(state: WalletState, holds: Holds, burning: ReadonlyMap<string, Burning> = this.burning): BalanceSnapshot {
     return balanceSnapshot({
-      held: totalHeld([...holds.values()].map((h) => h.amount)),
+      held: heldOf(holds),
       orgId: this.orgId,
       seq: state.seq,
       currency: state.currency,
       balance: balanceOf(state),
-      burnRatePerHour: this.burnRatePerHour(state.currency),
+      burnRatePerHour: totalBurnRatePerHour([...burning.values()].map((b) => b.charge), state.currency),
       grants: state.grants,
       at: this.deps.now(),
       lowBalanceThresholds: this.loaded?.lowBalanceThresholds,
@@ -275,30 +273,6 @@ export class WalletActor implements Behavior<WalletMessage> {
   }
 
   /**
-   * What the batch commits (its state and entries, the grants they touched, the meters it set, its
-   * durable events) and the balance event announcing it once committed.
-   */
-  private changeOf(before: LoadedWallet, result: BatchResult, epoch: number): { change: WalletChange; announcement: EventMessage | null } {
-    const { state, entries } = result;
-    const touched = new Set([...entries.flatMap((e) => e.split.map((p) => p.grantId)), ...result.notices.map((g) => g.id)]);
-    const grants: Grant[] = state.grants.filter((g) => touched.has(g.id));
-    const meters = [...result.meters.values()];
-    // A batch that only moved a meter's usage (no money, no notice) tells nobody anything.
-    const tells = entries.length > 0 || result.notices.length > 0;
-    const holdsAfter = applyHolds(new Map(before.holds), result.holds);
-    const snapshot = tells ? this.snapshot(state, holdsAfter) : null;
-    // A hold alone (a new period, no charge yet) may cross the stop threshold too.
-    const { messages: commands, stops } = stopCommands(this.eventContext, before, result, holdsAfter, this.deps.stopOverdraft);
-    const events = [...(snapshot ? batchEvents(this.eventContext, before, result, snapshot) : []), ...commands];
-    events.push(...budgetEvents(this.deps.subjects, this.orgId, this.budgets, state.currency, entries, result.now));
-    const holds = [...result.holds].map(([resourceId, hold]) => ({ resourceId, hold }));
-    return {
-      change: { orgId: this.orgId, expectedVersion: before.version, epoch, state, entries, grants, meters, events, holds, stops },
-      announcement: snapshot ? balanceEvent(this.eventContext, snapshot, before.state.seq) : null,
-    };
-  }
-
-  /**
    * The instant a batch is decided at: now, or just after the last committed batch if the clock
    * says otherwise (stepped back, or the same millisecond). One batch, one instant, and a later
    * batch a later one: the ledger's times follow its order, and a batch can be told from the next
@@ -311,10 +285,7 @@ export class WalletActor implements Behavior<WalletMessage> {
 
   /** Keeps what the batch said about burning resources, lets old meters go, and answers each message on `wallet`'s state. */
   private rememberAndAnswer(wallet: LoadedWallet, result: BatchResult): void {
-    for (const [resourceId, b] of result.burning) {
-      if (b.charge.running || [...b.charge.ratesPerHour.values()].some((r) => !r.isZero())) this.burning.set(resourceId, b);
-      else this.burning.delete(resourceId);
-    }
+    burningAfter(this.burning, result.burning);
     this.forgetOldMeters(wallet, result.now.getTime());
     for (const o of result.outcomes) o.message.reply(o.body(wallet.state, wallet.holds));
   }
@@ -337,13 +308,4 @@ export class WalletActor implements Behavior<WalletMessage> {
     this.expiryTimer = setTimeout(() => this.tellSelf({ parsed: { name: 'expire' }, reply: () => undefined }), delayMs);
     this.expiryTimer.unref();
   }
-}
-
-/** Takes the holds a batch changed into `holds` (a released one leaves it). */
-function applyHolds(holds: Map<string, ResourceHold>, changed: ReadonlyMap<string, ResourceHold>): Map<string, ResourceHold> {
-  for (const [resourceId, hold] of changed) {
-    if (hold.amount.isZero()) holds.delete(resourceId);
-    else holds.set(resourceId, hold);
-  }
-  return holds;
 }
