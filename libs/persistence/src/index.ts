@@ -5,6 +5,7 @@ export * from './outbox.repository';
 export * from './row-mapping';
 export * from './commit-codec';
 export * from './wallet.repository';
+export * from './commit-errors';
 export * from './resource.repository';
 export * from './rejected-lifecycle.repository';
 export * from './webhook.repository';
