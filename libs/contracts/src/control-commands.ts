@@ -20,12 +20,15 @@ export interface StopCommand {
 }
 
 /**
- * The id of the stop of `resourceId` decided by the organization's batch of `seq`: the same for a
- * batch decided again (a conflict, a replay), so its command is written and deduplicated once. A
- * UUID in form (version 8, "custom"), as every event id is.
+ * The id of the stop of `resourceId` decided by the organization's batch of `seq` decided at
+ * `atMs`: the same for that batch decided again at that instant, another for any other batch. The
+ * instant is part of it because a crossing made by a hold alone moves no money: a GPU stopped and
+ * started again crosses again at the same seq, and must get a new command (a wallet's batches are
+ * decided at strictly later instants, `WalletActor.instant`). A UUID in form (version 8,
+ * "custom"), as every event id is.
  */
-export function stopCommandId(orgId: string, resourceId: string, seq: number): string {
-  return derivedUuid(`stop\n${orgId}\n${resourceId}\n${seq}\n`);
+export function stopCommandId(orgId: string, resourceId: string, seq: number, atMs: number): string {
+  return derivedUuid(`stop\n${orgId}\n${resourceId}\n${seq}\n${atMs}\n`);
 }
 
 /** The id of the `gpu_stop_requested` event announcing the command `commandId`. */

@@ -19,9 +19,9 @@ function burning(resourceId: string, running: boolean): [string, Burning] {
   return [resourceId, { charge }];
 }
 
-function decide(before: { total: string; holds: Map<string, ResourceHold> }, after: { total: string; holds: Map<string, ResourceHold> }, overdraft = '0') {
+function decide(before: { total: string; holds: Map<string, ResourceHold> }, after: { total: string; holds: Map<string, ResourceHold> }, overdraft = '0', at = now) {
   const loaded = { state: wallet(before.total, 1), holds: before.holds } as unknown as LoadedWallet;
-  const result = { state: wallet(after.total, 2), burning: new Map([burning('r-run', true)]), now } as unknown as BatchResult;
+  const result = { state: wallet(after.total, 2), burning: new Map([burning('r-run', true)]), now: at } as unknown as BatchResult;
   const ctx = { orgId, subjects: new Subjects('billing'), burning: new Map([burning('r-old', true), burning('r-stopped', false)]) };
   return stopCommands(ctx, loaded, result, after.holds, new Decimal(overdraft));
 }
@@ -38,6 +38,12 @@ describe('stop commands: when available crosses minus the overdraft', () => {
     const a = decide({ total: '3', holds: held('2.5') }, { total: '3', holds: held('2.5', '1') });
     const b = decide({ total: '3', holds: held('2.5') }, { total: '3', holds: held('2.5', '1') });
     expect(a.stops.map((s) => s.commandId)).toEqual(b.stops.map((s) => s.commandId));
+  });
+
+  it('gives a new command to a new crossing at the same seq (a hold alone crossed: a GPU stopped and started again, no money moved)', () => {
+    const first = decide({ total: '3', holds: held('2.5') }, { total: '3', holds: held('2.5', '1') });
+    const again = decide({ total: '3', holds: held('2.5') }, { total: '3', holds: held('2.5', '1') }, '0', new Date(now.getTime() + 60_000));
+    expect(again.stops.map((s) => s.commandId)).not.toEqual(first.stops.map((s) => s.commandId));
   });
 
   it('sends nothing above the threshold, nor again once below it', () => {

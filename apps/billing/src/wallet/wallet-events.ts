@@ -60,8 +60,8 @@ export function batchEvents(ctx: EventContext, before: LoadedWallet, result: Bat
  * The stop commands of a batch: when what the organization has available (total less everything
  * held, exact) goes from above minus `overdraft` to at or below it, one command per GPU resource
  * running as the latest meters say (a stopped one gets none), each announced by
- * `gpu_stop_requested`. Their ids come from (org, resource, the batch's seq): a batch decided again
- * writes the same ones. Written with the batch (outbox and `stop_commands`).
+ * `gpu_stop_requested`. Their ids come from (org, resource, the batch's seq and instant): each
+ * crossing its own, a batch decided again the same ones. Written with the batch (outbox and `stop_commands`).
  */
 export function stopCommands(
   ctx: EventContext,
@@ -81,7 +81,7 @@ export function stopCommands(
   const messages: OutboxMessage[] = [];
   const stops: StopRecord[] = [];
   for (const { charge: c } of [...latest.values()].filter(({ charge }) => charge.running).sort((a, b) => (a.charge.resourceId < b.charge.resourceId ? -1 : 1))) {
-    const commandId = stopCommandId(ctx.orgId, c.resourceId, state.seq);
+    const commandId = stopCommandId(ctx.orgId, c.resourceId, state.seq, result.now.getTime());
     const reason = STOP_REASON_AVAILABLE_EXHAUSTED;
     messages.push(stopCommandMessage(ctx.subjects, { commandId, orgId: ctx.orgId, resourceId: c.resourceId, reason, at }));
     messages.push(
