@@ -14,8 +14,8 @@ export interface ChangeContext {
   readonly events: EventContext;
   readonly stopOverdraft: Decimal;
   readonly budgets: BudgetBook;
-  /** The balance as announced: the state, what it holds, what burns. */
-  readonly snapshot: (state: WalletState, holds: Holds, burning: ReadonlyMap<string, Burning>) => BalanceSnapshot;
+  /** The balance as announced: the state, what it holds, what burns, at the batch's instant. */
+  readonly snapshot: (state: WalletState, holds: Holds, burning: ReadonlyMap<string, Burning>, at: Date) => BalanceSnapshot;
 }
 
 /**
@@ -35,7 +35,8 @@ export function changeOf(ctx: ChangeContext, before: LoadedWallet, result: Batch
   const moved = entries.length > 0 || result.notices.length > 0;
   const rate = (b: ReadonlyMap<string, Burning>) => totalBurnRatePerHour([...b.values()].map((x) => x.charge), state.currency);
   const reshaped = !moved && (!heldOf(before.holds).equals(heldOf(holdsAfter)) || !rate(ctx.events.burning).equals(rate(burning)));
-  const snapshot = moved || reshaped ? ctx.snapshot(state, holdsAfter, burning) : null;
+  // At the batch's instant: later than the last batch's (`WalletActor.instant`), so a reader tells a newer state of the same seq by it.
+  const snapshot = moved || reshaped ? ctx.snapshot(state, holdsAfter, burning, result.now) : null;
   // A hold alone (a new period, no charge yet) may cross the stop threshold too.
   const { messages: commands, stops } = stopCommands(ctx.events, before, result, holdsAfter, ctx.stopOverdraft);
   const events = [...(snapshot && moved ? batchEvents(ctx.events, before, result, snapshot) : []), ...commands];

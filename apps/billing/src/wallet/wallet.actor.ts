@@ -140,7 +140,7 @@ export class WalletActor implements Behavior<WalletMessage> {
       }
       let stored: StoredOutboxMessage[];
       const { change, announcement } = changeOf(
-        { subjects: this.deps.subjects, events: this.eventContext, stopOverdraft: this.deps.stopOverdraft, budgets: this.budgets, snapshot: (state, holds, burning) => this.snapshot(state, holds, burning) },
+        { subjects: this.deps.subjects, events: this.eventContext, stopOverdraft: this.deps.stopOverdraft, budgets: this.budgets, snapshot: (state, holds, burning, at) => this.snapshot(state, holds, burning, at) },
         wallet,
         result,
         epoch,
@@ -203,7 +203,7 @@ export class WalletActor implements Behavior<WalletMessage> {
     this.expiryTimer = null;
   }
 
-  private snapshot(state: WalletState, holds: Holds, burning: ReadonlyMap<string, Burning> = this.burning): BalanceSnapshot {
+  private snapshot(state: WalletState, holds: Holds, burning: ReadonlyMap<string, Burning> = this.burning, at: Date = this.deps.now()): BalanceSnapshot {
     return balanceSnapshot({
       held: heldOf(holds),
       orgId: this.orgId,
@@ -212,7 +212,7 @@ export class WalletActor implements Behavior<WalletMessage> {
       balance: balanceOf(state),
       burnRatePerHour: totalBurnRatePerHour([...burning.values()].map((b) => b.charge), state.currency),
       grants: state.grants,
-      at: this.deps.now(),
+      at,
       lowBalanceThresholds: this.loaded?.lowBalanceThresholds,
     });
   }
