@@ -2,7 +2,6 @@ import { randomBytes } from 'crypto';
 import { sql, startEngine, testDatabaseUrl, TestEngine, WalletClient } from './support/engine';
 import { FakeProviders } from './support/fake-providers';
 import { startGateway, TestGateway } from './support/gateway';
-import { eventually } from './support/lifecycle';
 import { TcpProxy } from './support/servers';
 
 /**

@@ -4,7 +4,6 @@ import { readEvents, startEngine, TestEngine, WalletClient } from './support/eng
 describe('voucher codes', () => {
   let engine: TestEngine;
   let client: WalletClient;
-  const inDays = (d: number) => new Date(Date.now() + d * 86400_000).toISOString();
   const create = (body: object) => client.nc.request(`${engine.config.subjectPrefix}.admin.vouchers.create`, Buffer.from(JSON.stringify(body)), { timeout: 10_000 }).then((m) => JSON.parse(Buffer.from(m.data).toString()));
   const redeem = (org: string, code: string, key = `r-${code}`) => client.request(org, 'redeem', { idempotencyKey: key, code });
 

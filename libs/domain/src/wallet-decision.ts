@@ -2,7 +2,7 @@
 import { drain, SplitPart } from './allocation';
 import { Currency, currencyLockRefusal } from './currency';
 import { Grant, topupInDebt } from './grant';
-import { Decimal, ZERO } from './money';
+import { ZERO } from './money';
 import { DomainRefusalCode, Refusal, refusal } from './refusal';
 import { accept, applyDeltas, charge, checkChargeCurrency } from './wallet-charge';
 import { DebitCommand, Decision, DecisionContext, GrantCommand, ReverseCommand, TopupCommand, WalletCommand } from './wallet-command';
