@@ -16,7 +16,8 @@ import { eventually } from './support/lifecycle';
  * PostgreSQL, the alert service and the local fake Stripe: a crossing makes exactly one
  * off-session top-up sized to the target, credited once; none while one is in flight; the caps
  * hold with 50 crossings at once and 50 deliveries of one crossing at once; a declined charge
- * turns auto top-up off and alerts the organization's webhook; bad input changes nothing.
+ * turns auto top-up off and alerts the organization's webhook; bad input changes nothing; a card
+ * Stripe does not say is the organization's (its customer's metadata.orgId) is refused.
  */
 const CONCURRENT = 50;
 
@@ -102,7 +103,7 @@ describe('safe auto top-up', () => {
   async function ready(name: string, amount: string, overrides: Record<string, unknown> = {}): Promise<string> {
     const org = newOrg(name);
     const ids = stripeIds(org);
-    fakes.stripe.savePaymentMethod(ids.customer, ids.id);
+    fakes.stripe.savePaymentMethod(ids.customer, ids.id, org);
     await topup(org, amount);
     const saved = await call(gateway, org, 'PUT', settings(org, overrides));
     expect(saved.status).toBe(200);
@@ -231,7 +232,7 @@ describe('safe auto top-up', () => {
     const set = await client.nc.request(`${names.subjectPrefix}.alerts.${org}.webhooks.set`, Buffer.from(JSON.stringify({ endpoints: [{ url: receiverUrl, secret: 'autotopup-secret-0123456789' }] })), { timeout: 10_000 });
     expect(JSON.parse(Buffer.from(set.data).toString('utf8'))).toMatchObject({ ok: true });
     const ids = stripeIds(org);
-    fakes.stripe.savePaymentMethod(ids.customer, ids.id);
+    fakes.stripe.savePaymentMethod(ids.customer, ids.id, org);
     await topup(org, '100');
     expect((await call(gateway, org, 'PUT', settings(org))).status).toBe(200);
     fakes.stripe.declineNext(1);
@@ -283,6 +284,61 @@ describe('safe auto top-up', () => {
     expect((await call(gateway, fresh, 'PUT', settings(fresh, { maxPerDay: '-1' }))).status).toBe(400);
     expect((await call(gateway, fresh, 'GET')).body).toEqual({ ok: true, autoTopup: null, history: [] });
     expect((await fetch(`${gateway.url}/api/v1/autotopup`, { method: 'PUT', body: '{}' })).status).toBe(401);
+  });
+
+  it("refuses another organization's customer and card (403, nothing saved) and charges nothing when that organization's balance crosses", async () => {
+    const victim = await ready('victim', '100');
+    const thief = newOrg('thief');
+    await topup(thief, '100');
+    const stolen = await call(gateway, thief, 'PUT', settings(thief, { paymentMethod: stripeIds(victim) }));
+    expect([stolen.status, stolen.body.error?.code]).toEqual([403, 'PAYMENT_METHOD_NOT_YOURS']);
+    expect(stolen.body.error.message).toMatch(/not created for this organization/);
+    expect((await call(gateway, thief, 'GET')).body).toEqual({ ok: true, autoTopup: null, history: [] });
+    expect(await sql('select org_id from auto_topup_settings where org_id = $1', [thief])).toEqual([]);
+    // The other organization's balance crosses its would-be trigger (100 -> 40): the victim's card is not charged for it.
+    await debit(thief, '60');
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(intentsOf(thief)).toHaveLength(0);
+    expect(fakes.stripe.offSessionIntents().filter((pi) => pi.customer === stripeIds(victim).customer)).toHaveLength(0);
+    expect((await balance(thief)).total).toBe('40.00');
+    expect((await balance(victim)).total).toBe('100.00');
+  });
+
+  it("refuses a payment method saved to another customer, even with the organization's own customer (403, nothing saved)", async () => {
+    const other = newOrg('other-card');
+    fakes.stripe.savePaymentMethod(stripeIds(other).customer, stripeIds(other).id, other);
+    const org = newOrg('own-customer');
+    const ids = stripeIds(org);
+    fakes.stripe.savePaymentMethod(ids.customer, ids.id, org);
+    await topup(org, '100');
+    const mixed = await call(gateway, org, 'PUT', settings(org, { paymentMethod: { customer: ids.customer, id: stripeIds(other).id } }));
+    expect([mixed.status, mixed.body.error?.code]).toEqual([403, 'PAYMENT_METHOD_NOT_YOURS']);
+    expect(mixed.body.error.message).toMatch(/not attached to that customer/);
+    // Ids Stripe does not know: refused the same way.
+    const unknown = await call(gateway, org, 'PUT', settings(org, { paymentMethod: { customer: ids.customer, id: 'pm_nobody_has_this' } }));
+    expect([unknown.status, unknown.body.error?.code]).toEqual([403, 'PAYMENT_METHOD_NOT_YOURS']);
+    expect((await call(gateway, org, 'GET')).body).toEqual({ ok: true, autoTopup: null, history: [] });
+    await debit(org, '60');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(intentsOf(org)).toHaveLength(0);
+    expect(fakes.stripe.offSessionIntents().filter((pi) => pi.payment_method === stripeIds(other).id)).toHaveLength(0);
+  });
+
+  it('refuses with 503 UNAVAILABLE and saves nothing when Stripe cannot be asked whose card it is', async () => {
+    const org = newOrg('stripe-down');
+    const ids = stripeIds(org);
+    fakes.stripe.savePaymentMethod(ids.customer, ids.id, org);
+    await topup(org, '100');
+    fakes.stripe.failNext(100, 503, { match: /^GET \/v1\/(payment_methods|customers)\// });
+    try {
+      const down = await call(gateway, org, 'PUT', settings(org));
+      expect([down.status, down.body.error?.code]).toEqual([503, 'UNAVAILABLE']);
+    } finally {
+      fakes.stripe.clearFaults();
+    }
+    expect((await call(gateway, org, 'GET')).body).toEqual({ ok: true, autoTopup: null, history: [] });
+    // Stripe back: the same request is saved.
+    expect((await call(gateway, org, 'PUT', settings(org))).status).toBe(200);
   });
 
   it('records the consent with the caller and the time, and turns off on DELETE', async () => {

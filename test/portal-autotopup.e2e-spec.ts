@@ -45,7 +45,7 @@ describe('portal: auto top-up and the balance in Chromium', () => {
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
-    fakes.stripe.savePaymentMethod(card.customer, card.id);
+    fakes.stripe.savePaymentMethod(card.customer, card.id, org);
     for (const o of [org, runner]) await client.request(o, 'topup', { idempotencyKey: `t-${++key}`, amount: '100', currency: 'USD', provider: 'bank', reference: `bank-${run}-${key}` });
   }, 120_000);
 

@@ -4,6 +4,7 @@ import { deliver, FakeAnswer, FakeProvider, randomId, RecordedRequest } from './
 /**
  * A local Stripe speaking Stripe's HTTP API as its reference documents it, for the parts the
  * gateway uses: `POST /v1/payment_intents`, `GET /v1/payment_intents/:id`, `POST /v1/refunds`,
+ * `GET /v1/payment_methods/:id` (its `customer`), `GET /v1/customers/:id` (its `metadata.orgId`),
  * with form-encoded bodies (`metadata[topupId]=...`), `Authorization: Bearer sk_...`,
  * `Idempotency-Key` (a repeat with the same parameters gets the first answer back, marked
  * `Idempotent-Replayed: true`; other parameters get 400 idempotency_error; one still running
@@ -84,8 +85,10 @@ export class FakeStripe extends FakeProvider {
   private lostAnswers = 0;
   private confirmDeclines = 0;
   private processing = 0;
-  /** Payment methods saved to customers (`<customer> <payment method>`): what an off-session charge may use. */
-  private readonly saved = new Set<string>();
+  /** Payment methods saved to customers (payment method -> its customer): what an off-session charge may use. */
+  private readonly paymentMethods = new Map<string, string>();
+  /** Customers and the organization each was created for (`metadata.orgId`). */
+  private readonly customers = new Map<string, string>();
   /** Whether the webhooks of payments confirmed in a browser wait for `releaseWebhooks` (Stripe's event came late). */
   holdWebhooks = false;
   private readonly held: { type: string; object: unknown }[] = [];
@@ -107,9 +110,14 @@ export class FakeStripe extends FakeProvider {
     this.lostAnswers = times;
   }
 
-  /** Saves a payment method to a customer, as a SetupIntent with the customer's consent would. */
-  savePaymentMethod(customer: string, paymentMethod: string): void {
-    this.saved.add(`${customer} ${paymentMethod}`);
+  /**
+   * Creates the customer for an organization (`metadata.orgId`, as the gateway's convention has
+   * it) if it is new, and saves a payment method to it, as a SetupIntent with the customer's
+   * consent would.
+   */
+  savePaymentMethod(customer: string, paymentMethod: string, orgId: string): void {
+    if (!this.customers.has(customer)) this.customers.set(customer, orgId);
+    this.paymentMethods.set(paymentMethod, customer);
   }
 
   /** The next off-session charges are left `processing` (as a bank debit is) until `completeProcessing`. */
@@ -192,6 +200,16 @@ export class FakeStripe extends FakeProvider {
       const charge = Object.values(params.expand ?? {}).includes('latest_charge') && pi.latest_charge ? this.charges.get(pi.latest_charge) : undefined;
       return { status: 200, body: charge ? { ...pi, latest_charge: { object: 'charge', ...charge, refunded: charge.amount_refunded === charge.amount } } : pi };
     }
+    if (method === 'GET' && (m = /^\/v1\/payment_methods\/([A-Za-z0-9_]+)$/.exec(path))) {
+      const customer = this.paymentMethods.get(m[1]);
+      if (customer === undefined) return error(404, 'invalid_request_error', `No such PaymentMethod: '${m[1]}'`, { code: 'resource_missing', param: 'payment_method' });
+      return { status: 200, body: { id: m[1], object: 'payment_method', type: 'card', card: { brand: 'visa', last4: '4242' }, customer, livemode: false, metadata: {} } };
+    }
+    if (method === 'GET' && (m = /^\/v1\/customers\/([A-Za-z0-9_]+)$/.exec(path))) {
+      const orgId = this.customers.get(m[1]);
+      if (orgId === undefined) return error(404, 'invalid_request_error', `No such customer: '${m[1]}'`, { code: 'resource_missing', param: 'id' });
+      return { status: 200, body: { id: m[1], object: 'customer', livemode: false, metadata: { orgId } } };
+    }
     if (method === 'POST' && (m = /^\/v1\/payment_intents\/([A-Za-z0-9_]+)\/cancel$/.exec(path))) return this.cancelIntent(m[1], params);
     if (method === 'POST' && path === '/v1/refunds') return this.createRefund(params);
     return error(404, 'invalid_request_error', `Unrecognized request URL (${method}: ${path}).`);
@@ -207,7 +225,7 @@ export class FakeStripe extends FakeProvider {
     const offSession = params.confirm === 'true';
     if (offSession) {
       if (params.off_session !== 'true' || !params.customer || !params.payment_method) return error(400, 'invalid_request_error', 'An off-session confirmation needs off_session, customer and payment_method.', { code: 'parameter_missing' });
-      if (!this.saved.has(`${params.customer} ${params.payment_method}`)) return error(400, 'invalid_request_error', `No such PaymentMethod: '${params.payment_method}' for customer '${params.customer}'`, { code: 'resource_missing', param: 'payment_method' });
+      if (this.paymentMethods.get(params.payment_method) !== params.customer) return error(400, 'invalid_request_error', `No such PaymentMethod: '${params.payment_method}' for customer '${params.customer}'`, { code: 'resource_missing', param: 'payment_method' });
     }
     if (this.declines > 0) {
       this.declines--;

@@ -43,6 +43,8 @@ export const ErrorCode = {
   UNKNOWN_TOPUP: 'UNKNOWN_TOPUP',
   NOT_REFUNDABLE: 'NOT_REFUNDABLE',
   REFUND_EXCEEDS_REMAINING: 'REFUND_EXCEEDS_REMAINING',
+  /** Auto top-up: the Stripe payment method is not attached to that customer, or the customer is not the organization's. */
+  PAYMENT_METHOD_NOT_YOURS: 'PAYMENT_METHOD_NOT_YOURS',
   // HTTP (the gateway's answers to requests no route takes as they are)
   NOT_FOUND: 'NOT_FOUND',
   METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',

@@ -1,5 +1,7 @@
-import { amount as readAmount, currency as readCurrency, ErrorCode, InputError, required } from '@billing/contracts';
+import { amount as readAmount, currency as readCurrency, ErrorBody, ErrorCode, errorReply, InputError, required } from '@billing/contracts';
 import { AutoTopupCaps, AutoTopupTrigger, Currency, Decimal, minorUnits, toDisplay } from '@billing/domain';
+import { ProviderError } from './provider-call';
+import { StripeClient } from './provider-clients';
 import { TopupLimits } from './topup-limits';
 
 /** A runway trigger is at least a minute and at most 30 days: below, a top-up could not land in time; above, it is no runway. */
@@ -69,4 +71,39 @@ export function parseAutoTopupRequest(body: unknown, limits: TopupLimits): AutoT
   if (typeof m.customer !== 'string' || !STRIPE_CUSTOMER.test(m.customer)) fail(ErrorCode.INVALID_FIELD, "'paymentMethod.customer' must be a Stripe customer id (cus_...)");
   if (typeof m.id !== 'string' || !STRIPE_PAYMENT_METHOD.test(m.id)) fail(ErrorCode.INVALID_FIELD, "'paymentMethod.id' must be a Stripe payment method id (pm_...)");
   return { trigger, target, currency, caps, customer: m.customer as string, paymentMethod: m.id as string };
+}
+
+/** Why a payment method may not be saved for auto top-up: 403 (not the organization's) or 503 (Stripe could not say). */
+export interface PaymentMethodRefusal {
+  readonly status: 403 | 503;
+  readonly reply: { ok: false; error: ErrorBody };
+}
+
+/**
+ * Asks Stripe whose card it is, before anything is saved: the payment method must be attached
+ * to the customer named, and the customer must have been created for the caller's organization
+ * (`metadata.orgId`, the gateway's convention). The ids alone prove nothing: anyone who learned
+ * another customer's `cus_`/`pm_` could otherwise have that card charged for their own balance.
+ * One Stripe does not know is refused as not the caller's (the answer does not tell whether it
+ * exists). Stripe unreachable, or offline (PAYMENT_PROVIDERS=offline: no one to ask), is 503.
+ */
+export async function checkPaymentMethodOwner(
+  stripe: Pick<StripeClient, 'retrievePaymentMethod' | 'retrieveCustomer'>,
+  orgId: string,
+  request: Pick<AutoTopupRequest, 'customer' | 'paymentMethod'>,
+): Promise<PaymentMethodRefusal | null> {
+  const notYours = (why: string): PaymentMethodRefusal => ({
+    status: 403,
+    reply: errorReply(ErrorCode.PAYMENT_METHOD_NOT_YOURS, `payment method '${request.paymentMethod}' of customer '${request.customer}' cannot be used by this organization: ${why}`),
+  });
+  try {
+    const [method, customer] = await Promise.all([stripe.retrievePaymentMethod(request.paymentMethod), stripe.retrieveCustomer(request.customer)]);
+    if (method.customer !== request.customer) return notYours('the payment method is not attached to that customer');
+    if (customer.deleted || customer.orgId !== orgId) return notYours("the customer was not created for this organization (its metadata.orgId)");
+    return null;
+  } catch (error) {
+    if (!(error instanceof ProviderError)) throw error;
+    if (error.kind === 'invalid' && error.details.status === 404) return notYours('Stripe knows no such payment method or customer');
+    return { status: 503, reply: errorReply(ErrorCode.UNAVAILABLE, `Stripe could not be asked whose payment method this is (${error.message}); nothing was saved, try again`) };
+  }
 }

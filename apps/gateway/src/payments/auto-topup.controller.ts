@@ -7,10 +7,11 @@ import { AuthGuard } from '../auth/auth.guard';
 import { Principal } from '../auth/token';
 import { BillingClient } from '../wallet/billing.client';
 import { refuseLargeBody } from './topups.controller';
-import { parseAutoTopupRequest } from './auto-topup-request';
+import { checkPaymentMethodOwner, parseAutoTopupRequest } from './auto-topup-request';
 import { AutoTopups } from './auto-topups';
 import { PaymentsConfig } from './payments.config';
 import { PAYMENTS_CONFIG } from './payments.tokens';
+import { STRIPE_CLIENT, StripeClient } from './provider-clients';
 
 type Authed = { principal: Principal };
 
@@ -20,7 +21,7 @@ export const AUTO_TOPUP_HISTORY_LIMIT = 50;
 /**
  * An organization's auto top-up: `PUT` saves it (and records the consent: when, and who by the
  * token's subject), `GET` shows it with its history, `DELETE` turns it off. A refusal changes
- * nothing: the body is read in full before anything is written.
+ * nothing: the body is read in full, and Stripe asked whose card it is, before anything is written.
  */
 @ApiTags('auto top-up')
 @ApiBearerAuth()
@@ -32,6 +33,7 @@ export class AutoTopupController {
     private readonly autoTopups: AutoTopups,
     private readonly billing: BillingClient,
     @Inject(PAYMENTS_CONFIG) private readonly config: PaymentsConfig,
+    @Inject(STRIPE_CLIENT) private readonly stripe: StripeClient,
   ) {}
 
   @Put()
@@ -52,6 +54,9 @@ export class AutoTopupController {
     const reported: unknown = balance.balance?.currency ?? null;
     const refused = currencyLockRefusal(isCurrency(reported) ? reported : null, request.currency);
     if (refused) throw new HttpException(errorReply(ErrorCode.CURRENCY_LOCKED, refused), 409);
+    // Only a card Stripe says is the organization's is saved, so the charges need not ask again.
+    const notOurs = await checkPaymentMethodOwner(this.stripe, orgId, request);
+    if (notOurs) throw new HttpException(notOurs.reply, notOurs.status);
     const settings = await this.repository.save({
       orgId,
       trigger: request.trigger,

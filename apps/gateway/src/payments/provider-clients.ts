@@ -51,6 +51,19 @@ export interface OffSessionCharge {
   readonly idempotencyKey: string;
 }
 
+/** A saved payment method (`pm_...`) and the customer it is attached to (null: attached to none). */
+export interface StripePaymentMethod {
+  readonly id: string;
+  readonly customer: string | null;
+}
+
+/** A customer (`cus_...`): `metadata.orgId` names the organization it was created for (the gateway's convention); deleted ones have none. */
+export interface StripeCustomer {
+  readonly id: string;
+  readonly deleted: boolean;
+  readonly orgId: string | null;
+}
+
 export interface StripeClient {
   /** Creates a PaymentIntent for the amount (in the currency's minor unit), `metadata.topupId` set; the top-up id is the idempotency key. */
   createPaymentIntent(input: { topupId: string; orgId: string; amountMinor: string; currency: Currency }): Promise<StripePaymentIntent & { clientSecret: string }>;
@@ -61,6 +74,10 @@ export interface StripeClient {
    * A decline (or a card that needs the customer: `authentication_required`) is a `declined` ProviderError.
    */
   chargeOffSession(input: OffSessionCharge): Promise<StripePaymentIntent>;
+  /** A payment method and its customer; one Stripe does not know is an `invalid` ProviderError with status 404. */
+  retrievePaymentMethod(paymentMethodId: string): Promise<StripePaymentMethod>;
+  /** A customer and the organization in its metadata; one Stripe does not know is an `invalid` ProviderError with status 404. */
+  retrieveCustomer(customerId: string): Promise<StripeCustomer>;
   /** The PaymentIntent with its latest charge expanded (what was refunded of it). */
   retrievePaymentIntent(paymentIntentId: string): Promise<StripePaymentIntent>;
   /** Cancels a PaymentIntent not paid (its payment window closed): no payment can be made with it afterwards. */
@@ -178,6 +195,15 @@ export class OfflineStripeClient implements StripeClient {
   async chargeOffSession(): Promise<StripePaymentIntent> {
     // Offline, nothing can be charged: an auto top-up fails (and turns itself off) rather than credit money no one paid.
     throw offline('stripe', 'paymentIntents.create (off-session)');
+  }
+
+  async retrievePaymentMethod(): Promise<StripePaymentMethod> {
+    // Offline, whose card it is cannot be known: auto top-up cannot be turned on.
+    throw offline('stripe', 'paymentMethods.retrieve');
+  }
+
+  async retrieveCustomer(): Promise<StripeCustomer> {
+    throw offline('stripe', 'customers.retrieve');
   }
 
   async retrievePaymentIntent(paymentIntentId: string): Promise<StripePaymentIntent> {

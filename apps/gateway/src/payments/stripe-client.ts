@@ -2,12 +2,12 @@ import { Logger } from '@nestjs/common';
 import Stripe from 'stripe';
 import { Currency } from '@billing/domain';
 import { ProviderCallPolicy, ProviderError, ProviderErrorKind, retryAfterMs, withRetries } from './provider-call';
-import { OffSessionCharge, StripeClient, StripePaymentIntent, StripeRefund } from './provider-clients';
+import { OffSessionCharge, StripeClient, StripeCustomer, StripePaymentIntent, StripePaymentMethod, StripeRefund } from './provider-clients';
 
 export const STRIPE_API_BASE_URL = 'https://api.stripe.com';
 
 export interface StripeApiSettings {
-  /** `sk_live_...` / `sk_test_...` (or a restricted `rk_...` key allowed PaymentIntents and refunds). */
+  /** `sk_live_...` / `sk_test_...` (or a restricted `rk_...` key allowed PaymentIntents and refunds, and to read PaymentMethods and Customers). */
   readonly secretKey: string;
   /** Scheme, host and port only: the SDK adds `/v1/...` (tests point it at a local fake). */
   readonly apiBaseUrl: string;
@@ -86,7 +86,8 @@ function amountOf(amountMinor: string): number {
 
 /**
  * Stripe's API through the official `stripe` package: PaymentIntent create (our top-up id as
- * the Idempotency-Key and in metadata), retrieve, refund (in full, or part of it).
+ * the Idempotency-Key and in metadata), retrieve, refund (in full, or part of it); a payment
+ * method's and a customer's retrieve (whose card an auto top-up would charge).
  */
 export class StripeApiClient implements StripeClient {
   private readonly logger = new Logger('StripeClient');
@@ -148,6 +149,19 @@ export class StripeApiClient implements StripeClient {
       ),
     );
     return toIntent(pi);
+  }
+
+  async retrievePaymentMethod(paymentMethodId: string): Promise<StripePaymentMethod> {
+    const pm = await this.call('paymentMethods.retrieve', () => this.stripe.paymentMethods.retrieve(paymentMethodId));
+    const customer = pm.customer;
+    return { id: pm.id, customer: typeof customer === 'string' ? customer : (customer?.id ?? null) };
+  }
+
+  async retrieveCustomer(customerId: string): Promise<StripeCustomer> {
+    const customer = await this.call('customers.retrieve', () => this.stripe.customers.retrieve(customerId));
+    if ('deleted' in customer && customer.deleted) return { id: customer.id, deleted: true, orgId: null };
+    const orgId = (customer as Stripe.Customer).metadata?.orgId;
+    return { id: customer.id, deleted: false, orgId: typeof orgId === 'string' && orgId !== '' ? orgId : null };
   }
 
   async retrievePaymentIntent(paymentIntentId: string): Promise<StripePaymentIntent> {
