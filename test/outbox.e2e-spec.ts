@@ -1,3 +1,4 @@
+import { randomUUID } from 'crypto';
 import { Subjects } from '@billing/contracts';
 import { OutboxRelay } from '@billing/messaging';
 import { DiscardPolicy, NatsConnection } from 'nats';
@@ -76,6 +77,22 @@ describe('transactional outbox', () => {
       const info = await (await nc.jetstreamManager()).streams.info(names.eventsStream);
       expect(info.config.subjects).toEqual(new Subjects(names.subjectPrefix).durableEventSubjects());
     } finally {
+      await engine.dispose(nc);
+    }
+  });
+
+  it('leaves out a balance row an engine of the earlier version wrote (live only now): never published, never a failure', async () => {
+    const names = isolatedNames();
+    const engine = await startEngine({ OUTBOX_SWEEP_INTERVAL_MS: '100' }, names);
+    const org = 'org-old-balance';
+    try {
+      await sql(`insert into outbox_events (event_id, subject, payload) values ($1, $2, $3)`, [randomUUID(), `${names.subjectPrefix}.events.${org}.balance`, JSON.stringify({ orgId: org, seq: 1 })]);
+      const relay = engine.app.get(OutboxRelay);
+      const failures = relay.failures;
+      expect(await relay.sweep()).toBe(0);
+      expect(relay.failures).toBe(failures);
+    } finally {
+      await sql(`delete from outbox_events where subject = $1`, [`${names.subjectPrefix}.events.${org}.balance`]);
       await engine.dispose(nc);
     }
   });

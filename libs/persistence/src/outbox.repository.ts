@@ -11,11 +11,18 @@ import { StoredOutboxMessage } from './wallet.repository';
 export class OutboxRepository {
   constructor(private readonly orm: MikroORM, private readonly owned?: () => PartitionFilter) {}
 
-  /** Unpublished messages after `afterId`, oldest first. */
+  /**
+   * Unpublished messages after `afterId`, oldest first. Not `balance` rows: an engine of an earlier
+   * version (during an upgrade) may still write them, and they are live only now (the stream does
+   * not take them; Migration20270102100000 removes those left).
+   */
   async pending(limit: number, afterId = '0'): Promise<StoredOutboxMessage[]> {
     const owned = partitionCondition(`split_part(subject, '.', 3)`, this.owned?.());
     const rows = (
-      await this.orm.em.getConnection().getKnex().raw(`select id, event_id, subject, payload from outbox_events where id > ? and ${owned.sql} order by id limit ?`, [afterId, ...owned.bindings, limit])
+      await this.orm.em
+        .getConnection()
+        .getKnex()
+        .raw(`select id, event_id, subject, payload from outbox_events where id > ? and split_part(subject, '.', 4) <> 'balance' and ${owned.sql} order by id limit ?`, [afterId, ...owned.bindings, limit])
     ).rows as { id: string; event_id: string; subject: string; payload: string }[];
     return rows.map((r) => ({ id: String(r.id), eventId: r.event_id, subject: r.subject, payload: r.payload }));
   }
