@@ -23,10 +23,13 @@ export const AUTO_TOPUP_SWEEP_BATCH = 100;
  * as failed: well within the 24 hours Stripe keeps an idempotency key.
  */
 export const OUTCOME_UNKNOWN_LIMIT_MS = 6 * 3_600_000;
-/** Balance changes of one organization waiting to be looked at in this process; past it the oldest are dropped (a gap: the next change is read from the engine). */
+/** Balance changes of one organization waiting to be looked at in this process; past it the oldest are dropped (only the latest balance decides a crossing). */
 export const MAX_PENDING_CHANGES_PER_ORG = 1_000;
 /** How long a JetStream publish of the failure alert may wait for its acknowledgement. */
 const ALERT_PUBLISH_TIMEOUT_MS = 5_000;
+
+/** Refusals that do not say the charge failed: whether Stripe took it is not known yet. */
+const OUTCOME_UNKNOWN = new Set<string>(['unavailable', 'rate_limited', 'conflict']);
 
 /** Payment intent states in which Stripe has the charge (taken, or a bank debit under way). */
 const SUBMITTED_STATES = new Set(['succeeded', 'processing', 'requires_capture']);
@@ -77,6 +80,12 @@ export class AutoTopups implements OnApplicationBootstrap, OnApplicationShutdown
   async onApplicationBootstrap(): Promise<void> {
     await this.refresh().catch((error) => this.logger.warn({ msg: 'auto top-up settings not read; retried', error: (error as Error).message }));
     this.subscription = this.nc.subscribe(this.billing.subjects.event('*', 'balance'), { callback: (error, msg) => !error && this.observe(msg.subject, msg.data) });
+    // Balance changes are live NATS messages: those made while no gateway listened (down, or cut
+    // off from NATS) are gone, and a crossing among them would wait for the next change, which
+    // may never come (the GPUs stopped). So every organization with auto top-up on is read again
+    // at start and whenever the connection comes back.
+    this.lookAgainAtAll();
+    void this.lookAgainOnReconnect();
     this.refreshTimer = setInterval(() => void this.refresh().catch(() => undefined), AUTO_TOPUP_REFRESH_MS);
     this.refreshTimer.unref();
     this.sweepTimer = setInterval(() => this.tick(), this.config.sweepIntervalMs);
@@ -113,6 +122,21 @@ export class AutoTopups implements OnApplicationBootstrap, OnApplicationShutdown
     if (reply.ok && reply.balance && typeof reply.balance.seq === 'number') this.track(this.look(settings.orgId, { seq: reply.balance.seq, point: pointOf(reply.balance) }));
   }
 
+  /** Reads the balance of every organization with auto top-up on and looks at it as a change. */
+  private lookAgainAtAll(): void {
+    for (const orgId of this.triggers.keys()) {
+      this.track(
+        this.billing.request(orgId, 'balance').then((reply) => {
+          if (reply.ok && reply.balance && typeof reply.balance.seq === 'number') this.enqueue(orgId, reply.balance.seq, pointOf(reply.balance), true);
+        }),
+      );
+    }
+  }
+
+  private async lookAgainOnReconnect(): Promise<void> {
+    for await (const s of this.nc.status()) if (s.type === 'reconnect' && !this.stopped) this.lookAgainAtAll();
+  }
+
   disabled(orgId: string): void {
     this.triggers.delete(orgId);
     this.localChanges.set(orgId, { generation: this.generation, trigger: null });
@@ -131,8 +155,9 @@ export class AutoTopups implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   /** One organization's changes are looked at one after the other, in seq order, each once in this process. */
-  private enqueue(orgId: string, seq: number, point: BalancePoint): void {
-    if (seq <= (this.lastSeen.get(orgId) ?? -1)) return;
+  private enqueue(orgId: string, seq: number, point: BalancePoint, again = false): void {
+    // A change read again may carry a seq this process saw: looked at all the same (its decision was maybe lost with the connection).
+    if (seq < (this.lastSeen.get(orgId) ?? -1) || (!again && seq === this.lastSeen.get(orgId))) return;
     this.lastSeen.set(orgId, seq);
     const queue = this.queues.get(orgId);
     if (queue) {
@@ -196,11 +221,12 @@ export class AutoTopups implements OnApplicationBootstrap, OnApplicationShutdown
       });
     } catch (error) {
       const kind = error instanceof ProviderError ? error.kind : 'unavailable';
-      // Unavailable (a timeout, a reset, Stripe down): Stripe may have charged the card all the
+      // Unavailable (a timeout, a reset, Stripe down), rate limited, or a conflict (the same key in
+      // flight: another gateway's sweep, or a slow first call): Stripe may have charged the card all the
       // same. The attempt stays charging, and the sweep asks again with the same idempotency key,
       // which Stripe answers with the first outcome, until OUTCOME_UNKNOWN_LIMIT_MS: only then is
       // it a failure. Never "failed" while the money may be taken.
-      if (kind === 'unavailable' && Date.now() - attempt.createdAt.getTime() < OUTCOME_UNKNOWN_LIMIT_MS) {
+      if (OUTCOME_UNKNOWN.has(kind) && Date.now() - attempt.createdAt.getTime() < OUTCOME_UNKNOWN_LIMIT_MS) {
         this.logger.warn({ msg: 'auto top-up charge outcome unknown; asked again by the sweep with the same key', orgId: attempt.orgId, topupId: attempt.id, error: (error as Error).message });
         return;
       }
