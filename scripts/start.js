@@ -2,7 +2,8 @@
 // socket.io, dashboard) and the alert service (webhooks), waits until the engine answers a `balance` request
 // and the gateway its port, prints the dashboard's address, then runs the live demo: a simulated
 // control plane starting and stopping GPU resources (DEMO=off to skip it). Ctrl-C stops everything. Unless TICK_INTERVAL_MS is set, the
-// demo ticks every second so that balances move visibly (the engine's default is 60 s).
+// demo ticks every second so that balances move visibly (the engine's default is 60 s), and unless
+// HOLD_MINUTES is set, a running GPU holds one minute of its cost (below).
 // With NODE_ENV=production (the container's): no demo, no token, and nothing starts while any
 // process's secret is missing or a development default (one message naming every one).
 // In development the banner (the dashboard's address with a token, the API, how to get other
@@ -27,6 +28,10 @@ refuseDevelopmentDefaults('npm start (billing engine, gateway, alert service)', 
 process.env.DEV_DEFAULTS_WARNED = '1';
 const demo = !production && process.env.DEMO !== 'off';
 if (demo && !process.env.TICK_INTERVAL_MS) process.env.TICK_INTERVAL_MS = '1000';
+// Holds of one minute (the engine's default is 60): an hour of each GPU held against the demo's
+// 0.80 USD would let one start at most; with a minute all 17 start and the engine stops them
+// within a minute, when nothing is available (apps/simulator/src/demo.settings.ts tells the numbers).
+if (demo && !process.env.HOLD_MINUTES) process.env.HOLD_MINUTES = '1';
 const prefix = process.env.SUBJECT_PREFIX || 'billing';
 const natsUrl = process.env.NATS_URL || 'nats://127.0.0.1:4222';
 const children = [];

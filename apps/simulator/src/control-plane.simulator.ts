@@ -1,6 +1,6 @@
 import { randomUUID } from 'crypto';
-import { headers, JetStreamClient, NatsConnection } from 'nats';
-import { isAuditedWalletCommand, OPERATOR_HEADER } from '@billing/contracts';
+import { headers, JetStreamClient, NatsConnection, Subscription } from 'nats';
+import { isAuditedWalletCommand, OPERATOR_HEADER, StopCommand } from '@billing/contracts';
 import { GpuResource } from '@billing/domain';
 
 /** The operator name the simulator's credits are audited under. */
@@ -8,6 +8,8 @@ export const SIMULATOR_OPERATOR = 'simulator';
 
 /** How long one request to the engine may take before it counts as failed. */
 const REQUEST_TIMEOUT_MS = 30_000;
+/** Stop commands remembered by id (the engine repeats a command until its STOPPED): the oldest forgotten past this. */
+const MAX_REMEMBERED_COMMANDS = 10_000;
 
 export interface SimulatorOptions {
   readonly walletPrefix: string;
@@ -54,6 +56,8 @@ export class ControlPlaneSimulator {
   published = 0;
   /** Resources deleted and replaced by a fresh one, so far. */
   replaced = 0;
+  /** The stop commands acted on (or found nothing to stop), by commandId: each is acted on once. */
+  private readonly commandsSeen = new Set<string>();
 
   /** `funder`: the connection that tops up (an operator's: the control plane's own may not credit). */
   constructor(private readonly nc: NatsConnection, private readonly options: SimulatorOptions, private readonly funder: NatsConnection = nc) {
@@ -170,6 +174,47 @@ export class ControlPlaneSimulator {
     const running = this.resources.filter((r) => r.orgId === orgId && (r.status === 'RUNNING' || r.status === 'PENDING'));
     await Promise.all(running.map((r) => this.transition(r, 'STOPPED')));
     return running.length;
+  }
+
+  /**
+   * Obeys the engine's stop commands (`<walletPrefix>.control.<orgId>.stop`): a command naming a
+   * resource this control plane runs stops it (STOPPED, which ends the command), once per
+   * `commandId`; a repeat, or a command for a resource already stopped or not its own, does
+   * nothing. `onStopped` hears of each stop it made.
+   *
+   * A core NATS subscription is enough for the demo, which runs beside the engine: a command
+   * published while it is away is published again every STOP_REPEAT_MS. A real control plane
+   * reads the stream BILLING_CONTROL with a durable consumer of its own and acknowledges each
+   * command once acted on, so it misses none across its own restarts (README, "Stop GPUs").
+   */
+  obeyStops(onStopped: (r: SimResource, command: StopCommand) => void = () => undefined): Subscription {
+    return this.nc.subscribe(`${this.options.walletPrefix}.control.*.stop`, {
+      callback: (error, msg) => {
+        if (error) return;
+        let command: StopCommand;
+        try {
+          command = JSON.parse(Buffer.from(msg.data).toString('utf8'));
+        } catch {
+          return;
+        }
+        if (typeof command?.commandId !== 'string' || this.commandsSeen.has(command.commandId)) return;
+        const r = this.resources.find((x) => x.orgId === command.orgId && x.resourceId === command.resourceId);
+        // Another simulator's resource (the demo runs two on one connection): that one answers it.
+        if (!r) return;
+        this.remember(command.commandId);
+        if (r.status !== 'RUNNING' && r.status !== 'PENDING') return;
+        this.transition(r, 'STOPPED').then(
+          () => onStopped(r, command),
+          // Not published: forgotten, so that the engine's repeat of the command tries again.
+          () => this.commandsSeen.delete(command.commandId),
+        );
+      },
+    });
+  }
+
+  private remember(commandId: string): void {
+    this.commandsSeen.add(commandId);
+    if (this.commandsSeen.size > MAX_REMEMBERED_COMMANDS) this.commandsSeen.delete(this.commandsSeen.values().next().value as string);
   }
 
   /** Deletes every resource not deleted yet (the demo's end: nothing it started goes on being billed). */

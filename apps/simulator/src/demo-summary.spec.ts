@@ -9,14 +9,16 @@ describe('DemoSummary', () => {
     summary.note('org-0', 'DEPLETED');
     summary.note('org-0', 'DEPLETED');
     for (let i = 0; i < 17; i++) summary.count('org-0', 'started');
+    for (let i = 0; i < 16; i++) summary.engineStopped('org-0', 'available_exhausted');
+    summary.engineStopped('org-10', 'available_exhausted');
     summary.count('org-1', 'refused');
     const rows: OrgRow[] = [
       { orgId: 'org-0', balance, running: 17 },
       { orgId: 'org-10', balance: null, running: 2 },
     ];
     expect(summary.lines(rows, 65_000)).toEqual([
-      '[demo 1:05] org-0  USD 0.75 (plan 0.25, voucher 0.20, top-up 0.30) burn 42.73/h, 17 running | topped up 0.30 · DEPLETED · 17 started',
-      '[demo 1:05] org-10 balance not answered, 2 running',
+      '[demo 1:05] org-0  USD 0.75 (plan 0.25, voucher 0.20, top-up 0.30) burn 42.73/h, 17 running | topped up 0.30 · DEPLETED · engine stopped 16 GPUs: available exhausted · 17 started',
+      '[demo 1:05] org-10 balance not answered, 2 running | engine stopped 1 GPU: available exhausted',
     ]);
     // Said once: the next summary has no news.
     expect(summary.lines(rows, 70_000)[0]).toBe('[demo 1:10] org-0  USD 0.75 (plan 0.25, voucher 0.20, top-up 0.30) burn 42.73/h, 17 running');

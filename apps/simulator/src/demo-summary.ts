@@ -25,12 +25,14 @@ const ACTIONS: readonly ResourceAction[] = ['started', 'stopped', 'replaced', 'r
 
 /**
  * The demo's console: every few seconds one short line per organization (balance and its parts,
- * burn, what runs) with what happened since the last one (thresholds crossed, depletion, top-ups,
- * vouchers expired, resources started and stopped), never a line per event.
+ * burn, what runs) with what happened since the last one (thresholds crossed, GPUs the engine
+ * stopped, depletion, top-ups, vouchers expired, resources started and stopped), never a line per event.
  */
 export class DemoSummary {
   private readonly notes = new Map<string, string[]>();
   private readonly counts = new Map<string, Map<ResourceAction, number>>();
+  /** GPUs the control plane stopped on the engine's command, by organization and the command's reason. */
+  private readonly engineStops = new Map<string, Map<string, number>>();
 
   constructor(private readonly startedAtMs: number) {}
 
@@ -45,6 +47,13 @@ export class DemoSummary {
     const counts = this.counts.get(orgId) ?? new Map<ResourceAction, number>();
     counts.set(action, (counts.get(action) ?? 0) + 1);
     this.counts.set(orgId, counts);
+  }
+
+  /** The control plane stopped a GPU of `orgId` on the engine's stop command (`reason`: the command's, such as available_exhausted). */
+  engineStopped(orgId: string, reason: string): void {
+    const stops = this.engineStops.get(orgId) ?? new Map<string, number>();
+    stops.set(reason, (stops.get(reason) ?? 0) + 1);
+    this.engineStops.set(orgId, stops);
   }
 
   /** The lines of one summary (one per organization, and one for the demo when it has news); forgets what they said. */
@@ -69,9 +78,11 @@ export class DemoSummary {
     const notes = this.notes.get(orgId) ?? [];
     const counts = this.counts.get(orgId);
     const counted = counts ? ACTIONS.filter((a) => counts.has(a)).map((a) => `${counts.get(a)} ${a === 'refused' ? 'starts refused' : a}`) : [];
+    const stops = [...(this.engineStops.get(orgId) ?? [])].map(([reason, n]) => `engine stopped ${n} GPU${n === 1 ? '' : 's'}: ${reason.replace(/_/g, ' ')}`);
     this.notes.delete(orgId);
     this.counts.delete(orgId);
-    const all = [...notes, ...counted];
+    this.engineStops.delete(orgId);
+    const all = [...notes, ...stops, ...counted];
     return all.length > MAX_NOTES_PER_LINE ? [...all.slice(0, MAX_NOTES_PER_LINE - 1), `+${all.length - MAX_NOTES_PER_LINE + 1} more`] : all;
   }
 }

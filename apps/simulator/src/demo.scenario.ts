@@ -1,4 +1,4 @@
-import { readEvent, Subjects } from '@billing/contracts';
+import { readEvent, StopCommand, Subjects } from '@billing/contracts';
 import { NatsConnection, Subscription } from 'nats';
 import { Decimal, isCurrency, toDisplay } from '@billing/domain';
 import { ControlPlaneSimulator, SimResource, StepOutcome } from './control-plane.simulator';
@@ -14,11 +14,15 @@ const STOP_BUDGET_MS = 3000;
 /**
  * The live demo's story, in cycles that go on for ever. The showcase organization (`<prefix>-0`,
  * the dashboard's) gets plan credit, a voucher for ai-notebook that expires a little later with
- * credit left, and a top-up; its GPU nodes and notebook burn through it, cross its low-balance
- * threshold and deplete it; the control plane stops what it runs (as a real one would on
- * `depleted`), and after a pause the next cycle tops it up again and starts them. The other
- * organizations, billed in other currencies, get plan credit and vouchers each cycle and a top-up
- * when they run low, while their resources start, stop and are replaced by fresh ones at random.
+ * credit left, and a top-up; its GPU nodes and notebook start after `authorize` (each holding its
+ * hold period's cost) and burn through it, cross its low-balance threshold, and once what it has
+ * available reaches zero (with `npm start`'s one-minute holds: when the voucher expires with credit
+ * left, or at the next hold period) the engine sends a stop command per running GPU, which the
+ * control plane obeys (the enforcement ladder's stop step); after a pause the next cycle tops it up
+ * again and starts them. A depletion without stop commands (a large STOP_OVERDRAFT) ends the cycle
+ * too, the control plane stopping what runs. The other organizations, billed in other currencies,
+ * get plan credit and vouchers each cycle and a top-up when they run low, while their resources
+ * start, stop and are replaced by fresh ones at random; their GPUs obey stop commands as well.
  *
  * Every credit is idempotent: its key names the run (`runTag`) and the cycle, and a retry sends
  * the same body. Plan credit is a `grant` of kind plan valid for DEMO_PLAN_PERIOD_MS, the credit
@@ -40,13 +44,14 @@ export class DemoScenario {
   private readonly requests: DemoRequests;
   private readonly credits: DemoCredits;
   private readonly lastReplacedMs = new Map<string, number>();
-  private subscription: Subscription | null = null;
+  private readonly subscriptions: Subscription[] = [];
   private readonly eventSubjects: Subjects;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   /** Waiting for the showcase to deplete (its resources started). */
   private armed = false;
-  private depletedThisCycle = false;
+  /** How this cycle of the showcase ended: its GPUs stopped on the engine's command, or depleted. */
+  private cycleEnd: 'stopped' | 'depleted' | null = null;
   private stopped = false;
   private stepping = false;
 
@@ -82,12 +87,13 @@ export class DemoScenario {
   /** Takes the organizations over, then runs the cycles, the control plane's steps and the summaries until `stop`. */
   async start(): Promise<void> {
     await Promise.all(this.orgs.map((org) => this.prepare(org)));
-    this.subscription = this.nc.subscribe(`${this.settings.walletPrefix}.events.*.*`, { callback: (_e, msg) => this.onEvent(msg.subject, msg.data) });
+    this.subscriptions.push(this.nc.subscribe(`${this.settings.walletPrefix}.events.*.*`, { callback: (_e, msg) => this.onEvent(msg.subject, msg.data) }));
+    for (const sim of [this.showcaseSim, this.othersSim]) if (sim) this.subscriptions.push(sim.obeyStops((r, command) => this.engineStopped(r, command)));
     const s = this.settings;
     const others = this.orgs.slice(1).map((o) => `${o.id} (${o.currency})`);
     this.write(
       `[demo] ${this.showcase.id} (${this.showcase.currency}), each cycle: plan credit, a voucher for ${DEMO_VOUCHER_SERVICE} (${s.voucherLifetimeMs / 1000} s) and a top-up, ` +
-        `burnt by ${s.showcaseNodes + 1} GPUs below its low-balance threshold to depletion, topped up again ${s.depletedPauseMs / 1000} s later\n` +
+        `burnt by ${s.showcaseNodes + 1} GPUs below its low-balance threshold until nothing is available and the engine stops them, topped up again ${s.depletedPauseMs / 1000} s later\n` +
         `[demo] ${others.length ? `${others.join(', ')}: ${s.resourcesPerOrg} resources each, started, stopped and replaced at random; ` : ''}a summary every ${s.summaryMs / 1000} s\n`,
     );
     this.loop = this.runCycles();
@@ -104,7 +110,7 @@ export class DemoScenario {
     this.wake?.();
     const deleteAll = Promise.all([this.showcaseSim.deleteAll(), this.othersSim?.deleteAll()]).catch(() => undefined);
     await within(Promise.all([deleteAll, this.loop]), STOP_BUDGET_MS);
-    this.subscription?.unsubscribe();
+    for (const sub of this.subscriptions) sub.unsubscribe();
   }
 
   /** The billing currency (a wallet's first credit fixed it for good), leftovers of an earlier run deleted, the threshold set. */
@@ -124,7 +130,7 @@ export class DemoScenario {
   private async runCycles(): Promise<void> {
     while (!this.stopped) {
       this.cycle++;
-      this.depletedThisCycle = false;
+      this.cycleEnd = null;
       try {
         await this.beginCycle(this.cycle, Date.now());
       } catch (error) {
@@ -132,14 +138,15 @@ export class DemoScenario {
       }
       if (this.stopped) return;
       this.armed = true;
-      if (!this.depletedThisCycle) await this.pause(this.settings.cycleMaxMs);
+      if (!this.cycleEnd) await this.pause(this.settings.cycleMaxMs);
       this.armed = false;
       if (this.stopped) return;
-      if (this.depletedThisCycle) {
+      // Stopped on the engine's commands: the control plane has obeyed them (the rest of one batch's commands come with the first).
+      if (this.cycleEnd === 'depleted') {
         const stopped = await this.showcaseSim.stopRunning(this.showcase.id).catch(() => 0);
         this.summary.note(this.showcase.id, `control plane stopped ${stopped}`);
-      } else {
-        this.summary.note(this.showcase.id, `not depleted within ${this.settings.cycleMaxMs / 1000} s`);
+      } else if (!this.cycleEnd) {
+        this.summary.note(this.showcase.id, `not stopped within ${this.settings.cycleMaxMs / 1000} s`);
       }
       await this.pause(this.settings.depletedPauseMs);
     }
@@ -228,8 +235,20 @@ export class DemoScenario {
   }
 
   private showcaseDepleted(): void {
-    if (!this.armed || this.depletedThisCycle) return;
-    this.depletedThisCycle = true;
+    if (!this.armed || this.cycleEnd) return;
+    this.cycleEnd = 'depleted';
+    this.wake?.();
+  }
+
+  /**
+   * The control plane stopped `r` on the engine's command. A showcase GPU stopped ends its cycle
+   * (no `armed` needed: a command obeyed stopped a GPU running now, and one of the last cycle's
+   * that comes late finds its GPU stopped and stops nothing).
+   */
+  private engineStopped(r: SimResource, command: StopCommand): void {
+    this.summary.engineStopped(r.orgId, command.reason);
+    if (r.orgId !== this.showcase.id || this.cycleEnd) return;
+    this.cycleEnd = 'stopped';
     this.wake?.();
   }
 
@@ -254,7 +273,7 @@ export class DemoScenario {
     if (!this.stopped) this.write(`${this.summary.lines(rows, Date.now()).join('\n')}\n`);
   }
 
-  /** Waits `ms`, or less when `stop` or a depletion wakes the loop. */
+  /** Waits `ms`, or less when `stop`, a stop command obeyed or a depletion wakes the loop. */
   private pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {

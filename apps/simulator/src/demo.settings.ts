@@ -4,7 +4,18 @@ import { Currency, Decimal, minorUnits } from '@billing/domain';
 
 /**
  * The demo's settings, read once at start from the environment (defaults for `npm start`, whose
- * engine ticks every second and asks 10 minutes of runway before a start). Tests shorten the times.
+ * engine ticks every second, asks 10 minutes of runway before a start and, unless HOLD_MINUTES is
+ * set, holds one minute of each running GPU: scripts/start.js). Tests shorten the times.
+ *
+ * Why one-minute holds: a running GPU holds the cost of its current hold period against the
+ * balance, and `authorize` compares what is available (total less held) with the runway. With the
+ * engine's 60-minute default an H100 holds 2.50 USD, so the showcase's 0.80 USD of credit would
+ * start one GPU at most, and the engine would stop it at once. With one minute each H100 holds
+ * about 0.042 USD: the 17 GPUs (42.50 USD/h, 0.71 USD a minute) all start, hold about 0.71 of the
+ * 0.80, and what is available stays at about 0.09 while their charges draw on the holds. The total
+ * falls below the low-balance threshold (0.50) about 25 s in; when the voucher expires (40 s), with
+ * about 0.20 of it unused, what is available falls below zero and the engine stops the GPUs (at the
+ * latest, the next hold period, a minute in, holds 0.71 more than the 0.09 left): within a minute.
  */
 export interface DemoSettings {
   readonly natsUrl: string;
@@ -15,7 +26,7 @@ export interface DemoSettings {
   readonly orgs: number;
   /** Resources of each organization but the showcase, started and stopped at random. */
   readonly resourcesPerOrg: number;
-  /** The showcase's GPU nodes (beside its notebook): enough to burn its credit within a minute. */
+  /** The showcase's GPU nodes (beside its notebook): enough to burn its credit within a minute (see the holds above). */
   readonly showcaseNodes: number;
   /** How often the control plane moves one resource of the other organizations. */
   readonly stepMs: number;
@@ -28,9 +39,9 @@ export interface DemoSettings {
   readonly creditUsd: Decimal;
   /** How long each cycle's vouchers last: they expire on screen, credit left. */
   readonly voucherLifetimeMs: number;
-  /** How long the showcase stays depleted (its resources stopped) before it is topped up again. */
+  /** How long the showcase stays stopped (the engine's stop commands obeyed, or depleted) before it is topped up again. */
   readonly depletedPauseMs: number;
-  /** A cycle that has not depleted the showcase by then ends anyway. */
+  /** A cycle whose showcase has been neither stopped nor depleted by then ends anyway. */
   readonly cycleMaxMs: number;
   /** How long each cycle's plan credit lasts. */
   readonly planPeriodMs: number;
