@@ -32,6 +32,10 @@ if (demo && !process.env.TICK_INTERVAL_MS) process.env.TICK_INTERVAL_MS = '1000'
 // 0.80 USD would let one start at most; with a minute all 17 start and the engine stops them
 // within a minute, when nothing is available (apps/simulator/src/demo.settings.ts tells the numbers).
 if (demo && !process.env.HOLD_MINUTES) process.env.HOLD_MINUTES = '1';
+// One minute of runway before a start (the engine's default is 10): with the others' holds already
+// taken, 10 minutes of an H100 would let about 4 of the 17 start, and only because their requests
+// happen to arrive together.
+if (demo && !process.env.MIN_RUNWAY_MINUTES) process.env.MIN_RUNWAY_MINUTES = '1';
 const prefix = process.env.SUBJECT_PREFIX || 'billing';
 const natsUrl = process.env.NATS_URL || 'nats://127.0.0.1:4222';
 const children = [];

@@ -4,8 +4,8 @@ import { Currency, Decimal, minorUnits } from '@billing/domain';
 
 /**
  * The demo's settings, read once at start from the environment (defaults for `npm start`, whose
- * engine ticks every second, asks 10 minutes of runway before a start and, unless HOLD_MINUTES is
- * set, holds one minute of each running GPU: scripts/start.js). Tests shorten the times.
+ * engine ticks every second and, unless set otherwise, asks one minute of runway before a start
+ * and holds one minute of each running GPU: scripts/start.js). Tests shorten the times.
  *
  * Why one-minute holds: a running GPU holds the cost of its current hold period against the
  * balance, and `authorize` compares what is available (total less held) with the runway. With the
