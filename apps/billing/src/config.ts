@@ -1,6 +1,6 @@
 import { randomBytes } from 'crypto';
 import { hostname } from 'os';
-import { Decimal } from '@billing/domain';
+import { Decimal, MAX_RUNWAY_MARK_SECONDS, MAX_RUNWAY_MARKS, parseRunwayMarks } from '@billing/domain';
 import { DEFAULT_DATABASE_URL } from '@billing/persistence';
 import { DEFAULT_NATS_URL, jetStreamReplicas, NatsAuth, natsAuth } from '@billing/messaging';
 import { defaultPriceCatalogPath } from './resources/price-catalog';
@@ -40,6 +40,8 @@ export interface BillingConfig {
   readonly stopOverdraft: Decimal;
   /** A stop command is published again this often until its resource's STOPPED is committed. */
   readonly stopRepeatMs: number;
+  /** `RUNWAY_MARKS`: `runway_low` when the time to zero at the current burn falls below each (seconds, highest first). */
+  readonly runwayMarks: readonly number[];
   /** The JetStream stream of commands to the control plane (`<prefix>.control.>`). */
   readonly controlStream: string;
   readonly lifecycleStream: string;
@@ -77,6 +79,14 @@ function defaultNodeId(httpPort: number): string {
   return httpPort > 0 ? `${host}-${httpPort}` : `${host}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
+/** `RUNWAY_MARKS`: whole seconds, comma-separated (default 24 h, 1 h, 10 min; empty: none); anything else stops the engine at start. */
+function runwayMarks(env: NodeJS.ProcessEnv): number[] {
+  const text = envSetting(env, 'RUNWAY_MARKS') ?? '86400,3600,600';
+  const marks = parseRunwayMarks(text);
+  if (marks === null) throw new Error(`RUNWAY_MARKS must be whole seconds from 1 to ${MAX_RUNWAY_MARK_SECONDS}, comma-separated, at most ${MAX_RUNWAY_MARKS}, no repeats (got ${JSON.stringify(text)})`);
+  return marks;
+}
+
 /** `STOP_OVERDRAFT`: a decimal amount, 0 to 1,000,000 with at most 8 decimals; anything else stops the engine at start. */
 function stopOverdraft(env: NodeJS.ProcessEnv): Decimal {
   const text = envSetting(env, 'STOP_OVERDRAFT') ?? '0';
@@ -109,6 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BillingConfig 
     minRunwayMinutes: envInt(env, 'MIN_RUNWAY_MINUTES', 10, 0, 10_080),
     holdMinutes: envInt(env, 'HOLD_MINUTES', 60, 0, 10_080),
     stopOverdraft: stopOverdraft(env),
+    runwayMarks: runwayMarks(env),
     stopRepeatMs: envInt(env, 'STOP_REPEAT_MS', 60_000, 100, 3_600_000),
     controlStream: envToken(env, 'CONTROL_STREAM', 'BILLING_CONTROL', /^[A-Za-z0-9_-]+$/),
     lifecycleStream: envToken(env, 'LIFECYCLE_STREAM', 'GPU_LIFECYCLE', /^[A-Za-z0-9_-]+$/),

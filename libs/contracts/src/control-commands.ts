@@ -41,7 +41,8 @@ export function stopCommandMessage(subjects: Subjects, command: StopCommand, mes
   return { eventId: messageId, subject: subjects.control(command.orgId, 'stop'), payload: JSON.stringify(command) };
 }
 
-function derivedUuid(text: string): string {
+/** A UUID (version 8, "custom") derived from `text`: the same text, the same id, whichever process makes it. */
+export function derivedUuid(text: string): string {
   const h = createHash('sha256').update(text).digest();
   h[6] = (h[6] & 0x0f) | 0x80;
   h[8] = (h[8] & 0x3f) | 0x80;

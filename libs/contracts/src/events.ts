@@ -2,6 +2,7 @@ import { randomUUID } from 'crypto';
 import { Currency } from '@billing/domain';
 import { EVENT_TYPES, EventType, Subjects } from './subjects';
 import { BalanceSnapshot } from './wallet-replies';
+import { derivedUuid } from './control-commands';
 
 /** A resource that was running when its organization's balance ran out. */
 export interface RunningResource {
@@ -112,6 +113,23 @@ export interface EventBodies {
    * The engine published a stop command for a running GPU (`available` reached the stop
    * threshold): the command itself is on `billing.control.<orgId>.stop` with this `commandId`.
    */
+  /**
+   * The runway (time to zero at the current burn) fell below `markSeconds` (RUNWAY_MARKS): once per
+   * crossing until a top-up re-arms it; its id is derived from the organization, the mark and the
+   * newest top-up (`runwayLowEventId`), so the same warning made again (after a restart, say) is
+   * the same event, which JetStream and the alert service drop.
+   */
+  readonly runway_low: {
+    readonly orgId: string;
+    readonly seq: number;
+    readonly currency: Currency | null;
+    readonly markSeconds: number;
+    readonly runwaySeconds: number | null;
+    readonly total: string;
+    readonly burnRatePerHour: string;
+    readonly exact: { readonly total: string; readonly burnRatePerHour: string };
+    readonly at: string;
+  };
   readonly gpu_stop_requested: {
     readonly orgId: string;
     readonly seq: number;
@@ -139,6 +157,11 @@ export interface EventMessage {
   readonly eventId: string;
   readonly subject: string;
   readonly payload: string;
+}
+
+/** The id of the `runway_low` warning of `markSeconds` since the top-up `topupGrantId` (null: none yet). */
+export function runwayLowEventId(orgId: string, markSeconds: number, topupGrantId: string | null): string {
+  return derivedUuid(`runway_low\n${orgId}\n${markSeconds}\n${topupGrantId ?? ''}\n`);
 }
 
 /** The message of an event of `orgId` (a new id unless one is given: a redelivery must keep its id). */

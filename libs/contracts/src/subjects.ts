@@ -7,10 +7,11 @@ export type WalletCommandName = (typeof WALLET_COMMANDS)[number];
  * `gpu_stop_requested`: the engine asked the control plane to stop a running GPU (its command
  * is on `billing.control.<orgId>.stop`);
  * `workspace_budget_reached`: a workspace's spend this month reached 80% or 100% of its cap;
+ * `runway_low`: the time to zero at the current burn fell below a mark (RUNWAY_MARKS);
  * `auto_topup_failed`: an auto top-up failed and auto top-up was turned off (the gateway
  * publishes it, the only event not the engine's). DESIGN.md section 5 lists the rest.
  */
-export const EVENT_TYPES = ['balance', 'low_balance', 'depleted', 'grant_expired', 'grant_expiring', 'lifecycle_rejected', 'auto_topup_failed', 'gpu_stop_requested', 'workspace_budget_reached'] as const;
+export const EVENT_TYPES = ['balance', 'low_balance', 'depleted', 'grant_expired', 'grant_expiring', 'lifecycle_rejected', 'auto_topup_failed', 'gpu_stop_requested', 'workspace_budget_reached', 'runway_low'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 /**
  * The events some consumer needs each one of (the alert service's webhooks, a control plane's

@@ -1,4 +1,4 @@
-import { apportionForDisplay, availableBalance, Balance, Currency, Decimal, Grant, LedgerEntry, sum, toDisplay, toExact, UsageRow, ZERO } from '@billing/domain';
+import { apportionForDisplay, availableBalance, Balance, Currency, Decimal, Grant, LedgerEntry, runwaySeconds, sum, toDisplay, toExact, UsageRow, ZERO } from '@billing/domain';
 
 /**
  * A wallet's balance as sent to its users. `total`, `plan`, `voucher`, `topup` and
@@ -98,10 +98,7 @@ export function balanceSnapshot(args: {
   const shown = currency
     ? apportionForDisplay([balance.plan, balance.voucher, balance.topup], currency)
     : { total: toExact(balance.total), parts: [balance.plan, balance.voucher, balance.topup].map(toExact) };
-  const runwaySeconds =
-    burnRatePerHour.isZero() || balance.total.lessThanOrEqualTo(0)
-      ? balance.total.lessThanOrEqualTo(0) ? 0 : null
-      : balance.total.dividedBy(burnRatePerHour).times(3600).floor().toNumber();
+  const runway = runwaySeconds(balance.total, burnRatePerHour);
   // Apportioned like the components: available + held read as the total shown.
   const split = currency ? apportionForDisplay([available, held], currency).parts : [toExact(available), toExact(held)];
   return {
@@ -113,7 +110,7 @@ export function balanceSnapshot(args: {
     voucher: shown.parts[1],
     topup: shown.parts[2],
     burnRatePerHour: show(burnRatePerHour),
-    runwaySeconds,
+    runwaySeconds: runway,
     held: split[1],
     available: split[0],
     vouchers: args.grants

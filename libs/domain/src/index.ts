@@ -12,6 +12,7 @@ export * from './grant-expiry';
 export * from './lifecycle';
 export * from './metering';
 export * from './hold';
+export * from './runway';
 export * from './resource';
 export * from './pricing';
 export * from './voucher-code';

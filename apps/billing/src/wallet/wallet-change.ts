@@ -3,16 +3,17 @@
  * its state before the batch, the batch's result and how it draws a balance.
  */
 import { BalanceSnapshot, EventMessage, Subjects } from '@billing/contracts';
-import { Decimal, Grant, ResourceHold, stillBurning, totalBurnRatePerHour, totalHeld, WalletState } from '@billing/domain';
+import { Decimal, Grant, newestGrant, ResourceHold, runwaySeconds, stillBurning, totalBurnRatePerHour, totalHeld, totalOf, WalletState } from '@billing/domain';
 import { LoadedWallet, WalletChange } from '@billing/persistence';
 import { BatchResult, Burning, Holds } from './wallet-batch';
 import { BudgetBook, budgetEvents } from './wallet-budgets';
-import { balanceEvent, batchEvents, EventContext, stopCommands } from './wallet-events';
+import { balanceEvent, batchEvents, EventContext, runwayWarnings, stopCommands } from './wallet-events';
 
 export interface ChangeContext {
   readonly subjects: Subjects;
   readonly events: EventContext;
   readonly stopOverdraft: Decimal;
+  readonly runwayMarks: readonly number[];
   readonly budgets: BudgetBook;
   /** The balance as announced: the state, what it holds, what burns, at the batch's instant. */
   readonly snapshot: (state: WalletState, holds: Holds, burning: ReadonlyMap<string, Burning>, at: Date) => BalanceSnapshot;
@@ -40,6 +41,7 @@ export function changeOf(ctx: ChangeContext, before: LoadedWallet, result: Batch
   // A hold alone (a new period, no charge yet) may cross the stop threshold too.
   const { messages: commands, stops } = stopCommands(ctx.events, before, result, holdsAfter, ctx.stopOverdraft);
   const events = [...(snapshot && moved ? batchEvents(ctx.events, before, result, snapshot) : []), ...commands];
+  if (snapshot) events.push(...runwayWarnings(ctx.events, snapshot, runwaySeconds(totalOf(before.state), rate(ctx.events.burning)), ctx.runwayMarks, topupOf(state)));
   events.push(...budgetEvents(ctx.subjects, orgId, ctx.budgets, state.currency, entries, result.now));
   const holds = [...result.holds].map(([resourceId, hold]) => ({ resourceId, hold }));
   return {
@@ -69,4 +71,9 @@ export function burningAfter(burning: Map<string, Burning>, changed: ReadonlyMap
 /** What is held in all, for the balance. */
 export function heldOf(holds: Holds): Decimal {
   return totalHeld([...holds.values()].map((h) => h.amount));
+}
+
+/** The newest top-up's grant id: what re-arms the runway warnings. */
+function topupOf(state: WalletState): string | null {
+  return newestGrant(state.grants.filter((g) => g.kind === 'topup'))?.id ?? null;
 }

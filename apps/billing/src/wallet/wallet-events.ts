@@ -1,5 +1,5 @@
-import { BalanceSnapshot, EventBodies, eventMessage, EventMessage, EventType, STOP_REASON_AVAILABLE_EXHAUSTED, stopAnnouncementId, stopCommandId, stopCommandMessage, Subjects } from '@billing/contracts';
-import { Decimal, lowBalanceCrossings, ResourceHold, totalHeld, totalOf, ZERO } from '@billing/domain';
+import { BalanceSnapshot, EventBodies, eventMessage, EventMessage, EventType, runwayLowEventId, STOP_REASON_AVAILABLE_EXHAUSTED, stopAnnouncementId, stopCommandId, stopCommandMessage, Subjects } from '@billing/contracts';
+import { Decimal, lowBalanceCrossings, ResourceHold, runwayCrossings, totalHeld, totalOf, ZERO } from '@billing/domain';
 import { LoadedWallet, OutboxMessage, StopRecord } from '@billing/persistence';
 import { BatchResult, Burning } from './wallet-batch';
 
@@ -96,6 +96,24 @@ export function stopCommands(
     stops.push({ commandId, resourceId: c.resourceId, reason, requestedAt: result.now });
   }
   return { messages, stops };
+}
+
+/**
+ * `runway_low` for each mark the runway crossed downwards in this batch (from its value before:
+ * the total before at the burn before). Each carries an id derived from the organization, the mark
+ * and the newest top-up, so it is one event until a top-up re-arms it: a process that warns again
+ * (its burn unknown right after a restart) makes the same event, dropped downstream.
+ */
+export function runwayWarnings(ctx: EventContext, snapshot: BalanceSnapshot, before: number | null, marks: readonly number[], topupGrantId: string | null): OutboxMessage[] {
+  return runwayCrossings(before, snapshot.runwaySeconds, marks).map((markSeconds) =>
+    eventMessage(
+      ctx.subjects,
+      ctx.orgId,
+      'runway_low',
+      { orgId: ctx.orgId, seq: snapshot.seq, currency: snapshot.currency, markSeconds, runwaySeconds: snapshot.runwaySeconds, total: snapshot.total, burnRatePerHour: snapshot.burnRatePerHour, exact: { total: snapshot.exact.total, burnRatePerHour: snapshot.exact.burnRatePerHour }, at: snapshot.at },
+      runwayLowEventId(ctx.orgId, markSeconds, topupGrantId),
+    ),
+  );
 }
 
 function event<T extends EventType>(ctx: EventContext, type: T, body: EventBodies[T]): OutboxMessage {

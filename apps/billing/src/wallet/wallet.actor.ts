@@ -65,6 +65,8 @@ export interface WalletActorDeps {
   readonly expiryNoticeMs: number;
   /** STOP_OVERDRAFT: running GPUs are sent a stop when `available` reaches minus this. */
   readonly stopOverdraft: Decimal;
+  /** `runway_low` marks, seconds. */
+  readonly runwayMarks: readonly number[];
 }
 
 /** The store could not be reached: nothing of the batch is known to be committed. */
@@ -140,7 +142,7 @@ export class WalletActor implements Behavior<WalletMessage> {
       }
       let stored: StoredOutboxMessage[];
       const { change, announcement } = changeOf(
-        { subjects: this.deps.subjects, events: this.eventContext, stopOverdraft: this.deps.stopOverdraft, budgets: this.budgets, snapshot: (state, holds, burning, at) => this.snapshot(state, holds, burning, at) },
+        { subjects: this.deps.subjects, events: this.eventContext, stopOverdraft: this.deps.stopOverdraft, runwayMarks: this.deps.runwayMarks, budgets: this.budgets, snapshot: (state, holds, burning, at) => this.snapshot(state, holds, burning, at) },
         wallet,
         result,
         epoch,

@@ -58,6 +58,7 @@ export class WalletService {
       minRunwayMinutes: config.minRunwayMinutes,
       expiryNoticeMs: config.grantExpiringNoticeMs,
       stopOverdraft: config.stopOverdraft,
+      runwayMarks: config.runwayMarks,
     };
     this.registry = new ActorRegistry<WalletMessage>(
       (orgId) => new WalletActor(orgId, deps, (m) => this.registry.tell(orgId, m)),
