@@ -41,7 +41,8 @@ export function changeOf(ctx: ChangeContext, before: LoadedWallet, result: Batch
   // A hold alone (a new period, no charge yet) may cross the stop threshold too.
   const { messages: commands, stops } = stopCommands(ctx.events, before, result, holdsAfter, ctx.stopOverdraft);
   const events = [...(snapshot && moved ? batchEvents(ctx.events, before, result, snapshot) : []), ...commands];
-  if (snapshot) events.push(...runwayWarnings(ctx.events, snapshot, runwaySeconds(totalOf(before.state), rate(ctx.events.burning)), ctx.runwayMarks, topupOf(state)));
+  // Only what burns has a runway to warn about: a wallet charged to zero with nothing running is `depleted`, not short of time.
+  if (snapshot && !rate(burning).isZero()) events.push(...runwayWarnings(ctx.events, snapshot, runwaySeconds(totalOf(before.state), rate(ctx.events.burning)), ctx.runwayMarks, topupOf(state)));
   events.push(...budgetEvents(ctx.subjects, orgId, ctx.budgets, state.currency, entries, result.now));
   const holds = [...result.holds].map(([resourceId, hold]) => ({ resourceId, hold }));
   return {
