@@ -35,14 +35,17 @@ export function changeOf(ctx: ChangeContext, before: LoadedWallet, result: Batch
   const burning = burningAfter(new Map(ctx.events.burning), result.burning);
   const moved = entries.length > 0 || result.notices.length > 0;
   const rate = (b: ReadonlyMap<string, Burning>) => totalBurnRatePerHour([...b.values()].map((x) => x.charge), state.currency);
-  const reshaped = !moved && (!heldOf(before.holds).equals(heldOf(holdsAfter)) || !rate(ctx.events.burning).equals(rate(burning)));
+  // Each summed once: a batch of an organization with many resources should not add them up again and again.
+  const rateBefore = rate(ctx.events.burning);
+  const rateAfter = rate(burning);
+  const reshaped = !moved && (!heldOf(before.holds).equals(heldOf(holdsAfter)) || !rateBefore.equals(rateAfter));
   // At the batch's instant: later than the last batch's (`WalletActor.instant`), so a reader tells a newer state of the same seq by it.
   const snapshot = moved || reshaped ? ctx.snapshot(state, holdsAfter, burning, result.now) : null;
   // A hold alone (a new period, no charge yet) may cross the stop threshold too.
   const { messages: commands, stops } = stopCommands(ctx.events, before, result, holdsAfter, ctx.stopOverdraft);
   const events = [...(snapshot && moved ? batchEvents(ctx.events, before, result, snapshot) : []), ...commands];
   // Only what burns has a runway to warn about: a wallet charged to zero with nothing running is `depleted`, not short of time.
-  if (snapshot && !rate(burning).isZero()) events.push(...runwayWarnings(ctx.events, snapshot, runwaySeconds(totalOf(before.state), rate(ctx.events.burning)), ctx.runwayMarks, topupOf(state)));
+  if (snapshot && !rateAfter.isZero()) events.push(...runwayWarnings(ctx.events, snapshot, runwaySeconds(totalOf(before.state), rateBefore), ctx.runwayMarks, topupOf(state)));
   events.push(...budgetEvents(ctx.subjects, orgId, ctx.budgets, state.currency, entries, result.now));
   const holds = [...result.holds].map(([resourceId, hold]) => ({ resourceId, hold }));
   return {
