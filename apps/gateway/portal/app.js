@@ -11,6 +11,7 @@ import { money } from './format.js';
 import { isProviderReturn, topupsSeeBalance } from './topup-flow.js';
 import { AlertsPage } from './pages/alerts.js';
 import { AutoTopupPage } from './pages/autotopup.js';
+import { BudgetsPage } from './pages/budgets.js';
 import { OverviewPage } from './pages/overview.js';
 import { PlanPage } from './pages/plan.js';
 import { ResourcesPage } from './pages/resources.js';
@@ -23,6 +24,7 @@ const PAGES = [
   ['overview', 'Overview', OverviewPage],
   ['transactions', 'Transactions', TransactionsPage],
   ['usage', 'Usage', UsagePage],
+  ['budgets', 'Budgets', BudgetsPage],
   ['resources', 'Resources', ResourcesPage],
   ['vouchers', 'Vouchers', VouchersPage],
   ['plan', 'Billing plan', PlanPage],

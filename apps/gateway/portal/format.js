@@ -42,3 +42,31 @@ export function day(iso) {
 export function scope(service) {
   return service ? service + ' only' : 'any service';
 }
+
+/** Digits after the point of each currency's minor unit (libs/domain's CURRENCY_MINOR_UNITS). */
+const MINOR_DIGITS = { USD: 2, VND: 0, JPY: 0 };
+
+/**
+ * An exact amount (at the ledger's scale, "-5.00000000") for display: trailing zeros past the
+ * currency's minor unit dropped, never a digit that carries value ("0.00412345" stays).
+ */
+export function exactMoney(text, currency) {
+  if (text == null) return '-';
+  const minor = MINOR_DIGITS[currency] ?? 2;
+  const [signed, fraction = ''] = text.split('.');
+  let digits = fraction.replace(/0+$/, '');
+  const whole = /^-0*$/.test(signed + digits) ? signed.slice(1) : signed; // "-0.00": no sign on zero
+  if (digits.length < minor) digits = digits.padEnd(minor, '0');
+  return money(digits ? whole + '.' + digits : whole, currency);
+}
+
+/**
+ * An exact amount rounded down to the currency's minor unit, for what is left of something ("at
+ * least this much"): the digits past the minor unit cut off, never a number.
+ */
+export function moneyDown(text, currency) {
+  if (text == null) return '-';
+  const minor = MINOR_DIGITS[currency] ?? 2;
+  const [whole, fraction = ''] = text.split('.');
+  return exactMoney(minor ? whole + '.' + fraction.slice(0, minor).padEnd(minor, '0') : whole, currency);
+}
