@@ -70,3 +70,39 @@ export function moneyDown(text, currency) {
   const [whole, fraction = ''] = text.split('.');
   return exactMoney(minor ? whole + '.' + fraction.slice(0, minor).padEnd(minor, '0') : whole, currency);
 }
+
+/**
+ * What a top-up must be to bring a negative exact total back to zero or more: minus the total,
+ * rounded up to the currency's minor unit (a payment carries no smaller amount, and rounding down
+ * would leave a debt). Integer arithmetic on the decimal digits (BigInt), never a JS number.
+ * Null when the total is not negative.
+ */
+export function payToZero(total, currency) {
+  if (typeof total !== 'string' || !/^-[0-9]+(\.[0-9]+)?$/.test(total)) return null;
+  const minor = MINOR_DIGITS[currency] ?? 2;
+  const [whole, fraction = ''] = total.slice(1).split('.');
+  const kept = BigInt(whole + fraction.slice(0, minor).padEnd(minor, '0'));
+  const units = /[1-9]/.test(fraction.slice(minor)) ? kept + 1n : kept;
+  if (units === 0n) return null;
+  const text = units.toString().padStart(minor + 1, '0');
+  return minor ? text.slice(0, -minor) + '.' + text.slice(-minor) : text;
+}
+
+/** A duration in words for a setting such as a runway mark: "1 h", "10 min", "1 h 30 min", "2 d". */
+export function duration(seconds) {
+  const d = Math.floor(seconds / 86400);
+  const h = Math.floor((seconds % 86400) / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  const parts = [d && d + ' d', h && h + ' h', m && m + ' min', s && s + ' s'].filter(Boolean);
+  return parts.length ? parts.join(' ') : '0 s';
+}
+
+/** Time left until an instant, as a clock: "2 d 03:14:05", "00:04:59"; "00:00:00" once past. */
+export function countdown(ms) {
+  const total = Math.max(0, Math.ceil(ms / 1000));
+  const d = Math.floor(total / 86400);
+  const two = (n) => String(n).padStart(2, '0');
+  const clock = two(Math.floor((total % 86400) / 3600)) + ':' + two(Math.floor((total % 3600) / 60)) + ':' + two(total % 60);
+  return d ? d + ' d ' + clock : clock;
+}

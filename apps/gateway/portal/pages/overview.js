@@ -1,9 +1,11 @@
 // Billing overview: the balance's three components and their total, what is available and held
-// (when the snapshot carries them: engines before holds do not), burn rate and runway, live.
+// (when the snapshot carries them: engines before holds do not), burn rate and runway, and where
+// the organization stands on the enforcement ladder (pages/ladder.js), live.
 import { html } from '../html.js';
 import { balance } from '../live.js';
 import { useStore } from '../store.js';
 import { dateTime, isNegative, money, runway, runwayWords } from '../format.js';
+import { Ladder } from './ladder.js';
 
 function Card({ id, label, value, negative, note }) {
   return html`
@@ -24,6 +26,7 @@ export function OverviewPage() {
   const holds = typeof b.available === 'string' && typeof b.held === 'string';
   return html`
     <h2>Billing overview</h2>
+    <${Ladder} b=${b} />
     <div class="grid">
       <${Card} id="balance-total" label="Total" value=${money(b.total, c)} negative=${isNegative(b.total)} note=${html`exact <span id="exact" data-testid="exact">${b.exact.total}</span>`} />
       ${holds
