@@ -1,10 +1,13 @@
 import { createHmac } from 'crypto';
 import { deliver, FakeAnswer, FakeProvider, randomId, RecordedRequest } from './fake-provider';
+import { standInStripeJs } from './fake-stripe-js';
+import { FakeStripeSetup } from './fake-stripe-setup';
 
 /**
  * A local Stripe speaking Stripe's HTTP API as its reference documents it, for the parts the
  * gateway uses: `POST /v1/payment_intents`, `GET /v1/payment_intents/:id`, `POST /v1/refunds`,
  * `GET /v1/payment_methods/:id` (its `customer`), `GET /v1/customers/:id` (its `metadata.orgId`),
+ * customers' create and SetupIntents' create, retrieve and confirm (fake-stripe-setup.ts),
  * with form-encoded bodies (`metadata[topupId]=...`), `Authorization: Bearer sk_...`,
  * `Idempotency-Key` (a repeat with the same parameters gets the first answer back, marked
  * `Idempotent-Replayed: true`; other parameters get 400 idempotency_error; one still running
@@ -89,6 +92,8 @@ export class FakeStripe extends FakeProvider {
   private readonly paymentMethods = new Map<string, string>();
   /** Customers and the organization each was created for (`metadata.orgId`). */
   private readonly customers = new Map<string, string>();
+  /** Customers created through the API and the SetupIntents saving cards to them. */
+  readonly setup = new FakeStripeSetup(this.customers, this.paymentMethods);
   /** Whether the webhooks of payments confirmed in a browser wait for `releaseWebhooks` (Stripe's event came late). */
   holdWebhooks = false;
   private readonly held: { type: string; object: unknown }[] = [];
@@ -193,6 +198,8 @@ export class FakeStripe extends FakeProvider {
   private async route(method: string, path: string, params: Record<string, any>): Promise<FakeAnswer> {
     let m: RegExpExecArray | null;
     if (method === 'POST' && path === '/v1/payment_intents') return this.createIntent(params);
+    const setup = this.setup.route(method, path, params);
+    if (setup) return setup;
     if (method === 'GET' && (m = /^\/v1\/payment_intents\/([A-Za-z0-9_]+)$/.exec(path))) {
       const pi = this.paymentIntents.get(m[1]);
       if (!pi) return error(404, 'invalid_request_error', `No such payment_intent: '${m[1]}'`, { code: 'resource_missing', param: 'intent' });
@@ -208,7 +215,7 @@ export class FakeStripe extends FakeProvider {
     if (method === 'GET' && (m = /^\/v1\/customers\/([A-Za-z0-9_]+)$/.exec(path))) {
       const orgId = this.customers.get(m[1]);
       if (orgId === undefined) return error(404, 'invalid_request_error', `No such customer: '${m[1]}'`, { code: 'resource_missing', param: 'id' });
-      return { status: 200, body: { id: m[1], object: 'customer', livemode: false, metadata: { orgId } } };
+      return { status: 200, body: { id: m[1], object: 'customer', livemode: false, metadata: orgId ? { orgId } : {} } };
     }
     if (method === 'POST' && (m = /^\/v1\/payment_intents\/([A-Za-z0-9_]+)\/cancel$/.exec(path))) return this.cancelIntent(m[1], params);
     if (method === 'POST' && path === '/v1/refunds') return this.createRefund(params);
@@ -296,13 +303,10 @@ export class FakeStripe extends FakeProvider {
 
   /**
    * What a browser asks of Stripe, when the fake has a publishable key: a stand-in for Stripe.js
-   * (`GET /v3/`), its payment frame, and the confirmation Stripe.js sends with the publishable key
-   * and the PaymentIntent's client secret (`POST /v1/payment_intents/<id>/confirm`, form-encoded,
-   * answered with `Access-Control-Allow-Origin: *` as Stripe's API answers browsers). The stand-in
-   * implements only what the dashboard calls of Stripe.js's documented API: `Stripe(publishableKey)`,
-   * `stripe.elements({clientSecret})`, `elements.create('payment').mount(selector)` and
-   * `stripe.confirmPayment({elements, confirmParams: {return_url}, redirect})`, resolving
-   * `{paymentIntent}` or `{error}`. It is not Stripe.js, and proves nothing about Stripe.js itself.
+   * (`GET /v3/`, fake-stripe-js.ts), its payment frame, and the confirmations Stripe.js sends with
+   * the publishable key and the intent's client secret (`POST /v1/payment_intents/<id>/confirm`,
+   * `POST /v1/setup_intents/<id>/confirm`, form-encoded, answered with
+   * `Access-Control-Allow-Origin: *` as Stripe's API answers browsers).
    */
   private browserSide(request: RecordedRequest): FakeAnswer | null {
     if (!this.options.publishableKey) return null;
@@ -311,6 +315,8 @@ export class FakeStripe extends FakeProvider {
     if (request.method === 'GET' && path === '/elements/payment.html') {
       return { status: 200, body: '<!doctype html><html><head><meta charset="utf-8"><title>Payment (fake Stripe)</title></head><body><label>Card number <input value="4242 4242 4242 4242" data-testid="card-number" readonly></label> <span>12 / 34 &middot; 123</span></body></html>' };
     }
+    const setup = /^\/v1\/setup_intents\/([A-Za-z0-9_]+)\/confirm$/.exec(path);
+    if (request.method === 'POST' && setup) return this.setup.browserConfirm(setup[1], new URLSearchParams(request.body), this.options.publishableKey);
     const m = /^\/v1\/payment_intents\/([A-Za-z0-9_]+)\/confirm$/.exec(path);
     if (request.method !== 'POST' || !m) return null;
     const cors = { 'access-control-allow-origin': '*' };
@@ -374,53 +380,4 @@ export class FakeStripe extends FakeProvider {
     const event = this.signedEvent(type, JSON.parse(JSON.stringify(object)));
     return deliver(this.webhookUrl, 'POST', event.headers, event.payload);
   }
-}
-
-/** The stand-in for Stripe.js that the fake serves (see FakeStripe.browserSide): plain browser JavaScript. */
-function standInStripeJs(base: string): string {
-  return `(function () {
-  var base = ${JSON.stringify(base)};
-  window.Stripe = function (key) {
-    if (!/^pk_(test|live)_/.test(String(key))) throw new Error('Stripe.js (stand-in): a publishable key is required');
-    return {
-      elements: function (options) {
-        var clientSecret = options && options.clientSecret;
-        return {
-          clientSecret: clientSecret,
-          create: function (type) {
-            if (type !== 'payment') throw new Error('Stripe.js (stand-in): only the Payment Element');
-            return {
-              mount: function (target) {
-                var frame = document.createElement('iframe');
-                frame.src = base + '/elements/payment.html';
-                frame.title = 'Secure payment input frame';
-                frame.setAttribute('data-testid', 'stripe-frame');
-                (typeof target === 'string' ? document.querySelector(target) : target).appendChild(frame);
-              },
-            };
-          },
-        };
-      },
-      confirmPayment: function (params) {
-        var secret = params.elements.clientSecret;
-        var returnUrl = params.confirmParams && params.confirmParams.return_url;
-        var body = new URLSearchParams({ key: key, client_secret: secret, return_url: returnUrl });
-        return fetch(base + '/v1/payment_intents/' + encodeURIComponent(secret.split('_secret_')[0]) + '/confirm', { method: 'POST', body: body }).then(
-          function (res) {
-            return res.json().then(function (json) {
-              if (json.error) return { error: json.error };
-              if (params.redirect === 'if_required') return { paymentIntent: json };
-              location.assign(returnUrl + (returnUrl.indexOf('?') < 0 ? '?' : '&') + new URLSearchParams({ payment_intent: json.id, payment_intent_client_secret: secret, redirect_status: json.status }));
-              return new Promise(function () {});
-            });
-          },
-          function () {
-            return { error: { type: 'api_connection_error', message: 'Stripe could not be reached.' } };
-          },
-        );
-      },
-    };
-  };
-})();
-`;
 }

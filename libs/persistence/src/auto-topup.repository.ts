@@ -119,6 +119,39 @@ export class AutoTopupRepository extends SqlRepository {
     return rows.length ? toSettings(rows[0]) : null;
   }
 
+  /**
+   * The organization's Stripe customer: the one the gateway created for it (`stripe_customers`),
+   * else the one its saved settings name (checked as the organization's when saved); null: none yet.
+   */
+  async stripeCustomer(orgId: string): Promise<string | null> {
+    const rows = (
+      await this.knex.raw(
+        `select coalesce((select customer_id from stripe_customers where org_id = ?), (select stripe_customer from auto_topup_settings where org_id = ?)) as customer`,
+        [orgId, orgId],
+      )
+    ).rows as { customer: string | null }[];
+    return rows[0]?.customer ?? null;
+  }
+
+  /**
+   * Remembers the customer created for the organization and returns the one remembered: the
+   * first one wins (two setups at once keep one), unless `replacing` names the one remembered
+   * (deleted at Stripe, say), which it then replaces.
+   */
+  async rememberStripeCustomer(orgId: string, customerId: string, replacing: string | null): Promise<string> {
+    const rows = (
+      await this.knex.raw(
+        `insert into stripe_customers (org_id, customer_id) values (?, ?)
+         on conflict (org_id) do update set customer_id = excluded.customer_id, updated_at = now() where stripe_customers.customer_id = ?
+         returning customer_id`,
+        [orgId, customerId, replacing],
+      )
+    ).rows as { customer_id: string }[];
+    if (rows.length) return rows[0].customer_id;
+    const kept = (await this.knex.raw('select customer_id from stripe_customers where org_id = ?', [orgId])).rows as { customer_id: string }[];
+    return kept[0].customer_id;
+  }
+
   /** Turns auto top-up off with the reason; false if it was not on. */
   async disable(orgId: string, reason: string, knex: Knex | Knex.Transaction = this.knex): Promise<boolean> {
     const rows = (await knex.raw('update auto_topup_settings set enabled = false, disabled_reason = ?, disabled_at = now(), updated_at = now() where org_id = ? and enabled returning org_id', [truncateReason(reason), orgId])).rows;

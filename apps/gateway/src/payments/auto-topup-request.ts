@@ -10,14 +10,17 @@ export const MAX_RUNWAY_TRIGGER_SECONDS = 30 * 86_400;
 /** Stripe's ids: `cus_...`, `pm_...` (letters, digits, `_`). */
 const STRIPE_CUSTOMER = /^cus_[A-Za-z0-9_]{1,250}$/;
 const STRIPE_PAYMENT_METHOD = /^pm_[A-Za-z0-9_]{1,250}$/;
+const STRIPE_SETUP_INTENT = /^seti_[A-Za-z0-9_]{1,250}$/;
+
+/** The card to charge: ids the caller has (checked with Stripe), or a SetupIntent the caller confirmed (its card and customer read from Stripe). */
+export type AutoTopupCard = { readonly kind: 'ids'; readonly customer: string; readonly paymentMethod: string } | { readonly kind: 'setupIntent'; readonly setupIntentId: string };
 
 export interface AutoTopupRequest {
   readonly trigger: AutoTopupTrigger;
   readonly target: Decimal;
   readonly currency: Currency;
   readonly caps: AutoTopupCaps;
-  readonly customer: string;
-  readonly paymentMethod: string;
+  readonly card: AutoTopupCard;
 }
 
 const fail = (code: ErrorCode, message: string): never => {
@@ -26,7 +29,7 @@ const fail = (code: ErrorCode, message: string): never => {
 
 /**
  * Reads `PUT /api/v1/autotopup`: `{currency, trigger: {amount} | {runwaySeconds}, target,
- * maxPerTopup, maxPerDay, maxPerMonth, paymentMethod: {customer, id}, consent: true}`. Amounts
+ * maxPerTopup, maxPerDay, maxPerMonth, paymentMethod: {customer, id} | setupIntentId, consent: true}`. Amounts
  * are positive decimal strings in the currency's minor unit; the target is above an amount
  * trigger; maxPerTopup <= maxPerDay <= maxPerMonth; maxPerTopup within the gateway's per-top-up
  * limits. Throws InputError; nothing is written before it returns.
@@ -65,17 +68,23 @@ export function parseAutoTopupRequest(body: unknown, limits: TopupLimits): AutoT
   const { min, max } = limits[currency];
   if (caps.maxPerTopup.lessThan(min)) fail(ErrorCode.TOPUP_AMOUNT_TOO_SMALL, `'maxPerTopup' must be at least ${toDisplay(min, currency)} ${currency}, the least top-up`);
   if (caps.maxPerTopup.greaterThan(max)) fail(ErrorCode.TOPUP_AMOUNT_TOO_LARGE, `'maxPerTopup' must be at most ${toDisplay(max, currency)} ${currency}, the largest top-up`);
+  const hasMethod = input.paymentMethod !== undefined;
+  if (hasMethod === (input.setupIntentId !== undefined)) fail(ErrorCode.INVALID_FIELD, "exactly one of 'paymentMethod' ({customer, id}) and 'setupIntentId' (a confirmed Stripe SetupIntent, seti_...) is required");
+  if (!hasMethod) {
+    if (typeof input.setupIntentId !== 'string' || !STRIPE_SETUP_INTENT.test(input.setupIntentId)) fail(ErrorCode.INVALID_FIELD, "'setupIntentId' must be a Stripe SetupIntent id (seti_...)");
+    return { trigger, target, currency, caps, card: { kind: 'setupIntent', setupIntentId: input.setupIntentId as string } };
+  }
   const method = required(input, 'paymentMethod');
   if (typeof method !== 'object' || method === null || Array.isArray(method)) return fail(ErrorCode.INVALID_FIELD, "'paymentMethod' must be {customer, id}, a Stripe customer and the payment method saved to it");
   const m = method as Record<string, unknown>;
   if (typeof m.customer !== 'string' || !STRIPE_CUSTOMER.test(m.customer)) fail(ErrorCode.INVALID_FIELD, "'paymentMethod.customer' must be a Stripe customer id (cus_...)");
   if (typeof m.id !== 'string' || !STRIPE_PAYMENT_METHOD.test(m.id)) fail(ErrorCode.INVALID_FIELD, "'paymentMethod.id' must be a Stripe payment method id (pm_...)");
-  return { trigger, target, currency, caps, customer: m.customer as string, paymentMethod: m.id as string };
+  return { trigger, target, currency, caps, card: { kind: 'ids', customer: m.customer as string, paymentMethod: m.id as string } };
 }
 
-/** Why a payment method may not be saved for auto top-up: 403 (not the organization's) or 503 (Stripe could not say). */
+/** Why a payment method may not be saved for auto top-up: 400 (a SetupIntent not usable yet), 403 (not the organization's) or 503 (Stripe could not say). */
 export interface PaymentMethodRefusal {
-  readonly status: 403 | 503;
+  readonly status: 400 | 403 | 503;
   readonly reply: { ok: false; error: ErrorBody };
 }
 
@@ -90,7 +99,7 @@ export interface PaymentMethodRefusal {
 export async function checkPaymentMethodOwner(
   stripe: Pick<StripeClient, 'retrievePaymentMethod' | 'retrieveCustomer'>,
   orgId: string,
-  request: Pick<AutoTopupRequest, 'customer' | 'paymentMethod'>,
+  request: { readonly customer: string; readonly paymentMethod: string },
 ): Promise<PaymentMethodRefusal | null> {
   const notYours = (why: string): PaymentMethodRefusal => ({
     status: 403,

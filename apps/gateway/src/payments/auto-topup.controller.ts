@@ -1,13 +1,17 @@
-import { Body, Controller, Delete, Get, HttpException, Inject, Put, Req, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpException, Inject, Post, Put, Req, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ErrorCode, errorReply, InputError } from '@billing/contracts';
 import { currencyLockRefusal, isCurrency, toPaymentText } from '@billing/domain';
 import { AutoTopupAttempt, AutoTopupRepository, AutoTopupSettings } from '@billing/persistence';
 import { AuthGuard } from '../auth/auth.guard';
 import { Principal } from '../auth/token';
+import { GatewayConfig } from '../config';
+import { RateLimited } from '../edge/rate-limit.guard';
+import { GATEWAY_CONFIG } from '../tokens';
 import { BillingClient } from '../wallet/billing.client';
 import { refuseLargeBody } from './topups.controller';
 import { checkPaymentMethodOwner, parseAutoTopupRequest } from './auto-topup-request';
+import { cardOfSetupIntent, startCardSetup } from './auto-topup-setup';
 import { AutoTopups } from './auto-topups';
 import { PaymentsConfig } from './payments.config';
 import { PAYMENTS_CONFIG } from './payments.tokens';
@@ -19,8 +23,9 @@ type Authed = { principal: Principal };
 export const AUTO_TOPUP_HISTORY_LIMIT = 50;
 
 /**
- * An organization's auto top-up: `PUT` saves it (and records the consent: when, and who by the
- * token's subject), `GET` shows it with its history, `DELETE` turns it off. A refusal changes
+ * An organization's auto top-up: `POST setup` starts saving a card (a Stripe SetupIntent), `PUT`
+ * saves it (and records the consent: when, and who by the token's subject), `GET` shows it with
+ * its history, `DELETE` turns it off. A refusal changes
  * nothing: the body is read in full, and Stripe asked whose card it is, before anything is written.
  */
 @ApiTags('auto top-up')
@@ -34,11 +39,23 @@ export class AutoTopupController {
     private readonly billing: BillingClient,
     @Inject(PAYMENTS_CONFIG) private readonly config: PaymentsConfig,
     @Inject(STRIPE_CLIENT) private readonly stripe: StripeClient,
+    @Inject(GATEWAY_CONFIG) private readonly gateway: GatewayConfig,
   ) {}
+
+  @Post('setup')
+  @HttpCode(200)
+  // Each call makes a SetupIntent at Stripe (and maybe a customer): counted with the top-up starts.
+  @RateLimited('topup')
+  @ApiOperation({ summary: "Start saving a card for auto top-up: the organization's Stripe customer (created once, metadata.orgId) and a SetupIntent (usage off_session) for Stripe.js to confirm; then PUT with its setupIntentId" })
+  async setup(@Req() req: Authed) {
+    const started = await startCardSetup(this.stripe, this.repository, req.principal.orgId, this.gateway.dashboard.stripe?.publishableKey ?? null);
+    if ('status' in started) throw new HttpException(started.reply, started.status);
+    return { ok: true, ...started };
+  }
 
   @Put()
   @ApiOperation({ summary: "Turn auto top-up on (or change it): when the balance falls below the trigger, one top-up to the target, within the caps, charged to the saved card" })
-  @ApiBody({ schema: { example: { currency: 'USD', trigger: { amount: '50.00' }, target: '200.00', maxPerTopup: '200.00', maxPerDay: '400.00', maxPerMonth: '2000.00', paymentMethod: { customer: 'cus_123', id: 'pm_123' }, consent: true } } })
+  @ApiBody({ schema: { example: { currency: 'USD', trigger: { amount: '50.00' }, target: '200.00', maxPerTopup: '200.00', maxPerDay: '400.00', maxPerMonth: '2000.00', setupIntentId: 'seti_123', consent: true } } })
   async save(@Req() req: Authed & { rawBody?: Buffer }, @Body() body: unknown) {
     refuseLargeBody(req);
     let request;
@@ -55,7 +72,9 @@ export class AutoTopupController {
     const refused = currencyLockRefusal(isCurrency(reported) ? reported : null, request.currency);
     if (refused) throw new HttpException(errorReply(ErrorCode.CURRENCY_LOCKED, refused), 409);
     // Only a card Stripe says is the organization's is saved, so the charges need not ask again.
-    const notOurs = await checkPaymentMethodOwner(this.stripe, orgId, request);
+    const card = request.card.kind === 'ids' ? request.card : await cardOfSetupIntent(this.stripe, orgId, request.card.setupIntentId);
+    if ('status' in card) throw new HttpException(card.reply, card.status);
+    const notOurs = request.card.kind === 'ids' ? await checkPaymentMethodOwner(this.stripe, orgId, card) : null;
     if (notOurs) throw new HttpException(notOurs.reply, notOurs.status);
     const settings = await this.repository.save({
       orgId,
@@ -63,8 +82,8 @@ export class AutoTopupController {
       target: request.target,
       currency: request.currency,
       caps: request.caps,
-      stripeCustomer: request.customer,
-      stripePaymentMethod: request.paymentMethod,
+      stripeCustomer: card.customer,
+      stripePaymentMethod: card.paymentMethod,
       consentAt: new Date(),
       consentBy: req.principal.subject ?? `org:${orgId}`,
     });

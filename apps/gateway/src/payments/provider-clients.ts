@@ -64,7 +64,27 @@ export interface StripeCustomer {
   readonly orgId: string | null;
 }
 
+/** A SetupIntent (`seti_...`): a card saved to a customer for later charges, once `succeeded`; `metadata.orgId` names the organization it was made for. */
+export interface StripeSetupIntent {
+  readonly id: string;
+  readonly clientSecret: string | null;
+  /** Stripe's: requires_payment_method, requires_confirmation, requires_action, processing, canceled, succeeded. */
+  readonly status: string;
+  /** `off_session` or `on_session`. */
+  readonly usage: string;
+  readonly customer: string | null;
+  /** The payment method set up (attached to the customer once succeeded). */
+  readonly paymentMethod: string | null;
+  readonly orgId: string | null;
+}
+
 export interface StripeClient {
+  /** Creates a customer for the organization (`metadata.orgId`); `idempotencyKey` names this one creation. */
+  createCustomer(input: { orgId: string; idempotencyKey: string }): Promise<StripeCustomer>;
+  /** Creates a SetupIntent saving a card to `customer` for off-session charges (`usage: off_session`, `metadata.orgId`). */
+  createSetupIntent(input: { orgId: string; customer: string; idempotencyKey: string }): Promise<StripeSetupIntent & { clientSecret: string }>;
+  /** A SetupIntent; one Stripe does not know is an `invalid` ProviderError with status 404. */
+  retrieveSetupIntent(setupIntentId: string): Promise<StripeSetupIntent>;
   /** Creates a PaymentIntent for the amount (in the currency's minor unit), `metadata.topupId` set; the top-up id is the idempotency key. */
   createPaymentIntent(input: { topupId: string; orgId: string; amountMinor: string; currency: Currency }): Promise<StripePaymentIntent & { clientSecret: string }>;
   /**
@@ -195,6 +215,19 @@ export class OfflineStripeClient implements StripeClient {
   async chargeOffSession(): Promise<StripePaymentIntent> {
     // Offline, nothing can be charged: an auto top-up fails (and turns itself off) rather than credit money no one paid.
     throw offline('stripe', 'paymentIntents.create (off-session)');
+  }
+
+  async createCustomer(): Promise<StripeCustomer> {
+    // Offline, no card can be saved: auto top-up cannot be set up.
+    throw offline('stripe', 'customers.create');
+  }
+
+  async createSetupIntent(): Promise<StripeSetupIntent & { clientSecret: string }> {
+    throw offline('stripe', 'setupIntents.create');
+  }
+
+  async retrieveSetupIntent(): Promise<StripeSetupIntent> {
+    throw offline('stripe', 'setupIntents.retrieve');
   }
 
   async retrievePaymentMethod(): Promise<StripePaymentMethod> {

@@ -2,12 +2,12 @@ import { Logger } from '@nestjs/common';
 import Stripe from 'stripe';
 import { Currency } from '@billing/domain';
 import { ProviderCallPolicy, ProviderError, ProviderErrorKind, retryAfterMs, withRetries } from './provider-call';
-import { OffSessionCharge, StripeClient, StripeCustomer, StripePaymentIntent, StripePaymentMethod, StripeRefund } from './provider-clients';
+import { OffSessionCharge, StripeClient, StripeCustomer, StripePaymentIntent, StripePaymentMethod, StripeRefund, StripeSetupIntent } from './provider-clients';
 
 export const STRIPE_API_BASE_URL = 'https://api.stripe.com';
 
 export interface StripeApiSettings {
-  /** `sk_live_...` / `sk_test_...` (or a restricted `rk_...` key allowed PaymentIntents and refunds, and to read PaymentMethods and Customers). */
+  /** `sk_live_...` / `sk_test_...` (or a restricted `rk_...` key allowed PaymentIntents, refunds, Customers and SetupIntents, and to read PaymentMethods). */
   readonly secretKey: string;
   /** Scheme, host and port only: the SDK adds `/v1/...` (tests point it at a local fake). */
   readonly apiBaseUrl: string;
@@ -77,6 +77,21 @@ function toIntent(pi: Stripe.PaymentIntent): StripePaymentIntent {
   };
 }
 
+const idOf = (value: string | { id: string } | null | undefined): string | null => (typeof value === 'string' ? value : (value?.id ?? null));
+
+function toSetupIntent(seti: Stripe.SetupIntent): StripeSetupIntent {
+  const orgId = seti.metadata?.orgId;
+  return {
+    id: seti.id,
+    clientSecret: seti.client_secret ?? null,
+    status: seti.status,
+    usage: seti.usage,
+    customer: idOf(seti.customer),
+    paymentMethod: idOf(seti.payment_method),
+    orgId: typeof orgId === 'string' && orgId !== '' ? orgId : null,
+  };
+}
+
 /** A count of minor units as the SDK wants it: a safe integer. */
 function amountOf(amountMinor: string): number {
   const n = Number(amountMinor);
@@ -87,7 +102,8 @@ function amountOf(amountMinor: string): number {
 /**
  * Stripe's API through the official `stripe` package: PaymentIntent create (our top-up id as
  * the Idempotency-Key and in metadata), retrieve, refund (in full, or part of it); a payment
- * method's and a customer's retrieve (whose card an auto top-up would charge).
+ * method's and a customer's retrieve (whose card an auto top-up would charge); a customer's
+ * create and a SetupIntent's create and retrieve (saving that card).
  */
 export class StripeApiClient implements StripeClient {
   private readonly logger = new Logger('StripeClient');
@@ -149,6 +165,30 @@ export class StripeApiClient implements StripeClient {
       ),
     );
     return toIntent(pi);
+  }
+
+  async createCustomer(input: { orgId: string; idempotencyKey: string }): Promise<StripeCustomer> {
+    const customer = await this.call('customers.create', () =>
+      this.stripe.customers.create({ metadata: { orgId: input.orgId }, description: `Organization ${input.orgId}` }, { idempotencyKey: input.idempotencyKey }),
+    );
+    return { id: customer.id, deleted: false, orgId: customer.metadata?.orgId || null };
+  }
+
+  async createSetupIntent(input: { orgId: string; customer: string; idempotencyKey: string }): Promise<StripeSetupIntent & { clientSecret: string }> {
+    const seti = await this.call('setupIntents.create', () =>
+      this.stripe.setupIntents.create(
+        // Cards only (this API version's allowed_payment_method_types): auto top-up charges cards off-session.
+        { customer: input.customer, usage: 'off_session', allowed_payment_method_types: ['card'], metadata: { orgId: input.orgId }, description: `Auto top-up card of ${input.orgId}` },
+        { idempotencyKey: input.idempotencyKey },
+      ),
+    );
+    const intent = toSetupIntent(seti);
+    if (!intent.clientSecret) throw new ProviderError('stripe', 'unavailable', `SetupIntent ${seti.id} came back without a client_secret`);
+    return { ...intent, clientSecret: intent.clientSecret };
+  }
+
+  async retrieveSetupIntent(setupIntentId: string): Promise<StripeSetupIntent> {
+    return toSetupIntent(await this.call('setupIntents.retrieve', () => this.stripe.setupIntents.retrieve(setupIntentId)));
   }
 
   async retrievePaymentMethod(paymentMethodId: string): Promise<StripePaymentMethod> {
