@@ -28,7 +28,7 @@ const ONE_MIB = 1024 * 1024;
 const AMOUNT_JUNK: Json[] = ['-1', '0', '1e9', 'NaN', 'Infinity', 1.5, '99999999999999999999999', '0.000000001'];
 const WEIRD_ORGS = ['../x', 'a b', 'x'.repeat(200)];
 /** Commands that only read: they may answer a well-formed ok to junk they can ignore (a body of a balance request, an unknown org). */
-const READ_ONLY = new Set(['balance', 'ledger', 'resources', 'usage', 'authorize', 'webhooks.get', 'budgets.get']);
+const READ_ONLY = new Set(['balance', 'ledger', 'resources', 'usage', 'authorize', 'webhooks.get', 'budgets.get', 'ladder.get']);
 /** The junk must be refused as input, never reach the database and fail there. */
 const BUG_CODES = new Set(['INTERNAL', 'UNAVAILABLE']);
 
@@ -133,6 +133,8 @@ const DIGEST_TABLES: [string, string, boolean][] = [
   ['auto_topup_attempts', 'id', true],
   ['workspace_budgets', 'org_id, workspace_id', true],
   ['stop_commands', 'command_id', true],
+  ['ladder_settings', 'org_id', true],
+  ['storage_suspensions', 'org_id, suspension_id', true],
 ];
 
 /** Organizations earlier tests left in the shared database. */
@@ -352,6 +354,7 @@ describe('bad input, all at once', () => {
         usage: () => Array.isArray(reply.usage),
         authorize: () => typeof reply.authorized === 'boolean',
         'budgets.get': () => Array.isArray(reply.budgets),
+        'ladder.get': () => typeof reply.settings?.stopOverdraft === 'string',
         'webhooks.get': () => Array.isArray(reply.endpoints) && !text.includes('s'.repeat(16)),
       };
       if (!shape[command]()) problems.push(`${subject} [${label}]: ill-formed ok reply ${text.slice(0, 200)}`);
@@ -380,6 +383,8 @@ describe('bad input, all at once', () => {
       resources: {},
       'budgets.set': { workspaceId: 'ws-1', monthlyCap: '100.00', currency: 'USD' },
       'budgets.get': {},
+      'ladder.set': { stopOverdraft: '1.00', storageDeletionDays: '7', storageReminderDays: ['1'] },
+      'ladder.get': {},
     };
     expect(Object.keys(templates).sort()).toEqual([...WALLET_COMMANDS].sort());
     const tasks: (() => Promise<void>)[] = [];

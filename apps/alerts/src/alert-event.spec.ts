@@ -5,7 +5,7 @@ const eventId = '6f1c2a3e-9b1d-4c55-8a0e-0e7f1f2b3c4d';
 
 describe('alert events', () => {
   it('filters the four alert types of every organization', () => {
-    expect(alertSubjects('billing')).toEqual(['billing.events.*.low_balance', 'billing.events.*.depleted', 'billing.events.*.grant_expired', 'billing.events.*.lifecycle_rejected', 'billing.events.*.auto_topup_failed', 'billing.events.*.gpu_stop_requested', 'billing.events.*.workspace_budget_reached', 'billing.events.*.runway_low']);
+    expect(alertSubjects('billing')).toEqual(['billing.events.*.low_balance', 'billing.events.*.depleted', 'billing.events.*.grant_expired', 'billing.events.*.lifecycle_rejected', 'billing.events.*.auto_topup_failed', 'billing.events.*.gpu_stop_requested', 'billing.events.*.workspace_budget_reached', 'billing.events.*.runway_low', 'billing.events.*.storage_suspension_scheduled', 'billing.events.*.storage_suspension_reminder', 'billing.events.*.storage_suspension_cancelled', 'billing.events.*.storage_deletion_requested']);
   });
 
   it('reads an alert whose body agrees with its subject', () => {

@@ -6,9 +6,24 @@ import { EventType, readEvent, Subjects } from '@billing/contracts';
  * `auto_topup_failed`: an auto top-up failed and was turned off (the gateway's);
  * `gpu_stop_requested`: the engine asked the control plane to stop a running GPU;
  * `workspace_budget_reached`: a workspace's spend this month reached 80% or 100% of its cap;
- * `runway_low`: the time to zero at the current burn fell below a mark.
+ * `runway_low`: the time to zero at the current burn fell below a mark;
+ * `storage_suspension_scheduled`, `storage_suspension_reminder`, `storage_suspension_cancelled`,
+ * `storage_deletion_requested`: the ladder's countdown to deleting stored data, each step.
  */
-export const ALERT_EVENT_TYPES = ['low_balance', 'depleted', 'grant_expired', 'lifecycle_rejected', 'auto_topup_failed', 'gpu_stop_requested', 'workspace_budget_reached', 'runway_low'] as const satisfies readonly EventType[];
+export const ALERT_EVENT_TYPES = [
+  'low_balance',
+  'depleted',
+  'grant_expired',
+  'lifecycle_rejected',
+  'auto_topup_failed',
+  'gpu_stop_requested',
+  'workspace_budget_reached',
+  'runway_low',
+  'storage_suspension_scheduled',
+  'storage_suspension_reminder',
+  'storage_suspension_cancelled',
+  'storage_deletion_requested',
+] as const satisfies readonly EventType[];
 export type AlertEventType = (typeof ALERT_EVENT_TYPES)[number];
 
 export interface AlertEvent {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'crypto';
 import { hostname } from 'os';
-import { Decimal, MAX_RUNWAY_MARK_SECONDS, MAX_RUNWAY_MARKS, parseRunwayMarks } from '@billing/domain';
+import { Decimal, LadderSettings, MAX_RUNWAY_MARK_SECONDS, MAX_RUNWAY_MARKS, MAX_STORAGE_DELETION_DAYS, MAX_STORAGE_REMINDERS, parseDays, parseDaysList, parseLadderAmount, parseRunwayMarks } from '@billing/domain';
 import { DEFAULT_DATABASE_URL } from '@billing/persistence';
 import { DEFAULT_NATS_URL, jetStreamReplicas, NatsAuth, natsAuth } from '@billing/messaging';
 import { defaultPriceCatalogPath } from './resources/price-catalog';
@@ -36,12 +36,13 @@ export interface BillingConfig {
   readonly minRunwayMinutes: number;
   /** While a GPU runs, the cost of the rest of its current hold period of this length is held against the balance (0: no holds). */
   readonly holdMinutes: number;
-  /** `STOP_OVERDRAFT`: running GPUs are sent a stop when `available` falls to minus this (in the wallet's currency; 0: at zero). */
-  readonly stopOverdraft: Decimal;
-  /** A stop command is published again this often until its resource's STOPPED is committed. */
+  /**
+   * The enforcement ladder's defaults (each organization may have overrides, `ladder.set`):
+   * `RUNWAY_MARKS`, `STOP_OVERDRAFT`, `STORAGE_DEBT_LIMIT`, `STORAGE_DELETION_DAYS`, `STORAGE_REMINDER_DAYS`.
+   */
+  readonly ladder: LadderSettings;
+  /** A stop or delete_storage command is published again this often until its resource's STOPPED (DELETED) is committed. */
   readonly stopRepeatMs: number;
-  /** `RUNWAY_MARKS`: `runway_low` when the time to zero at the current burn falls below each (seconds, highest first). */
-  readonly runwayMarks: readonly number[];
   /** The JetStream stream of commands to the control plane (`<prefix>.control.>`). */
   readonly controlStream: string;
   readonly lifecycleStream: string;
@@ -87,13 +88,29 @@ function runwayMarks(env: NodeJS.ProcessEnv): number[] {
   return marks;
 }
 
-/** `STOP_OVERDRAFT`: a decimal amount, 0 to 1,000,000 with at most 8 decimals; anything else stops the engine at start. */
-function stopOverdraft(env: NodeJS.ProcessEnv): Decimal {
-  const text = envSetting(env, 'STOP_OVERDRAFT') ?? '0';
-  if (!/^\d{1,7}(\.\d{1,8})?$/.test(text) || new Decimal(text).greaterThan(1_000_000)) {
-    throw new Error(`STOP_OVERDRAFT must be an amount from 0 to 1000000 with at most 8 decimals (got ${JSON.stringify(text)})`);
-  }
-  return new Decimal(text);
+/** An amount setting (`STOP_OVERDRAFT`, `STORAGE_DEBT_LIMIT`): 0 to 1,000,000 with at most 8 decimals; anything else stops the engine at start. */
+function ladderAmount(env: NodeJS.ProcessEnv, name: string, fallback: string): Decimal {
+  const text = envSetting(env, name) ?? fallback;
+  const amount = parseLadderAmount(text);
+  if (amount === null) throw new Error(`${name} must be an amount from 0 to 1000000 with at most 8 decimals (got ${JSON.stringify(text)})`);
+  return amount;
+}
+
+/** The ladder's defaults; a setting out of its rule stops the engine at start. */
+function ladder(env: NodeJS.ProcessEnv): LadderSettings {
+  const deletion = envSetting(env, 'STORAGE_DELETION_DAYS') ?? '7';
+  const storageDeletionMs = parseDays(deletion);
+  if (storageDeletionMs === null) throw new Error(`STORAGE_DELETION_DAYS must be days above 0 and up to ${MAX_STORAGE_DELETION_DAYS}, at most 6 decimals (got ${JSON.stringify(deletion)})`);
+  const reminders = envSetting(env, 'STORAGE_REMINDER_DAYS') ?? '3,1';
+  const storageRemindersMs = parseDaysList(reminders);
+  if (storageRemindersMs === null) throw new Error(`STORAGE_REMINDER_DAYS must be days before the deletion (each as STORAGE_DELETION_DAYS), comma-separated, at most ${MAX_STORAGE_REMINDERS}, no repeats (got ${JSON.stringify(reminders)})`);
+  return {
+    runwayMarks: runwayMarks(env),
+    stopOverdraft: ladderAmount(env, 'STOP_OVERDRAFT', '0'),
+    storageDebtLimit: ladderAmount(env, 'STORAGE_DEBT_LIMIT', '10'),
+    storageDeletionMs,
+    storageRemindersMs,
+  };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): BillingConfig {
@@ -118,8 +135,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BillingConfig 
     tickIntervalMs: envInt(env, 'TICK_INTERVAL_MS', 60_000, 10, 3_600_000),
     minRunwayMinutes: envInt(env, 'MIN_RUNWAY_MINUTES', 10, 0, 10_080),
     holdMinutes: envInt(env, 'HOLD_MINUTES', 60, 0, 10_080),
-    stopOverdraft: stopOverdraft(env),
-    runwayMarks: runwayMarks(env),
+    ladder: ladder(env),
     stopRepeatMs: envInt(env, 'STOP_REPEAT_MS', 60_000, 100, 3_600_000),
     controlStream: envToken(env, 'CONTROL_STREAM', 'BILLING_CONTROL', /^[A-Za-z0-9_-]+$/),
     lifecycleStream: envToken(env, 'LIFECYCLE_STREAM', 'GPU_LIFECYCLE', /^[A-Za-z0-9_-]+$/),

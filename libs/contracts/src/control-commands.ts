@@ -1,14 +1,17 @@
 import { createHash } from 'crypto';
-import { Subjects } from './subjects';
+import { ControlCommandName, Subjects } from './subjects';
 
 /** Why the engine asks for a stop: what the organization has available reached the stop threshold. */
 export const STOP_REASON_AVAILABLE_EXHAUSTED = 'available_exhausted';
+/** Why the engine asks to delete stored data: the storage debt reached its limit and was not paid before the deletion date. */
+export const DELETE_REASON_STORAGE_DEBT_UNPAID = 'storage_debt_unpaid';
 
 /**
- * A stop command, on `<prefix>.control.<orgId>.stop` (the control stream): the control plane stops
- * the resource and reports STOPPED on its lifecycle subject, as for any stop. The same `commandId`
- * comes again (every STOP_REPEAT_MS) until that STOPPED is committed: the control plane acts once
- * per `commandId`.
+ * A command to the control plane, on `<prefix>.control.<orgId>.<command>` (the control stream).
+ * `stop`: the control plane stops the resource and reports STOPPED on its lifecycle subject, as for
+ * any stop. `delete_storage`: it deletes the stopped resource's stored data and reports DELETED.
+ * The same `commandId` comes again (every STOP_REPEAT_MS) until that STOPPED (DELETED) is
+ * committed: the control plane acts once per `commandId`.
  */
 export interface StopCommand {
   readonly commandId: string;
@@ -36,9 +39,29 @@ export function stopAnnouncementId(commandId: string): string {
   return derivedUuid(`gpu_stop_requested\n${commandId}\n`);
 }
 
-/** The message of a stop command; `messageId` is JetStream's (the command's id, or a repeat's). */
+/** The id of the deletion of `resourceId`'s stored data ending the countdown `suspensionId`: one per resource and countdown. */
+export function deleteStorageCommandId(orgId: string, resourceId: string, suspensionId: string): string {
+  return derivedUuid(`delete_storage\n${orgId}\n${resourceId}\n${suspensionId}\n`);
+}
+
+/** The id of a storage countdown begun by the organization's batch of `seq` decided at `atMs` (as `stopCommandId`). */
+export function storageSuspensionId(orgId: string, seq: number, atMs: number): string {
+  return derivedUuid(`storage_suspension\n${orgId}\n${seq}\n${atMs}\n`);
+}
+
+/** The id of a storage countdown's event `type` (its `n`th reminder; a deletion request's resource). */
+export function storageEventId(type: string, suspensionId: string, detail = ''): string {
+  return derivedUuid(`${type}\n${suspensionId}\n${detail}\n`);
+}
+
+/** The message of a control command; `messageId` is JetStream's (the command's id, or a repeat's). */
+export function controlCommandMessage(subjects: Subjects, name: ControlCommandName, command: StopCommand, messageId: string = command.commandId): { eventId: string; subject: string; payload: string } {
+  return { eventId: messageId, subject: subjects.control(command.orgId, name), payload: JSON.stringify(command) };
+}
+
+/** The message of a stop command. */
 export function stopCommandMessage(subjects: Subjects, command: StopCommand, messageId: string = command.commandId): { eventId: string; subject: string; payload: string } {
-  return { eventId: messageId, subject: subjects.control(command.orgId, 'stop'), payload: JSON.stringify(command) };
+  return controlCommandMessage(subjects, 'stop', command, messageId);
 }
 
 /** A UUID (version 8, "custom") derived from `text`: the same text, the same id, whichever process makes it. */

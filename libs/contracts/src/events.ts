@@ -110,10 +110,6 @@ export interface EventBodies {
     readonly at: string;
   };
   /**
-   * The engine published a stop command for a running GPU (`available` reached the stop
-   * threshold): the command itself is on `billing.control.<orgId>.stop` with this `commandId`.
-   */
-  /**
    * The runway (time to zero at the current burn) fell below `markSeconds` (RUNWAY_MARKS): once per
    * crossing until a top-up re-arms it; its id is derived from the organization, the mark and the
    * newest top-up (`runwayLowEventId`), so the same warning made again (after a restart, say) is
@@ -130,6 +126,10 @@ export interface EventBodies {
     readonly exact: { readonly total: string; readonly burnRatePerHour: string };
     readonly at: string;
   };
+  /**
+   * The engine published a stop command for a running GPU (`available` reached the stop
+   * threshold): the command itself is on `billing.control.<orgId>.stop` with this `commandId`.
+   */
   readonly gpu_stop_requested: {
     readonly orgId: string;
     readonly seq: number;
@@ -142,6 +142,35 @@ export interface EventBodies {
     readonly exact: { readonly available: string; readonly threshold: string };
     readonly at: string;
   };
+  /**
+   * The total fell to minus the storage debt limit (STORAGE_DEBT_LIMIT): stored data of stopped
+   * resources is deleted at `deleteAt` unless a top-up brings the total back to zero or more first.
+   */
+  readonly storage_suspension_scheduled: StorageCountdownBody & { readonly seq: number; readonly exact: { readonly total: string; readonly storageDebtLimit: string } };
+  /** A reminder before the deletion (STORAGE_REMINDER_DAYS): `reminder` counts them from 1. */
+  readonly storage_suspension_reminder: StorageCountdownBody & { readonly reminder: number; readonly exact: { readonly total: string } };
+  /** The debt was paid (the total is zero or more): the countdown is over, nothing is deleted. */
+  readonly storage_suspension_cancelled: StorageCountdownBody & { readonly seq: number; readonly exact: { readonly total: string } };
+  /** The deletion date came: a `delete_storage` command went to the control plane for this stopped resource. */
+  readonly storage_deletion_requested: {
+    readonly orgId: string;
+    readonly suspensionId: string;
+    readonly commandId: string;
+    readonly resourceId: string;
+    readonly workspaceId: string;
+    readonly reason: string;
+    readonly at: string;
+  };
+}
+
+/** What every event of a storage countdown says. */
+export interface StorageCountdownBody {
+  readonly orgId: string;
+  readonly suspensionId: string;
+  readonly currency: Currency | null;
+  readonly total: string;
+  readonly deleteAt: string;
+  readonly at: string;
 }
 
 /** Every event type has a body, and every body a type: a new one is added in both places. */

@@ -9,3 +9,4 @@ export * from './operator-actions';
 export * from './events';
 export * from './control-commands';
 export * from './budget-requests';
+export * from './ladder-requests';

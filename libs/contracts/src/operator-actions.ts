@@ -10,8 +10,11 @@ export const OPERATOR_ID = /^[A-Za-z0-9][A-Za-z0-9_.@+:-]{0,127}$/;
 /** A request id as proxies and clients make them (UUIDs, ULIDs, trace ids), printable and short. */
 export const REQUEST_ID = /^[A-Za-z0-9_.:@/+=-]{1,128}$/;
 
-/** Wallet commands that move money by hand: an operator's alone, and audited. (`debit` is not: see README.) */
-export const AUDITED_WALLET_COMMANDS = ['topup', 'grant', 'reverse'] as const;
+/**
+ * Wallet commands an operator alone may send, audited: money moved by hand, and an organization's
+ * enforcement ladder (`ladder.set`). (`debit` is not: see README.)
+ */
+export const AUDITED_WALLET_COMMANDS = ['topup', 'grant', 'reverse', 'ladder.set'] as const;
 /** `billing.admin.<command>`s that act: audited. */
 export const AUDITED_ADMIN_COMMANDS = ['vouchers.create', 'plans.subscribe', 'plans.cancel'] as const;
 /** `billing.admin.audit.list` reads the audit; reading changes nothing and is not recorded. */

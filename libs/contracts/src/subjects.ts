@@ -1,5 +1,5 @@
 /** NATS subjects of the wire contract (DESIGN.md section 5); the prefix is configurable. */
-export const WALLET_COMMANDS = ['topup', 'grant', 'debit', 'reverse', 'payment.topup', 'payment.reverse', 'redeem', 'balance', 'ledger', 'authorize', 'alerts.set', 'usage', 'resources', 'budgets.set', 'budgets.get'] as const;
+export const WALLET_COMMANDS = ['topup', 'grant', 'debit', 'reverse', 'payment.topup', 'payment.reverse', 'redeem', 'balance', 'ledger', 'authorize', 'alerts.set', 'usage', 'resources', 'budgets.set', 'budgets.get', 'ladder.set', 'ladder.get'] as const;
 export type WalletCommandName = (typeof WALLET_COMMANDS)[number];
 
 /**
@@ -8,10 +8,12 @@ export type WalletCommandName = (typeof WALLET_COMMANDS)[number];
  * is on `billing.control.<orgId>.stop`);
  * `workspace_budget_reached`: a workspace's spend this month reached 80% or 100% of its cap;
  * `runway_low`: the time to zero at the current burn fell below a mark (RUNWAY_MARKS);
+ * `storage_suspension_scheduled`, `storage_suspension_reminder`, `storage_suspension_cancelled`,
+ * `storage_deletion_requested`: the ladder's storage step (a countdown to deleting stored data);
  * `auto_topup_failed`: an auto top-up failed and auto top-up was turned off (the gateway
  * publishes it, the only event not the engine's). DESIGN.md section 5 lists the rest.
  */
-export const EVENT_TYPES = ['balance', 'low_balance', 'depleted', 'grant_expired', 'grant_expiring', 'lifecycle_rejected', 'auto_topup_failed', 'gpu_stop_requested', 'workspace_budget_reached', 'runway_low'] as const;
+export const EVENT_TYPES = ['balance', 'low_balance', 'depleted', 'grant_expired', 'grant_expiring', 'lifecycle_rejected', 'auto_topup_failed', 'gpu_stop_requested', 'workspace_budget_reached', 'runway_low', 'storage_suspension_scheduled', 'storage_suspension_reminder', 'storage_suspension_cancelled', 'storage_deletion_requested'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 /**
  * The events some consumer needs each one of (the alert service's webhooks, a control plane's
@@ -21,7 +23,7 @@ export type EventType = (typeof EVENT_TYPES)[number];
 export const DURABLE_EVENT_TYPES = EVENT_TYPES.filter((t): t is Exclude<EventType, 'balance'> => t !== 'balance');
 
 /** Commands the engine sends the control plane (issue 15's enforcement ladder). */
-export const CONTROL_COMMANDS = ['stop'] as const;
+export const CONTROL_COMMANDS = ['stop', 'delete_storage'] as const;
 export type ControlCommandName = (typeof CONTROL_COMMANDS)[number];
 
 export class Subjects {
@@ -68,7 +70,7 @@ export class Subjects {
     return DURABLE_EVENT_TYPES.map((type) => `${this.prefix}.events.*.${type}`);
   }
 
-  /** A command to the control plane: `billing.control.<orgId>.<command>` (`stop`), kept in the control stream. */
+  /** A command to the control plane: `billing.control.<orgId>.<command>` (`stop`, `delete_storage`), kept in the control stream. */
   control(orgId: string, command: ControlCommandName): string {
     return `${this.prefix}.control.${orgId}.${command}`;
   }

@@ -5,6 +5,7 @@ import { ErrorCode, InputError } from './error-codes';
 import { KEY_RULE, readJson, SERVICE, SKU, text, TOKEN, VOUCHER_CODE } from './request-fields';
 import { WalletCommandName, WALLET_COMMANDS } from './subjects';
 import { BudgetSet, parseBudgetSet } from './budget-requests';
+import { LadderSet, parseLadderSet } from './ladder-requests';
 import { parseAlerts, parseDebit, parseGrant, parseLedger, parseReverse, parseTopup, parseUsage } from './wallet-command-parsers';
 
 export type ParsedCommand =
@@ -17,7 +18,9 @@ export type ParsedCommand =
   | { readonly name: 'resources' }
   | { readonly name: 'redeem'; readonly idempotencyKey: string; readonly code: string }
   | BudgetSet
-  | { readonly name: 'budgets.get' };
+  | { readonly name: 'budgets.get' }
+  | LadderSet
+  | { readonly name: 'ladder.get' };
 
 /** Idempotency keys the engine derives for its own entries; a client may not use them. */
 export const RESERVED_KEY_PREFIXES = ['expire:', 'meter:', 'voucher:', 'plan:', 'topup:', 'reverse:'] as const;
@@ -34,7 +37,7 @@ export function parseWalletRequest(command: string, body: Uint8Array): ParsedCom
   if (!(WALLET_COMMANDS as readonly string[]).includes(command)) {
     throw new InputError(ErrorCode.UNKNOWN_COMMAND, `unknown wallet command '${command}'; known: ${WALLET_COMMANDS.join(', ')}`);
   }
-  const input = readJson(body, command === 'balance' || command === 'ledger' || command === 'resources' || command === 'budgets.get');
+  const input = readJson(body, command === 'balance' || command === 'ledger' || command === 'resources' || command === 'budgets.get' || command === 'ladder.get');
   switch (command as WalletCommandName) {
     case 'topup':
       return withHash('topup', parseTopup(input));
@@ -69,6 +72,10 @@ export function parseWalletRequest(command: string, body: Uint8Array): ParsedCom
       return parseBudgetSet(input);
     case 'budgets.get':
       return { name: 'budgets.get' };
+    case 'ladder.set':
+      return parseLadderSet(input);
+    case 'ladder.get':
+      return { name: 'ladder.get' };
     case 'redeem':
       return { name: 'redeem', idempotencyKey: text(input, 'idempotencyKey', TOKEN, KEY_RULE), code: text(input, 'code', VOUCHER_CODE, '3-64 letters, digits, _ or -') };
   }

@@ -1,4 +1,4 @@
-import { apportionForDisplay, availableBalance, Balance, Currency, Decimal, Grant, LedgerEntry, runwaySeconds, sum, toDisplay, toExact, UsageRow, ZERO } from '@billing/domain';
+import { apportionForDisplay, availableBalance, Balance, Currency, Decimal, Grant, LadderSettings, LadderStep, ladderStep, LedgerEntry, runwaySeconds, StorageSuspension, sum, toDisplay, toExact, UsageRow, ZERO } from '@billing/domain';
 
 /**
  * A wallet's balance as sent to its users. `total`, `plan`, `voucher`, `topup` and
@@ -29,6 +29,20 @@ export interface BalanceSnapshot {
   readonly plans: { readonly grantId: string; readonly remaining: string; readonly display: string; readonly startsAt: string; readonly expiresAt: string | null; readonly rolloverCap: string | null; readonly rolloverCapDisplay: string | null }[];
   /** The low-balance thresholds in force (`alerts.set`), exact, lowest first. */
   readonly lowBalance: readonly string[];
+  /**
+   * Where the organization stands on the enforcement ladder (`ladderStep`): `runwayMarkSeconds`
+   * the lowest `runway_low` mark the runway is below; GPUs are sent stop commands when available
+   * is at or below `stopAt` (minus the overdraft); stored data is scheduled for deletion when the
+   * total falls to minus `storageDebtLimit`, and deleted at `storageDeletionAt` unless the total is
+   * brought back to zero or more first. Exact amounts. Absent where the engine has no settings to say it.
+   */
+  readonly ladder?: {
+    readonly step: LadderStep;
+    readonly runwayMarkSeconds: number | null;
+    readonly stopAt: string;
+    readonly storageDebtLimit: string;
+    readonly storageDeletionAt: string | null;
+  };
   /** The same amounts unrounded, at the ledger's scale. */
   readonly exact: {
     readonly total: string;
@@ -89,6 +103,8 @@ export function balanceSnapshot(args: {
   lowBalanceThresholds?: readonly Decimal[];
   /** What the wallet holds for running GPUs (nothing if left out). */
   held?: Decimal;
+  /** The organization's ladder settings and any storage countdown: the snapshot says where it stands. */
+  ladder?: { settings: LadderSettings; storage: StorageSuspension | null };
 }): BalanceSnapshot {
   const { balance, currency, burnRatePerHour } = args;
   const held = args.held ?? ZERO;
@@ -128,6 +144,7 @@ export function balanceSnapshot(args: {
         rolloverCapDisplay: g.rollover ? show(g.rollover.cap) : null,
       })),
     lowBalance: [...(args.lowBalanceThresholds ?? [])].sort((a, b) => a.comparedTo(b)).map(toExact),
+    ...(args.ladder ? { ladder: ladderOf(args.ladder.settings, args.ladder.storage, available, runway) } : {}),
     exact: {
       total: toExact(balance.total),
       plan: toExact(balance.plan),
@@ -139,6 +156,11 @@ export function balanceSnapshot(args: {
     },
     at: args.at.toISOString(),
   };
+}
+
+function ladderOf(settings: LadderSettings, storage: StorageSuspension | null, available: Decimal, runway: number | null): NonNullable<BalanceSnapshot['ladder']> {
+  const { step, runwayMarkSeconds } = ladderStep({ available, runwaySeconds: runway, settings, storage });
+  return { step, runwayMarkSeconds, stopAt: toExact(settings.stopOverdraft.negated()), storageDebtLimit: toExact(settings.storageDebtLimit), storageDeletionAt: storage?.deleteAt.toISOString() ?? null };
 }
 
 /** GPU-hours are shown with two decimals (they are time, not money, but rounded the same way: half-even). */

@@ -21,3 +21,4 @@ export * from './settlement';
 export * from './topup-limit';
 export * from './auto-topup';
 export * from './workspace-budget';
+export * from './ladder';

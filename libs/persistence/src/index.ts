@@ -23,3 +23,4 @@ export * from './operator-audit.repository';
 export * from './auto-topup.repository';
 export * from './stop-command.repository';
 export * from './workspace-budget.repository';
+export * from './ladder-rows';

@@ -51,8 +51,8 @@ export class ResourceRepository {
   /** Stores the resource as it now is; false if the partition's epoch is no longer `epoch` (nothing written). */
   async save(r: ResourceRecord, epoch: number): Promise<boolean> {
     const events = JSON.stringify(r.events.map((e) => ({ eventId: e.eventId, status: e.status, at: e.at.toISOString() })));
-    // A resource that no longer runs (its STOPPED or DELETED is in) ends its pending stop commands
-    // in the same statement: they are not published again.
+    // A resource that no longer runs (its STOPPED or DELETED is in) ends its pending stop commands,
+    // and a deleted one its delete_storage commands, in the same statement: they are not published again.
     const result = await this.knex.raw(
       `with saved as (
          insert into resources (org_id, resource_id, workspace_id, service, sku, storage_gb, events, deleted, recompute_from, updated_at)
@@ -61,10 +61,11 @@ export class ResourceRepository {
            recompute_from = excluded.recompute_from, updated_at = now()
          returning 1
        ), stopped as (
-         update stop_commands set stopped_at = now() where org_id = ? and resource_id = ? and stopped_at is null and ?::boolean and exists (select 1 from saved)
+         update stop_commands set stopped_at = now() where org_id = ? and resource_id = ? and stopped_at is null
+           and case command when 'delete_storage' then ?::boolean else ?::boolean end and exists (select 1 from saved)
        )
        select count(*)::int as saved from saved`,
-      [r.orgId, r.resourceId, r.workspaceId, r.service, r.sku, r.storageGb, events, r.periods.deleted, iso(r.recomputeFromMs), this.scope.group, r.orgId, this.scope.partitions, epoch, r.orgId, r.resourceId, !r.periods.running],
+      [r.orgId, r.resourceId, r.workspaceId, r.service, r.sku, r.storageGb, events, r.periods.deleted, iso(r.recomputeFromMs), this.scope.group, r.orgId, this.scope.partitions, epoch, r.orgId, r.resourceId, r.periods.deleted, !r.periods.running],
     );
     return (result.rows[0] as { saved: number }).saved === 1;
   }

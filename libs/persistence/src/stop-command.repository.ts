@@ -1,9 +1,10 @@
 import { MikroORM } from '@mikro-orm/postgresql';
 import { partitionCondition, PartitionFilter } from './partitions';
 
-/** A stop command whose resource's STOPPED is not committed yet. */
+/** A control command whose resource's STOPPED (for `delete_storage`: DELETED) is not committed yet. */
 export interface PendingStop {
   readonly commandId: string;
+  readonly command: 'stop' | 'delete_storage';
   readonly orgId: string;
   readonly resourceId: string;
   readonly reason: string;
@@ -14,6 +15,7 @@ export interface PendingStop {
 
 interface StopRow {
   command_id: string;
+  command: 'stop' | 'delete_storage';
   org_id: string;
   resource_id: string;
   reason: string;
@@ -24,6 +26,7 @@ interface StopRow {
 
 const toStop = (r: StopRow): PendingStop => ({
   commandId: r.command_id,
+  command: r.command,
   orgId: r.org_id,
   resourceId: r.resource_id,
   reason: r.reason,

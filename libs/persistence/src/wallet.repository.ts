@@ -1,9 +1,10 @@
-import { Currency, DAY_MS, Decimal, emptyWallet, Grant, LedgerEntry, MeterState, ResourceHold, totalOf, utcDay, WalletState } from '@billing/domain';
+import { Currency, DAY_MS, Decimal, emptyWallet, Grant, LadderOverrides, LedgerEntry, MeterState, ResourceHold, StorageSuspension, totalOf, utcDay, WalletState } from '@billing/domain';
 import { Knex, MikroORM } from '@mikro-orm/postgresql';
 import { FenceScope } from './partitions';
 import { grantRow, holdRow, ledgerRow, meterRow, outboxRow, Row, walletRow } from './commit-codec';
 import { GrantRecord, LedgerRecord, toEntry, toGrant } from './row-mapping';
 import { DuplicateKeyError, FencedError, InvariantViolationError, VersionConflictError } from './commit-errors';
+import { loadLadder, StorageWrite, writeLadder, writeStorage } from './ladder-rows';
 
 export interface LoadedWallet {
   readonly state: WalletState;
@@ -24,6 +25,10 @@ export interface LoadedWallet {
    * held before, without waiting for a tick.
    */
   readonly holds: Map<string, ResourceHold>;
+  /** The organization's overrides of the enforcement ladder's settings (null fields: the engine's defaults). */
+  readonly ladder: LadderOverrides;
+  /** Its running countdown to deleting stored data, if any. */
+  readonly storage: StorageSuspension | null;
 }
 
 export interface OutboxMessage {
@@ -74,13 +79,19 @@ export interface WalletChange {
   readonly events: readonly OutboxMessage[];
   /** Holds changed by the batch, as they now are (an amount of zero: nothing held any more). */
   readonly holds?: readonly { readonly resourceId: string; readonly hold: ResourceHold }[];
-  /** Stop commands the batch decided (their messages are among `events`): recorded as pending. */
+  /** Control commands the batch decided (their messages are among `events`): recorded as pending. */
   readonly stops?: readonly StopRecord[];
+  /** The organization's ladder overrides as `ladder.set` left them. */
+  readonly ladder?: LadderOverrides;
+  /** What the batch did to the storage countdown. */
+  readonly storage?: StorageWrite;
 }
 
-/** A stop command as `stop_commands` records it (pending until its resource's STOPPED commits). */
+/** A control command as `stop_commands` records it (pending until its resource's STOPPED, or DELETED for `delete_storage`, commits). */
 export interface StopRecord {
   readonly commandId: string;
+  /** `stop` unless said. */
+  readonly command?: 'stop' | 'delete_storage';
   readonly resourceId: string;
   readonly reason: string;
   readonly requestedAt: Date;
@@ -117,7 +128,8 @@ export class WalletRepository {
       await this.knex.raw('select currency, currency_locked, version, seq, total, low_balance_thresholds from wallets where org_id = ?', [orgId])
     ).rows as { currency: string | null; currency_locked: boolean; version: string; seq: string; total: string; low_balance_thresholds: string[] }[];
     const yesterday = utcDay(Date.now() - DAY_MS);
-    if (wallets.length === 0) return { state: emptyWallet(orgId), version: 0, meters: new Map(), metersCompleteFrom: yesterday, lowBalanceThresholds: [], holds: new Map() };
+    const { ladder, storage } = await loadLadder(this.knex, orgId);
+    if (wallets.length === 0) return { state: emptyWallet(orgId), version: 0, meters: new Map(), metersCompleteFrom: yesterday, lowBalanceThresholds: [], holds: new Map(), ladder, storage };
     const w = wallets[0];
     const meterRows = (await this.knex.raw(`select ${METER_COLUMNS} from meters m where m.org_id = ? and m.day >= ?::date`, [orgId, yesterday])).rows as MeterRecord[];
     const meters = new Map<string, MeterState>(meterRows.map((m) => [meterKey(m.resource_id, m.day), toMeter(m)]));
@@ -146,7 +158,7 @@ export class WalletRepository {
     const holds = new Map<string, ResourceHold>(
       holdRows.filter((h) => h.currency === w.currency).map((h) => [h.resource_id, { amount: new Decimal(h.amount), untilMs: h.until === null ? null : new Date(h.until).getTime() }]),
     );
-    return { state, version: Number(w.version), meters, metersCompleteFrom: yesterday, lowBalanceThresholds: w.low_balance_thresholds.map((t) => new Decimal(t)), holds };
+    return { state, version: Number(w.version), meters, metersCompleteFrom: yesterday, lowBalanceThresholds: w.low_balance_thresholds.map((t) => new Decimal(t)), holds, ladder, storage };
   }
 
   /** Older meters, when a late event changes a day the wallet no longer holds; absent ones are new. */
@@ -230,7 +242,8 @@ export class WalletRepository {
       if (c.state.currency) for (const { resourceId, hold } of c.holds ?? []) holds.push(holdRow(c.orgId, resourceId, c.state.currency, hold));
     }
     let outcome: { fenced?: string[]; versionConflicts?: string[]; broken?: [string, string][]; duplicateKeys?: [string, string][]; outbox?: [string, string][] };
-    const stops = changes.flatMap((c) => (c.stops ?? []).map((x) => [x.commandId, c.orgId, x.resourceId, x.reason, x.requestedAt.toISOString()]));
+    const stops = changes.flatMap((c) => (c.stops ?? []).map((x) => [x.commandId, c.orgId, x.resourceId, x.reason, x.requestedAt.toISOString(), x.command ?? 'stop']));
+    const ladders = changes.filter((c) => c.ladder || c.storage);
     const call = async (db: Knex | Knex.Transaction) => {
       const result = await db.raw('select commit_wallet_batch_v4(?, ?::int, ?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb) as r', [
         this.scope.group,
@@ -244,19 +257,24 @@ export class WalletRepository {
       ]);
       const r = result.rows[0].r as typeof outcome;
       // Recorded only when the whole call committed (a refused call wrote nothing), in its transaction.
-      if (stops.length > 0 && !r.fenced && !r.versionConflicts && !r.broken && !r.duplicateKeys) {
+      if (r.fenced || r.versionConflicts || r.broken || r.duplicateKeys) return r;
+      if (stops.length > 0) {
         await db.raw(
-          `insert into stop_commands (command_id, org_id, resource_id, reason, requested_at)
-           select (x->>0)::uuid, x->>1, x->>2, x->>3, (x->>4)::timestamptz from jsonb_array_elements(?::jsonb) as x
+          `insert into stop_commands (command_id, org_id, resource_id, reason, requested_at, command)
+           select (x->>0)::uuid, x->>1, x->>2, x->>3, (x->>4)::timestamptz, x->>5 from jsonb_array_elements(?::jsonb) as x
            on conflict (command_id) do nothing`,
           [JSON.stringify(stops)],
         );
       }
+      for (const c of ladders) {
+        if (c.ladder) await writeLadder(db, c.orgId, c.ladder);
+        if (c.storage) await writeStorage(db, c.orgId, c.storage);
+      }
       return r;
     };
     try {
-      // A batch with stop commands (rare) takes a transaction of its own; the rest stay one round trip.
-      outcome = stops.length === 0 ? await call(this.knex) : await this.knex.transaction((trx) => call(trx));
+      // A batch with control commands or ladder changes (rare) takes a transaction of its own; the rest stay one round trip.
+      outcome = stops.length === 0 && ladders.length === 0 ? await call(this.knex) : await this.knex.transaction((trx) => call(trx));
     } catch (error) {
       // A first commit of a wallet raced another writer's (40001 from the function, or 23505 from
       // a key inserted meanwhile): which wallet is unknown, so each is tried on its own.

@@ -1,23 +1,24 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { NatsConnection } from 'nats';
-import { stopCommandMessage, Subjects } from '@billing/contracts';
+import { controlCommandMessage, Subjects } from '@billing/contracts';
 import { JetStreamPublisher } from '@billing/messaging';
 import { ResourceRepository, StopCommandRepository } from '@billing/persistence';
 import { BillingConfig } from '../config';
 import { Ownership } from '../ownership/ownership.service';
 import { CONFIG, NATS } from '../tokens';
 
-/** Pending stop commands published again per sweep at most (the oldest first; the next sweep takes the rest). */
+/** Pending control commands published again per sweep at most (the oldest first; the next sweep takes the rest). */
 export const MAX_STOPS_PER_SWEEP = 1000;
 
 /**
- * Stop commands are repeated until their resource's STOPPED (or DELETED) is committed: every
+ * Commands to the control plane are repeated until they are done: a stop until its resource's
+ * STOPPED (or DELETED) is committed, a `delete_storage` until its DELETED. Every
  * STOP_REPEAT_MS, each pending command of the organizations this process serves, older than one
  * interval (the first publication is the outbox's), is published again to the control stream with
  * the same body (`commandId` included) and a message id of its own (the command's and the
  * interval's: a repeat is a new message, and two processes repeating in the same interval, around
- * a handover, store it once). A pending command whose resource no longer runs (its STOPPED
+ * a handover, store it once). A pending command already done (its resource's STOPPED or DELETED
  * committed before the command) is ended instead.
  */
 @Injectable()
@@ -61,12 +62,12 @@ export class StopRepeater {
       for (const p of pending) {
         if (nowMs - p.requestedAt.getTime() < this.config.stopRepeatMs) continue;
         const record = await this.resources.find(p.orgId, p.resourceId);
-        if (!record || !record.periods.running) {
+        if (!record || (p.command === 'delete_storage' ? record.periods.deleted : !record.periods.running)) {
           await this.stops.stopped(p.commandId);
           continue;
         }
         const command = { commandId: p.commandId, orgId: p.orgId, resourceId: p.resourceId, reason: p.reason, at: p.requestedAt.toISOString() };
-        const m = stopCommandMessage(this.subjects, command, `${p.commandId}:${slot}`);
+        const m = controlCommandMessage(this.subjects, p.command, command, `${p.commandId}:${slot}`);
         await this.publisher.publish(m.subject, Buffer.from(m.payload), m.eventId);
         await this.stops.sent(p.commandId);
       }

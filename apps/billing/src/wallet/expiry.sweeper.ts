@@ -9,7 +9,8 @@ import { WalletService } from './wallet.service';
 /**
  * Vouchers and plan credits expire (and are announced as expiring) on time even in wallets nobody
  * touches: every sweep wakes the wallets that hold a grant due before the next sweep (an active
- * actor has its own timer). Each process sweeps the organizations it serves.
+ * actor has its own timer), and those with a storage countdown running (its reminders and deletion
+ * are the wallet actor's to decide; there are few). Each process sweeps the organizations it serves.
  */
 @Injectable()
 export class ExpirySweeper {
@@ -41,8 +42,9 @@ export class ExpirySweeper {
         await this.orm.em.getConnection().getKnex().raw(
           `select distinct org_id from grants where kind <> 'topup' and remaining > 0 and (
              expires_at <= now() + (? * interval '1 millisecond')
-             or (expiry_notice_at is null and expires_at <= now() + (? * interval '1 millisecond'))) and ${owned.sql}`,
-          [this.config.expirySweepIntervalMs, this.config.expirySweepIntervalMs + this.config.grantExpiringNoticeMs, ...owned.bindings],
+             or (expiry_notice_at is null and expires_at <= now() + (? * interval '1 millisecond'))) and ${owned.sql}
+           union select org_id from storage_suspensions where cancelled_at is null and deletion_requested_at is null and ${owned.sql}`,
+          [this.config.expirySweepIntervalMs, this.config.expirySweepIntervalMs + this.config.grantExpiringNoticeMs, ...owned.bindings, ...owned.bindings],
         )
       ).rows as { org_id: string }[];
       for (const { org_id } of rows) {

@@ -3,7 +3,7 @@
  * meters, authorizations and expiry. Pure but for new ids; nothing here is committed or sent.
  */
 import { randomUUID } from 'crypto';
-import { BalanceSnapshot, entryView, ErrorCode, errorReply } from '@billing/contracts';
+import { BalanceSnapshot, entryView, ErrorCode, errorReply, ladderView } from '@billing/contracts';
 import {
   admission,
   Currency,
@@ -13,6 +13,9 @@ import {
   expireGrants,
   expiringNotices,
   Grant,
+  LadderOverrides,
+  LadderSettings,
+  ladderSettings,
   LedgerEntry,
   MeterState,
   PriceBook,
@@ -54,6 +57,8 @@ export interface BatchResult {
   readonly notices: Grant[];
   /** Idempotency keys of commands refused by the batch: maybe replays of a command that succeeded earlier. */
   readonly refusedKeys: string[];
+  /** The organization's ladder overrides as the batch's `ladder.set`s left them; null: unchanged. */
+  readonly ladder: LadderOverrides | null;
   readonly now: Date;
 }
 
@@ -67,6 +72,8 @@ export interface BatchContext {
   readonly expiryNoticeMs: number;
   /** Workspace caps and month-to-date spend, as committed (a `budgets.set` of the batch is stored before it is decided). */
   readonly budgets: () => BudgetBook;
+  /** The enforcement ladder's defaults (the organization's overrides are the wallet's). */
+  readonly ladderDefaults: LadderSettings;
 }
 
 /** `prior`: ledger entries already stored under keys of the batch (replays answer with them). */
@@ -81,6 +88,7 @@ export function decideBatch(ctx: BatchContext, wallet: LoadedWallet, batch: Wall
   const changedHolds: BatchResult['holds'] = new Map();
   const holds = new Map(wallet.holds);
   const refusedKeys: string[] = [];
+  let ladder: LadderOverrides | null = null;
   const fixed = (body: object) => () => body;
   for (const message of batch) {
     const parsed = message.parsed;
@@ -104,6 +112,14 @@ export function decideBatch(ctx: BatchContext, wallet: LoadedWallet, batch: Wall
       case 'budgets.get':
         outcomes.push({ message, body: (s) => budgetsView(ctx.budgets(), s.currency, now) });
         break;
+      case 'ladder.set':
+      case 'ladder.get': {
+        // Committed with the batch (fenced like its money): its crossings already use the new settings.
+        if (parsed.name === 'ladder.set') ladder = { ...(ladder ?? wallet.ladder), ...parsed.changes };
+        const overrides = ladder ?? wallet.ladder;
+        outcomes.push({ message, body: fixed(ladderView(ladderSettings(ctx.ladderDefaults, overrides), overrides, wallet.storage)) });
+        break;
+      }
       case 'meter': {
         const before = entries.length;
         const { currency } = state;
@@ -157,7 +173,7 @@ export function decideBatch(ctx: BatchContext, wallet: LoadedWallet, batch: Wall
   const after = expireGrants(state, { now, newId: randomUUID });
   entries.push(...after.entries);
   const announced = expiringNotices(after.state, now, ctx.expiryNoticeMs);
-  return { state: announced.state, entries, outcomes, meters, holds: changedHolds, burning, notices: announced.notices, refusedKeys, now };
+  return { state: announced.state, entries, outcomes, meters, holds: changedHolds, burning, notices: announced.notices, refusedKeys, ladder, now };
 }
 
 /** Sets each day's meter of the resource to what its resource actor says the day owes. */

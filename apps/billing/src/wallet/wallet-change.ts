@@ -3,20 +3,26 @@
  * its state before the batch, the batch's result and how it draws a balance.
  */
 import { BalanceSnapshot, EventMessage, Subjects } from '@billing/contracts';
-import { Decimal, Grant, newestGrant, ResourceHold, runwaySeconds, stillBurning, totalBurnRatePerHour, totalHeld, totalOf, WalletState } from '@billing/domain';
+import { Decimal, Grant, LadderSettings, ladderSettings, newestGrant, ResourceHold, runwaySeconds, stillBurning, StorageSuspension, totalBurnRatePerHour, totalHeld, totalOf, WalletState } from '@billing/domain';
 import { LoadedWallet, WalletChange } from '@billing/persistence';
 import { BatchResult, Burning, Holds } from './wallet-batch';
 import { BudgetBook, budgetEvents } from './wallet-budgets';
 import { balanceEvent, batchEvents, EventContext, runwayWarnings, stopCommands } from './wallet-events';
+import { storageStep, StoredResource } from './wallet-ladder';
+
+/** What the ladder's steps read: the engine's defaults (an organization's overrides apply), and the stored resources when a deletion is due. */
+export interface LadderContext {
+  readonly defaults: LadderSettings;
+  readonly stored: readonly StoredResource[] | null;
+}
 
 export interface ChangeContext {
   readonly subjects: Subjects;
   readonly events: EventContext;
-  readonly stopOverdraft: Decimal;
-  readonly runwayMarks: readonly number[];
+  readonly ladder: LadderContext;
   readonly budgets: BudgetBook;
-  /** The balance as announced: the state, what it holds, what burns, at the batch's instant. */
-  readonly snapshot: (state: WalletState, holds: Holds, burning: ReadonlyMap<string, Burning>, at: Date) => BalanceSnapshot;
+  /** The balance as announced: the state, what it holds, what burns, where it stands on the ladder, at the batch's instant. */
+  readonly snapshot: (state: WalletState, holds: Holds, burning: ReadonlyMap<string, Burning>, at: Date, ladder: { settings: LadderSettings; storage: StorageSuspension | null }) => BalanceSnapshot;
 }
 
 /**
@@ -25,7 +31,7 @@ export interface ChangeContext {
  * a notice went out, and also when only what it holds or burns changed (a GPU started: its hold
  * and its rate; no money moves, the seq stays, and the event's later `at` tells it is newer).
  */
-export function changeOf(ctx: ChangeContext, before: LoadedWallet, result: BatchResult, epoch: number): { change: WalletChange; announcement: EventMessage | null } {
+export function changeOf(ctx: ChangeContext, before: LoadedWallet, result: BatchResult, epoch: number): { change: WalletChange; announcement: EventMessage | null; storage: StorageSuspension | null } {
   const { state, entries } = result;
   const { orgId } = ctx.events;
   const touched = new Set([...entries.flatMap((e) => e.split.map((p) => p.grantId)), ...result.notices.map((g) => g.id)]);
@@ -38,19 +44,38 @@ export function changeOf(ctx: ChangeContext, before: LoadedWallet, result: Batch
   // Each summed once: a batch of an organization with many resources should not add them up again and again.
   const rateBefore = rate(ctx.events.burning);
   const rateAfter = rate(burning);
-  const reshaped = !moved && (!heldOf(before.holds).equals(heldOf(holdsAfter)) || !rateBefore.equals(rateAfter));
+  // The ladder's settings before the batch and after it (a `ladder.set` of the batch applies to its own crossings).
+  const settingsBefore = ladderSettings(ctx.ladder.defaults, before.ladder);
+  const settings = result.ladder ? ladderSettings(ctx.ladder.defaults, result.ladder) : settingsBefore;
+  const totalBefore = totalOf(before.state);
+  const storage = storageStep({ orgId, subjects: ctx.subjects, state, totalBefore, totalAfter: totalOf(state), settingsBefore, settings, running: before.storage, moneyMoved: entries.length > 0, stored: ctx.ladder.stored, now: result.now });
+  const reshaped = !moved && (!heldOf(before.holds).equals(heldOf(holdsAfter)) || !rateBefore.equals(rateAfter) || result.ladder !== null || storage.write !== null);
   // At the batch's instant: later than the last batch's (`WalletActor.instant`), so a reader tells a newer state of the same seq by it.
-  const snapshot = moved || reshaped ? ctx.snapshot(state, holdsAfter, burning, result.now) : null;
+  const snapshot = moved || reshaped ? ctx.snapshot(state, holdsAfter, burning, result.now, { settings, storage: storage.after }) : null;
   // A hold alone (a new period, no charge yet) may cross the stop threshold too.
-  const { messages: commands, stops } = stopCommands(ctx.events, before, result, holdsAfter, ctx.stopOverdraft);
-  const events = [...(snapshot && moved ? batchEvents(ctx.events, before, result, snapshot) : []), ...commands];
+  const { messages: commands, stops } = stopCommands(ctx.events, before, result, holdsAfter, { before: settingsBefore.stopOverdraft, after: settings.stopOverdraft });
+  const events = [...(snapshot && moved ? batchEvents(ctx.events, before, result, snapshot) : []), ...commands, ...storage.messages];
   // Only what burns has a runway to warn about: a wallet charged to zero with nothing running is `depleted`, not short of time.
-  if (snapshot && !rateAfter.isZero()) events.push(...runwayWarnings(ctx.events, snapshot, runwaySeconds(totalOf(before.state), rateBefore), ctx.runwayMarks, topupOf(state)));
+  if (snapshot && !rateAfter.isZero()) events.push(...runwayWarnings(ctx.events, snapshot, runwaySeconds(totalBefore, rateBefore), settings.runwayMarks, topupOf(state)));
   events.push(...budgetEvents(ctx.subjects, orgId, ctx.budgets, state.currency, entries, result.now));
   const holds = [...result.holds].map(([resourceId, hold]) => ({ resourceId, hold }));
   return {
-    change: { orgId, expectedVersion: before.version, epoch, state, entries, grants, meters, events, holds, stops },
+    change: {
+      orgId,
+      expectedVersion: before.version,
+      epoch,
+      state,
+      entries,
+      grants,
+      meters,
+      events,
+      holds,
+      stops: [...stops, ...storage.stops],
+      ...(result.ladder ? { ladder: result.ladder } : {}),
+      ...(storage.write ? { storage: storage.write } : {}),
+    },
     announcement: snapshot ? balanceEvent(ctx.events, snapshot, before.state.seq) : null,
+    storage: storage.after,
   };
 }
 

@@ -23,7 +23,7 @@ function decide(before: { total: string; holds: Map<string, ResourceHold> }, aft
   const loaded = { state: wallet(before.total, 1), holds: before.holds } as unknown as LoadedWallet;
   const result = { state: wallet(after.total, 2), burning: new Map([burning('r-run', true)]), now: at } as unknown as BatchResult;
   const ctx = { orgId, subjects: new Subjects('billing'), burning: new Map([burning('r-old', true), burning('r-stopped', false)]) };
-  return stopCommands(ctx, loaded, result, after.holds, new Decimal(overdraft));
+  return stopCommands(ctx, loaded, result, after.holds, { before: new Decimal(overdraft), after: new Decimal(overdraft) });
 }
 
 describe('stop commands: when available crosses minus the overdraft', () => {

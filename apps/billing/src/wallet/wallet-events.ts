@@ -68,14 +68,15 @@ export function stopCommands(
   before: LoadedWallet,
   result: BatchResult,
   holdsAfter: ReadonlyMap<string, ResourceHold>,
-  overdraft: Decimal,
+  overdraft: { readonly before: Decimal; readonly after: Decimal },
 ): { messages: OutboxMessage[]; stops: StopRecord[] } {
   const { state } = result;
   if (state.currency === null) return { messages: [], stops: [] };
   const availableBefore = totalOf(before.state).minus(totalHeld([...before.holds.values()].map((h) => h.amount)));
   const availableAfter = totalOf(state).minus(totalHeld([...holdsAfter.values()].map((h) => h.amount)));
-  const threshold = overdraft.negated();
-  if (!(availableBefore.greaterThan(threshold) && availableAfter.lessThanOrEqualTo(threshold))) return { messages: [], stops: [] };
+  // Each side with the overdraft in force then: lowering it under what is already available is a crossing too.
+  const threshold = overdraft.after.negated();
+  if (!(availableBefore.greaterThan(overdraft.before.negated()) && availableAfter.lessThanOrEqualTo(threshold))) return { messages: [], stops: [] };
   const latest = new Map([...ctx.burning, ...result.burning]);
   const at = result.now.toISOString();
   const messages: OutboxMessage[] = [];

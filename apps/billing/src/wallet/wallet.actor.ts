@@ -7,6 +7,8 @@ import {
   Decimal,
   EMPTY_METER,
   Grant,
+  LadderSettings,
+  ladderSettings,
   LedgerEntry,
   MeterState,
   nextExpiry,
@@ -14,6 +16,9 @@ import {
   pruneSpentGrants,
   totalBurnRatePerHour,
   spendAfter,
+  StorageSuspension,
+  storageNextDue,
+  remindersOf,
   utcDay,
   utcMonth,
   WalletState,
@@ -33,6 +38,7 @@ import { balanceEvent, EventContext } from './wallet-events';
 import { applyHolds, burningAfter, changeOf, heldOf } from './wallet-change';
 import { WalletMessage } from './wallet-message';
 import { BudgetBook, budgetSetRefusal } from './wallet-budgets';
+import { storageDueAt, StoredResource } from './wallet-ladder';
 
 /** How often a batch is decided again after another writer committed the same wallet first. */
 export const MAX_CONFLICT_RETRIES = 3;
@@ -63,10 +69,10 @@ export interface WalletActorDeps {
   readonly minRunwayMinutes: number;
   /** A `grant_expiring` notice goes out this long before a grant with credit left expires. */
   readonly expiryNoticeMs: number;
-  /** STOP_OVERDRAFT: running GPUs are sent a stop when `available` reaches minus this. */
-  readonly stopOverdraft: Decimal;
-  /** `runway_low` marks, seconds. */
-  readonly runwayMarks: readonly number[];
+  /** The enforcement ladder's defaults; each organization's overrides are loaded with its wallet. */
+  readonly ladder: LadderSettings;
+  /** The organization's stopped resources with storage (what a due deletion covers). */
+  readonly storedResources: (orgId: string) => Promise<StoredResource[]>;
 }
 
 /** The store could not be reached: nothing of the batch is known to be committed. */
@@ -99,7 +105,7 @@ export class WalletActor implements Behavior<WalletMessage> {
     private readonly tellSelf: (message: WalletMessage) => void,
   ) {
     const snapshot = (state: WalletState, holds: Holds) => this.snapshot(state, holds);
-    this.batchContext = { snapshot, prices: () => this.deps.prices(), minRunwayMinutes: deps.minRunwayMinutes, expiryNoticeMs: deps.expiryNoticeMs, budgets: () => this.budgets };
+    this.batchContext = { snapshot, prices: () => this.deps.prices(), minRunwayMinutes: deps.minRunwayMinutes, expiryNoticeMs: deps.expiryNoticeMs, budgets: () => this.budgets, ladderDefaults: deps.ladder };
     this.eventContext = { orgId, subjects: deps.subjects, burning: this.burning };
   }
 
@@ -127,6 +133,9 @@ export class WalletActor implements Behavior<WalletMessage> {
       await this.applyBudgets(batch, this.loaded);
       const wallet = (this.loaded = await this.ensureMeters(batch, await this.applySettings(batch, this.loaded)));
       const result = decideBatch(this.batchContext, wallet, batch, prior, now);
+      // A reminder or the deletion of a storage countdown is due: a batch to commit, though nothing else moved.
+      const due = storageDueAt(wallet.storage, this.settings(wallet), now);
+      const storedResources = due?.delete ? await this.reachStore(this.deps.storedResources(this.orgId)) : null;
       const unknown = result.refusedKeys.filter((k) => !lookedUp.has(k));
       if (unknown.length > 0) {
         for (const k of unknown) lookedUp.add(k);
@@ -136,13 +145,13 @@ export class WalletActor implements Behavior<WalletMessage> {
           continue;
         }
       }
-      if (result.entries.length === 0 && result.notices.length === 0 && result.meters.size === 0 && result.holds.size === 0) {
+      if (result.entries.length === 0 && result.notices.length === 0 && result.meters.size === 0 && result.holds.size === 0 && result.ladder === null && due === null) {
         this.rememberAndAnswer(wallet, result);
         return;
       }
       let stored: StoredOutboxMessage[];
-      const { change, announcement } = changeOf(
-        { subjects: this.deps.subjects, events: this.eventContext, stopOverdraft: this.deps.stopOverdraft, runwayMarks: this.deps.runwayMarks, budgets: this.budgets, snapshot: (state, holds, burning, at) => this.snapshot(state, holds, burning, at) },
+      const { change, announcement, storage } = changeOf(
+        { subjects: this.deps.subjects, events: this.eventContext, ladder: { defaults: this.deps.ladder, stored: storedResources }, budgets: this.budgets, snapshot: (state, holds, burning, at, ladder) => this.snapshot(state, holds, burning, at, ladder) },
         wallet,
         result,
         epoch,
@@ -176,7 +185,7 @@ export class WalletActor implements Behavior<WalletMessage> {
       for (const [key, { meter }] of result.meters) wallet.meters.set(key, meter);
       applyHolds(wallet.holds, result.holds);
       for (const m of wallet.meters.values()) for (const g of m.byGrant.keys()) keep.add(g);
-      this.loaded = { ...wallet, state: pruneSpentGrants(result.state, keep), version: wallet.version + 1 };
+      this.loaded = { ...wallet, state: pruneSpentGrants(result.state, keep), version: wallet.version + 1, ladder: result.ladder ?? wallet.ladder, storage };
       this.lastCommitMs = now.getTime();
       this.budgets = { ...this.budgets, spend: spendAfter(this.budgets.spend, result.entries, now.getTime()) };
       this.deps.published(stored);
@@ -205,8 +214,15 @@ export class WalletActor implements Behavior<WalletMessage> {
     this.expiryTimer = null;
   }
 
-  private snapshot(state: WalletState, holds: Holds, burning: ReadonlyMap<string, Burning> = this.burning, at: Date = this.deps.now()): BalanceSnapshot {
+  private snapshot(
+    state: WalletState,
+    holds: Holds,
+    burning: ReadonlyMap<string, Burning> = this.burning,
+    at: Date = this.deps.now(),
+    ladder: { settings: LadderSettings; storage: StorageSuspension | null } | undefined = this.loaded ? { settings: this.settings(this.loaded), storage: this.loaded.storage } : undefined,
+  ): BalanceSnapshot {
     return balanceSnapshot({
+      ladder,
       held: heldOf(holds),
       orgId: this.orgId,
       seq: state.seq,
@@ -217,6 +233,11 @@ export class WalletActor implements Behavior<WalletMessage> {
       at,
       lowBalanceThresholds: this.loaded?.lowBalanceThresholds,
     });
+  }
+
+  /** The organization's ladder settings in force: the engine's defaults with its overrides. */
+  private settings(wallet: LoadedWallet): LadderSettings {
+    return ladderSettings(this.deps.ladder, wallet.ladder);
   }
 
   /** Awaits a call to the store: whatever it fails with means the store could not be reached. */
@@ -300,11 +321,16 @@ export class WalletActor implements Behavior<WalletMessage> {
     this.loaded = { ...(this.loaded ?? wallet), metersCompleteFrom: yesterday };
   }
 
-  /** Expiry happens on time even when nothing is charged: the actor wakes itself at the next expiry. */
+  /**
+   * Expiry, and a storage countdown's reminders and deletion, happen on time even when nothing is
+   * charged: the actor wakes itself at the next one.
+   */
   private scheduleExpiry(): void {
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.expiryTimer = null;
-    const next = this.loaded ? nextExpiry(this.loaded.state, this.deps.expiryNoticeMs) : null;
+    const expiry = this.loaded ? nextExpiry(this.loaded.state, this.deps.expiryNoticeMs) : null;
+    const storage = this.loaded?.storage ? storageNextDue(this.loaded.storage, remindersOf(this.settings(this.loaded), this.loaded.storage.deleteAt.getTime() - this.loaded.storage.scheduledAt.getTime())) : null;
+    const next = expiry && storage ? (expiry < storage ? expiry : storage) : (expiry ?? storage);
     if (!next) return;
     const delayMs = Math.max(0, Math.min(next.getTime() - this.deps.now().getTime(), 2 ** 31 - 1));
     this.expiryTimer = setTimeout(() => this.tellSelf({ parsed: { name: 'expire' }, reply: () => undefined }), delayMs);

@@ -20,7 +20,7 @@ export class OperatorClient implements OnApplicationShutdown {
     this.subjects = new Subjects(config.subjectPrefix);
   }
 
-  wallet(who: OperatorRequest, orgId: string, command: 'grant' | 'topup' | 'reverse', body: unknown): Promise<any> {
+  wallet(who: OperatorRequest, orgId: string, command: 'grant' | 'topup' | 'reverse' | 'ladder.set' | 'ladder.get', body: unknown): Promise<any> {
     return this.send(who, this.subjects.walletCommand(orgId, command), body);
   }
 

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpException, Param, Post, Query, Req, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpException, Param, Post, Put, Query, Req, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { ErrorCode, errorReply, ORG_ID } from '@billing/contracts';
 import { answer } from '../wallet/engine-reply';
@@ -53,6 +53,21 @@ export class OperatorController {
   @ApiBody({ schema: { example: { idempotencyKey: 'rev-1', amount: '500.00', currency: 'USD', reference: 'SWIFT-REF-1', reason: 'transfer recalled' } } })
   async reverse(@Req() req: OperatorRequest, @Param('orgId') orgId: string, @Body() body: unknown) {
     return answer(await this.engine.wallet(req, organization(orgId), 'reverse', jsonObject(body)));
+  }
+
+  @Put('organizations/:orgId/ladder')
+  @ApiOperation({ summary: "Override the enforcement ladder's settings for one organization (audited): each field given is set, null goes back to the engine's default, one left out is kept" })
+  @ApiParam({ name: 'orgId', example: 'org-1' })
+  @ApiBody({ schema: { example: { runwayMarks: [86400, 3600], stopOverdraft: '5.00', storageDebtLimit: '50.00', storageDeletionDays: '14', storageReminderDays: ['7', '1'] } } })
+  async setLadder(@Req() req: OperatorRequest, @Param('orgId') orgId: string, @Body() body: unknown) {
+    return answer(await this.engine.wallet(req, organization(orgId), 'ladder.set', jsonObject(body)));
+  }
+
+  @Get('organizations/:orgId/ladder')
+  @ApiOperation({ summary: "An organization's ladder: the settings in force, its overrides, any storage countdown" })
+  @ApiParam({ name: 'orgId', example: 'org-1' })
+  async ladder(@Req() req: OperatorRequest, @Param('orgId') orgId: string) {
+    return answer(await this.engine.wallet(req, organization(orgId), 'ladder.get', undefined));
   }
 
   @Post('organizations/:orgId/plans')

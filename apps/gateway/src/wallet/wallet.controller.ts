@@ -77,6 +77,12 @@ export class WalletController {
     return answer(await this.billing.request(req.principal.orgId, 'budgets.get'));
   }
 
+  @Get('ladder')
+  @ApiOperation({ summary: 'The enforcement ladder: its settings for this organization (the operator sets overrides) and any countdown to deleting stored data' })
+  async ladder(@Req() req: Authed) {
+    return answer(await this.billing.request(req.principal.orgId, 'ladder.get'));
+  }
+
   @Get('wallet/authorize')
   @ApiOperation({ summary: 'May a resource of this SKU start for this service?' })
   @ApiQuery({ name: 'service', required: true })
