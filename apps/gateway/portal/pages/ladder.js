@@ -35,7 +35,7 @@ function useEverySecond(active) {
 
 /** What each rung means for this organization, with its thresholds. */
 function rungNote(id, b, l, c) {
-  if (id === 'runway_low') return 'the runway falls below a warning mark' + (l.runwayMarkSeconds != null ? ' (now below ' + duration(l.runwayMarkSeconds) + ')' : '');
+  if (id === 'runway_low') return 'the runway falls below a warning mark' + (l.step === 'runway_low' && l.runwayMarkSeconds != null ? ' (now below ' + duration(l.runwayMarkSeconds) + ')' : '');
   if (id === 'launches_blocked') return 'available is zero or less: starting a GPU is refused';
   if (id === 'gpus_stopped') return 'available at or below ' + exactMoney(l.stopAt, c) + ': running GPUs are sent stop commands';
   if (id === 'storage_deletion_scheduled') return 'the total at or below ' + exactMoney(debtFloor(l.storageDebtLimit), c) + ': stored data of stopped resources is deleted after a countdown';
