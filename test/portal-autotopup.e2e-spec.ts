@@ -15,8 +15,10 @@ const PHONE_WIDTH = 420;
 /**
  * The portal's auto top-up page and the balance's available, held and runway in a real headless
  * Chromium against the real gateway, engine, PostgreSQL and NATS, with the local fake Stripe
- * charging the saved card: settings refused without consent and on the gateway's refusal (nothing
- * saved), saved with consent and shown, a crossing charged and listed in the history, turned off.
+ * (and its stand-in Stripe.js) saving the card and charging it: a card added in the page (a
+ * SetupIntent confirmed with the Payment Element), settings refused without consent and on the
+ * gateway's refusal (nothing saved), saved with consent and the SetupIntent and shown, a crossing
+ * charged and listed in the history, turned off.
  */
 describe('portal: auto top-up and the balance in Chromium', () => {
   const names = isolatedNames();
@@ -30,14 +32,13 @@ describe('portal: auto top-up and the balance in Chromium', () => {
   const org = `portal-at-${run}`;
   const runner = `portal-run-${run}`;
   const gpu = { orgId: runner, resourceId: 'r-gpu', sku: 'h100-1x', workspaceId: 'ws-1' };
-  const card = { customer: `cus_portal_${run}`, id: `pm_portal_${run}` };
   let key = 0;
 
   beforeAll(async () => {
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     await fakes.start();
     engine = await startEngine({ TICK_INTERVAL_MS: '200' }, names);
-    gateway = await startGateway(names.subjectPrefix, fakes.gatewayEnv());
+    gateway = await startGateway(names.subjectPrefix, { ...fakes.gatewayEnv(), STRIPE_PUBLISHABLE_KEY: fakes.credentials.stripe.publishableKey, STRIPE_JS_URL: fakes.stripe.jsUrl });
     fakes.deliverTo(gateway.url);
     client = await WalletClient.connect(names.subjectPrefix);
     plane = await ControlPlane.connect(engine.config.lifecycleSubjectPrefix);
@@ -45,7 +46,6 @@ describe('portal: auto top-up and the balance in Chromium', () => {
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
-    fakes.stripe.savePaymentMethod(card.customer, card.id, org);
     for (const o of [org, runner]) await client.request(o, 'topup', { idempotencyKey: `t-${++key}`, amount: '100', currency: 'USD', provider: 'bank', reference: `bank-${run}-${key}` });
   }, 120_000);
 
@@ -102,7 +102,7 @@ describe('portal: auto top-up and the balance in Chromium', () => {
     await page.close();
   });
 
-  it('saves auto top-up only with consent, shows it, lists the top-up of a crossing, and turns it off', async () => {
+  it('adds a card, saves auto top-up only with consent, shows it, lists the top-up of a crossing, and turns it off', async () => {
     const page = await open(PHONE_WIDTH, org);
     await page.getByRole('link', { name: 'Auto top-up' }).first().click();
     await eventually(() => page.getByTestId('autotopup-state').textContent(), (t) => t === 'Auto top-up is not set up.', 15_000);
@@ -113,16 +113,36 @@ describe('portal: auto top-up and the balance in Chromium', () => {
     await page.getByLabel('At most per top-up', { exact: true }).fill('500.00');
     await page.getByLabel('At most per UTC day', { exact: true }).fill('1000.00');
     await page.getByLabel('At most per UTC month', { exact: true }).fill('5000.00');
-    await page.getByLabel('Stripe customer (cus_...)', { exact: true }).fill(card.customer);
-    await page.getByLabel('Saved payment method (pm_...)', { exact: true }).fill(card.id);
+    // "Add a card": a SetupIntent from the gateway, Stripe's Payment Element in the page, confirmSetup without leaving it.
+    expect(await page.getByTestId('autotopup-card').textContent()).toBe('No card yet: add one.');
+    await page.getByRole('button', { name: 'Add a card' }).click();
+    // Stripe's frame, once its card field shows (clicking before it loads can land on a frame still growing).
+    await page.frameLocator('[data-testid="autotopup-card-element"] iframe').getByTestId('card-number').waitFor({ timeout: 15_000 });
+    // The card's bank declines it first: said so, no card; the second try goes through.
+    fakes.stripe.setup.declineNextConfirm(1);
+    const saveCard = page.getByRole('button', { name: 'Save this card' });
+    // At 900 px high the button sits on the viewport's bottom edge, where a click Playwright clamps there can end in the frame: scrolled to the middle first, as a user scrolls.
+    await saveCard.evaluate((e) => e.scrollIntoView({ block: 'center' }));
+    await saveCard.click();
+    await eventually(() => alerts(page), (t) => t.some((x) => /Stripe: Your card was declined\. No card was added\./.test(x)), 15_000);
+    expect(await page.getByTestId('autotopup-card').textContent()).toBe('No card yet: add one.');
+    await saveCard.evaluate((e) => e.scrollIntoView({ block: 'center' }));
+    await saveCard.click();
+    const added = await eventually(() => page.getByTestId('autotopup-card').textContent(), (t) => /^Card to charge: pm_/.test(t ?? ''), 15_000);
+    const setis = [...fakes.stripe.setup.setupIntents.values()].filter((si) => si.metadata.orgId === org);
+    expect(setis).toHaveLength(1);
+    expect(setis[0]).toMatchObject({ status: 'succeeded', usage: 'off_session' });
+    const card = { customer: setis[0].customer!, id: setis[0].payment_method! };
+    expect(added).toContain(card.id);
+    expect((await settings()).autoTopup).toBeNull(); // a card added saves nothing by itself
     const consent = page.getByRole('checkbox', { name: /I authorize charges/ });
     // The consent states what it authorizes: this card, the trigger, the caps.
     expect(await consent.evaluate((e) => (e as unknown as { labels: { textContent: string }[] }).labels[0].textContent)).toMatch(
       new RegExp(`${card.id} without asking each time: whenever the balance falls below \\$50\\.00, one top-up towards \\$200\\.00, of at most \\$500\\.00 each, \\$1,000\\.00 a UTC day and \\$5,000\\.00 a UTC month`),
     );
     const save = page.getByRole('button', { name: 'Turn on auto top-up' });
-    const puts: string[] = [];
-    page.on('request', (r) => void (r.method() === 'PUT' && r.url().endsWith('/api/v1/autotopup') && puts.push(r.url())));
+    const puts: any[] = [];
+    page.on('request', (r) => void (r.method() === 'PUT' && r.url().endsWith('/api/v1/autotopup') && puts.push(JSON.parse(r.postData() ?? 'null'))));
 
     // Without consent: refused in the page, nothing sent, nothing saved.
     await save.click();
@@ -147,6 +167,9 @@ describe('portal: auto top-up and the balance in Chromium', () => {
     expect(await page.getByTestId('autotopup-method').textContent()).toContain(card.id);
     expect(await page.getByTestId('autotopup-consent-given').textContent()).toMatch(/^given .+ by /);
     expect(await consent.isChecked()).toBe(false); // each save asks for consent again
+    // The card was sent as its SetupIntent: the gateway read the card and customer from Stripe.
+    expect(puts[puts.length - 1]).toMatchObject({ setupIntentId: setis[0].id, consent: true });
+    expect(puts[puts.length - 1].paymentMethod).toBeUndefined();
     expect((await settings()).autoTopup).toMatchObject({ enabled: true, trigger: { amount: '50.00' }, target: '200.00', maxPerTopup: '500.00', maxPerDay: '1000.00', maxPerMonth: '5000.00', paymentMethod: card });
     expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(PHONE_WIDTH);
 

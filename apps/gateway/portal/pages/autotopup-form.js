@@ -1,11 +1,14 @@
 // Auto top-up's form: turn it on or change it (PUT /api/v1/autotopup). Amounts are sent as typed,
 // decimal strings (the gateway checks them and says what is wrong; nothing is saved on a refusal);
-// the runway trigger is typed in whole minutes and sent in seconds (a duration, not money). The
-// consent box must be ticked on every save: the gateway records each consent with its time.
+// the runway trigger is typed in whole minutes and sent in seconds (a duration, not money). The card
+// is one added here ("Add a card": a Stripe SetupIntent, sent as its setupIntentId), else the one
+// saved (or Stripe ids typed by hand). The consent box must be ticked on every save: the gateway
+// records each consent with its time.
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { html } from '../html.js';
 import { money } from '../format.js';
+import { AddCard } from './autotopup-card.js';
 import { Problem } from './table.js';
 
 const CURRENCIES = ['USD', 'VND', 'JPY'];
@@ -38,6 +41,8 @@ function typed(text, currency, placeholder) {
 export function AutoTopupForm({ saved, walletCurrency, onSaved }) {
   const [f, setF] = useState(() => fieldsOf(saved, walletCurrency));
   const [touched, setTouched] = useState(false);
+  // A card added here ({setupIntentId, paymentMethod, customer}), until the settings are saved with it.
+  const [card, setCard] = useState(null);
   const [consent, setConsent] = useState(false);
   const [error, setError] = useState(null);
   const [note, setNote] = useState('');
@@ -61,6 +66,7 @@ export function AutoTopupForm({ saved, walletCurrency, onSaved }) {
     if (f.kind === 'amount') trigger = { amount: f.amount.trim() };
     else if (/^[0-9]+$/.test(f.minutes.trim())) trigger = { runwaySeconds: Number(f.minutes.trim()) * 60 };
     else return setError({ message: 'Enter the runway trigger in whole minutes (at least 1). Nothing was saved.' });
+    if (!card && !(f.customer.trim() && f.paymentMethod.trim())) return setError({ message: 'Add a card first: auto top-up needs a card to charge. Nothing was saved.' });
     const body = {
       currency: c,
       trigger,
@@ -68,7 +74,7 @@ export function AutoTopupForm({ saved, walletCurrency, onSaved }) {
       maxPerTopup: f.maxPerTopup.trim(),
       maxPerDay: f.maxPerDay.trim(),
       maxPerMonth: f.maxPerMonth.trim(),
-      paymentMethod: { customer: f.customer.trim(), id: f.paymentMethod.trim() },
+      ...(card ? { setupIntentId: card.setupIntentId } : { paymentMethod: { customer: f.customer.trim(), id: f.paymentMethod.trim() } }),
       consent: true,
     };
     setBusy(true);
@@ -76,6 +82,7 @@ export function AutoTopupForm({ saved, walletCurrency, onSaved }) {
       const reply = await api('/api/v1/autotopup', { method: 'PUT', body });
       setConsent(false);
       setTouched(false);
+      setCard(null);
       setNote('Saved: auto top-up is on.');
       onSaved(reply.autoTopup);
     } catch (err) {
@@ -88,6 +95,7 @@ export function AutoTopupForm({ saved, walletCurrency, onSaved }) {
     <label>${label} <input data-testid=${'autotopup-input-' + key} value=${f[key]} onInput=${set(key)} autocomplete="off" size="14" ...${extra} /></label>
   `;
   const decimal = { inputmode: 'decimal' };
+  const shownMethod = card ? card.paymentMethod : f.paymentMethod.trim();
   const trigger = f.kind === 'amount' ? 'the balance falls below ' + typed(f.amount, c, 'the trigger amount') : 'the runway falls below ' + (f.minutes.trim() || 'the trigger') + ' minutes';
   return html`
     <h3 id="autotopup-form-heading">${saved && saved.enabled ? 'Change auto top-up' : 'Turn on auto top-up'}</h3>
@@ -112,14 +120,23 @@ export function AutoTopupForm({ saved, walletCurrency, onSaved }) {
         ${field('maxPerDay', 'At most per UTC day', decimal)}
         ${field('maxPerMonth', 'At most per UTC month', decimal)}
       </div>
-      <div class="form-row">
-        ${field('customer', 'Stripe customer (cus_...)', { spellcheck: false })}
-        ${field('paymentMethod', 'Saved payment method (pm_...)', { spellcheck: false })}
-      </div>
+      <p data-testid="autotopup-card">
+        ${card ? html`Card to charge: <strong>${card.paymentMethod}</strong> (just added, saved with these settings)` : shownMethod ? html`Card to charge: <strong>${shownMethod}</strong>` : 'No card yet: add one.'}
+      </p>
+      <${AddCard} onCard=${(c) => (setCard(c), setError(null))} disabled=${busy} />
+      ${card
+        ? null
+        : html`<details>
+            <summary>Or name a card already saved at Stripe</summary>
+            <div class="form-row">
+              ${field('customer', 'Stripe customer (cus_...)', { spellcheck: false })}
+              ${field('paymentMethod', 'Saved payment method (pm_...)', { spellcheck: false })}
+            </div>
+          </details>`}
       <p>
         <label>
           <input type="checkbox" data-testid="autotopup-consent" checked=${consent} onChange=${(e) => setConsent(e.currentTarget.checked)} />
-          ${' '}I authorize charges to the saved payment method${f.paymentMethod.trim() ? ' ' + f.paymentMethod.trim() : ''} without asking each time: whenever ${trigger}, one top-up towards ${typed(f.target, c, 'the target')}, of at most ${typed(f.maxPerTopup, c, 'the per-top-up cap')} each, ${typed(f.maxPerDay, c, 'the daily cap')} a UTC day and ${typed(f.maxPerMonth, c, 'the monthly cap')} a UTC month, until auto top-up is turned off.
+          ${' '}I authorize charges to the saved payment method${shownMethod ? ' ' + shownMethod : ''} without asking each time: whenever ${trigger}, one top-up towards ${typed(f.target, c, 'the target')}, of at most ${typed(f.maxPerTopup, c, 'the per-top-up cap')} each, ${typed(f.maxPerDay, c, 'the daily cap')} a UTC day and ${typed(f.maxPerMonth, c, 'the monthly cap')} a UTC month, until auto top-up is turned off.
         </label>
       </p>
       <button type="submit" data-testid="autotopup-save" disabled=${busy}>${saved && saved.enabled ? 'Save changes' : 'Turn on auto top-up'}</button>
