@@ -4,6 +4,7 @@ import { Decimal } from '@billing/domain';
 import { isolatedNames, readEvents, sql, startEngine, TestEngine, WalletClient } from './support/engine';
 import { ControlPlane, eventually } from './support/lifecycle';
 import { connectAs } from './support/nats-roles';
+import { ControlPlaneSimulator } from '../apps/simulator/src/control-plane.simulator';
 
 const HOUR = 3_600_000;
 const REPEAT_MS = 400;
@@ -160,5 +161,24 @@ describe('the storage step of the enforcement ladder', () => {
     // One countdown, one deletion: a reminder or a command more would be a second event.
     expect(await events(org, 'storage_suspension_reminder', 2, 1500)).toHaveLength(1);
     expect(await events(org, 'storage_deletion_requested', 2, 1500)).toHaveLength(1);
+  });
+
+  it("the demo's simulated control plane obeys delete_storage: the resource is DELETED and its command ends", async () => {
+    const sim = new ControlPlaneSimulator(cp, { walletPrefix: names.subjectPrefix, lifecyclePrefix: names.lifecycleSubjectPrefix, orgs: 1, resourcesPerOrg: 1, currency: 'USD', topup: '0', skus: ['h100-1x'], services: ['gpu-container'], orgPrefix: `sim-${tag}` }, client.nc);
+    const [r] = sim.resources;
+    const subscription = sim.obeyStops();
+    try {
+      // About 2.6 s to the deletion, no reminder.
+      expect((await client.request(r.orgId, 'ladder.set', { storageDeletionDays: '0.00003', storageReminderDays: [] })).ok).toBe(true);
+      await intoStorageDebt(r.orgId, r.resourceId);
+      r.status = 'STOPPED';
+      await eventually(async () => r.status, (s) => s === 'DELETED', 20_000);
+      await eventually(
+        () => sql(`select stopped_at from stop_commands where org_id = $1 and command = 'delete_storage'`, [r.orgId]),
+        (rows) => rows.length === 1 && rows[0].stopped_at !== null,
+      );
+    } finally {
+      subscription.unsubscribe();
+    }
   });
 });

@@ -177,10 +177,11 @@ export class ControlPlaneSimulator {
   }
 
   /**
-   * Obeys the engine's stop commands (`<walletPrefix>.control.<orgId>.stop`): a command naming a
-   * resource this control plane runs stops it (STOPPED, which ends the command), once per
-   * `commandId`; a repeat, or a command for a resource already stopped or not its own, does
-   * nothing. `onStopped` hears of each stop it made.
+   * Obeys the engine's commands (`<walletPrefix>.control.<orgId>.stop` and `.delete_storage`): a
+   * stop naming a resource this control plane runs stops it (STOPPED, which ends the command), a
+   * delete_storage deletes the resource with its stored data (DELETED), once per `commandId`; a
+   * repeat, or a command for a resource already there or not its own, does nothing. `onStopped`
+   * hears of each stop it made.
    *
    * A core NATS subscription is enough for the demo, which runs beside the engine: a command
    * published while it is away is published again every STOP_REPEAT_MS. A real control plane
@@ -188,9 +189,11 @@ export class ControlPlaneSimulator {
    * command once acted on, so it misses none across its own restarts (README, "Stop GPUs").
    */
   obeyStops(onStopped: (r: SimResource, command: StopCommand) => void = () => undefined): Subscription {
-    return this.nc.subscribe(`${this.options.walletPrefix}.control.*.stop`, {
+    return this.nc.subscribe(`${this.options.walletPrefix}.control.*.*`, {
       callback: (error, msg) => {
         if (error) return;
+        const kind = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
+        if (kind !== 'stop' && kind !== 'delete_storage') return;
         let command: StopCommand;
         try {
           command = JSON.parse(Buffer.from(msg.data).toString('utf8'));
@@ -202,9 +205,10 @@ export class ControlPlaneSimulator {
         // Another simulator's resource (the demo runs two on one connection): that one answers it.
         if (!r) return;
         this.remember(command.commandId);
-        if (r.status !== 'RUNNING' && r.status !== 'PENDING') return;
-        this.transition(r, 'STOPPED').then(
-          () => onStopped(r, command),
+        const acts = kind === 'stop' ? r.status === 'RUNNING' || r.status === 'PENDING' : r.status !== 'DELETED' && r.status !== 'NONE';
+        if (!acts) return;
+        this.transition(r, kind === 'stop' ? 'STOPPED' : 'DELETED').then(
+          () => (kind === 'stop' ? onStopped(r, command) : undefined),
           // Not published: forgotten, so that the engine's repeat of the command tries again.
           () => this.commandsSeen.delete(command.commandId),
         );
