@@ -5,6 +5,7 @@ import { grantRow, holdRow, ledgerRow, meterRow, outboxRow, Row, walletRow } fro
 import { GrantRecord, LedgerRecord, toEntry, toGrant } from './row-mapping';
 import { DuplicateKeyError, FencedError, InvariantViolationError, VersionConflictError } from './commit-errors';
 import { loadLadder, StorageWrite, writeLadder, writeStorage } from './ladder-rows';
+import { BudgetWrite, writeBudgets } from './workspace-budget.repository';
 
 export interface LoadedWallet {
   readonly state: WalletState;
@@ -85,6 +86,10 @@ export interface WalletChange {
   readonly ladder?: LadderOverrides;
   /** What the batch did to the storage countdown. */
   readonly storage?: StorageWrite;
+  /** Low-balance thresholds set by the batch's `alerts.set`. */
+  readonly lowBalance?: readonly Decimal[];
+  /** Workspace caps set (null: removed) by the batch's `budgets.set`s. */
+  readonly budgets?: readonly BudgetWrite[];
 }
 
 /** A control command as `stop_commands` records it (pending until its resource's STOPPED, or DELETED for `delete_storage`, commits). */
@@ -181,14 +186,6 @@ export class WalletRepository {
     return rows.map(toGrant);
   }
 
-  /** Low-balance thresholds are settings, not money: written directly, outside the ledger. */
-  async setLowBalanceThresholds(orgId: string, thresholds: readonly Decimal[]): Promise<void> {
-    await this.knex.raw(
-      `insert into wallets (org_id, version, seq, total, low_balance_thresholds) values (?, 0, 0, 0, ?::jsonb)
-       on conflict (org_id) do update set low_balance_thresholds = excluded.low_balance_thresholds, updated_at = now()`,
-      [orgId, JSON.stringify(thresholds.map((t) => t.toFixed()))],
-    );
-  }
 
   /** Ledger entries already recorded under these (organization, idempotency key) pairs. */
   async findByIdempotencyKeys(keys: readonly { orgId: string; key: string }[]): Promise<LedgerEntry[]> {
@@ -243,7 +240,8 @@ export class WalletRepository {
     }
     let outcome: { fenced?: string[]; versionConflicts?: string[]; broken?: [string, string][]; duplicateKeys?: [string, string][]; outbox?: [string, string][] };
     const stops = changes.flatMap((c) => (c.stops ?? []).map((x) => [x.commandId, c.orgId, x.resourceId, x.reason, x.requestedAt.toISOString(), x.command ?? 'stop']));
-    const ladders = changes.filter((c) => c.ladder || c.storage);
+    // Settings and the ladder's rows: written after the commit function, in its transaction, only if it committed every wallet (fenced like the money).
+    const extras = changes.filter((c) => c.ladder || c.storage || c.lowBalance || c.budgets?.length);
     const call = async (db: Knex | Knex.Transaction) => {
       const result = await db.raw('select commit_wallet_batch_v4(?, ?::int, ?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb) as r', [
         this.scope.group,
@@ -266,15 +264,17 @@ export class WalletRepository {
           [JSON.stringify(stops)],
         );
       }
-      for (const c of ladders) {
+      for (const c of extras) {
         if (c.ladder) await writeLadder(db, c.orgId, c.ladder);
         if (c.storage) await writeStorage(db, c.orgId, c.storage);
+        if (c.lowBalance) await db.raw(`update wallets set low_balance_thresholds = ?::jsonb, updated_at = now() where org_id = ?`, [JSON.stringify(c.lowBalance.map((t) => t.toFixed())), c.orgId]);
+        if (c.budgets?.length) await writeBudgets(db, c.orgId, c.budgets);
       }
       return r;
     };
     try {
-      // A batch with control commands or ladder changes (rare) takes a transaction of its own; the rest stay one round trip.
-      outcome = stops.length === 0 && ladders.length === 0 ? await call(this.knex) : await this.knex.transaction((trx) => call(trx));
+      // A batch with control commands or settings (rare) takes a transaction of its own; the rest stay one round trip.
+      outcome = stops.length === 0 && extras.length === 0 ? await call(this.knex) : await this.knex.transaction((trx) => call(trx));
     } catch (error) {
       // A first commit of a wallet raced another writer's (40001 from the function, or 23505 from
       // a key inserted meanwhile): which wallet is unknown, so each is tried on its own.

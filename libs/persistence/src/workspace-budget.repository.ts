@@ -1,7 +1,29 @@
 import { Currency, Decimal, monthBounds, WorkspaceBudget, WorkspaceSpend } from '@billing/domain';
-import { MikroORM } from '@mikro-orm/postgresql';
+import { Knex, MikroORM } from '@mikro-orm/postgresql';
 
-/** Workspace budgets: the caps (settings, written directly) and the month's spend read back from the ledger. */
+/** A workspace's cap as a `budgets.set` left it (null: removed). */
+export interface BudgetWrite {
+  readonly workspaceId: string;
+  readonly cap: Decimal | null;
+  readonly currency: Currency;
+}
+
+/** Writes caps in the commit of the batch that set them (WalletRepository.commit). */
+export async function writeBudgets(db: Knex | Knex.Transaction, orgId: string, writes: readonly BudgetWrite[]): Promise<void> {
+  for (const { workspaceId, cap, currency } of writes) {
+    if (cap === null) {
+      await db.raw('delete from workspace_budgets where org_id = ? and workspace_id = ?', [orgId, workspaceId]);
+      continue;
+    }
+    await db.raw(
+      `insert into workspace_budgets (org_id, workspace_id, monthly_cap, currency) values (?, ?, ?, ?)
+       on conflict (org_id, workspace_id) do update set monthly_cap = excluded.monthly_cap, currency = excluded.currency, updated_at = now()`,
+      [orgId, workspaceId, cap.toFixed(), currency],
+    );
+  }
+}
+
+/** Workspace budgets: the caps (settings, written in the commit of their batch) and the month's spend read back from the ledger. */
 export class WorkspaceBudgetRepository {
   constructor(private readonly orm: MikroORM) {}
 
@@ -31,18 +53,5 @@ export class WorkspaceBudgetRepository {
       )
     ).rows as { workspace_id: string; spent: string }[];
     return { month, byWorkspace: new Map(rows.map((r) => [r.workspace_id, new Decimal(r.spent)])) };
-  }
-
-  /** Sets a workspace's cap, or removes it (null). */
-  async set(orgId: string, workspaceId: string, cap: Decimal | null, currency: Currency): Promise<void> {
-    if (cap === null) {
-      await this.knex.raw('delete from workspace_budgets where org_id = ? and workspace_id = ?', [orgId, workspaceId]);
-      return;
-    }
-    await this.knex.raw(
-      `insert into workspace_budgets (org_id, workspace_id, monthly_cap, currency) values (?, ?, ?, ?)
-       on conflict (org_id, workspace_id) do update set monthly_cap = excluded.monthly_cap, currency = excluded.currency, updated_at = now()`,
-      [orgId, workspaceId, cap.toFixed(), currency],
-    );
   }
 }

@@ -2,7 +2,6 @@ import { Behavior } from '@billing/actors';
 import { balanceSnapshot, BalanceSnapshot, ErrorCode, errorReply, EventMessage, Subjects } from '@billing/contracts';
 import {
   balanceOf,
-  Currency,
   DAY_MS,
   Decimal,
   EMPTY_METER,
@@ -24,6 +23,7 @@ import {
   WalletState,
 } from '@billing/domain';
 import {
+  BudgetWrite,
   DuplicateKeyError,
   FencedError,
   InvariantViolationError,
@@ -56,11 +56,8 @@ export interface WalletActorDeps {
   readonly published: (messages: StoredOutboxMessage[]) => void;
   /** Publishes a live `balance` event (core NATS: no store, no acknowledgement). */
   readonly announce: (message: EventMessage) => void;
-  readonly setLowBalanceThresholds: (orgId: string, thresholds: readonly Decimal[]) => Promise<void>;
   /** Workspace caps and what each workspace was charged in `month` (UTC, YYYY-MM), from the ledger. */
   readonly loadBudgets: (orgId: string, month: string) => Promise<BudgetBook>;
-  /** Stores a workspace's monthly cap (null: removes it). */
-  readonly setBudget: (orgId: string, workspaceId: string, cap: Decimal | null, currency: Currency) => Promise<void>;
   readonly prices: () => PriceBook;
   /** The epoch this process holds the organization's partition with, or null if it does not serve it (now). */
   readonly fence: (orgId: string) => number | null;
@@ -130,8 +127,10 @@ export class WalletActor implements Behavior<WalletMessage> {
         this.scheduleExpiry();
       }
       const now = this.instant();
-      await this.applyBudgets(batch, this.loaded);
-      const wallet = (this.loaded = await this.ensureMeters(batch, await this.applySettings(batch, this.loaded)));
+      // Settings take effect for the batch's own decisions and are written in its commit (fenced like its money).
+      const budgetWrites = this.applyBudgets(batch, this.loaded);
+      const lowBalance = lowBalanceSet(batch);
+      const wallet = (this.loaded = await this.ensureMeters(batch, lowBalance ? { ...this.loaded, lowBalanceThresholds: lowBalance } : this.loaded));
       const result = decideBatch(this.batchContext, wallet, batch, prior, now);
       // A reminder or the deletion of a storage countdown is due: a batch to commit, though nothing else moved.
       const due = storageDueAt(wallet.storage, this.settings(wallet), now);
@@ -145,7 +144,8 @@ export class WalletActor implements Behavior<WalletMessage> {
           continue;
         }
       }
-      if (result.entries.length === 0 && result.notices.length === 0 && result.meters.size === 0 && result.holds.size === 0 && result.ladder === null && due === null) {
+      const settingsOnly = { ...(lowBalance ? { lowBalance } : {}), ...(budgetWrites.length > 0 ? { budgets: budgetWrites } : {}) };
+      if (result.entries.length === 0 && result.notices.length === 0 && result.meters.size === 0 && result.holds.size === 0 && result.ladder === null && due === null && !lowBalance && budgetWrites.length === 0) {
         this.rememberAndAnswer(wallet, result);
         return;
       }
@@ -157,9 +157,10 @@ export class WalletActor implements Behavior<WalletMessage> {
         epoch,
       );
       try {
-        stored = await this.deps.commit(change);
+        stored = await this.deps.commit({ ...change, ...settingsOnly });
       } catch (error) {
         if (error instanceof VersionConflictError) {
+          // Read again, settings too: what this attempt set in memory was not committed.
           this.loaded = null;
           continue;
         }
@@ -249,29 +250,24 @@ export class WalletActor implements Behavior<WalletMessage> {
     }
   }
 
-  /** Low-balance thresholds are settings: stored before the batch, effective for its crossings. */
-  private async applySettings(batch: WalletMessage[], wallet: LoadedWallet): Promise<LoadedWallet> {
-    for (let i = batch.length - 1; i >= 0; i--) {
-      const parsed = batch[i].parsed;
-      if (parsed.name !== 'alerts.set') continue;
-      await this.reachStore(this.deps.setLowBalanceThresholds(this.orgId, parsed.lowBalance));
-      return { ...wallet, lowBalanceThresholds: parsed.lowBalance };
-    }
-    return wallet;
-  }
-
-  /** Workspace caps are settings: each `budgets.set` the batch's decision will accept is stored before it, effective for it. */
-  private async applyBudgets(batch: WalletMessage[], wallet: LoadedWallet): Promise<void> {
+  /**
+   * Workspace caps are settings: each `budgets.set` the batch's decision will accept takes effect
+   * for it (in memory) and is returned, to be written in its commit. A commit that fails reads the
+   * wallet, and its caps, again.
+   */
+  private applyBudgets(batch: WalletMessage[], wallet: LoadedWallet): BudgetWrite[] {
     const { currency } = wallet.state;
+    const writes: BudgetWrite[] = [];
     for (const { parsed } of batch) {
       if (parsed.name !== 'budgets.set' || budgetSetRefusal(this.budgets, currency, parsed.workspaceId, parsed.monthlyCap, parsed.currency) !== null) continue;
       const caps = new Map(this.budgets.caps);
       if (parsed.monthlyCap === null) caps.delete(parsed.workspaceId);
       // Not refused: the wallet has a currency.
       else caps.set(parsed.workspaceId, { cap: parsed.monthlyCap, currency: currency! });
-      await this.reachStore(this.deps.setBudget(this.orgId, parsed.workspaceId, parsed.monthlyCap, currency ?? 'USD'));
+      writes.push({ workspaceId: parsed.workspaceId, cap: parsed.monthlyCap, currency: currency ?? 'USD' });
       this.budgets = { ...this.budgets, caps };
     }
+    return writes;
   }
 
   /**
@@ -336,4 +332,13 @@ export class WalletActor implements Behavior<WalletMessage> {
     this.expiryTimer = setTimeout(() => this.tellSelf({ parsed: { name: 'expire' }, reply: () => undefined }), delayMs);
     this.expiryTimer.unref();
   }
+}
+
+/** The low-balance thresholds the batch's last `alerts.set` sets, or null: they take effect for the batch's crossings and are written in its commit. */
+function lowBalanceSet(batch: WalletMessage[]): Decimal[] | null {
+  for (let i = batch.length - 1; i >= 0; i--) {
+    const parsed = batch[i].parsed;
+    if (parsed.name === 'alerts.set') return parsed.lowBalance;
+  }
+  return null;
 }
