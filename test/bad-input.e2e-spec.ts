@@ -579,6 +579,8 @@ describe('bad input, all at once', () => {
         problems.push(`${where}: no answer (${(error as Error).message})`);
         return;
       }
+      // Setting up a card takes no input: whatever the body, it asks Stripe, and this gateway has none (PAYMENT_PROVIDERS=offline: 503, documented).
+      if (status === 503 && route.path === '/api/v1/autotopup/setup' && text.includes('PAYMENT_PROVIDERS=offline')) return void count(`${kind}: 503 (offline: no Stripe to set a card up with)`);
       if (status >= 500) return void problems.push(`${where}: ${status} ${text.slice(0, 200)}`);
       let json: any;
       try {
