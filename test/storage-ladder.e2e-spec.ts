@@ -74,15 +74,15 @@ describe('the storage step of the enforcement ladder', () => {
   it('an operator overrides the ladder for one organization (audited); bad settings are refused and change nothing', async () => {
     const org = `lad-${tag}`;
     const defaults = await client.request(org, 'ladder.get');
-    expect(defaults).toMatchObject({ ok: true, settings: { runwayMarks: [86400, 3600, 600], stopOverdraft: '0', storageDebtLimit: '10', storageDeletionDays: '7', storageReminderDays: ['3', '1'] }, storage: null });
-    expect(defaults.overrides).toEqual({ runwayMarks: null, stopOverdraft: null, storageDebtLimit: null, storageDeletionDays: null, storageReminderDays: null });
+    expect(defaults).toMatchObject({ ok: true, settings: { minRunwayMinutes: 10, runwayMarks: [86400, 3600, 600], stopOverdraft: '0', storageDebtLimit: '10', storageDeletionDays: '7', storageReminderDays: ['3', '1'] }, storage: null });
+    expect(defaults.overrides).toEqual({ minRunwayMinutes: null, runwayMarks: null, stopOverdraft: null, storageDebtLimit: null, storageDeletionDays: null, storageReminderDays: null });
 
     const set = await client.request(org, 'ladder.set', { stopOverdraft: '2.5', storageDeletionDays: '14', runwayMarks: [7200] });
     expect(set).toMatchObject({ ok: true, settings: { runwayMarks: [7200], stopOverdraft: '2.5', storageDebtLimit: '10', storageDeletionDays: '14' }, overrides: { stopOverdraft: '2.5', storageDebtLimit: null } });
     const audit = await sql(`select a.operator, o.outcome from operator_actions a join operator_action_outcomes o on o.action_id = a.id where a.org_id = $1 and a.command = 'wallet.ladder.set'`, [org]);
     expect(audit).toEqual([{ operator: 'test-operator', outcome: 'ok' }]);
 
-    for (const bad of [{ stopOverdraft: '-1' }, { runwayMarks: [0] }, { runwayMarks: [99999999] }, { storageDeletionDays: '0' }, { storageDeletionDays: '400' }, { storageReminderDays: ['1', '1'] }, { colour: 'red' }, {}]) {
+    for (const bad of [{ stopOverdraft: '-1' }, { runwayMarks: [0] }, { runwayMarks: [99999999] }, { storageDeletionDays: '0' }, { storageDeletionDays: '400' }, { storageReminderDays: ['1', '1'] }, { minRunwayMinutes: -1 }, { minRunwayMinutes: '60' }, { minRunwayMinutes: 20000 }, { colour: 'red' }, {}]) {
       const refused = await client.request(org, 'ladder.set', bad);
       expect(refused.ok).toBe(false);
       expect(['INVALID_FIELD', 'MISSING_FIELD']).toContain(refused.error.code);
@@ -91,6 +91,15 @@ describe('the storage step of the enforcement ladder', () => {
     // The snapshot says where the organization stands with its own settings.
     await client.request(org, 'topup', { idempotencyKey: `t-${org}`, amount: '1.00', currency: 'USD', provider: 'stripe', reference: 'pi_l' });
     expect((await balance(org)).ladder).toEqual({ step: 'ok', runwayMarkSeconds: null, stopAt: '-2.5', storageDebtLimit: '10', storageDeletionAt: null });
+    // Block launches with the organization's own minimum runway: 1.00 covers 10 minutes of an H100 (0.42), not 60 (2.50).
+    const authorize = () => client.request(org, 'authorize', { service: 'gpu-container', sku: 'h100-1x', workspaceId: 'ws-1' });
+    expect((await authorize()).authorized).toBe(true);
+    await client.request(org, 'ladder.set', { minRunwayMinutes: 60 });
+    const refused = await authorize();
+    expect(refused).toMatchObject({ authorized: false, required: '2.5' });
+    expect(refused.reason).toContain('60 minutes');
+    await client.request(org, 'ladder.set', { minRunwayMinutes: null });
+    expect((await authorize()).authorized).toBe(true);
     // Back to a default with null; kept across a restart of the engine.
     await client.request(org, 'ladder.set', { runwayMarks: null });
     await engine.stop();

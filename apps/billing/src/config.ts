@@ -1,6 +1,6 @@
 import { randomBytes } from 'crypto';
 import { hostname } from 'os';
-import { Decimal, LadderSettings, MAX_RUNWAY_MARK_SECONDS, MAX_RUNWAY_MARKS, MAX_STORAGE_DELETION_DAYS, MAX_STORAGE_REMINDERS, parseDays, parseDaysList, parseLadderAmount, parseRunwayMarks } from '@billing/domain';
+import { Decimal, LadderSettings, MAX_MIN_RUNWAY_MINUTES, MAX_RUNWAY_MARK_SECONDS, MAX_RUNWAY_MARKS, MAX_STORAGE_DELETION_DAYS, MAX_STORAGE_REMINDERS, parseDays, parseDaysList, parseLadderAmount, parseRunwayMarks } from '@billing/domain';
 import { DEFAULT_DATABASE_URL } from '@billing/persistence';
 import { DEFAULT_NATS_URL, jetStreamReplicas, NatsAuth, natsAuth } from '@billing/messaging';
 import { defaultPriceCatalogPath } from './resources/price-catalog';
@@ -32,13 +32,11 @@ export interface BillingConfig {
   readonly priceChangeNoticeMs: number;
   /** How often running resources are charged. */
   readonly tickIntervalMs: number;
-  /** `authorize` refuses when the usable balance covers less than this much of the SKU's rate. */
-  readonly minRunwayMinutes: number;
   /** While a GPU runs, the cost of the rest of its current hold period of this length is held against the balance (0: no holds). */
   readonly holdMinutes: number;
   /**
    * The enforcement ladder's defaults (each organization may have overrides, `ladder.set`):
-   * `RUNWAY_MARKS`, `STOP_OVERDRAFT`, `STORAGE_DEBT_LIMIT`, `STORAGE_DELETION_DAYS`, `STORAGE_REMINDER_DAYS`.
+   * `MIN_RUNWAY_MINUTES`, `RUNWAY_MARKS`, `STOP_OVERDRAFT`, `STORAGE_DEBT_LIMIT`, `STORAGE_DELETION_DAYS`, `STORAGE_REMINDER_DAYS`.
    */
   readonly ladder: LadderSettings;
   /** A stop or delete_storage command is published again this often until its resource's STOPPED (DELETED) is committed. */
@@ -105,6 +103,7 @@ function ladder(env: NodeJS.ProcessEnv): LadderSettings {
   const storageRemindersMs = parseDaysList(reminders);
   if (storageRemindersMs === null) throw new Error(`STORAGE_REMINDER_DAYS must be days before the deletion (each as STORAGE_DELETION_DAYS), comma-separated, at most ${MAX_STORAGE_REMINDERS}, no repeats (got ${JSON.stringify(reminders)})`);
   return {
+    minRunwayMinutes: envInt(env, 'MIN_RUNWAY_MINUTES', 10, 0, MAX_MIN_RUNWAY_MINUTES),
     runwayMarks: runwayMarks(env),
     stopOverdraft: ladderAmount(env, 'STOP_OVERDRAFT', '0'),
     storageDebtLimit: ladderAmount(env, 'STORAGE_DEBT_LIMIT', '10'),
@@ -133,7 +132,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BillingConfig 
     priceCatalogPath: env.PRICE_CATALOG || defaultPriceCatalogPath(),
     priceChangeNoticeMs: envInt(env, 'PRICE_CHANGE_NOTICE_MS', 300_000, 0, 365 * 86_400_000),
     tickIntervalMs: envInt(env, 'TICK_INTERVAL_MS', 60_000, 10, 3_600_000),
-    minRunwayMinutes: envInt(env, 'MIN_RUNWAY_MINUTES', 10, 0, 10_080),
     holdMinutes: envInt(env, 'HOLD_MINUTES', 60, 0, 10_080),
     ladder: ladder(env),
     stopRepeatMs: envInt(env, 'STOP_REPEAT_MS', 60_000, 100, 3_600_000),

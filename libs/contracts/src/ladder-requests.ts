@@ -2,11 +2,11 @@
  * `ladder.set` (an operator's, audited): one organization's overrides of the enforcement ladder's
  * settings, and `ladder.get`'s view of them. Throws InputError.
  */
-import { checkRunwayMarks, DAY_MS, Decimal, LadderOverrides, LadderSettings, MAX_STORAGE_DELETION_DAYS, parseDays, parseLadderAmount, StorageSuspension, toExact } from '@billing/domain';
+import { checkRunwayMarks, DAY_MS, Decimal, LadderOverrides, LadderSettings, MAX_MIN_RUNWAY_MINUTES, MAX_STORAGE_DELETION_DAYS, parseDays, parseLadderAmount, StorageSuspension, toExact } from '@billing/domain';
 import { ErrorCode, InputError } from './error-codes';
 
 /** Fields `ladder.set` takes: each a new override, null to go back to the engine's default; a field left out is kept. */
-export const LADDER_FIELDS = ['runwayMarks', 'stopOverdraft', 'storageDebtLimit', 'storageDeletionDays', 'storageReminderDays'] as const;
+export const LADDER_FIELDS = ['minRunwayMinutes', 'runwayMarks', 'stopOverdraft', 'storageDebtLimit', 'storageDeletionDays', 'storageReminderDays'] as const;
 
 export interface LadderSet {
   readonly name: 'ladder.set';
@@ -34,6 +34,11 @@ export function parseLadderSet(input: Record<string, unknown>): LadderSet {
   if (Object.keys(input).length === 0) throw new InputError(ErrorCode.MISSING_FIELD, `give at least one of ${LADDER_FIELDS.join(', ')} (null: back to the engine's default)`);
   const changes: { -readonly [K in keyof LadderOverrides]?: LadderOverrides[K] } = {};
   const given = (f: (typeof LADDER_FIELDS)[number]) => f in input;
+  if (given('minRunwayMinutes')) {
+    const v = input.minRunwayMinutes;
+    if (v !== null && !(typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_MIN_RUNWAY_MINUTES)) throw invalid(`'minRunwayMinutes' must be whole minutes from 0 to ${MAX_MIN_RUNWAY_MINUTES} (a week), or null`);
+    changes.minRunwayMinutes = v as number | null;
+  }
   if (given('runwayMarks')) {
     const v = input.runwayMarks;
     const marks = v === null ? null : Array.isArray(v) && v.every((m) => typeof m === 'number') ? checkRunwayMarks(v as number[]) : undefined;
@@ -58,6 +63,7 @@ const dayText = (ms: number) => new Decimal(ms).dividedBy(DAY_MS).toDecimalPlace
 /** Settings as the API shows them: amounts exact, durations in days. */
 export function ladderSettingsView(s: LadderSettings) {
   return {
+    minRunwayMinutes: s.minRunwayMinutes,
     runwayMarks: [...s.runwayMarks],
     stopOverdraft: toExact(s.stopOverdraft),
     storageDebtLimit: toExact(s.storageDebtLimit),
@@ -75,6 +81,7 @@ export function ladderView(settings: LadderSettings, overrides: LadderOverrides,
     ok: true,
     settings: view,
     overrides: {
+      minRunwayMinutes: pick('minRunwayMinutes', overrides.minRunwayMinutes),
       runwayMarks: pick('runwayMarks', overrides.runwayMarks),
       stopOverdraft: pick('stopOverdraft', overrides.stopOverdraft),
       storageDebtLimit: pick('storageDebtLimit', overrides.storageDebtLimit),

@@ -3,7 +3,7 @@ import { DAY_MS } from './metering';
 import { checkRunwayMarks, LadderSettings, ladderSettings, ladderStep, NO_OVERRIDES, parseDays, parseDaysList, parseLadderAmount, remindersOf, storageDebtPaid, storageDebtReached, storageDue, storageNextDue, StorageSuspension } from './ladder';
 
 const d = (v: string) => new Decimal(v);
-const defaults: LadderSettings = { runwayMarks: [86_400, 3_600, 600], stopOverdraft: d('0'), storageDebtLimit: d('10'), storageDeletionMs: 7 * DAY_MS, storageRemindersMs: [3 * DAY_MS, DAY_MS] };
+const defaults: LadderSettings = { minRunwayMinutes: 10, runwayMarks: [86_400, 3_600, 600], stopOverdraft: d('0'), storageDebtLimit: d('10'), storageDeletionMs: 7 * DAY_MS, storageRemindersMs: [3 * DAY_MS, DAY_MS] };
 
 describe('the enforcement ladder', () => {
   it('takes an override where one is set, the default elsewhere', () => {

@@ -9,6 +9,8 @@ import { MAX_RUNWAY_MARKS, MAX_RUNWAY_MARK_SECONDS } from './runway';
 
 /** The settings of one organization's ladder, in force. */
 export interface LadderSettings {
+  /** Block launches: `authorize` refuses a GPU when what is available does not cover this many minutes of its rate. */
+  readonly minRunwayMinutes: number;
   /** `runway_low` marks, seconds, highest first. */
   readonly runwayMarks: readonly number[];
   /** GPUs are sent a stop when `available` falls to minus this. */
@@ -24,10 +26,11 @@ export interface LadderSettings {
 /** An organization's overrides: each null keeps the engine's default. */
 export type LadderOverrides = { readonly [K in keyof LadderSettings]: LadderSettings[K] | null };
 
-export const NO_OVERRIDES: LadderOverrides = { runwayMarks: null, stopOverdraft: null, storageDebtLimit: null, storageDeletionMs: null, storageRemindersMs: null };
+export const NO_OVERRIDES: LadderOverrides = { minRunwayMinutes: null, runwayMarks: null, stopOverdraft: null, storageDebtLimit: null, storageDeletionMs: null, storageRemindersMs: null };
 
 export function ladderSettings(defaults: LadderSettings, overrides: LadderOverrides): LadderSettings {
   return {
+    minRunwayMinutes: overrides.minRunwayMinutes ?? defaults.minRunwayMinutes,
     runwayMarks: overrides.runwayMarks ?? defaults.runwayMarks,
     stopOverdraft: overrides.stopOverdraft ?? defaults.stopOverdraft,
     storageDebtLimit: overrides.storageDebtLimit ?? defaults.storageDebtLimit,
@@ -36,6 +39,8 @@ export function ladderSettings(defaults: LadderSettings, overrides: LadderOverri
   };
 }
 
+/** Longest minimum runway a launch may be asked for (a week, in minutes). */
+export const MAX_MIN_RUNWAY_MINUTES = 10_080;
 /** Longest deletion countdown (a year) and most reminders a ladder takes. */
 export const MAX_STORAGE_DELETION_DAYS = 365;
 export const MAX_STORAGE_REMINDERS = 10;

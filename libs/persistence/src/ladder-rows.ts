@@ -14,6 +14,7 @@ export type StorageWrite =
   | { readonly kind: 'delete'; readonly suspensionId: string; readonly at: Date };
 
 interface LadderRow {
+  min_runway_minutes: number | null;
   runway_marks: number[] | null;
   stop_overdraft: string | null;
   storage_debt_limit: string | null;
@@ -33,7 +34,7 @@ const decimal = (v: string | null) => (v === null ? null : new Decimal(v));
 /** The organization's overrides (none: every one null) and its running countdown, if any. */
 export async function loadLadder(knex: Knex, orgId: string): Promise<{ ladder: LadderOverrides; storage: StorageSuspension | null }> {
   const [settings, suspensions] = await Promise.all([
-    knex.raw('select runway_marks, stop_overdraft, storage_debt_limit, storage_deletion_ms, storage_reminders_ms from ladder_settings where org_id = ?', [orgId]),
+    knex.raw('select min_runway_minutes, runway_marks, stop_overdraft, storage_debt_limit, storage_deletion_ms, storage_reminders_ms from ladder_settings where org_id = ?', [orgId]),
     knex.raw('select suspension_id, scheduled_at, delete_at, reminders_sent from storage_suspensions where org_id = ? and cancelled_at is null and deletion_requested_at is null', [orgId]),
   ]);
   const r = (settings.rows as LadderRow[])[0];
@@ -41,6 +42,7 @@ export async function loadLadder(knex: Knex, orgId: string): Promise<{ ladder: L
   return {
     ladder: r
       ? {
+          minRunwayMinutes: r.min_runway_minutes,
           runwayMarks: r.runway_marks,
           stopOverdraft: decimal(r.stop_overdraft),
           storageDebtLimit: decimal(r.storage_debt_limit),
@@ -59,12 +61,13 @@ export async function writeLadder(db: Knex | Knex.Transaction, orgId: string, o:
     return;
   }
   await db.raw(
-    `insert into ladder_settings (org_id, runway_marks, stop_overdraft, storage_debt_limit, storage_deletion_ms, storage_reminders_ms, updated_at)
-     values (?, ?::int[], ?::numeric, ?::numeric, ?::bigint, ?::bigint[], now())
-     on conflict (org_id) do update set runway_marks = excluded.runway_marks, stop_overdraft = excluded.stop_overdraft, storage_debt_limit = excluded.storage_debt_limit,
+    `insert into ladder_settings (org_id, min_runway_minutes, runway_marks, stop_overdraft, storage_debt_limit, storage_deletion_ms, storage_reminders_ms, updated_at)
+     values (?, ?::int, ?::int[], ?::numeric, ?::numeric, ?::bigint, ?::bigint[], now())
+     on conflict (org_id) do update set min_runway_minutes = excluded.min_runway_minutes, runway_marks = excluded.runway_marks, stop_overdraft = excluded.stop_overdraft, storage_debt_limit = excluded.storage_debt_limit,
        storage_deletion_ms = excluded.storage_deletion_ms, storage_reminders_ms = excluded.storage_reminders_ms, updated_at = now()`,
     [
       orgId,
+      o.minRunwayMinutes,
       o.runwayMarks === null ? null : `{${o.runwayMarks.join(',')}}`,
       o.stopOverdraft?.toFixed() ?? null,
       o.storageDebtLimit?.toFixed() ?? null,

@@ -67,7 +67,6 @@ export interface BatchContext {
   /** The balance as the actor reports it (with the burn rate of the resources it knows). */
   readonly snapshot: (state: WalletState, holds: Holds) => BalanceSnapshot;
   readonly prices: () => PriceBook;
-  readonly minRunwayMinutes: number;
   /** A `grant_expiring` notice goes out this long before a grant with credit left expires. */
   readonly expiryNoticeMs: number;
   /** Workspace caps and month-to-date spend, as committed (a `budgets.set` of the batch is stored before it is decided). */
@@ -102,7 +101,7 @@ export function decideBatch(ctx: BatchContext, wallet: LoadedWallet, batch: Wall
         outcomes.push({ message, body: fixed({ ok: true, lowBalance: parsed.lowBalance.map((t) => t.toFixed()) }) });
         break;
       case 'authorize':
-        outcomes.push({ message, body: fixed(withinBudget(ctx, state, parsed.workspaceId, entries, now, authorize(ctx, state, holds, parsed.service, parsed.sku, now))) });
+        outcomes.push({ message, body: fixed(withinBudget(ctx, state, parsed.workspaceId, entries, now, authorize(ctx, ladderSettings(ctx.ladderDefaults, ladder ?? wallet.ladder).minRunwayMinutes, state, holds, parsed.service, parsed.sku, now))) });
         break;
       case 'budgets.set': {
         const refused = budgetSetRefusal(ctx.budgets(), state.currency, parsed.workspaceId, parsed.monthlyCap, parsed.currency);
@@ -204,19 +203,19 @@ function withinBudget(ctx: BatchContext, state: WalletState, workspaceId: string
 }
 
 /** May a resource start: compared with what is available, the holds of running GPUs taken off. */
-function authorize(ctx: BatchContext, state: WalletState, holds: Holds, service: string, sku: string, now: Date): object {
+function authorize(ctx: BatchContext, minRunwayMinutes: number, state: WalletState, holds: Holds, service: string, sku: string, now: Date): object {
   if (state.currency === null) return errorReply(ErrorCode.NO_BILLING_CURRENCY, 'the wallet has never been credited');
   const prices = ctx.prices();
   if (!prices.knows(sku)) return errorReply(ErrorCode.UNKNOWN_SKU, `no price for SKU '${sku}'`);
   const held = totalHeld([...holds.values()].map((h) => h.amount));
-  const { authorized, required, usable, available } = admission(state, service, now, prices.gpuRatePerHour(sku, state.currency, now.getTime()), ctx.minRunwayMinutes, held);
+  const { authorized, required, usable, available } = admission(state, service, now, prices.gpuRatePerHour(sku, state.currency, now.getTime()), minRunwayMinutes, held);
   const short = held.isZero()
     ? `the balance usable for ${service} (${toExact(usable)} ${state.currency})`
     : `the balance available for ${service} (${toExact(usable)} ${state.currency} usable, less ${toExact(held)} ${state.currency} held for running GPUs: ${toExact(available)})`;
   return {
     ok: true,
     authorized,
-    ...(authorized ? {} : { reason: `${short} does not cover ${ctx.minRunwayMinutes} minutes of ${sku} (${toExact(required)} ${state.currency})` }),
+    ...(authorized ? {} : { reason: `${short} does not cover ${minRunwayMinutes} minutes of ${sku} (${toExact(required)} ${state.currency})` }),
     required: toExact(required),
     usable: toExact(usable),
     held: toExact(held),

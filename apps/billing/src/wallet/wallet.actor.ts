@@ -63,7 +63,6 @@ export interface WalletActorDeps {
   readonly fence: (orgId: string) => number | null;
   /** A commit was fenced off: another process took the partition. */
   readonly fenced: (orgId: string) => void;
-  readonly minRunwayMinutes: number;
   /** A `grant_expiring` notice goes out this long before a grant with credit left expires. */
   readonly expiryNoticeMs: number;
   /** The enforcement ladder's defaults; each organization's overrides are loaded with its wallet. */
@@ -102,7 +101,7 @@ export class WalletActor implements Behavior<WalletMessage> {
     private readonly tellSelf: (message: WalletMessage) => void,
   ) {
     const snapshot = (state: WalletState, holds: Holds) => this.snapshot(state, holds);
-    this.batchContext = { snapshot, prices: () => this.deps.prices(), minRunwayMinutes: deps.minRunwayMinutes, expiryNoticeMs: deps.expiryNoticeMs, budgets: () => this.budgets, ladderDefaults: deps.ladder };
+    this.batchContext = { snapshot, prices: () => this.deps.prices(), expiryNoticeMs: deps.expiryNoticeMs, budgets: () => this.budgets, ladderDefaults: deps.ladder };
     this.eventContext = { orgId, subjects: deps.subjects, burning: this.burning };
   }
 

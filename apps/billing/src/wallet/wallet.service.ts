@@ -53,7 +53,6 @@ export class WalletService {
       prices: () => prices.book,
       fence: (orgId) => ownership.fence(orgId),
       fenced: (orgId) => ownership.fenced(orgId),
-      minRunwayMinutes: config.minRunwayMinutes,
       expiryNoticeMs: config.grantExpiringNoticeMs,
       ladder: config.ladder,
       storedResources: async (orgId) =>

@@ -13,7 +13,7 @@ import { Migration } from '@mikro-orm/migrations';
 export class Migration20270103130000 extends Migration {
   override async up(): Promise<void> {
     this.addSql(
-      `create table "ladder_settings" ("org_id" text not null, "runway_marks" int[] null, "stop_overdraft" numeric(38,8) null check ("stop_overdraft" >= 0), "storage_debt_limit" numeric(38,8) null check ("storage_debt_limit" >= 0), "storage_deletion_ms" bigint null check ("storage_deletion_ms" > 0), "storage_reminders_ms" bigint[] null, "updated_at" timestamptz not null default now(), constraint "ladder_settings_pkey" primary key ("org_id"));`,
+      `create table "ladder_settings" ("org_id" text not null, "min_runway_minutes" int null check ("min_runway_minutes" >= 0), "runway_marks" int[] null, "stop_overdraft" numeric(38,8) null check ("stop_overdraft" >= 0), "storage_debt_limit" numeric(38,8) null check ("storage_debt_limit" >= 0), "storage_deletion_ms" bigint null check ("storage_deletion_ms" > 0), "storage_reminders_ms" bigint[] null, "updated_at" timestamptz not null default now(), constraint "ladder_settings_pkey" primary key ("org_id"));`,
     );
     this.addSql(
       `create table "storage_suspensions" ("org_id" text not null, "suspension_id" uuid not null, "scheduled_at" timestamptz not null, "delete_at" timestamptz not null, "reminders_sent" int not null default 0, "cancelled_at" timestamptz null, "deletion_requested_at" timestamptz null, constraint "storage_suspensions_pkey" primary key ("org_id", "suspension_id"));`,
