@@ -107,7 +107,7 @@ describe('portal: the enforcement ladder in Chromium', () => {
     const b = await snapshot();
     expect(b.ladder).toMatchObject({ step: 'storage_deletion_scheduled', storageDeletionAt: expect.any(String) });
     const pay = new Decimal(b.exact.total).negated().toDecimalPlaces(2, Decimal.ROUND_UP).toFixed(2);
-    expect(scheduled.words).toContain(`Top up $${pay} to cancel: that brings the total back to zero.`);
+    expect(scheduled.words).toContain(`Top up at least $${pay} to cancel: that is the debt now, and storage keeps billing`);
     expect(await page.getByTestId('ladder-pay').textContent()).toBe(`$${pay}`);
     expect(scheduled.rungs).toMatchObject({ gpus_stopped: 'passed', storage_deletion_scheduled: 'current', storage_deleted: 'ahead' });
     const first = seconds((await page.getByTestId('ladder-countdown').textContent())!);

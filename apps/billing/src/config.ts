@@ -1,6 +1,6 @@
 import { randomBytes } from 'crypto';
 import { hostname } from 'os';
-import { Decimal, LadderSettings, MAX_MIN_RUNWAY_MINUTES, MAX_RUNWAY_MARK_SECONDS, MAX_RUNWAY_MARKS, MAX_STORAGE_DELETION_DAYS, MAX_STORAGE_REMINDERS, parseDays, parseDaysList, parseLadderAmount, parseRunwayMarks } from '@billing/domain';
+import { Decimal, ladderRefusal, LadderSettings, MAX_MIN_RUNWAY_MINUTES, MAX_RUNWAY_MARK_SECONDS, MAX_RUNWAY_MARKS, MAX_STORAGE_DELETION_DAYS, MAX_STORAGE_REMINDERS, parseDays, parseDaysList, parseLadderAmount, parseRunwayMarks } from '@billing/domain';
 import { DEFAULT_DATABASE_URL } from '@billing/persistence';
 import { DEFAULT_NATS_URL, jetStreamReplicas, NatsAuth, natsAuth } from '@billing/messaging';
 import { defaultPriceCatalogPath } from './resources/price-catalog';
@@ -102,7 +102,7 @@ function ladder(env: NodeJS.ProcessEnv): LadderSettings {
   const reminders = envSetting(env, 'STORAGE_REMINDER_DAYS') ?? '3,1';
   const storageRemindersMs = parseDaysList(reminders);
   if (storageRemindersMs === null) throw new Error(`STORAGE_REMINDER_DAYS must be days before the deletion (each as STORAGE_DELETION_DAYS), comma-separated, at most ${MAX_STORAGE_REMINDERS}, no repeats (got ${JSON.stringify(reminders)})`);
-  return {
+  const settings: LadderSettings = {
     minRunwayMinutes: envInt(env, 'MIN_RUNWAY_MINUTES', 10, 0, MAX_MIN_RUNWAY_MINUTES),
     runwayMarks: runwayMarks(env),
     stopOverdraft: ladderAmount(env, 'STOP_OVERDRAFT', '0'),
@@ -110,6 +110,9 @@ function ladder(env: NodeJS.ProcessEnv): LadderSettings {
     storageDeletionMs,
     storageRemindersMs,
   };
+  const refused = ladderRefusal(settings);
+  if (refused) throw new Error(`STORAGE_DEBT_LIMIT and STOP_OVERDRAFT: ${refused}`);
+  return settings;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): BillingConfig {

@@ -1,6 +1,6 @@
 import { Decimal } from './money';
 import { DAY_MS } from './metering';
-import { checkRunwayMarks, LadderSettings, ladderSettings, ladderStep, NO_OVERRIDES, parseDays, parseDaysList, parseLadderAmount, remindersOf, storageDebtPaid, storageDebtReached, storageDue, storageNextDue, StorageSuspension } from './ladder';
+import { checkRunwayMarks, ladderRefusal, LadderSettings, ladderSettings, ladderStep, NO_OVERRIDES, parseDays, parseDaysList, parseLadderAmount, remindersOf, storageDebtPaid, storageDebtReached, storageDue, storageNextDue, StorageSuspension } from './ladder';
 
 const d = (v: string) => new Decimal(v);
 const defaults: LadderSettings = { minRunwayMinutes: 10, runwayMarks: [86_400, 3_600, 600], stopOverdraft: d('0'), storageDebtLimit: d('10'), storageDeletionMs: 7 * DAY_MS, storageRemindersMs: [3 * DAY_MS, DAY_MS] };
@@ -47,7 +47,7 @@ describe('the enforcement ladder', () => {
 
   it('is due for each reminder once, then the deletion; a reminder longer than the countdown is never sent', () => {
     const start = Date.parse('2027-01-01T00:00:00Z');
-    const s: StorageSuspension = { id: 's', scheduledAt: new Date(start), deleteAt: new Date(start + 7 * DAY_MS), remindersSent: 0 };
+    const s: StorageSuspension = { id: 's', scheduledAt: new Date(start), deleteAt: new Date(start + 7 * DAY_MS), remindersSent: 0, deletionRequestedAt: null };
     const reminders = remindersOf(defaults, 7 * DAY_MS);
     expect(reminders).toEqual([3 * DAY_MS, DAY_MS]);
     expect(remindersOf(defaults, 2 * DAY_MS)).toEqual([DAY_MS]);
@@ -61,11 +61,19 @@ describe('the enforcement ladder', () => {
   });
 
   it('says where the organization stands, highest step first', () => {
-    const s: StorageSuspension = { id: 's', scheduledAt: new Date(0), deleteAt: new Date(1), remindersSent: 0 };
+    const s: StorageSuspension = { id: 's', scheduledAt: new Date(0), deleteAt: new Date(1), remindersSent: 0, deletionRequestedAt: null };
     expect(ladderStep({ available: d('100'), runwaySeconds: null, settings: defaults, storage: null })).toEqual({ step: 'ok', runwayMarkSeconds: null });
     expect(ladderStep({ available: d('100'), runwaySeconds: 3000, settings: defaults, storage: null })).toEqual({ step: 'runway_low', runwayMarkSeconds: 3600 });
     expect(ladderStep({ available: d('0'), runwaySeconds: 0, settings: defaults, storage: null })).toEqual({ step: 'gpus_stopped', runwayMarkSeconds: 600 });
     expect(ladderStep({ available: d('-1'), runwaySeconds: 0, settings: { ...defaults, stopOverdraft: d('5') }, storage: null }).step).toBe('runway_low');
     expect(ladderStep({ available: d('-20'), runwaySeconds: 0, settings: defaults, storage: s }).step).toBe('storage_deletion_scheduled');
+    expect(ladderStep({ available: d('-20'), runwaySeconds: 0, settings: defaults, storage: { ...s, deletionRequestedAt: new Date(2) } }).step).toBe('storage_deleted');
+  });
+
+  it('refuses a ladder whose storage limit is zero or below the stop overdraft', () => {
+    expect(ladderRefusal(defaults)).toBeNull();
+    expect(ladderRefusal({ ...defaults, storageDebtLimit: d('0') })).toMatch(/above 0/);
+    expect(ladderRefusal({ ...defaults, stopOverdraft: d('20') })).toMatch(/at least the stop overdraft/);
+    expect(ladderRefusal({ ...defaults, stopOverdraft: d('10') })).toBeNull();
   });
 });

@@ -68,11 +68,22 @@ export function parseDaysList(text: string): number[] | null {
   return (ms as number[]).sort((a, b) => b - a);
 }
 
-/** A ladder amount (overdraft, storage debt limit): 0 to 1,000,000, at most 8 decimals; null otherwise. */
+/** A ladder amount (overdraft, storage debt limit): 0 to 1,000,000, at most 8 decimals; null otherwise (the storage debt limit must also be above 0: `ladderRefusal`). */
 export function parseLadderAmount(text: string): Decimal | null {
   if (!AMOUNT.test(text)) return null;
   const d = new Decimal(text);
   return d.greaterThan(MAX_LADDER_AMOUNT) ? null : d;
+}
+
+/**
+ * Why settings in force make no ladder, or null: the storage debt limit above 0 (a total of 0 is a
+ * debt paid, not one reached) and at least the stop overdraft (GPUs are stopped before stored data
+ * is threatened).
+ */
+export function ladderRefusal(s: LadderSettings): string | null {
+  if (!s.storageDebtLimit.greaterThan(ZERO)) return `the storage debt limit must be above 0 (it is ${s.storageDebtLimit.toFixed()})`;
+  if (s.storageDebtLimit.lessThan(s.stopOverdraft)) return `the storage debt limit (${s.storageDebtLimit.toFixed()}) must be at least the stop overdraft (${s.stopOverdraft.toFixed()}): GPUs are stopped before stored data is threatened`;
+  return null;
 }
 
 /** Runway marks as seconds: whole, 1 s to 30 days, at most 10, no repeats; highest first, or null. */
@@ -82,13 +93,18 @@ export function checkRunwayMarks(marks: readonly number[]): number[] | null {
   return [...marks].sort((a, b) => b - a);
 }
 
-/** A countdown to the deletion of an organization's stored data, running until paid or done. */
+/**
+ * A countdown to the deletion of an organization's stored data: running until the debt is paid
+ * (cancelled) or `deleteAt` comes (the deletion asked for, `deletionRequestedAt`); after a
+ * deletion, kept as where the organization stands until the debt is paid (settled).
+ */
 export interface StorageSuspension {
   readonly id: string;
   readonly scheduledAt: Date;
   readonly deleteAt: Date;
   /** Reminders already sent (of the ladder's `storageRemindersMs` that fit the countdown, longest first). */
   readonly remindersSent: number;
+  readonly deletionRequestedAt: Date | null;
 }
 
 /**
@@ -130,10 +146,11 @@ export function storageNextDue(s: StorageSuspension, reminders: readonly number[
   return new Date(s.deleteAt.getTime() - (next ?? 0));
 }
 
-export type LadderStep = 'ok' | 'runway_low' | 'gpus_stopped' | 'storage_deletion_scheduled';
+export type LadderStep = 'ok' | 'runway_low' | 'gpus_stopped' | 'storage_deletion_scheduled' | 'storage_deleted';
 
 /**
- * Where the organization stands, highest step first: a deletion countdown running, GPUs stopped
+ * Where the organization stands, highest step first: stored data deleted for a debt still unpaid,
+ * a deletion countdown running, GPUs stopped
  * (available at or below minus the overdraft), the runway below a mark; else ok. Launches are
  * blocked per SKU (`authorize`), so they are no step of their own here.
  */
@@ -141,7 +158,7 @@ export function ladderStep(args: { available: Decimal; runwaySeconds: number | n
   const { runwaySeconds: runway, settings } = args;
   const below = runway === null ? [] : settings.runwayMarks.filter((m) => runway < m);
   const runwayMarkSeconds = below.length > 0 ? Math.min(...below) : null;
-  if (args.storage) return { step: 'storage_deletion_scheduled', runwayMarkSeconds };
+  if (args.storage) return { step: args.storage.deletionRequestedAt ? 'storage_deleted' : 'storage_deletion_scheduled', runwayMarkSeconds };
   if (args.available.lessThanOrEqualTo(settings.stopOverdraft.negated())) return { step: 'gpus_stopped', runwayMarkSeconds };
   return { step: runwayMarkSeconds !== null ? 'runway_low' : 'ok', runwayMarkSeconds };
 }

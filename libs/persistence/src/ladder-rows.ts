@@ -11,7 +11,9 @@ export type StorageWrite =
   | { readonly kind: 'schedule'; readonly suspension: StorageSuspension }
   | { readonly kind: 'remind'; readonly suspensionId: string; readonly remindersSent: number }
   | { readonly kind: 'cancel'; readonly suspensionId: string; readonly at: Date }
-  | { readonly kind: 'delete'; readonly suspensionId: string; readonly at: Date };
+  | { readonly kind: 'delete'; readonly suspensionId: string; readonly at: Date }
+  /** The debt paid after the deletion: the countdown is over. */
+  | { readonly kind: 'settle'; readonly suspensionId: string; readonly at: Date };
 
 interface LadderRow {
   min_runway_minutes: number | null;
@@ -27,15 +29,20 @@ interface SuspensionRow {
   scheduled_at: Date | string;
   delete_at: Date | string;
   reminders_sent: number;
+  deletion_requested_at: Date | string | null;
 }
 
 const decimal = (v: string | null) => (v === null ? null : new Decimal(v));
 
-/** The organization's overrides (none: every one null) and its running countdown, if any. */
+/** The organization's overrides (none: every one null) and its countdown, if one runs, or its deletion unpaid. */
 export async function loadLadder(knex: Knex, orgId: string): Promise<{ ladder: LadderOverrides; storage: StorageSuspension | null }> {
   const [settings, suspensions] = await Promise.all([
     knex.raw('select min_runway_minutes, runway_marks, stop_overdraft, storage_debt_limit, storage_deletion_ms, storage_reminders_ms from ladder_settings where org_id = ?', [orgId]),
-    knex.raw('select suspension_id, scheduled_at, delete_at, reminders_sent from storage_suspensions where org_id = ? and cancelled_at is null and deletion_requested_at is null', [orgId]),
+    knex.raw(
+      `select suspension_id, scheduled_at, delete_at, reminders_sent, deletion_requested_at from storage_suspensions
+       where org_id = ? and cancelled_at is null and settled_at is null order by (deletion_requested_at is null) desc, scheduled_at desc limit 1`,
+      [orgId],
+    ),
   ]);
   const r = (settings.rows as LadderRow[])[0];
   const s = (suspensions.rows as SuspensionRow[])[0];
@@ -50,7 +57,15 @@ export async function loadLadder(knex: Knex, orgId: string): Promise<{ ladder: L
           storageRemindersMs: r.storage_reminders_ms === null ? null : r.storage_reminders_ms.map(Number),
         }
       : NO_OVERRIDES,
-    storage: s ? { id: s.suspension_id, scheduledAt: new Date(s.scheduled_at), deleteAt: new Date(s.delete_at), remindersSent: Number(s.reminders_sent) } : null,
+    storage: s
+      ? {
+          id: s.suspension_id,
+          scheduledAt: new Date(s.scheduled_at),
+          deleteAt: new Date(s.delete_at),
+          remindersSent: Number(s.reminders_sent),
+          deletionRequestedAt: s.deletion_requested_at === null ? null : new Date(s.deletion_requested_at),
+        }
+      : null,
   };
 }
 
@@ -77,22 +92,35 @@ export async function writeLadder(db: Knex | Knex.Transaction, orgId: string, o:
   );
 }
 
-/** Writes what a batch did to the countdown. A step on a countdown already ended writes nothing: the actor's copy was stale, and the commit is refused by its version first. */
+/**
+ * Writes what a batch did to the countdown. Each write must change exactly one row: the batch's
+ * events and commands are in the same transaction, and a countdown not as the actor believed it
+ * (which the wallet's version already rules out) rolls it all back rather than announce a step
+ * that was not recorded.
+ */
 export async function writeStorage(db: Knex | Knex.Transaction, orgId: string, w: StorageWrite): Promise<void> {
+  const running = 'org_id = ? and suspension_id = ?::uuid and cancelled_at is null and settled_at is null and deletion_requested_at is null';
+  let result: { rowCount: number | null };
   switch (w.kind) {
     case 'schedule': {
       const s = w.suspension;
-      await db.raw(`insert into storage_suspensions (org_id, suspension_id, scheduled_at, delete_at, reminders_sent) values (?, ?::uuid, ?, ?, 0) on conflict do nothing`, [orgId, s.id, s.scheduledAt, s.deleteAt]);
-      return;
+      // A deletion still unpaid is superseded by the new countdown.
+      await db.raw(`update storage_suspensions set settled_at = ? where org_id = ? and cancelled_at is null and settled_at is null and deletion_requested_at is not null`, [s.scheduledAt, orgId]);
+      result = await db.raw(`insert into storage_suspensions (org_id, suspension_id, scheduled_at, delete_at, reminders_sent) values (?, ?::uuid, ?, ?, 0)`, [orgId, s.id, s.scheduledAt, s.deleteAt]);
+      break;
     }
     case 'remind':
-      await db.raw(`update storage_suspensions set reminders_sent = greatest(reminders_sent, ?) where org_id = ? and suspension_id = ?::uuid`, [w.remindersSent, orgId, w.suspensionId]);
-      return;
+      result = await db.raw(`update storage_suspensions set reminders_sent = ? where ${running} and reminders_sent < ?`, [w.remindersSent, orgId, w.suspensionId, w.remindersSent]);
+      break;
     case 'cancel':
-      await db.raw(`update storage_suspensions set cancelled_at = ? where org_id = ? and suspension_id = ?::uuid and cancelled_at is null and deletion_requested_at is null`, [w.at, orgId, w.suspensionId]);
-      return;
+      result = await db.raw(`update storage_suspensions set cancelled_at = ? where ${running}`, [w.at, orgId, w.suspensionId]);
+      break;
     case 'delete':
-      await db.raw(`update storage_suspensions set deletion_requested_at = ? where org_id = ? and suspension_id = ?::uuid and cancelled_at is null and deletion_requested_at is null`, [w.at, orgId, w.suspensionId]);
-      return;
+      result = await db.raw(`update storage_suspensions set deletion_requested_at = ? where ${running}`, [w.at, orgId, w.suspensionId]);
+      break;
+    case 'settle':
+      result = await db.raw(`update storage_suspensions set settled_at = ? where org_id = ? and suspension_id = ?::uuid and cancelled_at is null and settled_at is null and deletion_requested_at is not null`, [w.at, orgId, w.suspensionId]);
+      break;
   }
+  if (result.rowCount !== 1) throw new Error(`storage countdown ${w.kind} of ${orgId}: ${result.rowCount} rows changed, not 1; nothing of the batch is committed`);
 }

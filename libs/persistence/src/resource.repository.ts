@@ -30,6 +30,12 @@ function toRecord(r: ResourceRecordRow): ResourceRecord {
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
+/** When the resource's current GPU run began, or null when it is not running. */
+function runningSince(r: ResourceRecord): number | null {
+  const last = r.periods.gpu[r.periods.gpu.length - 1];
+  return r.periods.running && last ? last.startMs : null;
+}
+
 
 /**
  * Resources, their lifecycle events, and usage read back from the ledger.
@@ -52,7 +58,9 @@ export class ResourceRepository {
   async save(r: ResourceRecord, epoch: number): Promise<boolean> {
     const events = JSON.stringify(r.events.map((e) => ({ eventId: e.eventId, status: e.status, at: e.at.toISOString() })));
     // A resource that no longer runs (its STOPPED or DELETED is in) ends its pending stop commands,
-    // and a deleted one its delete_storage commands, in the same statement: they are not published again.
+    // and a deleted one its delete_storage commands, in the same statement: they are not published
+    // again. So does one started again after its delete_storage was asked for (the customer paid and
+    // the control plane let it run: its data is in use, the deletion is withdrawn).
     const result = await this.knex.raw(
       `with saved as (
          insert into resources (org_id, resource_id, workspace_id, service, sku, storage_gb, events, deleted, recompute_from, updated_at)
@@ -62,10 +70,10 @@ export class ResourceRepository {
          returning 1
        ), stopped as (
          update stop_commands set stopped_at = now() where org_id = ? and resource_id = ? and stopped_at is null
-           and case command when 'delete_storage' then ?::boolean else ?::boolean end and exists (select 1 from saved)
+           and case command when 'delete_storage' then ?::boolean or ?::timestamptz > requested_at else ?::boolean end and exists (select 1 from saved)
        )
        select count(*)::int as saved from saved`,
-      [r.orgId, r.resourceId, r.workspaceId, r.service, r.sku, r.storageGb, events, r.periods.deleted, iso(r.recomputeFromMs), this.scope.group, r.orgId, this.scope.partitions, epoch, r.orgId, r.resourceId, r.periods.deleted, !r.periods.running],
+      [r.orgId, r.resourceId, r.workspaceId, r.service, r.sku, r.storageGb, events, r.periods.deleted, iso(r.recomputeFromMs), this.scope.group, r.orgId, this.scope.partitions, epoch, r.orgId, r.resourceId, r.periods.deleted, iso(runningSince(r)), !r.periods.running],
     );
     return (result.rows[0] as { saved: number }).saved === 1;
   }

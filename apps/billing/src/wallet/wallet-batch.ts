@@ -14,6 +14,7 @@ import {
   expiringNotices,
   Grant,
   LadderOverrides,
+  ladderRefusal,
   LadderSettings,
   ladderSettings,
   LedgerEntry,
@@ -114,7 +115,15 @@ export function decideBatch(ctx: BatchContext, wallet: LoadedWallet, batch: Wall
       case 'ladder.set':
       case 'ladder.get': {
         // Committed with the batch (fenced like its money): its crossings already use the new settings.
-        if (parsed.name === 'ladder.set') ladder = { ...(ladder ?? wallet.ladder), ...parsed.changes };
+        if (parsed.name === 'ladder.set') {
+          const next: LadderOverrides = { ...(ladder ?? wallet.ladder), ...parsed.changes };
+          const refused = ladderRefusal(ladderSettings(ctx.ladderDefaults, next));
+          if (refused) {
+            outcomes.push({ message, body: fixed(errorReply(ErrorCode.INVALID_FIELD, `${refused}; nothing was changed`)) });
+            break;
+          }
+          ladder = next;
+        }
         const overrides = ladder ?? wallet.ladder;
         outcomes.push({ message, body: fixed(ladderView(ladderSettings(ctx.ladderDefaults, overrides), overrides, wallet.storage)) });
         break;

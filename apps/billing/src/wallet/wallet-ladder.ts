@@ -3,8 +3,9 @@
  * bills on into a debt of at most STORAGE_DEBT_LIMIT; when the total falls to minus it, a countdown
  * to deleting their stored data begins (`storage_suspension_scheduled`), reminders go out before its
  * end, a top-up that brings the total back to zero or more cancels it, and at its end one
- * `delete_storage` command per stopped resource with storage goes to the control plane. Pure: the
- * actor reads the stored resources first when a deletion is due.
+ * `delete_storage` command per resource with storage not deleted goes to the control plane (one
+ * still running is stopped and deleted: its stop was asked for long before). Pure: the actor reads
+ * the stored resources first when a deletion is due.
  */
 import {
   controlCommandMessage,
@@ -19,7 +20,7 @@ import {
 import { Decimal, LadderSettings, remindersOf, storageDebtPaid, storageDebtReached, storageDue, StorageSuspension, toDisplay, toExact, WalletState } from '@billing/domain';
 import { OutboxMessage, StopRecord, StorageWrite } from '@billing/persistence';
 
-/** A stopped resource whose stored data a deletion covers. */
+/** A resource whose stored data a deletion covers. */
 export interface StoredResource {
   readonly resourceId: string;
   readonly workspaceId: string;
@@ -29,7 +30,7 @@ export interface StorageStep {
   readonly messages: OutboxMessage[];
   readonly stops: StopRecord[];
   readonly write: StorageWrite | null;
-  /** The countdown running after the batch, if any. */
+  /** The countdown after the batch (running, or its deletion unpaid), if any. */
   readonly after: StorageSuspension | null;
 }
 
@@ -58,7 +59,9 @@ export function storageStep(args: {
   const currency = state.currency;
   const total = currency ? toDisplay(totalAfter, currency) : toExact(totalAfter);
   const body = (s: StorageSuspension) => ({ orgId, suspensionId: s.id, currency, total, deleteAt: s.deleteAt.toISOString(), at });
-  if (running && args.moneyMoved && storageDebtPaid(totalAfter)) {
+  // A deletion already asked for and then the debt paid: the organization no longer stands there (no event: the deletion was announced).
+  if (running?.deletionRequestedAt && args.moneyMoved && storageDebtPaid(totalAfter)) return { messages: [], stops: [], write: { kind: 'settle', suspensionId: running.id, at: now }, after: null };
+  if (running && !running.deletionRequestedAt && args.moneyMoved && storageDebtPaid(totalAfter)) {
     return {
       messages: [eventMessage(subjects, orgId, 'storage_suspension_cancelled', { ...body(running), seq: state.seq, exact: { total: toExact(totalAfter) } }, storageEventId('storage_suspension_cancelled', running.id))],
       stops: [],
@@ -66,10 +69,11 @@ export function storageStep(args: {
       after: null,
     };
   }
-  if (running) return dueStep(args, running, body);
+  if (running && !running.deletionRequestedAt) return dueStep(args, running, body);
+  // None running (a deletion unpaid may stand: a new crossing supersedes it).
   const reached = storageDebtReached({ total: args.totalBefore, limit: args.settingsBefore.storageDebtLimit }, { total: totalAfter, limit: settings.storageDebtLimit });
-  if (!reached || currency === null) return NOTHING(null);
-  const suspension: StorageSuspension = { id: storageSuspensionId(orgId, state.seq, now.getTime()), scheduledAt: now, deleteAt: new Date(now.getTime() + settings.storageDeletionMs), remindersSent: 0 };
+  if (!reached || currency === null) return NOTHING(running);
+  const suspension: StorageSuspension = { id: storageSuspensionId(orgId, state.seq, now.getTime()), scheduledAt: now, deleteAt: new Date(now.getTime() + settings.storageDeletionMs), remindersSent: 0, deletionRequestedAt: null };
   return {
     messages: [
       eventMessage(
@@ -88,7 +92,7 @@ export function storageStep(args: {
 
 /** Whether a running countdown needs the engine at `now` (a reminder or the deletion): the actor then decides a batch even with nothing else to commit. */
 export function storageDueAt(s: StorageSuspension | null, settings: LadderSettings, now: Date): { reminders: number[]; delete: boolean } | null {
-  if (!s) return null;
+  if (!s || s.deletionRequestedAt) return null;
   const due = storageDue(s, remindersOf(settings, s.deleteAt.getTime() - s.scheduledAt.getTime()), now.getTime());
   return due.delete || due.reminders.length > 0 ? due : null;
 }
@@ -120,5 +124,5 @@ function dueStep(args: Parameters<typeof storageStep>[0], s: StorageSuspension, 
     messages.push(eventMessage(subjects, orgId, 'storage_deletion_requested', { orgId, suspensionId: s.id, commandId, resourceId: r.resourceId, workspaceId: r.workspaceId, reason, at }, storageEventId('storage_deletion_requested', s.id, r.resourceId)));
     stops.push({ commandId, command: 'delete_storage', resourceId: r.resourceId, reason, requestedAt: now });
   }
-  return { messages, stops, write: { kind: 'delete', suspensionId: s.id, at: now }, after: null };
+  return { messages, stops, write: { kind: 'delete', suspensionId: s.id, at: now }, after: { ...s, deletionRequestedAt: now } };
 }

@@ -67,7 +67,7 @@ export interface WalletActorDeps {
   readonly expiryNoticeMs: number;
   /** The enforcement ladder's defaults; each organization's overrides are loaded with its wallet. */
   readonly ladder: LadderSettings;
-  /** The organization's stopped resources with storage (what a due deletion covers). */
+  /** The organization's resources with storage, not deleted (what a due deletion covers). */
   readonly storedResources: (orgId: string) => Promise<StoredResource[]>;
 }
 
@@ -194,6 +194,8 @@ export class WalletActor implements Behavior<WalletMessage> {
       this.scheduleExpiry();
       return;
     }
+    // Nothing of the batch committed: settings it set in memory (thresholds, caps) go with the wallet, read again next time.
+    this.loaded = null;
     for (const m of batch) m.reply(errorReply(ErrorCode.CONFLICT, 'the wallet kept changing under another writer; retry with the same idempotency key'));
   }
 
@@ -324,7 +326,7 @@ export class WalletActor implements Behavior<WalletMessage> {
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.expiryTimer = null;
     const expiry = this.loaded ? nextExpiry(this.loaded.state, this.deps.expiryNoticeMs) : null;
-    const storage = this.loaded?.storage ? storageNextDue(this.loaded.storage, remindersOf(this.settings(this.loaded), this.loaded.storage.deleteAt.getTime() - this.loaded.storage.scheduledAt.getTime())) : null;
+    const storage = this.loaded?.storage && !this.loaded.storage.deletionRequestedAt ? storageNextDue(this.loaded.storage, remindersOf(this.settings(this.loaded), this.loaded.storage.deleteAt.getTime() - this.loaded.storage.scheduledAt.getTime())) : null;
     const next = expiry && storage ? (expiry < storage ? expiry : storage) : (expiry ?? storage);
     if (!next) return;
     const delayMs = Math.max(0, Math.min(next.getTime() - this.deps.now().getTime(), 2 ** 31 - 1));

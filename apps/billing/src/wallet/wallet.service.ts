@@ -56,7 +56,7 @@ export class WalletService {
       expiryNoticeMs: config.grantExpiringNoticeMs,
       ladder: config.ladder,
       storedResources: async (orgId) =>
-        (await resourceRepository.list(orgId, 100_000)).filter((r) => !r.periods.deleted && !r.periods.running && (r.storageGb ?? 0) > 0).map((r) => ({ resourceId: r.resourceId, workspaceId: r.workspaceId })),
+        (await resourceRepository.list(orgId, 100_000)).filter((r) => !r.periods.deleted && (r.storageGb ?? 0) > 0).map((r) => ({ resourceId: r.resourceId, workspaceId: r.workspaceId })),
     };
     this.registry = new ActorRegistry<WalletMessage>(
       (orgId) => new WalletActor(orgId, deps, (m) => this.registry.tell(orgId, m)),

@@ -46,7 +46,7 @@ function rungNote(id, b, l, c) {
 function Situation({ b, l, c, current }) {
   const pay = payToZero(b.exact && b.exact.total, c);
   if (current === 'storage_deleted') {
-    return html`<p data-testid="ladder-words">The stored data of stopped resources has been deleted: the debt was not paid before the countdown ended.${pay ? html` <a href="#/topup">Top up</a> <strong data-testid="ladder-pay">${money(pay, c)}</strong> to bring the total back to zero.` : ''}</p>`;
+    return html`<p data-testid="ladder-words">The control plane was asked to delete your resources' stored data: the debt was not paid before the countdown ended.${pay ? html` <a href="#/topup">Top up</a> at least <strong data-testid="ladder-pay">${money(pay, c)}</strong> to bring the total back to zero.` : ''}</p>`;
   }
   if (current === 'storage_deletion_scheduled') {
     const at = l.storageDeletionAt;
@@ -54,7 +54,7 @@ function Situation({ b, l, c, current }) {
     return html`
       <p data-testid="ladder-words">
         The stored data of stopped resources will be deleted${at ? html` in <strong data-testid="ladder-countdown">${left > 0 ? countdown(left) : 'moments (the deletion is due)'}</strong>, at ${dateTime(at)}` : ''}.${' '}
-        ${pay ? html`<a href="#/topup">Top up</a> <strong data-testid="ladder-pay">${money(pay, c)}</strong> to cancel: that brings the total back to zero.` : html`<a href="#/topup">Top up</a> to bring the total back to zero to cancel it.`}
+        ${pay ? html`<a href="#/topup">Top up</a> at least <strong data-testid="ladder-pay">${money(pay, c)}</strong> to cancel: that is the debt now, and storage keeps billing (${money(b.burnRatePerHour, c)} an hour) until your top-up is in; the countdown stops once the total is back to zero or more.` : html`<a href="#/topup">Top up</a> to bring the total back to zero to cancel it.`}
       </p>
     `;
   }
