@@ -24,3 +24,5 @@ export * from './auto-topup.repository';
 export * from './stop-command.repository';
 export * from './workspace-budget.repository';
 export * from './ladder-rows';
+export * from './shard-map';
+export * from './shards';

@@ -1,17 +1,14 @@
 import { Currency, Decimal, monthBounds, WorkspaceBudget, WorkspaceSpend } from '@billing/domain';
-import { MikroORM } from '@mikro-orm/postgresql';
+import { Shards } from './shards';
 
 /** Workspace budgets: the caps (settings, written directly) and the month's spend read back from the ledger. */
 export class WorkspaceBudgetRepository {
-  constructor(private readonly orm: MikroORM) {}
-
-  private get knex() {
-    return this.orm.em.getConnection().getKnex();
-  }
+  /** In each organization's shard, beside the ledger its spend is read from. */
+  constructor(private readonly shards: Shards) {}
 
   /** The organization's caps, by workspace. */
   async caps(orgId: string): Promise<Map<string, WorkspaceBudget>> {
-    const rows = (await this.knex.raw('select workspace_id, monthly_cap, currency from workspace_budgets where org_id = ?', [orgId])).rows as { workspace_id: string; monthly_cap: string; currency: string }[];
+    const rows = (await (await this.shards.knexOf(orgId)).raw('select workspace_id, monthly_cap, currency from workspace_budgets where org_id = ?', [orgId])).rows as { workspace_id: string; monthly_cap: string; currency: string }[];
     return new Map(rows.map((r) => [r.workspace_id, { cap: new Decimal(r.monthly_cap), currency: r.currency as Currency }]));
   }
 
@@ -22,7 +19,7 @@ export class WorkspaceBudgetRepository {
   async spend(orgId: string, month: string): Promise<WorkspaceSpend> {
     const { startMs, endMs } = monthBounds(month);
     const rows = (
-      await this.knex.raw(
+      await (await this.shards.knexOf(orgId)).raw(
         `select workspace_id, (-sum(amount))::text as spent from ledger_entries
          where org_id = ? and type in ('debit', 'correction') and workspace_id is not null
            and coalesce(usage_until, created_at) > ? and coalesce(usage_until, created_at) <= ?
@@ -35,11 +32,12 @@ export class WorkspaceBudgetRepository {
 
   /** Sets a workspace's cap, or removes it (null). */
   async set(orgId: string, workspaceId: string, cap: Decimal | null, currency: Currency): Promise<void> {
+    const knex = await this.shards.knexOf(orgId);
     if (cap === null) {
-      await this.knex.raw('delete from workspace_budgets where org_id = ? and workspace_id = ?', [orgId, workspaceId]);
+      await knex.raw('delete from workspace_budgets where org_id = ? and workspace_id = ?', [orgId, workspaceId]);
       return;
     }
-    await this.knex.raw(
+    await knex.raw(
       `insert into workspace_budgets (org_id, workspace_id, monthly_cap, currency) values (?, ?, ?, ?)
        on conflict (org_id, workspace_id) do update set monthly_cap = excluded.monthly_cap, currency = excluded.currency, updated_at = now()`,
       [orgId, workspaceId, cap.toFixed(), currency],

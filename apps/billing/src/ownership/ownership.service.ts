@@ -277,6 +277,16 @@ export class Ownership {
       }),
     );
     if (taken.length === 0) return;
+    // Shard by shard: the partitions of a shard that cannot be reached are handed back, the others served.
+    const byShard = new Map<string, Lease[]>();
+    for (const l of taken) {
+      const shard = this.config.shards.byPartition[l.partition];
+      byShard.set(shard, [...(byShard.get(shard) ?? []), l]);
+    }
+    await Promise.all([...byShard].map(([shard, leases]) => this.serveTaken(shard, leases)));
+  }
+
+  private async serveTaken(shard: string, taken: readonly Lease[]): Promise<void> {
     const ps = taken.map((l) => l.partition);
     try {
       // The fence first: once the epochs moved, the previous owner can write nothing more there.
@@ -284,7 +294,7 @@ export class Ownership {
       for (const l of taken) l.epoch = epochs.get(l.partition)!;
       await this.hooks.gained(ps);
     } catch (error) {
-      this.logger.warn({ msg: 'partitions taken but not loaded; handing them back', partitions: ps, error: String((error as Error)?.message ?? error) });
+      this.logger.warn({ msg: 'partitions taken but not loaded; handing them back', shard, partitions: ps, error: String((error as Error)?.message ?? error) });
       await this.handOver(ps);
       return;
     }
@@ -293,7 +303,7 @@ export class Ownership {
     const lostMeanwhile = taken.filter((l) => this.leases.get(l.partition) !== l).map((l) => l.partition);
     if (lostMeanwhile.length > 0) await this.hooks.lost(lostMeanwhile).catch((error) => this.logger.error({ msg: 'partitions not wound down cleanly', partitions: lostMeanwhile, error: String(error) }));
     this.metrics.ownership.inc({ change: 'gained' }, ps.length);
-    this.logger.log({ msg: 'partitions taken', node: this.config.nodeId, partitions: ps, serving: this.serving });
+    this.logger.log({ msg: 'partitions taken', node: this.config.nodeId, shard, partitions: ps, serving: this.serving });
   }
 
   /** Stops serving the partitions, lets their work in hand finish, then deletes their leases. */
