@@ -32,6 +32,7 @@ describe('PostgreSQL by partition: two shards, one cut for a while', () => {
   let controlPlane: NatsConnection;
   let engine: TestEngine;
   let homeUrl: string;
+  let engineEnv: Record<string, string>;
   const urlOf: Record<string, string> = {};
 
   beforeAll(async () => {
@@ -52,19 +53,17 @@ describe('PostgreSQL by partition: two shards, one cut for a while', () => {
       if (!error) break;
       if (Date.now() > deadline) throw new Error(`the NATS cluster took no three-replica stream within 60 s: ${error.message}`);
     }
-    engine = await startEngine(
-      {
-        DATABASE_URL: homeUrl,
-        SHARDS: `a=${pgA.url},b=${proxyB.url}`,
-        SHARD_MAP: '0-3=a,4-7=b',
-        PARTITIONS: String(PARTITIONS),
-        NATS_URL: url,
-        JETSTREAM_REPLICAS: '3',
-        TICK_INTERVAL_MS: '200',
-        OUTBOX_SWEEP_INTERVAL_MS: '200',
-      },
-      names,
-    );
+    engineEnv = {
+      DATABASE_URL: homeUrl,
+      SHARDS: `a=${pgA.url},b=${proxyB.url}`,
+      SHARD_MAP: '0-3=a,4-7=b',
+      PARTITIONS: String(PARTITIONS),
+      NATS_URL: url,
+      JETSTREAM_REPLICAS: '3',
+      TICK_INTERVAL_MS: '200',
+      OUTBOX_SWEEP_INTERVAL_MS: '200',
+    };
+    engine = await startEngine(engineEnv, names);
   }, 180_000);
 
   afterAll(async () => {
@@ -236,4 +235,23 @@ describe('PostgreSQL by partition: two shards, one cut for a while', () => {
     expect(await sql(`select redemptions from voucher_codes where code = 'SHARDED5'`, [], homeUrl)).toEqual([{ redemptions: 2 }]);
     expect(await sql(`select org_id, status from voucher_redemptions order by org_id`, [], homeUrl)).toEqual([inB[0], inB[1]].sort().map((org_id) => ({ org_id, status: 'granted' })));
   }, 240_000);
+
+  it('starts with a shard unreachable: serves the other shard, and the unreachable one once it answers', async () => {
+    const inA = orgsOf('a', 3);
+    const inB = orgsOf('b', 3);
+    await engine.stop();
+    proxyB.cut('refuse');
+    // A new process: shard b's pool cannot be opened, so its partitions are handed back; shard a's are served.
+    engine = await startEngine(engineEnv, names);
+    for (const org of inA) expect(await topup(org, `${org}-start-t`, '1.00')).toMatchObject({ ok: true });
+    for (const org of inB) expect(await topup(org, `${org}-start-t`, '1.00')).toMatchObject({ ok: false, error: { code: 'UNAVAILABLE' } });
+    expect(await sql(`select idempotency_key from ledger_entries where idempotency_key like '%-start-t'`, [], urlOf.b)).toEqual([]);
+    proxyB.restore();
+    // A later lease round takes shard b's partitions: the retries are applied, once.
+    for (const org of inB) expect(await eventually(() => topup(org, `${org}-start-t`, '1.00'), (r) => r.ok === true, 30_000)).toMatchObject({ ok: true });
+    for (const org of [...inA, ...inB]) expect({ org, total: (await total(org)).toFixed() }).toEqual({ org, total: model.get(org)!.total.toFixed() });
+    const epochs = async (url: string) => (await sql(`select partition from partition_epochs where "group" = $1 order by partition`, [names.ownersBucket], url)).map((r) => Number(r.partition));
+    expect(await epochs(homeUrl)).toEqual([]);
+    expect(await epochs(urlOf.b)).toEqual([4, 5, 6, 7]);
+  }, 120_000);
 });
