@@ -26,3 +26,4 @@ export * from './workspace-budget.repository';
 export * from './ladder-rows';
 export * from './shard-map';
 export * from './shards';
+export * from './partition-move';

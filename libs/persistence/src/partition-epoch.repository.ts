@@ -26,4 +26,23 @@ export class PartitionEpochRepository {
     );
     return epochs;
   }
+
+  /**
+   * The epochs of these partitions as their shards have them now (a shard that cannot be reached
+   * is left out: no evidence either way). A partition without a row is absent.
+   */
+  async current(partitions: readonly number[]): Promise<Map<number, number>> {
+    const epochs = new Map<number, number>();
+    await Promise.all(
+      this.shards.split({ count: this.scope.partitions, owned: partitions }).map(async ({ shard, filter }) => {
+        try {
+          const rows = (await (await this.shards.knex(shard)).raw('select partition, epoch from partition_epochs where "group" = ? and partition = any(?::int[])', [this.scope.group, [...filter!.owned]])).rows as { partition: number; epoch: string }[];
+          for (const r of rows) epochs.set(Number(r.partition), Number(r.epoch));
+        } catch {
+          // Unreachable now: its writes are refused anyway, and the next check looks again.
+        }
+      }),
+    );
+    return epochs;
+  }
 }

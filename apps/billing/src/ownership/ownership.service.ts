@@ -196,7 +196,25 @@ export class Ownership {
     if (!this.stopping) this.bucket?.restartIfQuiet();
     const presence = this.bucket!.announce();
     for (const lease of this.leases.values()) this.write(lease, () => this.renewLease(lease));
-    await presence.catch((error) => this.logger.warn({ msg: 'presence not renewed', error: String(error) }));
+    await Promise.all([presence.catch((error) => this.logger.warn({ msg: 'presence not renewed', error: String(error) })), this.checkFences()]);
+  }
+
+  /**
+   * Gives up, without waiting for a write to be refused, a partition whose fence moved in
+   * PostgreSQL: taken by another process, or moved to another shard (`move_partition_out`). An idle
+   * partition would otherwise be held (and its settings written) until its next fenced write.
+   * Only leases serving before the query was sent are judged: their epoch was committed by then.
+   */
+  private async checkFences(): Promise<void> {
+    const serving = [...this.leases.values()].filter((l) => l.state === 'serving');
+    if (serving.length === 0 || this.stopping) return;
+    const current = await this.epochs.current(serving.map((l) => l.partition)).catch(() => new Map<number, number>());
+    for (const lease of serving) {
+      const epoch = current.get(lease.partition);
+      if (epoch === undefined || epoch === lease.epoch || this.leases.get(lease.partition) !== lease) continue;
+      this.metrics.ownership.inc({ change: 'fenced' });
+      this.lose(lease, `its fence moved in PostgreSQL (epoch ${lease.epoch} -> ${epoch}): taken by another process or moved to another shard`);
+    }
   }
 
   private async renewLease(lease: Lease): Promise<void> {
