@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import path from 'path';
 import { Decimal, emptyWallet } from '@billing/domain';
-import { FencedError, InvariantViolationError, PartitionEpochRepository, PriceVersionRepository, ResourceRepository, WalletRepository } from '@billing/persistence';
+import { FencedError, InvariantViolationError, PartitionEpochRepository, PriceVersionRepository, ResourceRepository, Shards, WalletRepository } from '@billing/persistence';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { Ownership } from '../apps/billing/src/ownership/ownership.service';
 import { PriceCatalog } from '../apps/billing/src/resources/price-catalog';
@@ -135,7 +135,7 @@ describe('exact under adversity: each path', () => {
     expect(Array.isArray(ok)).toBe(true);
     // Another process takes the partition: this engine's epoch is stale, and nothing it writes lands.
     const { partitions, ownersBucket } = engine.config;
-    const taken = await new PartitionEpochRepository(engine.app.get(MikroORM), { group: ownersBucket, partitions }).take([engine.app.get(Ownership).partitionOf(org)], 'intruder');
+    const taken = await new PartitionEpochRepository(engine.app.get(Shards), { group: ownersBucket, partitions }).take([engine.app.get(Ownership).partitionOf(org)], 'intruder');
     expect([...taken.values()][0]).toBeGreaterThan(epoch);
     const [fenced] = await repo.commit([{ orgId: org, expectedVersion: loaded.version, epoch, state: loaded.state, entries: [], grants: [], meters: [], events: [] }]);
     expect(fenced).toBeInstanceOf(FencedError);

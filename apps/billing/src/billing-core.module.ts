@@ -2,7 +2,7 @@ import { DynamicModule, Global, Module } from '@nestjs/common';
 import { ErrorCode, errorReply, Subjects } from '@billing/contracts';
 import { connectNats, NatsJsonTransport } from '@billing/messaging';
 import { natsProbe, ObservabilityModule, postgresProbe } from '@billing/observability';
-import { openDatabase, OperatorAuditRepository, PartitionEpochRepository, PlanRepository, PriceVersionRepository, RejectedLifecycleRepository, ResourceRepository, VoucherRepository, WalletRepository, WorkspaceBudgetRepository } from '@billing/persistence';
+import { openDatabase, OperatorAuditRepository, Shards, PartitionEpochRepository, PlanRepository, PriceVersionRepository, RejectedLifecycleRepository, ResourceRepository, VoucherRepository, WalletRepository, WorkspaceBudgetRepository } from '@billing/persistence';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { NatsConnection } from 'nats';
 import { BillingMetrics } from './billing.metrics';
@@ -23,12 +23,20 @@ export class BillingCoreModule {
     let orm: MikroORM | undefined;
     const fenceScope = { group: config.ownersBucket, partitions: config.partitions };
     const fromOrm = <T>(make: (orm: MikroORM) => T) => ({ inject: [MikroORM], useFactory: make });
+    // Per-organization tables: in the organization's shard (one place decides which: Shards).
+    const fromShards = <T>(make: (shards: Shards) => T) => ({ inject: [Shards], useFactory: make });
     const providers = [
       { provide: CONFIG, useValue: config },
       { provide: BillingMetrics, useValue: metrics },
       { provide: Subjects, useValue: new Subjects(config.subjectPrefix) },
       { provide: NATS, useFactory: async () => (nc = await connectNats(config.natsUrl, 'billing-engine', config.nats)) },
       { provide: MikroORM, useFactory: async () => (orm = await openDatabase(config.databaseUrl, config.dbPoolMax)) },
+      {
+        // Each shard is opened and migrated when first used: when this process takes one of its partitions.
+        provide: Shards,
+        inject: [MikroORM],
+        useFactory: (home: MikroORM) => new Shards(config.shards, { url: config.databaseUrl, orm: home }, (url) => openDatabase(url, config.dbPoolMax)),
+      },
       {
         provide: NatsJsonTransport,
         inject: [NATS, Subjects],
@@ -43,13 +51,14 @@ export class BillingCoreModule {
             () => errorReply(ErrorCode.INTERNAL, 'internal error'),
           ),
       },
-      { provide: WalletRepository, ...fromOrm((orm) => new WalletRepository(orm, fenceScope)) },
-      { provide: PartitionEpochRepository, ...fromOrm((orm) => new PartitionEpochRepository(orm, fenceScope)) },
-      { provide: ResourceRepository, ...fromOrm((orm) => new ResourceRepository(orm, fenceScope)) },
-      { provide: RejectedLifecycleRepository, ...fromOrm((orm) => new RejectedLifecycleRepository(orm)) },
+      { provide: WalletRepository, ...fromShards((shards) => new WalletRepository(shards, fenceScope)) },
+      { provide: PartitionEpochRepository, ...fromShards((shards) => new PartitionEpochRepository(shards, fenceScope)) },
+      { provide: ResourceRepository, ...fromShards((shards) => new ResourceRepository(shards, fenceScope)) },
+      { provide: RejectedLifecycleRepository, inject: [MikroORM, Shards], useFactory: (home: MikroORM, shards: Shards) => new RejectedLifecycleRepository(home, shards) },
+      { provide: WorkspaceBudgetRepository, ...fromShards((shards) => new WorkspaceBudgetRepository(shards)) },
+      // Global: voucher codes and their counters, plan subscriptions, the operator audit, price versions.
       { provide: VoucherRepository, ...fromOrm((orm) => new VoucherRepository(orm)) },
       { provide: PlanRepository, ...fromOrm((orm) => new PlanRepository(orm)) },
-      { provide: WorkspaceBudgetRepository, ...fromOrm((orm) => new WorkspaceBudgetRepository(orm)) },
       { provide: OperatorAuditRepository, ...fromOrm((orm) => new OperatorAuditRepository(orm)) },
       { provide: PriceCatalog, ...fromOrm((orm) => PriceCatalog.open(config.priceCatalogPath, new PriceVersionRepository(orm), config.priceChangeNoticeMs)) },
     ];

@@ -1,6 +1,7 @@
 import { BeforeApplicationShutdown, DynamicModule, Inject, Injectable, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { NatsJsonTransport, OutboxRelay } from '@billing/messaging';
 import { MikroORM } from '@mikro-orm/postgresql';
+import { Shards } from '@billing/persistence';
 import { NatsConnection } from 'nats';
 import { BillingCoreModule } from './billing-core.module';
 import { BillingMetrics } from './billing.metrics';
@@ -31,6 +32,7 @@ class BillingLifecycle implements OnApplicationBootstrap, BeforeApplicationShutd
     @Inject(CONFIG) private readonly config: BillingConfig,
     @Inject(NATS) private readonly nc: NatsConnection,
     private readonly orm: MikroORM,
+    private readonly shards: Shards,
     private readonly relay: OutboxRelay,
     private readonly wallets: WalletService,
     private readonly transport: NatsJsonTransport,
@@ -106,6 +108,7 @@ class BillingLifecycle implements OnApplicationBootstrap, BeforeApplicationShutd
     this.wallets.close();
     await this.relay.stop();
     await this.nc.drain().catch(() => undefined);
+    await this.shards.close();
     await this.orm.close(true);
   }
 }

@@ -1,14 +1,17 @@
 import { randomBytes } from 'crypto';
 import { hostname } from 'os';
 import { Decimal, ladderRefusal, LadderSettings, MAX_MIN_RUNWAY_MINUTES, MAX_RUNWAY_MARK_SECONDS, MAX_RUNWAY_MARKS, MAX_STORAGE_DELETION_DAYS, MAX_STORAGE_REMINDERS, parseDays, parseDaysList, parseLadderAmount, parseRunwayMarks } from '@billing/domain';
-import { DEFAULT_DATABASE_URL } from '@billing/persistence';
+import { DEFAULT_DATABASE_URL, parseShardMap, ShardMap } from '@billing/persistence';
 import { DEFAULT_NATS_URL, jetStreamReplicas, NatsAuth, natsAuth } from '@billing/messaging';
 import { defaultPriceCatalogPath } from './resources/price-catalog';
 import { envInt, envSetting, envToken, healthDetailsToken } from '@billing/observability';
 
 /** The engine's settings, read and checked once at start; every default runs on a development machine. */
 export interface BillingConfig {
+  /** The global home: voucher codes, plans, prices, the operator audit, payments (and the one shard without SHARDS). */
   readonly databaseUrl: string;
+  /** Which database holds each partition's organizations (`SHARDS`, `SHARD_MAP`; README, "PostgreSQL by partition"). */
+  readonly shards: ShardMap;
   readonly natsUrl: string;
   /** The engine connects as the NATS user `billing` (NATS_PASSWORD_BILLING or NATS_CREDS; TLS settings). */
   readonly nats: NatsAuth;
@@ -115,11 +118,24 @@ function ladder(env: NodeJS.ProcessEnv): LadderSettings {
   return settings;
 }
 
+/** `SHARDS` (or `SHARDS_FILE`: its URLs carry passwords) and `SHARD_MAP`; production takes no shard at the development database. */
+function shardMap(env: NodeJS.ProcessEnv, partitions: number, databaseUrl: string): ShardMap {
+  const map = parseShardMap(envSetting(env, 'SHARDS'), env.SHARD_MAP, partitions, databaseUrl);
+  if (env.NODE_ENV === 'production') {
+    const local = [...map.shards].filter(([, url]) => url === DEFAULT_DATABASE_URL).map(([name]) => name);
+    if (envSetting(env, 'SHARDS') && local.length > 0) throw new Error(`SHARDS refused with NODE_ENV=production: shard ${local.join(', ')} is the development database ${DEFAULT_DATABASE_URL}`);
+  }
+  return map;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): BillingConfig {
   const httpPort = envInt(env, 'BILLING_HTTP_PORT', 3001, 0, 65_535);
   const subjectPrefix = envToken(env, 'SUBJECT_PREFIX', 'billing', /^[A-Za-z0-9_-]+$/);
+  const databaseUrl = envSetting(env, 'DATABASE_URL') ?? DEFAULT_DATABASE_URL;
+  const partitions = envInt(env, 'PARTITIONS', 64, 1, 4096);
   return {
-    databaseUrl: envSetting(env, 'DATABASE_URL') ?? DEFAULT_DATABASE_URL,
+    databaseUrl,
+    shards: shardMap(env, partitions, databaseUrl),
     natsUrl: env.NATS_URL || DEFAULT_NATS_URL,
     nats: natsAuth('billing', env),
     subjectPrefix,
@@ -146,7 +162,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BillingConfig 
     httpPort,
     healthDetailsToken: healthDetailsToken(env),
     nodeId: envToken(env, 'NODE_ID', defaultNodeId(httpPort), /^[A-Za-z0-9_-]+$/),
-    partitions: envInt(env, 'PARTITIONS', 64, 1, 4096),
+    partitions,
     // One bucket per group of processes sharing a subject prefix: another group's leases never mix in.
     ownersBucket: envToken(env, 'OWNERS_BUCKET', `${subjectPrefix.toUpperCase()}_OWNERS`, /^[A-Za-z0-9_-]+$/),
     leaseTtlMs: envInt(env, 'LEASE_TTL_MS', 10_000, 1000, 60_000),

@@ -24,3 +24,6 @@ export * from './auto-topup.repository';
 export * from './stop-command.repository';
 export * from './workspace-budget.repository';
 export * from './ladder-rows';
+export * from './shard-map';
+export * from './shards';
+export * from './partition-move';

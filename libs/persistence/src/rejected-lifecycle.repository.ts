@@ -1,4 +1,5 @@
 import { MikroORM } from '@mikro-orm/postgresql';
+import { outboxId, Shards } from './shards';
 import { OutboxMessage, StoredOutboxMessage } from './wallet.repository';
 
 /** Longest payload kept of a rejected lifecycle message, in characters (the rest is cut). */
@@ -22,33 +23,34 @@ function storable(text: string): string {
 
 /** Rejected lifecycle messages: each recorded with its reason, and announced to its organization in the same commit. */
 export class RejectedLifecycleRepository {
-  constructor(private readonly orm: MikroORM) {}
-
-  private get knex() {
-    return this.orm.em.getConnection().getKnex();
-  }
+  /**
+   * A message that names an organization is recorded in that organization's shard, with its
+   * announcement (one statement, the shard's outbox); one that names none, in the global home.
+   */
+  constructor(private readonly home: MikroORM, private readonly shards: Shards) {}
 
   /**
    * Stores the rejected message and, when there is one, the outbox event announcing it, in one
    * statement (so one transaction: both or neither). Returns the stored event for the relay to
    * publish at once; its sweep publishes it anyway.
    */
-  async record(rejected: RejectedLifecycleMessage, announcement: OutboxMessage | null): Promise<StoredOutboxMessage | null> {
+  async record(rejected: RejectedLifecycleMessage, announcement: { readonly orgId: string; readonly message: OutboxMessage } | null): Promise<StoredOutboxMessage | null> {
     const row = [storable(rejected.subject), rejected.eventId === null ? null : storable(rejected.eventId), storable(rejected.reason), storable(rejected.payload).slice(0, MAX_REJECTED_PAYLOAD_CHARS)];
     if (!announcement) {
-      await this.knex.raw('insert into rejected_lifecycle_events (subject, event_id, reason, payload) values (?, ?, ?, ?)', row);
+      await this.home.em.getConnection().getKnex().raw('insert into rejected_lifecycle_events (subject, event_id, reason, payload) values (?, ?, ?, ?)', row);
       return null;
     }
-    const result = await this.knex.raw(
+    const shard = this.shards.shardOf(announcement.orgId);
+    const result = await (await this.shards.knex(shard)).raw(
       `with rejected as (
          insert into rejected_lifecycle_events (subject, event_id, reason, payload) values (?, ?, ?, ?) returning id
        )
        insert into outbox_events (event_id, subject, payload)
        select ?::uuid, ?, ? from rejected
        returning id`,
-      [...row, announcement.eventId, announcement.subject, announcement.payload],
+      [...row, announcement.message.eventId, announcement.message.subject, announcement.message.payload],
     );
     const [{ id }] = result.rows as { id: string | number }[];
-    return { ...announcement, id: String(id) };
+    return { ...announcement.message, id: outboxId(shard, id) };
   }
 }

@@ -1,6 +1,6 @@
 import { billingPeriods, LifecycleStatus, ResourceRecord, UsageRow } from '@billing/domain';
-import { MikroORM } from '@mikro-orm/postgresql';
 import { FenceScope, partitionCondition, PartitionFilter } from './partitions';
+import { Shards } from './shards';
 
 interface ResourceRecordRow {
   org_id: string;
@@ -43,14 +43,11 @@ function runningSince(r: ResourceRecord): number | null {
  * (`partition_fence`, migration 20261202100000), and says whether it did.
  */
 export class ResourceRepository {
-  constructor(private readonly orm: MikroORM, private readonly scope: FenceScope) {}
-
-  private get knex() {
-    return this.orm.em.getConnection().getKnex();
-  }
+  /** `shards`: each organization's resources are in its partition's shard, beside its wallet and fence. */
+  constructor(private readonly shards: Shards, private readonly scope: FenceScope) {}
 
   async find(orgId: string, resourceId: string): Promise<ResourceRecord | null> {
-    const rows = (await this.knex.raw('select * from resources where org_id = ? and resource_id = ?', [orgId, resourceId])).rows as ResourceRecordRow[];
+    const rows = (await (await this.shards.knexOf(orgId)).raw('select * from resources where org_id = ? and resource_id = ?', [orgId, resourceId])).rows as ResourceRecordRow[];
     return rows.length ? toRecord(rows[0]) : null;
   }
 
@@ -61,7 +58,7 @@ export class ResourceRepository {
     // and a deleted one its delete_storage commands, in the same statement: they are not published
     // again. So does one started again after its delete_storage was asked for (the customer paid and
     // the control plane let it run: its data is in use, the deletion is withdrawn).
-    const result = await this.knex.raw(
+    const result = await (await this.shards.knexOf(r.orgId)).raw(
       `with saved as (
          insert into resources (org_id, resource_id, workspace_id, service, sku, storage_gb, events, deleted, recompute_from, updated_at)
          select ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?::timestamptz, now() where partition_fence(?, org_partition(?, ?), ?)
@@ -80,36 +77,39 @@ export class ResourceRepository {
 
   /** Moves the resource's recomputation point (its charges up to it are committed); false if fenced. */
   async setRecomputeFrom(orgId: string, resourceId: string, recomputeFromMs: number | null, epoch: number): Promise<boolean> {
-    const result = await this.knex.raw(
+    const result = await (await this.shards.knexOf(orgId)).raw(
       `update resources set recompute_from = ?::timestamptz where org_id = ? and resource_id = ? and partition_fence(?, org_partition(org_id, ?), ?)`,
       [iso(recomputeFromMs), orgId, resourceId, this.scope.group, this.scope.partitions, epoch],
     );
     return result.rowCount === 1;
   }
 
-  /** Every resource of these partitions whose charges are not all committed (it bills on, or an event changed it). */
+  /** Every resource of these partitions whose charges are not all committed (it bills on, or an event changed it), shard after shard. */
   async *billable(partitions: PartitionFilter, pageSize = 5000): AsyncGenerator<ResourceRecord[]> {
-    let after = { org: '', res: '' };
-    const owned = partitionCondition('org_id', partitions);
-    for (;;) {
-      const rows = (
-        await this.knex.raw(
-          `select * from resources where recompute_from is not null and (org_id, resource_id) > (?, ?) and ${owned.sql}
-           order by org_id, resource_id limit ?`,
-          [after.org, after.res, ...owned.bindings, pageSize],
-        )
-      ).rows as ResourceRecordRow[];
-      if (rows.length === 0) return;
-      yield rows.map(toRecord);
-      const last = rows[rows.length - 1];
-      after = { org: last.org_id, res: last.resource_id };
+    for (const { shard, filter } of this.shards.split(partitions)) {
+      const knex = await this.shards.knex(shard);
+      let after = { org: '', res: '' };
+      const owned = partitionCondition('org_id', filter);
+      for (;;) {
+        const rows = (
+          await knex.raw(
+            `select * from resources where recompute_from is not null and (org_id, resource_id) > (?, ?) and ${owned.sql}
+             order by org_id, resource_id limit ?`,
+            [after.org, after.res, ...owned.bindings, pageSize],
+          )
+        ).rows as ResourceRecordRow[];
+        if (rows.length === 0) break;
+        yield rows.map(toRecord);
+        const last = rows[rows.length - 1];
+        after = { org: last.org_id, res: last.resource_id };
+      }
     }
   }
 
   /** An organization's resources: all not deleted, and those deleted in the last day. */
   async list(orgId: string, limit = 1000): Promise<ResourceRecord[]> {
     const rows = (
-      await this.knex.raw(`select * from resources where org_id = ? and (not deleted or updated_at > now() - interval '1 day') order by resource_id limit ?`, [orgId, limit])
+      await (await this.shards.knexOf(orgId)).raw(`select * from resources where org_id = ? and (not deleted or updated_at > now() - interval '1 day') order by resource_id limit ?`, [orgId, limit])
     ).rows as ResourceRecordRow[];
     return rows.map(toRecord);
   }
@@ -117,7 +117,7 @@ export class ResourceRepository {
   /** Amount and GPU time per workspace, service, resource and UTC day of usage, from the ledger itself. */
   async usage(orgId: string, workspaceId: string | null, from: Date, to: Date): Promise<UsageRow[]> {
     const rows = (
-      await this.knex.raw(
+      await (await this.shards.knexOf(orgId)).raw(
         `select workspace_id, service, resource_id,
                 to_char(date_trunc('day', (coalesce(usage_until, created_at) - interval '1 millisecond') at time zone 'UTC'), 'YYYY-MM-DD') as day,
                 (-sum(amount))::text as amount,

@@ -1,5 +1,5 @@
-import { MikroORM } from '@mikro-orm/postgresql';
 import { partitionCondition, PartitionFilter } from './partitions';
+import { Shards } from './shards';
 
 /** A control command whose resource's STOPPED (for `delete_storage`: DELETED) is not committed yet. */
 export interface PendingStop {
@@ -41,33 +41,44 @@ const toStop = (r: StopRow): PendingStop => ({
  * what the repeater reads and notes.
  */
 export class StopCommandRepository {
-  constructor(private readonly orm: MikroORM) {}
+  /** In each organization's shard, beside the wallet batch that wrote them. */
+  constructor(private readonly shards: Shards) {}
 
-  private get knex() {
-    return this.orm.em.getConnection().getKnex();
-  }
-
-  /** Pending commands of the organizations in `partitions`, oldest first, at most `limit`. */
-  async pending(partitions: PartitionFilter | undefined, limit: number): Promise<PendingStop[]> {
-    const owned = partitionCondition('org_id', partitions);
-    const rows = (
-      await this.knex.raw(`select * from stop_commands where stopped_at is null and ${owned.sql} order by requested_at, command_id limit ?`, [...owned.bindings, limit])
-    ).rows as StopRow[];
-    return rows.map(toStop);
+  /** Pending commands of the organizations in `partitions`, oldest first, at most `limit` (per shard; a shard that cannot be reached is passed over). */
+  async pending(partitions: PartitionFilter | undefined, limit: number, onShardError?: (shard: string, error: unknown) => void): Promise<PendingStop[]> {
+    const found = await Promise.all(
+      this.shards.split(partitions).map(async ({ shard, filter }) => {
+        const owned = partitionCondition('org_id', filter);
+        try {
+          const rows = (
+            await (await this.shards.knex(shard)).raw(`select * from stop_commands where stopped_at is null and ${owned.sql} order by requested_at, command_id limit ?`, [...owned.bindings, limit])
+          ).rows as StopRow[];
+          return rows.map(toStop);
+        } catch (error) {
+          if (!onShardError) throw error;
+          onShardError(shard, error);
+          return [];
+        }
+      }),
+    );
+    return found
+      .flat()
+      .sort((a, b) => a.requestedAt.getTime() - b.requestedAt.getTime() || (a.commandId < b.commandId ? -1 : 1))
+      .slice(0, limit);
   }
 
   /** Every command of an organization, newest first (what was asked, and whether it is over). */
   async ofOrganization(orgId: string, limit = 1000): Promise<PendingStop[]> {
-    const rows = (await this.knex.raw(`select * from stop_commands where org_id = ? order by requested_at desc, command_id limit ?`, [orgId, limit])).rows as StopRow[];
+    const rows = (await (await this.shards.knexOf(orgId)).raw(`select * from stop_commands where org_id = ? order by requested_at desc, command_id limit ?`, [orgId, limit])).rows as StopRow[];
     return rows.map(toStop);
   }
 
-  async sent(commandId: string): Promise<void> {
-    await this.knex.raw(`update stop_commands set last_sent_at = now(), repeats = repeats + 1 where command_id = ? and stopped_at is null`, [commandId]);
+  async sent(orgId: string, commandId: string): Promise<void> {
+    await (await this.shards.knexOf(orgId)).raw(`update stop_commands set last_sent_at = now(), repeats = repeats + 1 where command_id = ? and stopped_at is null`, [commandId]);
   }
 
   /** Ends a command whose resource no longer runs (its STOPPED committed before the command was). */
-  async stopped(commandId: string): Promise<void> {
-    await this.knex.raw(`update stop_commands set stopped_at = now() where command_id = ? and stopped_at is null`, [commandId]);
+  async stopped(orgId: string, commandId: string): Promise<void> {
+    await (await this.shards.knexOf(orgId)).raw(`update stop_commands set stopped_at = now() where command_id = ? and stopped_at is null`, [commandId]);
   }
 }

@@ -1,6 +1,7 @@
 import { Currency, DAY_MS, Decimal, emptyWallet, Grant, LadderOverrides, LedgerEntry, MeterState, ResourceHold, StorageSuspension, totalOf, utcDay, WalletState } from '@billing/domain';
-import { Knex, MikroORM } from '@mikro-orm/postgresql';
+import { Knex } from '@mikro-orm/postgresql';
 import { FenceScope } from './partitions';
+import { outboxId, Shards, ShardUnavailableError } from './shards';
 import { grantRow, holdRow, ledgerRow, meterRow, outboxRow, Row, walletRow } from './commit-codec';
 import { GrantRecord, LedgerRecord, toEntry, toGrant } from './row-mapping';
 import { DuplicateKeyError, FencedError, InvariantViolationError, VersionConflictError } from './commit-errors';
@@ -113,35 +114,35 @@ type RefusedCommit = VersionConflictError | DuplicateKeyError | FencedError | In
  * transaction: one statement per table, whatever the number of wallets and entries.
  */
 export class WalletRepository {
-  /** `scope`: the group of engine processes whose partition epochs fence the commits. */
-  constructor(private readonly orm: MikroORM, private readonly scope: FenceScope) {}
-
-  private get connection() {
-    return this.orm.em.getConnection();
-  }
+  /**
+   * `shards`: where each organization's rows are (one database unless SHARDS says otherwise);
+   * `scope`: the group of engine processes whose partition epochs fence the commits.
+   */
+  constructor(private readonly shards: Shards, private readonly scope: FenceScope) {}
 
   /**
    * The hot path talks to knex (MikroORM's own pool) with bound parameters: MikroORM's
    * `execute` would inline and escape each JSON document into the SQL text first.
    */
-  private get knex() {
-    return this.connection.getKnex();
+  private knexOf(orgId: string): Promise<Knex> {
+    return this.shards.knexOf(orgId);
   }
 
   async load(orgId: string): Promise<LoadedWallet> {
+    const knex = await this.knexOf(orgId);
     const wallets = (
-      await this.knex.raw('select currency, currency_locked, version, seq, total, low_balance_thresholds from wallets where org_id = ?', [orgId])
+      await knex.raw('select currency, currency_locked, version, seq, total, low_balance_thresholds from wallets where org_id = ?', [orgId])
     ).rows as { currency: string | null; currency_locked: boolean; version: string; seq: string; total: string; low_balance_thresholds: string[] }[];
     const yesterday = utcDay(Date.now() - DAY_MS);
-    const { ladder, storage } = await loadLadder(this.knex, orgId);
+    const { ladder, storage } = await loadLadder(knex, orgId);
     if (wallets.length === 0) return { state: emptyWallet(orgId), version: 0, meters: new Map(), metersCompleteFrom: yesterday, lowBalanceThresholds: [], holds: new Map(), ladder, storage };
     const w = wallets[0];
-    const meterRows = (await this.knex.raw(`select ${METER_COLUMNS} from meters m where m.org_id = ? and m.day >= ?::date`, [orgId, yesterday])).rows as MeterRecord[];
+    const meterRows = (await knex.raw(`select ${METER_COLUMNS} from meters m where m.org_id = ? and m.day >= ?::date`, [orgId, yesterday])).rows as MeterRecord[];
     const meters = new Map<string, MeterState>(meterRows.map((m) => [meterKey(m.resource_id, m.day), toMeter(m)]));
     // Spent grants never change again, except the newest top-up (which takes new debt) and
     // those a meter may give a correction back to.
     const grants = (
-      await this.knex.raw(
+      await knex.raw(
         `select * from grants where org_id = ? and (remaining <> 0
            or id = (select id from grants where org_id = ? and kind = 'topup' order by created_at desc, id desc limit 1)
            or id in (select jsonb_object_keys(by_grant)::uuid from meters where org_id = ? and day >= ?::date))
@@ -158,7 +159,7 @@ export class WalletRepository {
     };
     const inGrants = totalOf(state);
     if (!inGrants.equals(w.total)) throw new Error(`wallet ${orgId}: grants hold ${inGrants.toFixed()} but the wallet row says ${w.total}`);
-    const holdRows = (await this.knex.raw('select resource_id, currency, amount, until from holds where org_id = ?', [orgId])).rows as { resource_id: string; currency: string; amount: string; until: Date | string | null }[];
+    const holdRows = (await knex.raw('select resource_id, currency, amount, until from holds where org_id = ?', [orgId])).rows as { resource_id: string; currency: string; amount: string; until: Date | string | null }[];
     // Holds are in the currency of the wallet that committed them, which never changes once set.
     const holds = new Map<string, ResourceHold>(
       holdRows.filter((h) => h.currency === w.currency).map((h) => [h.resource_id, { amount: new Decimal(h.amount), untilMs: h.until === null ? null : new Date(h.until).getTime() }]),
@@ -170,7 +171,7 @@ export class WalletRepository {
   async findMeters(orgId: string, keys: readonly { resourceId: string; day: string }[]): Promise<Map<string, MeterState>> {
     if (keys.length === 0) return new Map();
     const rows = (
-      await this.knex.raw(
+      await (await this.knexOf(orgId)).raw(
         `select ${METER_COLUMNS} from meters m join jsonb_to_recordset(?::jsonb) as k(resource_id text, day date)
          on m.resource_id = k.resource_id and m.day = k.day where m.org_id = ?`,
         [JSON.stringify(keys.map((k) => ({ resource_id: k.resourceId, day: k.day }))), orgId],
@@ -182,7 +183,7 @@ export class WalletRepository {
   /** Grants by id (spent ones too): those an older meter may give a correction back to. */
   async findGrants(orgId: string, ids: readonly string[]): Promise<Grant[]> {
     if (ids.length === 0) return [];
-    const rows = (await this.knex.raw('select * from grants where org_id = ? and id = any(?::uuid[])', [orgId, `{${ids.join(',')}}`])).rows as GrantRecord[];
+    const rows = (await (await this.knexOf(orgId)).raw('select * from grants where org_id = ? and id = any(?::uuid[])', [orgId, `{${ids.join(',')}}`])).rows as GrantRecord[];
     return rows.map(toGrant);
   }
 
@@ -190,12 +191,17 @@ export class WalletRepository {
   /** Ledger entries already recorded under these (organization, idempotency key) pairs. */
   async findByIdempotencyKeys(keys: readonly { orgId: string; key: string }[]): Promise<LedgerEntry[]> {
     if (keys.length === 0) return [];
-    const result = await this.knex.raw(
-      `select l.* from ledger_entries l
-       join jsonb_to_recordset(?::jsonb) as k(org_id text, key text) on l.org_id = k.org_id and l.idempotency_key = k.key`,
-      [JSON.stringify(keys.map((k) => ({ org_id: k.orgId, key: k.key })))],
+    const found = await Promise.all(
+      [...this.shards.group(keys, (k) => k.orgId)].map(async ([shard, ks]) => {
+        const result = await (await this.shards.knex(shard)).raw(
+          `select l.* from ledger_entries l
+           join jsonb_to_recordset(?::jsonb) as k(org_id text, key text) on l.org_id = k.org_id and l.idempotency_key = k.key`,
+          [JSON.stringify(ks.map((k) => ({ org_id: k.orgId, key: k.key })))],
+        );
+        return (result.rows as LedgerRecord[]).map(toEntry);
+      }),
     );
-    return (result.rows as LedgerRecord[]).map(toEntry);
+    return found.flat();
   }
 
   /**
@@ -207,14 +213,29 @@ export class WalletRepository {
    */
   async commit(changes: readonly WalletChange[]): Promise<(StoredOutboxMessage[] | Error)[]> {
     const results = new Map<string, StoredOutboxMessage[] | Error>();
+    // One transaction per shard, all at once: a shard that cannot be reached fails its own wallets only.
+    await Promise.all(
+      [...this.shards.group(changes, (c) => c.orgId)].map(async ([shard, group]) => {
+        try {
+          await this.commitInShard(shard, await this.shards.knex(shard), group, results);
+        } catch (error) {
+          const unreachable = error instanceof ShardUnavailableError ? error : new ShardUnavailableError(shard, error);
+          for (const c of group) if (!results.has(c.orgId)) results.set(c.orgId, unreachable);
+        }
+      }),
+    );
+    return changes.map((c) => results.get(c.orgId) ?? new Error(`no commit result for ${c.orgId}`));
+  }
+
+  /** The changes of one shard's wallets (the fence is that shard's `partition_epochs` rows, in the same transaction). */
+  private async commitInShard(shard: string, knex: Knex, changes: readonly WalletChange[], results: Map<string, StoredOutboxMessage[] | Error>): Promise<void> {
     let pending = [...changes];
     while (pending.length > 0) {
-      const refused = await this.tryCommit(pending, results);
+      const refused = await this.tryCommit(shard, knex, pending, results);
       if (refused.length === 0) break;
       for (const error of refused) results.set(error.orgId, error);
       pending = pending.filter((c) => !results.has(c.orgId));
     }
-    return changes.map((c) => results.get(c.orgId) ?? new Error(`no commit result for ${c.orgId}`));
   }
 
   /**
@@ -222,7 +243,7 @@ export class WalletRepository {
    * arrays of values in the positions `commit_wallet_batch_v4` reads them (./commit-codec.ts);
    * money as exact decimal strings.
    */
-  private async tryCommit(changes: readonly WalletChange[], results: Map<string, StoredOutboxMessage[] | Error>): Promise<RefusedCommit[]> {
+  private async tryCommit(shard: string, knex: Knex, changes: readonly WalletChange[], results: Map<string, StoredOutboxMessage[] | Error>): Promise<RefusedCommit[]> {
     const wallets: Row[] = [];
     const entries: Row[] = [];
     const grants: Row[] = [];
@@ -274,17 +295,14 @@ export class WalletRepository {
     };
     try {
       // A batch with control commands or settings (rare) takes a transaction of its own; the rest stay one round trip.
-      outcome = stops.length === 0 && extras.length === 0 ? await call(this.knex) : await this.knex.transaction((trx) => call(trx));
+      outcome = stops.length === 0 && extras.length === 0 ? await call(knex) : await knex.transaction((trx) => call(trx));
     } catch (error) {
       // A first commit of a wallet raced another writer's (40001 from the function, or 23505 from
       // a key inserted meanwhile): which wallet is unknown, so each is tried on its own.
       const code = (error as { code?: string }).code;
       if (code !== '40001' && code !== '23505') throw error;
       if (changes.length === 1) return [new VersionConflictError(changes[0].orgId)];
-      for (const c of changes) {
-        const [one] = await this.commit([c]);
-        results.set(c.orgId, one);
-      }
+      for (const c of changes) await this.commitInShard(shard, knex, [c], results);
       return [];
     }
     if (outcome.fenced) return [...new Set(outcome.fenced)].map((orgId) => new FencedError(orgId));
@@ -300,15 +318,12 @@ export class WalletRepository {
       return [...keys].map(([orgId, k]) => new DuplicateKeyError(orgId, k));
     }
     const idByEvent = new Map((outcome.outbox ?? []).map(([id, eventId]) => [eventId, id]));
-    for (const c of changes) results.set(c.orgId, c.events.map((e) => ({ ...e, id: idByEvent.get(e.eventId)! })));
+    for (const c of changes) results.set(c.orgId, c.events.map((e) => ({ ...e, id: outboxId(shard, idByEvent.get(e.eventId)!) })));
     return [];
   }
 
   async ledgerPage(orgId: string, afterSeq: number, limit: number): Promise<LedgerEntry[]> {
-    const rows = await this.connection.execute<LedgerRecord[]>(
-      'select * from ledger_entries where org_id = ? and seq > ? order by seq limit ?',
-      [orgId, afterSeq, limit],
-    );
+    const rows = (await (await this.knexOf(orgId)).raw('select * from ledger_entries where org_id = ? and seq > ? order by seq limit ?', [orgId, afterSeq, limit])).rows as LedgerRecord[];
     return rows.map(toEntry);
   }
 }

@@ -1,5 +1,6 @@
 import { Currency, Decimal, monthBounds, WorkspaceBudget, WorkspaceSpend } from '@billing/domain';
-import { Knex, MikroORM } from '@mikro-orm/postgresql';
+import { Knex } from '@mikro-orm/postgresql';
+import { Shards } from './shards';
 
 /** A workspace's cap as a `budgets.set` left it (null: removed). */
 export interface BudgetWrite {
@@ -25,15 +26,12 @@ export async function writeBudgets(db: Knex | Knex.Transaction, orgId: string, w
 
 /** Workspace budgets: the caps (settings, written in the commit of their batch) and the month's spend read back from the ledger. */
 export class WorkspaceBudgetRepository {
-  constructor(private readonly orm: MikroORM) {}
-
-  private get knex() {
-    return this.orm.em.getConnection().getKnex();
-  }
+  /** In each organization's shard, beside the ledger its spend is read from. */
+  constructor(private readonly shards: Shards) {}
 
   /** The organization's caps, by workspace. */
   async caps(orgId: string): Promise<Map<string, WorkspaceBudget>> {
-    const rows = (await this.knex.raw('select workspace_id, monthly_cap, currency from workspace_budgets where org_id = ?', [orgId])).rows as { workspace_id: string; monthly_cap: string; currency: string }[];
+    const rows = (await (await this.shards.knexOf(orgId)).raw('select workspace_id, monthly_cap, currency from workspace_budgets where org_id = ?', [orgId])).rows as { workspace_id: string; monthly_cap: string; currency: string }[];
     return new Map(rows.map((r) => [r.workspace_id, { cap: new Decimal(r.monthly_cap), currency: r.currency as Currency }]));
   }
 
@@ -44,7 +42,7 @@ export class WorkspaceBudgetRepository {
   async spend(orgId: string, month: string): Promise<WorkspaceSpend> {
     const { startMs, endMs } = monthBounds(month);
     const rows = (
-      await this.knex.raw(
+      await (await this.shards.knexOf(orgId)).raw(
         `select workspace_id, (-sum(amount))::text as spent from ledger_entries
          where org_id = ? and type in ('debit', 'correction') and workspace_id is not null
            and coalesce(usage_until, created_at) > ? and coalesce(usage_until, created_at) <= ?

@@ -196,7 +196,25 @@ export class Ownership {
     if (!this.stopping) this.bucket?.restartIfQuiet();
     const presence = this.bucket!.announce();
     for (const lease of this.leases.values()) this.write(lease, () => this.renewLease(lease));
-    await presence.catch((error) => this.logger.warn({ msg: 'presence not renewed', error: String(error) }));
+    await Promise.all([presence.catch((error) => this.logger.warn({ msg: 'presence not renewed', error: String(error) })), this.checkFences()]);
+  }
+
+  /**
+   * Gives up, without waiting for a write to be refused, a partition whose fence moved in
+   * PostgreSQL: taken by another process, or moved to another shard (`move_partition_out`). An idle
+   * partition would otherwise be held (and its settings written) until its next fenced write.
+   * Only leases serving before the query was sent are judged: their epoch was committed by then.
+   */
+  private async checkFences(): Promise<void> {
+    const serving = [...this.leases.values()].filter((l) => l.state === 'serving');
+    if (serving.length === 0 || this.stopping) return;
+    const current = await this.epochs.current(serving.map((l) => l.partition)).catch(() => new Map<number, number>());
+    for (const lease of serving) {
+      const epoch = current.get(lease.partition);
+      if (epoch === undefined || epoch === lease.epoch || this.leases.get(lease.partition) !== lease) continue;
+      this.metrics.ownership.inc({ change: 'fenced' });
+      this.lose(lease, `its fence moved in PostgreSQL (epoch ${lease.epoch} -> ${epoch}): taken by another process or moved to another shard`);
+    }
   }
 
   private async renewLease(lease: Lease): Promise<void> {
@@ -277,6 +295,16 @@ export class Ownership {
       }),
     );
     if (taken.length === 0) return;
+    // Shard by shard: the partitions of a shard that cannot be reached are handed back, the others served.
+    const byShard = new Map<string, Lease[]>();
+    for (const l of taken) {
+      const shard = this.config.shards.byPartition[l.partition];
+      byShard.set(shard, [...(byShard.get(shard) ?? []), l]);
+    }
+    await Promise.all([...byShard].map(([shard, leases]) => this.serveTaken(shard, leases)));
+  }
+
+  private async serveTaken(shard: string, taken: readonly Lease[]): Promise<void> {
     const ps = taken.map((l) => l.partition);
     try {
       // The fence first: once the epochs moved, the previous owner can write nothing more there.
@@ -284,7 +312,7 @@ export class Ownership {
       for (const l of taken) l.epoch = epochs.get(l.partition)!;
       await this.hooks.gained(ps);
     } catch (error) {
-      this.logger.warn({ msg: 'partitions taken but not loaded; handing them back', partitions: ps, error: String((error as Error)?.message ?? error) });
+      this.logger.warn({ msg: 'partitions taken but not loaded; handing them back', shard, partitions: ps, error: String((error as Error)?.message ?? error) });
       await this.handOver(ps);
       return;
     }
@@ -293,7 +321,7 @@ export class Ownership {
     const lostMeanwhile = taken.filter((l) => this.leases.get(l.partition) !== l).map((l) => l.partition);
     if (lostMeanwhile.length > 0) await this.hooks.lost(lostMeanwhile).catch((error) => this.logger.error({ msg: 'partitions not wound down cleanly', partitions: lostMeanwhile, error: String(error) }));
     this.metrics.ownership.inc({ change: 'gained' }, ps.length);
-    this.logger.log({ msg: 'partitions taken', node: this.config.nodeId, partitions: ps, serving: this.serving });
+    this.logger.log({ msg: 'partitions taken', node: this.config.nodeId, shard, partitions: ps, serving: this.serving });
   }
 
   /** Stops serving the partitions, lets their work in hand finish, then deletes their leases. */

@@ -64,7 +64,17 @@ export class PlanService {
       for (;;) {
         const due = await this.repository.due(now, this.ownership.owned());
         if (due.length === 0) return;
-        for (const s of due) await this.grantPeriod(s);
+        // A period that cannot be granted now (its shard unreachable, say) holds up no other organization's.
+        let granted = 0;
+        for (const s of due) {
+          try {
+            await this.grantPeriod(s);
+            granted++;
+          } catch (error) {
+            this.logger.warn({ msg: 'plan period not granted yet; the next run retries', subscription: s.id, error: String((error as Error)?.message ?? error) });
+          }
+        }
+        if (granted === 0) return;
       }
     } catch (error) {
       this.logger.warn({ msg: 'plan periods not granted yet; the next run retries', error: String((error as Error)?.message ?? error) });

@@ -8,7 +8,7 @@ import { BillingMetrics } from '../billing.metrics';
 import { CONFIG, NATS } from '../tokens';
 import { Ownership } from '../ownership/ownership.service';
 import { Peers, SUBJECT_HEADER } from '../ownership/peers';
-import { rejectionAnnouncement } from './lifecycle-rejection';
+import { rejectionAnnouncement, rejectionTarget } from './lifecycle-rejection';
 import { lifecycleRetryDelayMs } from './lifecycle-retry';
 import { LifecycleOutcome } from './resource.actor';
 import { ResourceService } from './resource.service';
@@ -166,7 +166,8 @@ export class LifecycleConsumer {
     );
     let stored;
     try {
-      stored = await this.rejections.record({ subject: m.subject, eventId, reason: `${code}: ${reason}`, payload: Buffer.from(m.data).toString('utf8') }, announcement);
+      const target = announcement && rejectionTarget(this.subjects, m.subject);
+      stored = await this.rejections.record({ subject: m.subject, eventId, reason: `${code}: ${reason}`, payload: Buffer.from(m.data).toString('utf8') }, announcement && target && { orgId: target.orgId, message: announcement });
     } catch (error) {
       this.logger.warn({ msg: 'rejected lifecycle event not recorded yet; redelivered later', subject: m.subject, eventId, deliveries: m.info.deliveryCount, error: String((error as Error)?.message ?? error) });
       this.metrics.lifecycle.inc({ outcome: 'retry' });

@@ -1,9 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { MikroORM } from '@mikro-orm/postgresql';
 import { NatsConnection } from 'nats';
 import { controlCommandMessage, Subjects } from '@billing/contracts';
 import { JetStreamPublisher } from '@billing/messaging';
-import { ResourceRepository, StopCommandRepository } from '@billing/persistence';
+import { ResourceRepository, Shards, StopCommandRepository } from '@billing/persistence';
 import { BillingConfig } from '../config';
 import { Ownership } from '../ownership/ownership.service';
 import { CONFIG, NATS } from '../tokens';
@@ -32,12 +31,12 @@ export class StopRepeater {
   constructor(
     @Inject(CONFIG) private readonly config: BillingConfig,
     @Inject(NATS) nc: NatsConnection,
-    orm: MikroORM,
+    shards: Shards,
     private readonly subjects: Subjects,
     private readonly resources: ResourceRepository,
     private readonly ownership: Ownership,
   ) {
-    this.stops = new StopCommandRepository(orm);
+    this.stops = new StopCommandRepository(shards);
     this.publisher = new JetStreamPublisher(nc);
   }
 
@@ -56,20 +55,22 @@ export class StopRepeater {
     if (this.sweeping) return;
     this.sweeping = true;
     try {
-      const pending = await this.stops.pending(this.ownership.owned(), MAX_STOPS_PER_SWEEP);
+      const pending = await this.stops.pending(this.ownership.owned(), MAX_STOPS_PER_SWEEP, (shard, error) =>
+        this.logger.warn({ msg: 'stop commands of a shard not read; the next sweep retries', shard, error: String((error as Error)?.message ?? error) }),
+      );
       const nowMs = Date.now();
       const slot = Math.floor(nowMs / this.config.stopRepeatMs);
       for (const p of pending) {
         if (nowMs - p.requestedAt.getTime() < this.config.stopRepeatMs) continue;
         const record = await this.resources.find(p.orgId, p.resourceId);
         if (!record || (p.command === 'delete_storage' ? record.periods.deleted : !record.periods.running)) {
-          await this.stops.stopped(p.commandId);
+          await this.stops.stopped(p.orgId, p.commandId);
           continue;
         }
         const command = { commandId: p.commandId, orgId: p.orgId, resourceId: p.resourceId, reason: p.reason, at: p.requestedAt.toISOString() };
         const m = controlCommandMessage(this.subjects, p.command, command, `${p.commandId}:${slot}`);
         await this.publisher.publish(m.subject, Buffer.from(m.payload), m.eventId);
-        await this.stops.sent(p.commandId);
+        await this.stops.sent(p.orgId, p.commandId);
       }
     } catch (error) {
       this.logger.warn({ msg: 'stop commands not repeated; the next sweep retries', error: String((error as Error)?.message ?? error) });

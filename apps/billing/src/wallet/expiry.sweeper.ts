@@ -1,8 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { MikroORM } from '@mikro-orm/postgresql';
 import { BillingConfig } from '../config';
 import { CONFIG } from '../tokens';
-import { partitionCondition } from '@billing/persistence';
+import { partitionCondition, Shards } from '@billing/persistence';
 import { Ownership } from '../ownership/ownership.service';
 import { WalletService } from './wallet.service';
 
@@ -19,7 +18,7 @@ export class ExpirySweeper {
 
   constructor(
     @Inject(CONFIG) private readonly config: BillingConfig,
-    private readonly orm: MikroORM,
+    private readonly shards: Shards,
     private readonly wallets: WalletService,
     private readonly ownership: Ownership,
   ) {}
@@ -36,22 +35,25 @@ export class ExpirySweeper {
   }
 
   async sweep(): Promise<void> {
-    try {
-      const owned = partitionCondition('org_id', this.ownership.owned());
-      const rows = (
-        await this.orm.em.getConnection().getKnex().raw(
-          `select distinct org_id from grants where kind <> 'topup' and remaining > 0 and (
-             expires_at <= now() + (? * interval '1 millisecond')
-             or (expiry_notice_at is null and expires_at <= now() + (? * interval '1 millisecond'))) and ${owned.sql}
-           union select org_id from storage_suspensions where cancelled_at is null and deletion_requested_at is null and ${owned.sql}`,
-          [this.config.expirySweepIntervalMs, this.config.expirySweepIntervalMs + this.config.grantExpiringNoticeMs, ...owned.bindings, ...owned.bindings],
-        )
-      ).rows as { org_id: string }[];
-      for (const { org_id } of rows) {
-        if (!this.wallets.registry.has(org_id)) this.wallets.registry.tell(org_id, { parsed: { name: 'expire' }, reply: () => undefined });
+    // Shard by shard: one that cannot be reached waits for the next sweep, the others are swept.
+    for (const { shard, filter } of this.shards.split(this.ownership.owned())) {
+      try {
+        const owned = partitionCondition('org_id', filter);
+        const rows = (
+          await (await this.shards.knex(shard)).raw(
+            `select distinct org_id from grants where kind <> 'topup' and remaining > 0 and (
+               expires_at <= now() + (? * interval '1 millisecond')
+               or (expiry_notice_at is null and expires_at <= now() + (? * interval '1 millisecond'))) and ${owned.sql}
+             union select org_id from storage_suspensions where cancelled_at is null and deletion_requested_at is null and ${owned.sql}`,
+            [this.config.expirySweepIntervalMs, this.config.expirySweepIntervalMs + this.config.grantExpiringNoticeMs, ...owned.bindings, ...owned.bindings],
+          )
+        ).rows as { org_id: string }[];
+        for (const { org_id } of rows) {
+          if (!this.wallets.registry.has(org_id)) this.wallets.registry.tell(org_id, { parsed: { name: 'expire' }, reply: () => undefined });
+        }
+      } catch (error) {
+        this.logger.warn({ msg: 'expiry sweep failed; next one retries', shard, error: String((error as Error)?.message ?? error) });
       }
-    } catch (error) {
-      this.logger.warn({ msg: 'expiry sweep failed; next one retries', error: String((error as Error)?.message ?? error) });
     }
   }
 }

@@ -47,6 +47,8 @@ const MAX_DECISIONS = MAX_CONFLICT_RETRIES + 3;
 
 export interface WalletActorDeps {
   readonly subjects: Subjects;
+  /** The database the organization's rows are in, named in an UNAVAILABLE reply when there are several (SHARDS); null with one. */
+  readonly shardOf?: (orgId: string) => string | null;
   readonly now: () => Date;
   readonly load: (orgId: string) => Promise<LoadedWallet>;
   readonly findMeters: (orgId: string, keys: { resourceId: string; day: string }[]) => Promise<Map<string, MeterState>>;
@@ -202,13 +204,19 @@ export class WalletActor implements Behavior<WalletMessage> {
   onCrash(batch: WalletMessage[], error: unknown): void {
     const reply =
       error instanceof StoreUnavailableError
-        ? errorReply(ErrorCode.UNAVAILABLE, 'the ledger could not be reached; nothing is confirmed; retry with the same idempotency key')
+        ? errorReply(ErrorCode.UNAVAILABLE, `the ledger${this.shardNamed()} could not be reached; nothing is confirmed; retry with the same idempotency key`)
         : errorReply(ErrorCode.INTERNAL, 'internal error; the wallet was reloaded; retry with the same idempotency key');
     for (const m of batch) m.reply(reply);
   }
 
   restart(): void {
     this.loaded = null;
+  }
+
+  /** ` (shard b)`, when the ledger is split over several databases. */
+  private shardNamed(): string {
+    const shard = this.deps.shardOf?.(this.orgId) ?? null;
+    return shard === null ? '' : ` (shard ${shard})`;
   }
 
   stop(): void {

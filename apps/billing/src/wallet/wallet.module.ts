@@ -1,7 +1,6 @@
 import { Logger, Module } from '@nestjs/common';
 import { controlStreamSpec, ensureStream, eventsStreamSpec, JetStreamPublisher, OutboxRelay } from '@billing/messaging';
-import { OutboxRepository } from '@billing/persistence';
-import { MikroORM } from '@mikro-orm/postgresql';
+import { OutboxRepository, Shards } from '@billing/persistence';
 import { NatsConnection } from 'nats';
 import { BillingConfig } from '../config';
 import { OperatorAudit } from '../operators/operator-audit';
@@ -24,7 +23,14 @@ import { WalletService } from './wallet.service';
   imports: [OwnershipModule],
   controllers: [WalletController],
   providers: [
-    { provide: OutboxRepository, inject: [MikroORM, Ownership], useFactory: (orm: MikroORM, ownership: Ownership) => new OutboxRepository(orm, () => ownership.owned()) },
+    {
+      provide: OutboxRepository,
+      inject: [Shards, Ownership],
+      useFactory: (shards: Shards, ownership: Ownership) => {
+        const logger = new Logger('OutboxRelay');
+        return new OutboxRepository(shards, () => ownership.owned(), (shard, error) => logger.warn({ msg: 'outbox of a shard not read; its events wait there', shard, error: String((error as Error)?.message ?? error) }));
+      },
+    },
     {
       provide: OutboxRelay,
       inject: [CONFIG, NATS, OutboxRepository],

@@ -3,7 +3,7 @@ import { ActorRegistry, Batcher } from '@billing/actors';
 import { ErrorCode, errorReply, Subjects } from '@billing/contracts';
 import { compareEvents, ResourceCharge } from '@billing/domain';
 import { OutboxRelay } from '@billing/messaging';
-import { ResourceRepository, StoredOutboxMessage, WalletChange, WalletRepository, WorkspaceBudgetRepository } from '@billing/persistence';
+import { ResourceRepository, Shards, StoredOutboxMessage, WalletChange, WalletRepository, WorkspaceBudgetRepository } from '@billing/persistence';
 import { PriceCatalog } from '../resources/price-catalog';
 import { Ownership } from '../ownership/ownership.service';
 import { BillingMetrics } from '../billing.metrics';
@@ -34,6 +34,7 @@ export class WalletService {
     metrics: BillingMetrics,
     ownership: Ownership,
     budgets: WorkspaceBudgetRepository,
+    shards: Shards,
   ) {
     this.commits = new Batcher((changes) => repository.commit(changes), config.maxWalletsPerCommit, config.concurrentCommits, (wallets, ms) => {
       metrics.batchWallets.observe(wallets);
@@ -41,6 +42,7 @@ export class WalletService {
     });
     const deps: WalletActorDeps = {
       subjects,
+      shardOf: (orgId) => (shards.names.length > 1 ? shards.shardOf(orgId) : null),
       now: () => new Date(),
       load: (orgId) => repository.load(orgId),
       findMeters: (orgId, keys) => repository.findMeters(orgId, keys),
@@ -63,7 +65,7 @@ export class WalletService {
       { mailboxCapacity: config.mailboxCapacity, maxBatch: config.maxBatchCommands, idleMs: config.actorIdleMs, sweepIntervalMs: Math.min(config.actorIdleMs, 10_000) },
       (orgId, error) =>
         error instanceof StoreUnavailableError
-          ? this.logger.warn({ msg: 'the ledger could not be reached: batch answered UNAVAILABLE, wallet read again on its next message', orgId, error: error.message })
+          ? this.logger.warn({ msg: 'the ledger could not be reached: batch answered UNAVAILABLE, wallet read again on its next message', orgId, shard: shards.shardOf(orgId), error: error.message })
           : this.logger.error({ msg: 'wallet actor crashed and was restarted', orgId, error: String((error as Error)?.stack ?? error) }),
     );
   }

@@ -12,6 +12,8 @@ export interface PartitionEpochRow {
   /** The NODE_ID of the process that took it last. */
   node: string;
   takenAt: Date;
+  /** The shard the partition was moved to from this database (`move_partition_out`): it is not taken here again. */
+  movedTo?: string | null;
 }
 
 export const PartitionEpochEntity = new EntitySchema<PartitionEpochRow>({
@@ -23,5 +25,6 @@ export const PartitionEpochEntity = new EntitySchema<PartitionEpochRow>({
     epoch: { type: 'bigint' },
     node: { type: 'text' },
     takenAt: { type: 'Date', columnType: 'timestamptz', defaultRaw: 'now()' },
+    movedTo: { type: 'text', nullable: true },
   },
 });

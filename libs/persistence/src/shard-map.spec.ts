@@ -1,0 +1,48 @@
+import { HOME_SHARD, parseShardMap } from './shard-map';
+
+const HOME = 'postgresql://postgres@127.0.0.1:5432/test';
+const A = 'postgresql://billing:secret@db-a:5432/billing';
+const B = 'postgresql://billing:secret@db-b:5432/billing';
+
+describe('parseShardMap', () => {
+  it('keeps every partition in the global home when SHARDS is not set', () => {
+    const map = parseShardMap(undefined, undefined, 64, HOME);
+    expect([...map.shards]).toEqual([[HOME_SHARD, HOME]]);
+    expect(map.byPartition).toHaveLength(64);
+    expect(new Set(map.byPartition)).toEqual(new Set([HOME_SHARD]));
+  });
+
+  it('gives each partition to the shard its range names', () => {
+    const map = parseShardMap(`a=${A}, b=${B}`, '0-31=a,32-62=b,63=a', 64, HOME);
+    expect(map.shards.get('a')).toBe(A);
+    expect(map.byPartition[0]).toBe('a');
+    expect(map.byPartition[31]).toBe('a');
+    expect(map.byPartition[32]).toBe('b');
+    expect(map.byPartition[62]).toBe('b');
+    expect(map.byPartition[63]).toBe('a');
+  });
+
+  it('lets the global home be a shard too', () => {
+    expect(parseShardMap(`home=${HOME},b=${B}`, '0-7=home,8-15=b', 16, HOME).shards.get('home')).toBe(HOME);
+  });
+
+  it.each([
+    ['a partition mapped to no shard', `a=${A},b=${B}`, '0-30=a,32-63=b', /partitions 31 are mapped to no shard/],
+    ['a partition mapped twice', `a=${A},b=${B}`, '0-32=a,32-63=b', /partition 32 is mapped twice/],
+    ['a partition past the count', `a=${A},b=${B}`, '0-31=a,32-64=b', /partitions go from 0 to 63/],
+    ['an unknown shard', `a=${A},b=${B}`, '0-31=a,32-63=c', /no shard named c/],
+    ['a shard holding nothing', `a=${A},b=${B}`, '0-63=a', /shard b holds no partition/],
+    ['the same database twice', `a=${A},b=${A}`, '0-31=a,32-63=b', /shards a and b are the same database/],
+    ['a name used twice', `a=${A},a=${B}`, '0-63=a', /shard a is named twice/],
+    ['a URL that is not postgres', `a=${A},b=mysql://db-b/x`, '0-31=a,32-63=b', /must be postgres/],
+    ['a malformed entry', `a=${A},b=${B}`, '0-31:a,32-63=b', /is not <from>-<to>=<shard>/],
+    ['SHARDS without SHARD_MAP', `a=${A}`, undefined, /SHARD_MAP is not/],
+    ['SHARD_MAP without SHARDS', undefined, '0-63=a', /SHARDS is not/],
+  ])('refuses %s', (_what, shards, map, message) => {
+    expect(() => parseShardMap(shards, map, 64, HOME)).toThrow(message);
+  });
+
+  it('never prints a shard password in a refusal', () => {
+    expect(() => parseShardMap(`a=${A},b=${B}`, '0-31=a', 64, HOME)).toThrow(/^(?!.*secret).*$/s);
+  });
+});

@@ -1,0 +1,47 @@
+// Moves one partition's organizations to another shard (README, "Moving a partition"):
+//   npm run build
+//   node scripts/move-partition.js --partition 17 --from a --to b [--step fence|copy|verify|all]
+// with the engine's SHARDS, PARTITIONS, OWNERS_BUCKET (or SUBJECT_PREFIX) and LEASE_TTL_MS in the
+// environment. `all` fences, waits for the engine processes to let go (LEASE_TTL_MS and a second),
+// copies and verifies; then SHARD_MAP is switched and the engine processes restarted.
+require('./register-paths');
+const { parseShardMap, fencePartition, copyPartition, verifyPartition, redactedUrl } = require('../dist/libs/persistence/src');
+
+function arg(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i >= 0 && process.argv[i + 1] !== undefined) return process.argv[i + 1];
+  if (fallback !== undefined) return fallback;
+  throw new Error(`--${name} is required`);
+}
+
+(async () => {
+  const partitions = Number(process.env.PARTITIONS || 64);
+  const shards = parseShardMap(process.env.SHARDS, process.env.SHARD_MAP, partitions, process.env.DATABASE_URL || '').shards;
+  const from = arg('from');
+  const to = arg('to');
+  const step = arg('step', 'all');
+  const ref = { group: process.env.OWNERS_BUCKET || `${(process.env.SUBJECT_PREFIX || 'billing').toUpperCase()}_OWNERS`, partitions, partition: Number(arg('partition')) };
+  if (!Number.isInteger(ref.partition) || ref.partition < 0 || ref.partition >= partitions) throw new Error(`--partition must be 0 to ${partitions - 1}`);
+  const source = shards.get(from);
+  const target = shards.get(to);
+  if (!source || !target || from === to) throw new Error(`--from and --to must be two shards named in SHARDS (${[...shards.keys()].join(', ')})`);
+  const say = (msg, extra = {}) => console.log(JSON.stringify({ msg, partition: ref.partition, from, to, ...extra }));
+  if (step === 'fence' || step === 'all') say('fenced in the source', { epoch: await fencePartition(source, ref, to), source: redactedUrl(source) });
+  if (step === 'all') {
+    const waitMs = Number(process.env.LEASE_TTL_MS || 10000) + 1000;
+    say('waiting for the engine processes to let go', { waitMs });
+    await new Promise((r) => setTimeout(r, waitMs));
+  }
+  if (step === 'copy' || step === 'all') say('copied', { rows: await copyPartition(source, target, ref) });
+  if (step === 'verify' || step === 'all') {
+    const differences = await verifyPartition(source, target, ref);
+    if (differences.length > 0) {
+      say('verify FAILED: do not switch SHARD_MAP', { differences });
+      process.exit(1);
+    }
+    say(`verified: the source and the target hold the same rows; now give partition ${ref.partition} to ${to} in every process's SHARD_MAP and restart them`);
+  }
+})().catch((error) => {
+  console.error(String(error && error.message ? error.message : error));
+  process.exit(1);
+});
