@@ -119,7 +119,7 @@ const b64url = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url
 /** Table, order, and whether its rows belong to an organization. */
 const DIGEST_TABLES: [string, string, boolean][] = [
   ['ledger_entries', 'org_id, seq', true],
-  ['grants', 'id', true],
+  ['grants', 'org_id, id', true],
   ['wallets', 'org_id', true],
   ['meters', 'org_id, resource_id, day', true],
   ['resources', 'org_id, resource_id', true],
@@ -132,7 +132,7 @@ const DIGEST_TABLES: [string, string, boolean][] = [
   ['auto_topup_settings', 'org_id', true],
   ['auto_topup_attempts', 'id', true],
   ['workspace_budgets', 'org_id, workspace_id', true],
-  ['stop_commands', 'command_id', true],
+  ['stop_commands', 'org_id, command_id', true],
   ['ladder_settings', 'org_id', true],
   ['storage_suspensions', 'org_id, suspension_id', true],
 ];

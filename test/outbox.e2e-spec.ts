@@ -86,7 +86,7 @@ describe('transactional outbox', () => {
     const engine = await startEngine({ OUTBOX_SWEEP_INTERVAL_MS: '100' }, names);
     const org = 'org-old-balance';
     try {
-      await sql(`insert into outbox_events (event_id, subject, payload) values ($1, $2, $3)`, [randomUUID(), `${names.subjectPrefix}.events.${org}.balance`, JSON.stringify({ orgId: org, seq: 1 })]);
+      await sql(`insert into outbox_events (event_id, subject, payload, org_id) values ($1, $2, $3, $4)`, [randomUUID(), `${names.subjectPrefix}.events.${org}.balance`, JSON.stringify({ orgId: org, seq: 1 }), org]);
       const relay = engine.app.get(OutboxRelay);
       const failures = relay.failures;
       expect(await relay.sweep()).toBe(0);

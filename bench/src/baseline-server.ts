@@ -43,10 +43,10 @@ async function main(): Promise<void> {
       const touched = new Set(d.entry.split.map((p) => p.grantId));
       for (const g of d.state.grants.filter((x) => touched.has(x.id))) {
         const r = fromGrant(orgId, g);
-        await client.query('update grants set remaining = $2 where id = $1', [r.id, r.remaining]);
+        await client.query('update grants set remaining = $2 where org_id = $3 and id = $1', [r.id, r.remaining, orgId]);
       }
       await client.query('update wallets set version = version + 1, seq = $2, total = $3, updated_at = now() where org_id = $1', [orgId, d.state.seq, d.entry.totalAfter.toFixed()]);
-      await client.query('insert into outbox_events (event_id, subject, payload) values ($1, $2, $3)', [randomUUID(), subjects.event(orgId, 'balance'), JSON.stringify({ seq: d.state.seq, total: d.entry.totalAfter.toFixed() })]);
+      await client.query('insert into outbox_events (event_id, subject, payload, org_id) values ($1, $2, $3, $4)', [randomUUID(), subjects.event(orgId, 'balance'), JSON.stringify({ seq: d.state.seq, total: d.entry.totalAfter.toFixed() }), orgId]);
       await client.query('commit');
       return { ok: true, entry: entryView(d.entry) };
     } catch (error) {

@@ -21,6 +21,7 @@ import { Migration20270102100000 } from './migrations/Migration20270102100000';
 import { Migration20270103120000 } from './migrations/Migration20270103120000';
 import { Migration20270103130000 } from './migrations/Migration20270103130000';
 import { Migration20270105100000 } from './migrations/Migration20270105100000';
+import { Migration20270106100000 } from './migrations/Migration20270106100000';
 
 /** The committed migrations, in order; listed here so that ts-jest and the compiled app load the same set. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -46,4 +47,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20270103120000', class: Migration20270103120000 },
   { name: 'Migration20270103130000', class: Migration20270103130000 },
   { name: 'Migration20270105100000', class: Migration20270105100000 },
+  { name: 'Migration20270106100000', class: Migration20270106100000 },
 ];

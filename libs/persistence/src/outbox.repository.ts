@@ -34,7 +34,7 @@ export class OutboxRepository {
       const index = names.indexOf(shard);
       if (index < from) continue;
       const after = cursor && index === from ? cursor.rowId : '0';
-      const owned = partitionCondition(`split_part(subject, '.', 3)`, filter);
+      const owned = partitionCondition('org_id', filter);
       try {
         const rows = (
           await (await this.shards.knex(shard)).raw(

@@ -18,8 +18,8 @@ export const ORGANIZATION_TABLES: readonly { readonly table: string; readonly or
   { table: 'workspace_budgets', org: 'org_id' },
   { table: 'ladder_settings', org: 'org_id' },
   { table: 'storage_suspensions', org: 'org_id' },
-  // The organization is the third token of every event subject (`<prefix>.events.<orgId>.<type>`).
-  { table: 'outbox_events', org: `split_part(subject, '.', 3)` },
+  // Its org_id is the organization its subject names (`<prefix>.events.<orgId>.<type>`).
+  { table: 'outbox_events', org: 'org_id' },
 ];
 
 export interface PartitionRef {

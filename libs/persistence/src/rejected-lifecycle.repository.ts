@@ -45,10 +45,10 @@ export class RejectedLifecycleRepository {
       `with rejected as (
          insert into rejected_lifecycle_events (subject, event_id, reason, payload) values (?, ?, ?, ?) returning id
        )
-       insert into outbox_events (event_id, subject, payload)
-       select ?::uuid, ?, ? from rejected
+       insert into outbox_events (event_id, subject, payload, org_id)
+       select ?::uuid, ?, ?, ? from rejected
        returning id`,
-      [...row, announcement.message.eventId, announcement.message.subject, announcement.message.payload],
+      [...row, announcement.message.eventId, announcement.message.subject, announcement.message.payload, announcement.orgId],
     );
     const [{ id }] = result.rows as { id: string | number }[];
     return { ...announcement.message, id: outboxId(shard, id) };

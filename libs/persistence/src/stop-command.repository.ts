@@ -74,11 +74,11 @@ export class StopCommandRepository {
   }
 
   async sent(orgId: string, commandId: string): Promise<void> {
-    await (await this.shards.knexOf(orgId)).raw(`update stop_commands set last_sent_at = now(), repeats = repeats + 1 where command_id = ? and stopped_at is null`, [commandId]);
+    await (await this.shards.knexOf(orgId)).raw(`update stop_commands set last_sent_at = now(), repeats = repeats + 1 where org_id = ? and command_id = ? and stopped_at is null`, [orgId, commandId]);
   }
 
   /** Ends a command whose resource no longer runs (its STOPPED committed before the command was). */
   async stopped(orgId: string, commandId: string): Promise<void> {
-    await (await this.shards.knexOf(orgId)).raw(`update stop_commands set stopped_at = now() where command_id = ? and stopped_at is null`, [commandId]);
+    await (await this.shards.knexOf(orgId)).raw(`update stop_commands set stopped_at = now() where org_id = ? and command_id = ? and stopped_at is null`, [orgId, commandId]);
   }
 }

@@ -281,7 +281,7 @@ export class WalletRepository {
         await db.raw(
           `insert into stop_commands (command_id, org_id, resource_id, reason, requested_at, command)
            select (x->>0)::uuid, x->>1, x->>2, x->>3, (x->>4)::timestamptz, x->>5 from jsonb_array_elements(?::jsonb) as x
-           on conflict (command_id) do nothing`,
+           on conflict (org_id, command_id) do nothing`,
           [JSON.stringify(stops)],
         );
       }
