@@ -16,7 +16,7 @@ export interface BenchFigures {
 
 /** Two shards against one, each round's two-shard figures beside its own one-shard baseline. */
 function shardSection(f: ShardFigures): string[] {
-  const r = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : '-');
+  const r = (a: number, b: number) => (b >= 1 ? (a / b).toFixed(2) : '-');
   const lines = [
     '## Two PostgreSQL shards against one (1,000 organizations)',
     '',
@@ -29,7 +29,8 @@ function shardSection(f: ShardFigures): string[] {
     const base = one.measured.perSecond;
     const c1 = one.measured.cpu;
     const c2 = two.measured.cpu;
-    const cpu = c1 && c2 ? [`${us(c2.server)} / ${us(c1.server)}`, `${us(c2.postgresByServer.a ?? 0)} / ${us(c1.postgresByServer.a ?? 0)}`, `${us(c2.postgresByServer.b ?? 0)} / ${us(c1.postgresByServer.b ?? 0)}`, `${us(c2.postgres)} / ${us(c1.postgres)}`, `${us(c2.nats)} / ${us(c1.nats)}`, `${us(cpuTotal(c2))} / ${us(cpuTotal(c1))}`] : ['-', '-', '-', '-', '-', '-'];
+    const beside = (two: number, one: number) => `${us(two)} / ${us(one)} (${r(two, one)})`;
+    const cpu = c1 && c2 ? [beside(c2.server, c1.server), beside(c2.postgresByServer.a ?? 0, c1.postgresByServer.a ?? 0), beside(c2.postgresByServer.b ?? 0, c1.postgresByServer.b ?? 0), beside(c2.postgres, c1.postgres), beside(c2.nats, c1.nats), beside(cpuTotal(c2), cpuTotal(c1))] : ['-', '-', '-', '-', '-', '-'];
     lines.push(`| ${i + 1} | ${n(base)} | ${n(two.measured.perSecond)} (${r(two.measured.perSecond, base)}) | ${n(two.perShard.a ?? 0)} (${r(two.perShard.a ?? 0, base)}) | ${n(two.perShard.b ?? 0)} (${r(two.perShard.b ?? 0, base)}) | ${cpu.join(' | ')} |`);
   });
   lines.push('');

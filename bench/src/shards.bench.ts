@@ -38,7 +38,8 @@ async function countDebits(url: string): Promise<number> {
   }
 }
 
-const ratio = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : '-');
+/** a / b; none when b is under 1 (µs of an idle server, or no debits): such a ratio says nothing. */
+const ratio = (a: number, b: number) => (b >= 1 ? (a / b).toFixed(2) : '-');
 
 /** CPU per debit of each process of `run` beside the baseline's, as lines. */
 function cpuLines(two: CpuPerRequest, one: CpuPerRequest): string[] {
