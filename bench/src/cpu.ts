@@ -42,6 +42,12 @@ export interface CpuScope {
   readonly database: string;
   /** The port of the NATS server the bench uses. */
   readonly natsPort: string;
+  /**
+   * PostgreSQL servers the bench started itself, by name (shard), each its postmaster's pid: when
+   * given, PostgreSQL's CPU is theirs only (each postmaster and its children, every database of
+   * theirs), counted per server too, and the machine's other PostgreSQL processes are not.
+   */
+  readonly postgresServers?: Readonly<Record<string, number>>;
 }
 
 export function cpuScope(env: { DATABASE_URL: string; NATS_URL: string }): CpuScope {
@@ -78,6 +84,23 @@ export interface CpuSample {
   readonly postgres: number;
   readonly nats: number;
   readonly load: number;
+  /** Each of `scope.postgresServers`, by name (empty without them). */
+  readonly postgresByServer: Readonly<Record<string, number>>;
+}
+
+/** CPU seconds of `pid` and its children (a postmaster: its backends, WAL writer, checkpointer...). */
+function cpuSecondsOfTree(pid: number): number {
+  let total = cpuSecondsOfPid(pid);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) total += cpuSecondsOfPid(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return total;
 }
 
 /**
@@ -87,20 +110,32 @@ export interface CpuSample {
  */
 export function cpuSample(serverPid: number, scope: CpuScope): CpuSample {
   const own = process.cpuUsage();
-  return { server: cpuSecondsOfPid(serverPid), postgres: cpuSecondsOf('postgres', postgresCounts(scope)), nats: cpuSecondsOf('nats-server', natsCounts(scope)), load: (own.user + own.system) / 1e6 };
+  const postgresByServer = Object.fromEntries(Object.entries(scope.postgresServers ?? {}).map(([name, pid]) => [name, cpuSecondsOfTree(pid)]));
+  const postgres = scope.postgresServers ? Object.values(postgresByServer).reduce((a, b) => a + b, 0) : cpuSecondsOf('postgres', postgresCounts(scope));
+  return { server: cpuSecondsOfPid(serverPid), postgres, nats: cpuSecondsOf('nats-server', natsCounts(scope)), load: (own.user + own.system) / 1e6, postgresByServer };
 }
 
 /** Microseconds of CPU per completed request, per process (the server under test: echo, floor or engine). */
-export type CpuPerRequest = { readonly [K in keyof CpuSample]: number };
+export interface CpuPerRequest {
+  readonly server: number;
+  readonly postgres: number;
+  readonly nats: number;
+  readonly load: number;
+  /** Each PostgreSQL server of `CpuScope.postgresServers`, by name. */
+  readonly postgresByServer: Readonly<Record<string, number>>;
+}
 
 /** CPU per completed request, per process, between two samples. */
 export function cpuPerRequest(before: CpuSample, after: CpuSample, completed: number): CpuPerRequest {
-  const us = (k: keyof CpuSample) => ((after[k] - before[k]) * 1e6) / Math.max(1, completed);
-  return { server: us('server'), postgres: us('postgres'), nats: us('nats'), load: us('load') };
+  const per = (seconds: number) => (seconds * 1e6) / Math.max(1, completed);
+  const us = (k: 'server' | 'postgres' | 'nats' | 'load') => per(after[k] - before[k]);
+  const postgresByServer = Object.fromEntries(Object.keys(after.postgresByServer).map((name) => [name, per(after.postgresByServer[name] - (before.postgresByServer[name] ?? 0))]));
+  return { server: us('server'), postgres: us('postgres'), nats: us('nats'), load: us('load'), postgresByServer };
 }
 
 export const cpuTotal = (c: CpuPerRequest) => c.server + c.postgres + c.nats + c.load;
 
 export function formatCpu(c: CpuPerRequest): string {
-  return (['server', 'postgres', 'nats', 'load'] as const).map((k) => `${k} ${c[k].toFixed(0)} µs`).join(', ');
+  const servers = Object.entries(c.postgresByServer).map(([name, v]) => `${name} ${v.toFixed(0)}`);
+  return (['server', 'postgres', 'nats', 'load'] as const).map((k) => `${k} ${c[k].toFixed(0)} µs${k === 'postgres' && servers.length ? ` (${servers.join(', ')})` : ''}`).join(', ');
 }

@@ -8,10 +8,10 @@ import { commitsSoFar, profileEngine, start, Started, stop, waitForBalance } fro
 const DURATION_MS = Number(process.env.BENCH_SECONDS ?? 8) * 1000;
 const WARMUP_MS = 1500;
 export const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 512);
-const ORGS = 1000;
+export const ORGS = 1000;
 
 /** Today's shape: many requests in flight over the load generator's 4 connections. */
-const SPREAD: LoadShape = { connections: 4, inFlight: CONCURRENCY };
+export const SPREAD: LoadShape = { connections: 4, inFlight: CONCURRENCY };
 /** A single busy client: 256 requests in flight on one connection (issue 14). */
 const ONE_CONNECTION: LoadShape = { connections: 1, inFlight: 256 };
 export const SHAPES: readonly LoadShape[] = [SPREAD, ONE_CONNECTION];
@@ -25,7 +25,7 @@ export function benchOperator(): MsgHdrs {
   return h;
 }
 
-async function seed(nc: NatsConnection, prefix: string, orgs: string[]): Promise<void> {
+export async function seed(nc: NatsConnection, prefix: string, orgs: string[]): Promise<void> {
   for (let i = 0; i < orgs.length; i += 200) {
     await Promise.all(
       orgs.slice(i, i + 200).map(async (org) => {
@@ -41,6 +41,8 @@ export interface Measured extends LoadResult {
   readonly cpu: CpuPerRequest | null;
   /** Debits per group commit (the engine and the floor), to see that both batch alike. */
   readonly perCommit: number | null;
+  /** Each of `Watched.counters`, per second of the measured window (e.g. debits committed per shard). */
+  readonly counted: Readonly<Record<string, number>> | null;
 }
 
 /** The children's settings: the bench's own database, streams and NATS. */
@@ -55,7 +57,11 @@ interface Watched {
   readonly commits?: boolean;
   /** The server's CPU profile of the measured window, with BENCH_PROFILE (engine-server). */
   readonly profiled?: boolean;
+  /** Counts read just before and just after the measured window (debit rows in each shard, say). */
+  readonly counters?: Readonly<Record<string, () => Promise<number>>>;
 }
+
+const readCounters = async (counters: Readonly<Record<string, () => Promise<number>>>) => Object.fromEntries(await Promise.all(Object.entries(counters).map(async ([name, count]) => [name, await count()] as const)));
 
 /**
  * Closed-loop load of `shape` on `ncs`' first connections. With `watched`, the CPU each process
@@ -71,15 +77,25 @@ export async function measure(label: string, ncs: NatsConnection[], shape: LoadS
   const profile = server && watched?.profiled && process.env.BENCH_PROFILE ? await profileEngine(server) : null;
   const commitsBefore = server && watched?.commits ? await commitsSoFar(server) : null;
   const pid = server?.pid;
+  const countedBefore = watched?.counters ? await readCounters(watched.counters) : null;
   const before = watched && pid ? cpuSample(pid, watched.scope) : null;
   const result = await closedLoop(connections, request('run'), shape.inFlight, DURATION_MS);
   const cpu = watched && pid && before ? cpuPerRequest(before, cpuSample(pid, watched.scope), result.completed) : null;
+  // Rows committed by the last requests of the window are in; none of the next window's yet.
+  const countedAfter = watched?.counters && countedBefore ? await readCounters(watched.counters) : null;
+  const counted = countedBefore && countedAfter ? Object.fromEntries(Object.keys(countedAfter).map((name) => [name, (countedAfter[name] - countedBefore[name]) / result.seconds])) : null;
   const perCommit = server && commitsBefore !== null ? result.completed / Math.max(1, (await commitsSoFar(server)) - commitsBefore) : null;
   if (profile) process.stdout.write(`    profile: ${await profile()}\n`);
   const shown = shape === SPREAD ? label : `${label} [${describeShape(shape)}]`;
-  const details = [cpu ? `CPU per request: ${formatCpu(cpu)}` : '', perCommit !== null ? `${perCommit.toFixed(1)} debits per group commit` : ''].filter(Boolean).join('; ');
+  const details = [
+    cpu ? `CPU per request: ${formatCpu(cpu)}` : '',
+    perCommit !== null ? `${perCommit.toFixed(1)} debits per group commit` : '',
+    counted ? Object.entries(counted).map(([name, v]) => `${name} ${v.toFixed(0)}/s`).join(', ') : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
   process.stdout.write(`  ${shown.padEnd(80)} ${result.perSecond.toFixed(0).padStart(8)} /s  (${result.completed} ok, ${result.failed} failed${result.firstError ? `: ${result.firstError}` : ''})${details ? `\n    ${details}` : ''}\n`);
-  return { ...result, cpu, perCommit };
+  return { ...result, cpu, perCommit, counted };
 }
 
 /** Starts `script`, runs `body` against it, and stops it whatever happens. */

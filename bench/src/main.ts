@@ -4,6 +4,7 @@ import { Client } from 'pg';
 import { benchDebits, benchDebitsMany } from './debits.bench';
 import { benchPushLatency } from './push-latency.bench';
 import { benchResources, ResourceFigures } from './resources.bench';
+import { benchShards } from './shards.bench';
 import { benchTransport } from './transport.bench';
 import { BenchFigures, writeReport } from './report';
 import os from 'os';
@@ -14,7 +15,9 @@ import os from 'os';
  * BENCH_ONLY=debits, push or resources runs one part; BENCH_ONLY=debits-many only the echo and
  * the engine with 1,000 organizations, with CPU per request, and writes no report;
  * BENCH_ONLY=floor the same in both load shapes with the durable floor beside them (no report);
- * BENCH_ONLY=transport a raw NATS subscription against NestJS's way (NatsJsonTransport), alternated (no report).
+ * BENCH_ONLY=transport a raw NATS subscription against NestJS's way (NatsJsonTransport), alternated (no report);
+ * BENCH_ONLY=shards the engine on one shard, then on two PostgreSQL servers the bench starts, debits/s per
+ * shard and CPU per debit per process beside the one-shard run's (BENCH_SHARD_ROUNDS rounds; no report).
  */
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const ADMIN_URL = process.env.BENCH_ADMIN_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -35,6 +38,10 @@ async function main(): Promise<void> {
   try {
     if (only === 'transport') {
       await benchTransport(ncs, env, tag);
+      return;
+    }
+    if (only === 'shards') {
+      await benchShards(ncs, env, tag);
       return;
     }
     if (only === 'debits-many' || only === 'floor') {
@@ -61,6 +68,7 @@ async function main(): Promise<void> {
         }
       }
     }
+    if (!only) figures.shards = await benchShards(ncs, env, tag);
     const report = writeReport(figures, `${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
     process.stdout.write(`\nreport written to ${report}\n`);
   } finally {

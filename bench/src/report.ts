@@ -5,11 +5,36 @@ import { DebitFigures, Measured, ShapeComparison } from './debits.bench';
 import { describeShape, LoadResult } from './load';
 import { PushFigures } from './push-latency.bench';
 import { ResourceFigures } from './resources.bench';
+import { ShardFigures } from './shards.bench';
 
 export interface BenchFigures {
   readonly debits?: DebitFigures;
   readonly push?: PushFigures;
   readonly resources: ResourceFigures[];
+  readonly shards?: ShardFigures;
+}
+
+/** Two shards against one, each round's two-shard figures beside its own one-shard baseline. */
+function shardSection(f: ShardFigures): string[] {
+  const r = (a: number, b: number) => (b >= 1 ? (a / b).toFixed(2) : '-');
+  const lines = [
+    '## Two PostgreSQL shards against one (1,000 organizations)',
+    '',
+    'The engine with `SHARD_MAP=0-31=a,32-63=b` on two PostgreSQL servers the bench starts (initdb, `fsync=off`), against the same engine with every partition in shard a, same load; debits/s per shard are the debit rows committed in each shard in the measured window.',
+    '',
+    '| round | one shard debits/s | two shards debits/s (ratio) | shard a debits/s (ratio) | shard b debits/s (ratio) | CPU per debit, two shards / one: engine | PostgreSQL a | PostgreSQL b | both | NATS | in all |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  f.rounds.forEach(({ one, two }, i) => {
+    const base = one.measured.perSecond;
+    const c1 = one.measured.cpu;
+    const c2 = two.measured.cpu;
+    const beside = (two: number, one: number) => `${us(two)} / ${us(one)} (${r(two, one)})`;
+    const cpu = c1 && c2 ? [beside(c2.server, c1.server), beside(c2.postgresByServer.a ?? 0, c1.postgresByServer.a ?? 0), beside(c2.postgresByServer.b ?? 0, c1.postgresByServer.b ?? 0), beside(c2.postgres, c1.postgres), beside(c2.nats, c1.nats), beside(cpuTotal(c2), cpuTotal(c1))] : ['-', '-', '-', '-', '-', '-'];
+    lines.push(`| ${i + 1} | ${n(base)} | ${n(two.measured.perSecond)} (${r(two.measured.perSecond, base)}) | ${n(two.perShard.a ?? 0)} (${r(two.perShard.a ?? 0, base)}) | ${n(two.perShard.b ?? 0)} (${r(two.perShard.b ?? 0, base)}) | ${cpu.join(' | ')} |`);
+  });
+  lines.push('');
+  return lines;
 }
 
 const n = (v: number) => Math.round(v).toLocaleString('en-US');
@@ -130,6 +155,7 @@ export function writeReport(f: BenchFigures, machine: string): string {
     }
     lines.push('');
   }
+  if (f.shards) lines.push(...shardSection(f.shards));
   const file = path.join(dir, 'report.md');
   writeFileSync(file, lines.join('\n'));
   return file;
