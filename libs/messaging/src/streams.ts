@@ -35,13 +35,39 @@ export function lifecycleStreamSpec(name: string, subjectPrefix: string, replica
   return { name, subjects: [`${subjectPrefix}.>`], duplicateWindowMs: 2 * 60_000, maxAgeMs: 30 * 86_400_000, replicas };
 }
 
+/** How long a JetStream setup call (a stream, the lease bucket) is tried again at start while the cluster does not answer. */
+export const JETSTREAM_SETUP_PATIENCE_MS = 60_000;
+
+/**
+ * A JetStream API call made at start, tried again while the servers do not answer it (a timeout,
+ * or no responders: a cluster electing its meta leader after a node restarted, or busy creating a
+ * replicated stream) for up to `patienceMs`; any other error, or the last one, is thrown.
+ */
+export async function withJetStreamPatience<T>(call: () => Promise<T>, patienceMs = JETSTREAM_SETUP_PATIENCE_MS): Promise<T> {
+  const deadline = Date.now() + patienceMs;
+  for (let wait = 250; ; wait = Math.min(wait * 2, 4000)) {
+    try {
+      return await call();
+    } catch (error) {
+      const code = String((error as { code?: string }).code ?? '');
+      const busy = code === 'TIMEOUT' || code === '503' || /timeout|no responders/i.test(String((error as Error)?.message));
+      if (!busy || Date.now() + wait > deadline) throw error;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+
 /**
  * Creates the stream if it is missing. An existing stream keeps the limits, storage and replicas
  * its operator gave it; only its subjects are the engine's (what it publishes where), and set to
  * the spec's when they differ: a stream made before `balance` left it (`<prefix>.events.>`) stops
- * storing every balance push.
+ * storing every balance push. Tried again while the servers do not answer (`withJetStreamPatience`).
  */
-export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
+export function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
+  return withJetStreamPatience(() => ensureStreamOnce(jsm, spec));
+}
+
+async function ensureStreamOnce(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
   try {
     const { config } = await jsm.streams.info(spec.name);
     const same = [...config.subjects].sort().join(' ') === [...spec.subjects].sort().join(' ');

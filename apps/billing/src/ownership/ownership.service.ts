@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Subjects } from '@billing/contracts';
+import { withJetStreamPatience } from '@billing/messaging';
 import { PartitionEpochRepository, partitionOf, PartitionFilter } from '@billing/persistence';
 import { NatsConnection } from 'nats';
 import { BillingMetrics } from '../billing.metrics';
@@ -104,7 +105,7 @@ export class Ownership {
    */
   async start(hooks: OwnershipHooks): Promise<void> {
     this.hooks = hooks;
-    const kv = await this.nc.jetstream().views.kv(this.config.ownersBucket, { ttl: this.config.leaseTtlMs, history: 1, replicas: this.config.jetStreamReplicas });
+    const kv = await withJetStreamPatience(() => this.nc.jetstream().views.kv(this.config.ownersBucket, { ttl: this.config.leaseTtlMs, history: 1, replicas: this.config.jetStreamReplicas }));
     this.bucket = new LeaseBucket(kv, this.config, () => this.nudge());
     await this.bucket.watch();
     this.bucket.checkPartitionCounts();
