@@ -1,9 +1,10 @@
 import { randomBytes } from 'crypto';
-import { AckPolicy, JsMsg, NatsConnection } from 'nats';
+import { NatsConnection } from 'nats';
 import { Decimal } from '@billing/domain';
 import { isolatedNames, readEvents, sql, startEngine, TestEngine, WalletClient } from './support/engine';
 import { ControlPlane, eventually } from './support/lifecycle';
 import { connectAs } from './support/nats-roles';
+import { controlReader } from './support/control-reader';
 
 const MIN = 60_000;
 const REPEAT_MS = 400;
@@ -39,25 +40,7 @@ describe('stop commands', () => {
   const balance = async (org: string) => (await client.request(org, 'balance')).balance;
 
   /** The control plane's durable consumer of an organization's stop commands. */
-  async function stopReader(org: string) {
-    const durable = `cp-${org}`;
-    const jsm = await cp.jetstreamManager();
-    await jsm.consumers.add(names.controlStream, { durable_name: durable, ack_policy: AckPolicy.Explicit, filter_subject: `${names.subjectPrefix}.control.${org}.stop` });
-    const consumer = await cp.jetstream().consumers.get(names.controlStream, durable);
-    const seen: any[] = [];
-    return {
-      seen,
-      /** Reads what has arrived (waits up to `ms` for more). */
-      async drain(ms = 1000): Promise<any[]> {
-        const batch = await consumer.fetch({ max_messages: 100, expires: Math.max(1000, ms) });
-        for await (const m of batch as AsyncIterable<JsMsg>) {
-          seen.push({ ...JSON.parse(Buffer.from(m.data).toString('utf8')), subject: m.subject });
-          m.ack();
-        }
-        return seen;
-      },
-    };
-  }
+  const stopReader = (org: string) => controlReader(cp, names.controlStream, names.subjectPrefix, org, 'stop');
 
   it('sends one stop per running GPU when available reaches zero, repeats it until STOPPED, and bills by the lifecycle', async () => {
     const org = `stop-${tag}`;

@@ -1,9 +1,10 @@
 import { randomBytes } from 'crypto';
-import { AckPolicy, JsMsg, NatsConnection } from 'nats';
+import { NatsConnection } from 'nats';
 import { Decimal } from '@billing/domain';
 import { isolatedNames, readEvents, sql, startEngine, TestEngine, WalletClient } from './support/engine';
 import { ControlPlane, eventually } from './support/lifecycle';
 import { connectAs } from './support/nats-roles';
+import { controlReader } from './support/control-reader';
 import { ControlPlaneSimulator } from '../apps/simulator/src/control-plane.simulator';
 
 const HOUR = 3_600_000;
@@ -43,24 +44,7 @@ describe('the storage step of the enforcement ladder', () => {
   const events = (org: string, type: string, n: number, ms?: number) => readEvents(client.nc, names.eventsStream, `${names.subjectPrefix}.events.${org}.${type}`, n, ms);
 
   /** The control plane's durable consumer of an organization's delete_storage commands. */
-  async function deleteReader(org: string) {
-    const durable = `cp-del-${org}`;
-    const jsm = await cp.jetstreamManager();
-    await jsm.consumers.add(names.controlStream, { durable_name: durable, ack_policy: AckPolicy.Explicit, filter_subject: `${names.subjectPrefix}.control.${org}.delete_storage` });
-    const consumer = await cp.jetstream().consumers.get(names.controlStream, durable);
-    const seen: any[] = [];
-    return {
-      seen,
-      async drain(ms = 1000): Promise<any[]> {
-        const batch = await consumer.fetch({ max_messages: 100, expires: Math.max(1000, ms) });
-        for await (const m of batch as AsyncIterable<JsMsg>) {
-          seen.push({ ...JSON.parse(Buffer.from(m.data).toString('utf8')), subject: m.subject });
-          m.ack();
-        }
-        return seen;
-      },
-    };
-  }
+  const deleteReader = (org: string) => controlReader(cp, names.controlStream, names.subjectPrefix, org, 'delete_storage');
 
   /** Credit, then a GPU that ran a minute two hours ago and has kept its storage since. */
   async function intoStorageDebt(org: string, resourceId: string): Promise<void> {
