@@ -1,5 +1,5 @@
 import { randomUUID } from 'crypto';
-import { partitionOf } from '@billing/persistence';
+import { openDatabase, parseShardMap, partitionOf, Shards, TopupReportRepository } from '@billing/persistence';
 import { sql, startEngine, TestEngine, WalletClient } from './support/engine';
 import { FakeProviders } from './support/fake-providers';
 import { startGateway, TestGateway } from './support/gateway';
@@ -98,6 +98,19 @@ describe('the payment mismatch report reads each organization ledger in its shar
       expect(local.body).toMatchObject({ ok: true, complete: true, unreadShards: [], scanned: 1, unchecked: [] });
       expect(local.body.mismatches.filter((m: any) => m.topupId === paid[org])).toEqual([]);
       expect(local.body.mismatches.filter((m: any) => m.kind === 'ledger_without_topup')).toEqual(org === inB ? [expect.objectContaining({ orgId: inB, idempotencyKey: orphanKey, amount: '5' })] : []);
+    }
+    // The repository itself, reading shard b's payment entries one at a time (the keyset paging):
+    // the orphan, newest, and the paid top-up's credit, whose top-up the home has.
+    {
+      const home = await openDatabase(homeUrl, 2);
+      const shards = new Shards(parseShardMap(`a=${pgA.url},b=${pgB.url}`, '0-3=a,4-7=b', PARTITIONS, homeUrl), { url: homeUrl, orm: home }, (url) => openDatabase(url, 2));
+      try {
+        const scan = await new TopupReportRepository(home, shards, 1).orphanLedgerEntries(new Date(Date.now() - 3_600_000), null, 10);
+        expect(scan).toEqual({ entries: [expect.objectContaining({ orgId: inB, idempotencyKey: orphanKey })], failures: [] });
+      } finally {
+        await shards.close();
+        await home.close(true);
+      }
     }
     // The whole report (every shard), with the provider asked too.
     const all = await report('');

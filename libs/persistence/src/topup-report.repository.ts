@@ -54,7 +54,8 @@ const PAYMENT_KEY = '^(topup|reverse):[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
  * organization's shard, README "PostgreSQL by partition"). Reads only.
  */
 export class TopupReportRepository extends SqlRepository {
-  constructor(home: MikroORM, private readonly shards: Shards) {
+  /** `orphanBatch`: a shard's payment entries read at once while looking for orphans (tests make it small). */
+  constructor(home: MikroORM, private readonly shards: Shards, private readonly orphanBatch = ORPHAN_BATCH) {
     super(home);
   }
 
@@ -168,14 +169,14 @@ export class TopupReportRepository extends SqlRepository {
           `select ${columns} from ledger_entries l
             where ${where} ${after ? 'and (l.created_at, l.org_id, l.seq) < (?::timestamptz, ?, ?::bigint)' : ''}
             order by l.created_at desc, l.org_id desc, l.seq desc limit ?`,
-          [since, orgId, orgId, ...held.bindings, ...(after ? [after.at, after.org, after.seq] : []), ORPHAN_BATCH],
+          [since, orgId, orgId, ...held.bindings, ...(after ? [after.at, after.org, after.seq] : []), this.orphanBatch],
         )
       ).rows as OrphanRow[];
       if (rows.length === 0) break;
       const ids = [...new Set(rows.map((r) => r.idempotency_key.split(':')[1]))];
       const known = new Set(((await this.knex.raw(`select id::text as id from topup_intents where id = any(?::uuid[])`, [`{${ids.join(',')}}`])).rows as { id: string }[]).map((r) => r.id));
       for (const r of rows) if (!known.has(r.idempotency_key.split(':')[1])) out.push(orphanOf(r));
-      if (out.length >= limit || rows.length < ORPHAN_BATCH) break;
+      if (out.length >= limit || rows.length < this.orphanBatch) break;
       const last = rows[rows.length - 1];
       after = { at: last.at_text, org: last.org_id, seq: last.seq };
     }
