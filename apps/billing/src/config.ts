@@ -1,7 +1,7 @@
 import { randomBytes } from 'crypto';
 import { hostname } from 'os';
 import { Decimal, ladderRefusal, LadderSettings, MAX_MIN_RUNWAY_MINUTES, MAX_RUNWAY_MARK_SECONDS, MAX_RUNWAY_MARKS, MAX_STORAGE_DELETION_DAYS, MAX_STORAGE_REMINDERS, parseDays, parseDaysList, parseLadderAmount, parseRunwayMarks } from '@billing/domain';
-import { DEFAULT_DATABASE_URL, parseShardMap, ShardMap } from '@billing/persistence';
+import { DEFAULT_DATABASE_URL, loadShardConfig, ShardMap } from '@billing/persistence';
 import { DEFAULT_NATS_URL, jetStreamReplicas, NatsAuth, natsAuth } from '@billing/messaging';
 import { defaultPriceCatalogPath } from './resources/price-catalog';
 import { envInt, envSetting, envToken, healthDetailsToken } from '@billing/observability';
@@ -118,24 +118,15 @@ function ladder(env: NodeJS.ProcessEnv): LadderSettings {
   return settings;
 }
 
-/** `SHARDS` (or `SHARDS_FILE`: its URLs carry passwords) and `SHARD_MAP`; production takes no shard at the development database. */
-function shardMap(env: NodeJS.ProcessEnv, partitions: number, databaseUrl: string): ShardMap {
-  const map = parseShardMap(envSetting(env, 'SHARDS'), env.SHARD_MAP, partitions, databaseUrl);
-  if (env.NODE_ENV === 'production') {
-    const local = [...map.shards].filter(([, url]) => url === DEFAULT_DATABASE_URL).map(([name]) => name);
-    if (envSetting(env, 'SHARDS') && local.length > 0) throw new Error(`SHARDS refused with NODE_ENV=production: shard ${local.join(', ')} is the development database ${DEFAULT_DATABASE_URL}`);
-  }
-  return map;
-}
-
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): BillingConfig {
   const httpPort = envInt(env, 'BILLING_HTTP_PORT', 3001, 0, 65_535);
   const subjectPrefix = envToken(env, 'SUBJECT_PREFIX', 'billing', /^[A-Za-z0-9_-]+$/);
   const databaseUrl = envSetting(env, 'DATABASE_URL') ?? DEFAULT_DATABASE_URL;
-  const partitions = envInt(env, 'PARTITIONS', 64, 1, 4096);
+  // PARTITIONS, SHARDS and SHARD_MAP: read as the gateway reads them (one place, libs/persistence).
+  const { partitions, shards } = loadShardConfig(env, databaseUrl);
   return {
     databaseUrl,
-    shards: shardMap(env, partitions, databaseUrl),
+    shards,
     natsUrl: env.NATS_URL || DEFAULT_NATS_URL,
     nats: natsAuth('billing', env),
     subjectPrefix,

@@ -1,4 +1,4 @@
-import { DEFAULT_DATABASE_URL } from '@billing/persistence';
+import { DEFAULT_DATABASE_URL, loadShardConfig, ShardConfig } from '@billing/persistence';
 import { DEFAULT_NATS_URL, NatsAuth, natsAuth } from '@billing/messaging';
 import { envInt, envSetting, guardedSetting, healthDetailsToken } from '@billing/observability';
 import { DashboardConfig, loadDashboardConfig } from './dashboard/dashboard.config';
@@ -25,7 +25,13 @@ export interface GatewayConfig {
   readonly natsUrl: string;
   /** The gateway connects as the NATS user `gateway` (NATS_PASSWORD_GATEWAY or NATS_CREDS; TLS settings). */
   readonly nats: NatsAuth;
+  /** The global home: the gateway's tables (topup_intents, ...). */
   readonly databaseUrl: string;
+  /**
+   * `PARTITIONS`, `SHARDS`, `SHARD_MAP`, as the engine's (the same values in every process): where
+   * each organization's ledger is, which the payment mismatch report reads.
+   */
+  readonly sharding: ShardConfig;
   readonly subjectPrefix: string;
   /** Browser and API tokens of organizations (claims: `iss`, `aud`, `iat`, `exp`, `org`). */
   readonly tokens: TokenSettings;
@@ -69,11 +75,13 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     if (!CLAIM_TEXT.test(value)) throw new Error(`${name} must be 1 to 200 printable characters without spaces, got '${value}'`);
   }
   const payments = loadPaymentsConfig(env);
+  const databaseUrl = envSetting(env, 'DATABASE_URL') ?? DEFAULT_DATABASE_URL;
   return {
     port,
     natsUrl: env.NATS_URL || DEFAULT_NATS_URL,
     nats: natsAuth('gateway', env),
-    databaseUrl: envSetting(env, 'DATABASE_URL') ?? DEFAULT_DATABASE_URL,
+    databaseUrl,
+    sharding: loadShardConfig(env, databaseUrl),
     subjectPrefix: prefix,
     tokens: {
       secret,

@@ -27,3 +27,4 @@ export * from './ladder-rows';
 export * from './shard-map';
 export * from './shards';
 export * from './partition-move';
+export * from './shard-config';

@@ -88,7 +88,10 @@ function recordOf(lookup: ProviderLookup, intent: TopupIntent): ProviderRecord |
  * started in the window, newest first, what its provider says (unless `check=local`), its
  * `topup_intents` row (the settlement) and the ledger (the net of its organization's entries under
  * the top-up's keys, read with SQL) are compared (payment-mismatches.ts); the first page also
- * lists ledger entries under a payment's key whose top-up does not exist. It changes nothing:
+ * lists ledger entries under a payment's key whose top-up does not exist. The ledger is read in
+ * each organization's shard (the same SHARDS, SHARD_MAP and PARTITIONS as the engine's); a shard
+ * that cannot be read makes the report `complete: false`, naming it in `unreadShards`, its
+ * top-ups `unchecked` (never "missing"), its orphans unknown. It changes nothing:
  * reconciliation and the sweep repair, an operator decides the rest.
  */
 @Injectable()
@@ -102,7 +105,7 @@ export class PaymentMismatchReport {
 
   async report(query: MismatchQuery, now = new Date()) {
     const page = await this.topups.scan({ since: query.since, orgId: query.orgId, provider: query.provider, before: query.before, limit: query.limit });
-    const nets = await this.topups.ledgerNet(page);
+    const ledger = await this.topups.ledgerNet(page);
     const records = new Map<string, ProviderRecord | null>();
     const unchecked: { topupId: string; provider: string; reason: string }[] = [];
     if (query.check === 'provider') {
@@ -116,8 +119,14 @@ export class PaymentMismatchReport {
     const mismatches: Record<string, unknown>[] = [];
     const found = (kind: string) => this.metrics.mismatches.inc({ kind });
     for (const intent of page) {
+      // Its ledger's shard could not be read: not compared (a net of 0 would say "missing").
+      const unreadShard = ledger.unread.get(intent.id);
+      if (unreadShard !== undefined) {
+        unchecked.push({ topupId: intent.id, provider: intent.provider, reason: `the ledger (shard ${unreadShard}) could not be read` });
+        continue;
+      }
       const view = viewOf(intent.settlement.facts);
-      const ledgerNet = nets.get(intent.id) ?? new Decimal(0);
+      const ledgerNet = ledger.nets.get(intent.id) ?? new Decimal(0);
       const record = records.get(intent.id) ?? null;
       const list: Mismatch[] = findMismatches({
         status: intent.status,
@@ -154,14 +163,19 @@ export class PaymentMismatchReport {
         });
       }
     }
-    const orphans = query.before === null ? await this.topups.orphanLedgerEntries(query.since, query.orgId, MAX_MISMATCH_PAGE_LOCAL) : [];
-    for (const o of orphans) {
+    const orphans = query.before === null ? await this.topups.orphanLedgerEntries(query.since, query.orgId, MAX_MISMATCH_PAGE_LOCAL) : { entries: [], failures: [] };
+    for (const o of orphans.entries) {
       found('ledger_without_topup');
       mismatches.push({ kind: 'ledger_without_topup', detail: `a ${o.type} of ${new Decimal(o.amount).toFixed()} ${o.currency} under ${o.idempotencyKey}, whose top-up does not exist`, orgId: o.orgId, idempotencyKey: o.idempotencyKey, amount: new Decimal(o.amount).toFixed(), currency: o.currency, createdAt: o.at.toISOString() });
     }
     const last = page.at(-1);
+    // Shards that could not be read: their top-ups are unchecked, their orphans unknown.
+    const failed = new Map<string, string>();
+    for (const f of [...ledger.failures, ...orphans.failures]) if (!failed.has(f.shard)) failed.set(f.shard, f.error);
     return {
       ok: true as const,
+      complete: failed.size === 0,
+      unreadShards: [...failed].map(([shard, error]) => ({ shard, error })),
       scanned: page.length,
       check: query.check,
       since: query.since.toISOString(),

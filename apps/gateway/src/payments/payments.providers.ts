@@ -1,5 +1,5 @@
-import { Provider, Type } from '@nestjs/common';
-import { AutoTopupRepository, openDatabase, OperatorAuditRepository, TopupReconciliationRepository, TopupRefundRepository, TopupReportRepository, TopupRepository } from '@billing/persistence';
+import { Injectable, OnApplicationShutdown, Provider, Type } from '@nestjs/common';
+import { AutoTopupRepository, openDatabase, OperatorAuditRepository, Shards, TopupReconciliationRepository, TopupRefundRepository, TopupReportRepository, TopupRepository } from '@billing/persistence';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { GatewayConfig } from '../config';
 import { AutoTopupController } from './auto-topup.controller';
@@ -48,6 +48,19 @@ export function paymentClientProviders(config: PaymentsConfig): Provider[] {
   ];
 }
 
+/** Pools the mismatch report opens to read each organization's ledger in its shard (two connections each: the report reads, nothing else). */
+const SHARD_POOL_MAX = 2;
+
+/** Closes the shards' pools the report opened (the home's is the sweeper's to close). */
+@Injectable()
+class PaymentShardsShutdown implements OnApplicationShutdown {
+  constructor(private readonly shards: Shards) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.shards.close();
+  }
+}
+
 /**
  * The top-up providers, spread into the gateway module (they use its BillingClient). The
  * gateway opens the database for the top-up intents; migrations run under the advisory lock,
@@ -59,7 +72,15 @@ export function paymentsProviders(gateway: GatewayConfig, config: PaymentsConfig
     { provide: PAYMENTS_ORM, useFactory: () => openDatabase(gateway.databaseUrl, config.dbPoolMax) },
     { provide: TopupRepository, inject: [PAYMENTS_ORM], useFactory: (orm: MikroORM) => new TopupRepository(orm) },
     { provide: TopupReconciliationRepository, inject: [PAYMENTS_ORM], useFactory: (orm: MikroORM) => new TopupReconciliationRepository(orm) },
-    { provide: TopupReportRepository, inject: [PAYMENTS_ORM], useFactory: (orm: MikroORM) => new TopupReportRepository(orm) },
+    // Where each organization's ledger is (PARTITIONS, SHARDS, SHARD_MAP as the engine's): the
+    // engine's resolver, a shard's pool opened when the report first reads it.
+    {
+      provide: Shards,
+      inject: [PAYMENTS_ORM],
+      useFactory: (home: MikroORM) => new Shards(gateway.sharding.shards, { url: gateway.databaseUrl, orm: home }, (url) => openDatabase(url, SHARD_POOL_MAX)),
+    },
+    PaymentShardsShutdown,
+    { provide: TopupReportRepository, inject: [PAYMENTS_ORM, Shards], useFactory: (orm: MikroORM, shards: Shards) => new TopupReportRepository(orm, shards) },
     { provide: TopupRefundRepository, inject: [PAYMENTS_ORM], useFactory: (orm: MikroORM) => new TopupRefundRepository(orm) },
     { provide: AutoTopupRepository, inject: [PAYMENTS_ORM], useFactory: (orm: MikroORM) => new AutoTopupRepository(orm) },
     // Operator refunds are done here, so they are audited here, in the operators' audit.
