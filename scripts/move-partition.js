@@ -5,7 +5,7 @@
 // environment. `all` fences, waits for the engine processes to let go (LEASE_TTL_MS and a second),
 // copies and verifies; then SHARD_MAP is switched and the engine processes restarted.
 require('./register-paths');
-const { parseShardMap, fencePartition, copyPartition, verifyPartition, redactedUrl } = require('../dist/libs/persistence/src');
+const { parseShardMap, fencePartition, copyPartition, verifyPartition, redactedUrl, openDatabase } = require('../dist/libs/persistence/src');
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
@@ -27,12 +27,17 @@ function arg(name, fallback) {
   if (!source || !target || from === to) throw new Error(`--from and --to must be two shards named in SHARDS (${[...shards.keys()].join(', ')})`);
   const say = (msg, extra = {}) => console.log(JSON.stringify({ msg, partition: ref.partition, from, to, ...extra }));
   if (step === 'fence' || step === 'all') say('fenced in the source', { epoch: await fencePartition(source, ref, to), source: redactedUrl(source) });
+  // The engine's LEASE_TTL_MS (10 s unless it was set): the old owner has let go that long after the fence.
+  const settleMs = Number(process.env.LEASE_TTL_MS || 10000) + 1000;
   if (step === 'all') {
-    const waitMs = Number(process.env.LEASE_TTL_MS || 10000) + 1000;
-    say('waiting for the engine processes to let go', { waitMs });
-    await new Promise((r) => setTimeout(r, waitMs));
+    say('waiting for the engine processes to let go', { waitMs: settleMs });
+    await new Promise((r) => setTimeout(r, settleMs));
   }
-  if (step === 'copy' || step === 'all') say('copied', { rows: await copyPartition(source, target, ref) });
+  if (step === 'copy' || step === 'all') {
+    // A new shard has no tables yet: its migrations first (as an engine process would on its first take).
+    await (await openDatabase(target, 2)).close(true);
+    say('copied', { rows: await copyPartition(source, target, ref, settleMs) });
+  }
   if (step === 'verify' || step === 'all') {
     const differences = await verifyPartition(source, target, ref);
     if (differences.length > 0) {

@@ -287,8 +287,9 @@ describe('PostgreSQL by partition: two shards, one cut for a while', () => {
     // A process with the old map cannot take it back there.
     await expect(sql(`select take_partition($1, 4, 'old-map')`, [names.ownersBucket], urlOf.b)).rejects.toThrow(/moved to shard a/);
 
-    // Copy, verify.
-    const copied = await copyPartition(urlOf.b, urlOf.a, ref);
+    // Copy, verify; not while the old owner may not have let go yet (the fence younger than the lease TTL and a second).
+    await expect(copyPartition(urlOf.b, urlOf.a, ref, 60_000)).rejects.toThrow(/fenced \d+ s ago/);
+    const copied = await copyPartition(urlOf.b, urlOf.a, ref, 11_000);
     for (const table of ['wallets', 'grants', 'ledger_entries', 'meters', 'resources']) expect({ table, copied: copied[table] > 0 }).toEqual({ table, copied: true });
     expect(await verifyPartition(urlOf.b, urlOf.a, ref)).toEqual([]);
     // A second copy is refused: the target holds the partition now.

@@ -46,7 +46,7 @@ createBillingApp(loadConfig(), process.env.BENCH_ENGINE_LOG ? undefined : false)
         resourceActors: resources.registry.size,
         walletActors: wallets.registry.size,
         lifecycleApplied: app.get(LifecycleConsumer).applied,
-        commits: wallets.commits.flushes,
+        commits: wallets.commitFlushes,
       });
     });
     process.send?.('ready');

@@ -17,7 +17,9 @@ export function ormConfig(databaseUrl = process.env.DATABASE_URL ?? DEFAULT_DATA
     entities: [WalletEntity, GrantEntity, LedgerEntryEntity, OutboxEventEntity, MeterEntity, ResourceEntity, RejectedLifecycleEventEntity, WebhookEndpointEntity, WebhookDeliveryEntity, VoucherCodeEntity, VoucherRedemptionEntity, PlanSubscriptionEntity, TopupIntentEntity, TopupRefundEntity, PartitionEpochEntity, PriceVersionEntity, OperatorActionEntity, OperatorActionOutcomeEntity],
     extensions: [Migrator],
     discovery: { warnWhenNoEntities: true },
+    // A database that does not answer (a shard cut off) fails a request in seconds, not the drivers' minutes.
     pool: { min: 1, max: poolMax },
+    driverOptions: { acquireConnectionTimeout: 10_000, connection: { connectionTimeoutMillis: 5_000 } },
     debug: false,
     allowGlobalContext: false,
     migrations: {

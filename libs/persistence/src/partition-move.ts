@@ -70,15 +70,19 @@ export async function fencePartition(sourceUrl: string, ref: PartitionRef, targe
  * marked moved). Refuses a target that already holds a row of the partition. Returns the rows
  * copied per table.
  */
-export async function copyPartition(sourceUrl: string, targetUrl: string, ref: PartitionRef): Promise<Record<string, number>> {
+export async function copyPartition(sourceUrl: string, targetUrl: string, ref: PartitionRef, settleMs = 0): Promise<Record<string, number>> {
   return withClient(sourceUrl, (source) =>
     withClient(targetUrl, async (target) => {
       const copied: Record<string, number> = {};
       await source.query('begin isolation level repeatable read read only');
       await target.query('begin');
       try {
-        const fence = (await source.query('select epoch, moved_to from partition_epochs where "group" = $1 and partition = $2', [ref.group, ref.partition])).rows[0] as { epoch: string; moved_to: string | null } | undefined;
+        const fence = (
+          await source.query('select epoch, moved_to, (extract(epoch from now() - taken_at) * 1000)::bigint as age_ms from partition_epochs where "group" = $1 and partition = $2', [ref.group, ref.partition])
+        ).rows[0] as { epoch: string; moved_to: string | null; age_ms: string } | undefined;
         if (!fence?.moved_to) throw new Error(`partition ${ref.partition} is not fenced in the source: run the fence step first`);
+        // Until the old owner has let go (its lease run out), it may still publish and delete its outbox rows or end stop commands: a copy before that would bring them back.
+        if (Number(fence.age_ms) < settleMs) throw new Error(`partition ${ref.partition} was fenced ${Math.round(Number(fence.age_ms) / 1000)} s ago: copy once the engine processes have let go (LEASE_TTL_MS and a second after the fence, ${Math.ceil(settleMs / 1000)} s)`);
         for (const { table, org } of ORGANIZATION_TABLES) {
           const cols = await copiedColumns(source, table);
           const where = `org_partition(${org}, $1) = $2`;

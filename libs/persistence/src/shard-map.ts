@@ -89,8 +89,7 @@ export function parseShardMap(shardsText: string | undefined, mapText: string | 
   }
   const unmapped = byPartition.flatMap((s, p) => (s === undefined ? [p] : []));
   if (mapText?.trim() && unmapped.length > 0) problems.push(`partitions ${ranges(unmapped)} are mapped to no shard`);
-  const used = new Set(byPartition);
-  for (const name of shards.keys()) if (mapText?.trim() && !used.has(name)) problems.push(`shard ${name} holds no partition`);
+  // A shard holding no partition yet is allowed: a new one, named in SHARDS before partitions move to it (README, "Running at scale").
   // Deduplicated: a range mapped twice would name each of its partitions.
   if (problems.length > 0) throw new Error(`SHARDS / SHARD_MAP refused: ${[...new Set(problems)].slice(0, 20).join('; ')}`);
   return { shards, byPartition: byPartition as string[] };

@@ -21,7 +21,11 @@ import { NatsConnection } from 'nats';
 export class WalletService {
   private readonly logger = new Logger('WalletService');
   readonly registry: ActorRegistry<WalletMessage>;
-  readonly commits: Batcher<WalletChange, StoredOutboxMessage[]>;
+  /**
+   * One group-commit queue per shard: a shard that is slow or cut holds up only its own
+   * organizations' commits, never another shard's (each queue has its CONCURRENT_COMMITS).
+   */
+  private readonly commitQueues = new Map<string, Batcher<WalletChange, StoredOutboxMessage[]>>();
 
   constructor(
     @Inject(CONFIG) config: BillingConfig,
@@ -36,10 +40,18 @@ export class WalletService {
     budgets: WorkspaceBudgetRepository,
     shards: Shards,
   ) {
-    this.commits = new Batcher((changes) => repository.commit(changes), config.maxWalletsPerCommit, config.concurrentCommits, (wallets, ms) => {
-      metrics.batchWallets.observe(wallets);
-      metrics.commitSeconds.observe(ms / 1000);
-    });
+    const queueOf = (orgId: string) => {
+      const shard = shards.shardOf(orgId);
+      let queue = this.commitQueues.get(shard);
+      if (!queue) {
+        queue = new Batcher((changes) => repository.commit(changes), config.maxWalletsPerCommit, config.concurrentCommits, (wallets, ms) => {
+          metrics.batchWallets.observe(wallets);
+          metrics.commitSeconds.observe(ms / 1000);
+        });
+        this.commitQueues.set(shard, queue);
+      }
+      return queue;
+    };
     const deps: WalletActorDeps = {
       subjects,
       shardOf: (orgId) => (shards.names.length > 1 ? shards.shardOf(orgId) : null),
@@ -48,7 +60,7 @@ export class WalletService {
       findMeters: (orgId, keys) => repository.findMeters(orgId, keys),
       findGrants: (orgId, ids) => repository.findGrants(orgId, ids),
       findByKeys: (orgId, keys) => repository.findByIdempotencyKeys(keys.map((key) => ({ orgId, key }))),
-      commit: (change) => this.commits.submit(change),
+      commit: (change) => queueOf(change.orgId).submit(change),
       published: (messages) => relay.publish(messages),
       announce: (m) => nc.publish(m.subject, m.payload),
       loadBudgets: async (orgId, month) => ({ caps: await budgets.caps(orgId), spend: await budgets.spend(orgId, month) }),
@@ -68,6 +80,11 @@ export class WalletService {
           ? this.logger.warn({ msg: 'the ledger could not be reached: batch answered UNAVAILABLE, wallet read again on its next message', orgId, shard: shards.shardOf(orgId), error: error.message })
           : this.logger.error({ msg: 'wallet actor crashed and was restarted', orgId, error: String((error as Error)?.stack ?? error) }),
     );
+  }
+
+  /** Group commits made so far, every shard's (the bench reads it). */
+  get commitFlushes(): number {
+    return [...this.commitQueues.values()].reduce((n, q) => n + q.flushes, 0);
   }
 
   /** False when the organization's mailbox is full. */
