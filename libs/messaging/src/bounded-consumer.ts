@@ -3,7 +3,7 @@ import { PROBE_TIMEOUT_MS } from '@billing/observability';
 import { ConsumerMessages, JetStreamManager, JsMsg, NatsConnection } from 'nats';
 import { handleBounded, InFlightLimit } from './bounded-consumer.in-flight';
 import { DurableConsumerSettings, ensureDurableConsumer } from './bounded-consumer.settings';
-import { ensureStream, StreamSpec } from './streams';
+import { ensureStream, StreamSpec, withJetStreamPatience } from './streams';
 
 export { consumerChanges } from './bounded-consumer.settings';
 export type { DurableConsumerSettings, OwnedConsumerSetting } from './bounded-consumer.settings';
@@ -94,10 +94,11 @@ export class BoundedConsumer {
 
   private async open(): Promise<ConsumerMessages> {
     const { stream, consumer, maxInFlight } = this.options;
-    const jsm = await this.nc.jetstreamManager();
+    // Each step tried again while the servers do not answer (a cluster node restarting, a loaded host): a start is not given up on a timeout.
+    const jsm = await withJetStreamPatience(() => this.nc.jetstreamManager());
     await ensureStream(jsm, stream);
-    await ensureDurableConsumer(jsm, stream.name, consumer, this.logger, this.nc.info?.version);
-    const durable = await this.nc.jetstream().consumers.get(stream.name, consumer.name);
+    await withJetStreamPatience(() => ensureDurableConsumer(jsm, stream.name, consumer, this.logger, this.nc.info?.version));
+    const durable = await withJetStreamPatience(() => this.nc.jetstream().consumers.get(stream.name, consumer.name));
     // By default nats.js waits, for ever, for a deleted consumer or stream to come back; aborting
     // ends the messages instead, and `run` makes them again.
     return durable.consume({ max_messages: maxInFlight, abort_on_missing_resource: true });

@@ -1,5 +1,5 @@
 import { Logger, Module } from '@nestjs/common';
-import { controlStreamSpec, ensureStream, eventsStreamSpec, JetStreamPublisher, OutboxRelay } from '@billing/messaging';
+import { controlStreamSpec, ensureStream, eventsStreamSpec, JetStreamPublisher, OutboxRelay, withJetStreamPatience } from '@billing/messaging';
 import { OutboxRepository, Shards } from '@billing/persistence';
 import { NatsConnection } from 'nats';
 import { BillingConfig } from '../config';
@@ -36,7 +36,7 @@ import { WalletService } from './wallet.service';
       inject: [CONFIG, NATS, OutboxRepository],
       useFactory: async (config: BillingConfig, nc: NatsConnection, outbox: OutboxRepository) => {
         const logger = new Logger('OutboxRelay');
-        const jsm = await nc.jetstreamManager();
+        const jsm = await withJetStreamPatience(() => nc.jetstreamManager());
         // The outbox carries stop commands too: their stream exists before the relay publishes any.
         await ensureStream(jsm, controlStreamSpec(config.controlStream, config.subjectPrefix, config.jetStreamReplicas));
         const relay = new OutboxRelay(new JetStreamPublisher(nc), jsm, outbox, {
