@@ -1,11 +1,15 @@
 // Moves one partition's organizations to another shard (README, "Moving a partition"):
 //   npm run build
 //   node scripts/move-partition.js --partition 17 --from a --to b [--step fence|copy|verify|all]
+//   SHARD_MAP=<the new map> node scripts/move-partition.js --partition 17 --from a --to b --step switch
 // with the engine's SHARDS, PARTITIONS, OWNERS_BUCKET (or SUBJECT_PREFIX) and LEASE_TTL_MS in the
 // environment. `all` fences, waits for the engine processes to let go (LEASE_TTL_MS and a second),
-// copies and verifies; then SHARD_MAP is switched and the engine processes restarted.
+// copies and verifies; then `switch`, with the new SHARD_MAP (giving the partition to --to) and the
+// engine's NATS_URL and NATS credentials (NATS_PASSWORD_BILLING or NATS_CREDS), records the new map
+// in the lease bucket: processes with the old map stop taking partitions, processes restarted with
+// the new one serve.
 require('./register-paths');
-const { parseShardMap, fencePartition, copyPartition, verifyPartition, redactedUrl, openDatabase } = require('../dist/libs/persistence/src');
+const { parseShardMap, fencePartition, copyPartition, verifyPartition, redactedUrl, openDatabase, recordShardMap } = require('../dist/libs/persistence/src');
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
@@ -16,7 +20,8 @@ function arg(name, fallback) {
 
 (async () => {
   const partitions = Number(process.env.PARTITIONS || 64);
-  const shards = parseShardMap(process.env.SHARDS, process.env.SHARD_MAP, partitions, process.env.DATABASE_URL || '').shards;
+  const map = parseShardMap(process.env.SHARDS, process.env.SHARD_MAP, partitions, process.env.DATABASE_URL || '');
+  const shards = map.shards;
   const from = arg('from');
   const to = arg('to');
   const step = arg('step', 'all');
@@ -44,7 +49,19 @@ function arg(name, fallback) {
       say('verify FAILED: do not switch SHARD_MAP', { differences });
       process.exit(1);
     }
-    say(`verified: the source and the target hold the same rows; now give partition ${ref.partition} to ${to} in every process's SHARD_MAP and restart them`);
+    say(`verified: the source and the target hold the same rows; now run --step switch with SHARD_MAP giving partition ${ref.partition} to ${to}, and restart every process with that SHARD_MAP`);
+  }
+  if (step === 'switch') {
+    if (map.byPartition[ref.partition] !== to) throw new Error(`SHARD_MAP gives partition ${ref.partition} to ${map.byPartition[ref.partition]}: run the switch with the new map, giving it to ${to}`);
+    const { connectNats, natsAuth } = require('../dist/libs/messaging/src');
+    const nc = await connectNats(process.env.NATS_URL || 'nats://127.0.0.1:4222', 'move-partition', natsAuth('billing', process.env));
+    try {
+      const kv = await nc.jetstream().views.kv(ref.group, { bindOnly: true });
+      const record = await recordShardMap(kv, map, `move-partition ${ref.partition} ${from}->${to}`);
+      say('switched: the new SHARD_MAP is recorded; processes with the old map stop taking partitions, restart them with the new one', { fingerprint: record.fingerprint });
+    } finally {
+      await nc.close();
+    }
   }
 })().catch((error) => {
   console.error(String(error && error.message ? error.message : error));

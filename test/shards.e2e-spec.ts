@@ -1,7 +1,10 @@
 import { Decimal } from '@billing/domain';
-import { copyPartition, fencePartition, ORGANIZATION_TABLES, partitionOf, verifyPartition } from '@billing/persistence';
+import { copyPartition, fencePartition, ORGANIZATION_TABLES, parseShardMap, partitionOf, recordShardMap, verifyPartition } from '@billing/persistence';
+import { AddressInfo } from 'net';
+import { Ownership } from '../apps/billing/src/ownership/ownership.service';
+import { ShardMapStatus } from '../apps/billing/src/ownership/shard-map-guard';
 import { NatsConnection } from 'nats';
-import { isolatedNames, sql, startEngine, TestEngine } from './support/engine';
+import { isolatedNames, sql, startEngine, TEST_HEALTH_DETAILS_TOKEN, TestEngine } from './support/engine';
 import { eventually } from './support/lifecycle';
 import { prepareLifecycleConsumer, sleep } from './support/load-generator';
 import { connectAs, startTestNatsCluster } from './support/nats-roles';
@@ -62,6 +65,8 @@ describe('PostgreSQL by partition: two shards, one cut for a while', () => {
       JETSTREAM_REPLICAS: '3',
       TICK_INTERVAL_MS: '200',
       OUTBOX_SWEEP_INTERVAL_MS: '200',
+      // One queue group: a second process of the test shares the requests with the first.
+      QUEUE_GROUP: `q-${names.subjectPrefix}`,
     };
     engine = await startEngine(engineEnv, names);
   }, 180_000);
@@ -295,10 +300,47 @@ describe('PostgreSQL by partition: two shards, one cut for a while', () => {
     // A second copy is refused: the target holds the partition now.
     await expect(copyPartition(urlOf.b, urlOf.a, ref)).rejects.toThrow(/already holds/);
 
-    // Switch: the engine starts again with partition 4 in shard a.
-    await engine.stop();
+    // A process started with the new map before the switch (or by mistake) takes no partition and
+    // says why; the process with the recorded map keeps serving.
+    const oldEnv = engineEnv;
     engineEnv = { ...engineEnv, SHARD_MAP: '0-4=a,5-7=b' };
-    engine = await startEngine(engineEnv, names);
+    const next = await startEngine({ ...engineEnv, NODE_ID: `${names.subjectPrefix}-new` }, names);
+    try {
+      const served = (e: TestEngine) => e.app.get(Ownership).serving;
+      const refusal = (e: TestEngine) => e.app.get(ShardMapStatus).refused;
+      await sleep(4_000); // more than a lease round (a third of the TTL)
+      expect(served(next)).toBe(0);
+      expect(refusal(next)).toMatch(/partitions 4: shard a here, b in the record/);
+      const health = await fetch(`http://127.0.0.1:${(next.app.getHttpServer().address() as AddressInfo).port}/health/details`, { headers: { authorization: `Bearer ${TEST_HEALTH_DETAILS_TOKEN}` } });
+      expect(health.status).toBe(503);
+      expect(((await health.json()) as any).error.shardMap).toMatchObject({ status: 'down', message: expect.stringContaining('partitions 4') });
+      expect(served(engine)).toBe(PARTITIONS - 1); // all but partition 4, fenced in shard b
+      expect(refusal(engine)).toBeNull();
+      expect(await topup(stays, `${stays}-beside-new-map-t`, '1.00')).toMatchObject({ ok: true });
+
+      // Switch (scripts/move-partition.js --step switch): the new map is recorded. The process with the
+      // old map hands every partition over; the one with the new map takes them and serves.
+      const billing = await connectAs('billing', { url: cluster.map((n) => n.url).join(',') });
+      try {
+        const kv = await billing.jetstream().views.kv(names.ownersBucket, { bindOnly: true });
+        await recordShardMap(kv, parseShardMap(engineEnv.SHARDS, engineEnv.SHARD_MAP, PARTITIONS, homeUrl), 'test switch');
+      } finally {
+        await billing.close();
+      }
+      await eventually(async () => ({ old: served(engine), next: served(next) }), (x) => x.old === 0 && x.next === PARTITIONS, 30_000);
+      expect(refusal(engine)).toMatch(/partitions 4: shard b here, a in the record/);
+      // A process restarted with the old map after the switch takes nothing either.
+      const stale = await startEngine({ ...oldEnv, NODE_ID: `${names.subjectPrefix}-stale` }, names);
+      await sleep(4_000);
+      expect(served(stale)).toBe(0);
+      expect(served(next)).toBe(PARTITIONS);
+      await stale.stop();
+    } catch (error) {
+      await next.stop().catch(() => undefined);
+      throw error;
+    }
+    await engine.stop();
+    engine = next;
     for (const org of moved) expect({ org, total: (await total(org)).toFixed() }).toEqual({ org, total: model.get(org)!.total.toFixed() });
     const inB = Number((await sql(`select count(*)::int as n from ledger_entries where org_id = any($1)`, [moved], urlOf.b))[0].n);
     for (const org of moved) {

@@ -7,6 +7,7 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import { NatsConnection } from 'nats';
 import { BillingMetrics } from './billing.metrics';
 import { BillingConfig } from './config';
+import { ShardMapStatus } from './ownership/shard-map-guard';
 import { PriceCatalog } from './resources/price-catalog';
 import { CONFIG, NATS, ROUTES } from './tokens';
 
@@ -22,12 +23,14 @@ export class BillingCoreModule {
     let nc: NatsConnection | undefined;
     let orm: MikroORM | undefined;
     const fenceScope = { group: config.ownersBucket, partitions: config.partitions };
+    const shardMapStatus = new ShardMapStatus();
     const fromOrm = <T>(make: (orm: MikroORM) => T) => ({ inject: [MikroORM], useFactory: make });
     // Per-organization tables: in the organization's shard (one place decides which: Shards).
     const fromShards = <T>(make: (shards: Shards) => T) => ({ inject: [Shards], useFactory: make });
     const providers = [
       { provide: CONFIG, useValue: config },
       { provide: BillingMetrics, useValue: metrics },
+      { provide: ShardMapStatus, useValue: shardMapStatus },
       { provide: Subjects, useValue: new Subjects(config.subjectPrefix) },
       { provide: NATS, useFactory: async () => (nc = await connectNats(config.natsUrl, 'billing-engine', config.nats)) },
       { provide: MikroORM, useFactory: async () => (orm = await openDatabase(config.databaseUrl, config.dbPoolMax)) },
@@ -71,6 +74,10 @@ export class BillingCoreModule {
           probes: {
             nats: natsProbe(() => nc!),
             postgres: postgresProbe((sql) => orm!.em.getConnection().getKnex().raw(sql)),
+            // Down while this process's SHARDS/SHARD_MAP differ from the engine processes' (it takes no partition).
+            shardMap: async () => {
+              if (shardMapStatus.refused) throw new Error(shardMapStatus.refused);
+            },
           },
           metrics: (registry) => metrics.register(registry),
         }),

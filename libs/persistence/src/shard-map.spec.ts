@@ -1,4 +1,4 @@
-import { HOME_SHARD, parseShardMap } from './shard-map';
+import { describeShardMap, HOME_SHARD, parseShardMap, shardMapDifferences, shardMapFingerprint } from './shard-map';
 
 const HOME = 'postgresql://postgres@127.0.0.1:5432/test';
 const A = 'postgresql://billing:secret@db-a:5432/billing';
@@ -49,5 +49,29 @@ describe('parseShardMap', () => {
 
   it('never prints a shard password in a refusal', () => {
     expect(() => parseShardMap(`a=${A},b=${B}`, '0-31=a', 64, HOME)).toThrow(/^(?!.*secret).*$/s);
+  });
+});
+
+describe('the shard map fingerprint', () => {
+  const fp = (shards: string, map: string) => shardMapFingerprint(describeShardMap(parseShardMap(shards, map, 64, HOME)));
+
+  it('is the same for the same partitions in the same databases, whoever connects and with what password', () => {
+    const other = (u: string) => u.replace('billing:secret', 'engine2:other');
+    expect(fp(`a=${A},b=${B}`, '0-31=a,32-63=b')).toBe(fp(`b=${other(B)},a=${other(A)}`, '32-63=b,0-31=a'));
+  });
+
+  it('differs when a partition is in another shard, or a shard in another database', () => {
+    const base = fp(`a=${A},b=${B}`, '0-31=a,32-63=b');
+    expect(fp(`a=${A},b=${B}`, '0-32=a,33-63=b')).not.toBe(base);
+    expect(fp(`a=${A},b=${B.replace('db-b', 'db-c')}`, '0-31=a,32-63=b')).not.toBe(base);
+    expect(fp(`a=${A},b=${B}`, '0-31=b,32-63=a')).not.toBe(base);
+  });
+
+  it('names the differences, without passwords', () => {
+    const ours = describeShardMap(parseShardMap(`a=${A},b=${B}`, '0-32=a,33-63=b', 64, HOME));
+    const theirs = describeShardMap(parseShardMap(`a=${A},b=${B.replace('db-b', 'db-c')}`, '0-31=a,32-63=b', 64, HOME));
+    const d = shardMapDifferences(ours, theirs);
+    expect(d).toEqual(['partitions 32: shard a here, b in the record', 'shard b is db-b:5432/billing here, db-c:5432/billing in the record']);
+    expect(JSON.stringify(ours)).not.toContain('secret');
   });
 });

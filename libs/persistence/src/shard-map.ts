@@ -1,3 +1,5 @@
+import { createHash } from 'crypto';
+
 /**
  * Which PostgreSQL database holds each partition's organizations (README, "PostgreSQL by
  * partition"). `SHARDS` names the databases (`a=postgres://...,b=postgres://...`), `SHARD_MAP`
@@ -105,4 +107,84 @@ function ranges(ps: readonly number[]): string {
     i = j + 1;
   }
   return out.join(', ');
+}
+
+/**
+ * What every engine process must agree on about the shards (README, "PostgreSQL by partition"):
+ * the shard of each partition, and the database each used shard is (host, port and database name:
+ * never the user or password, which may differ from process to process).
+ */
+export interface ShardMapDescription {
+  /** The shard name of each partition, by partition number. */
+  readonly partitions: readonly string[];
+  /** Each shard holding a partition -> `host:port/database`. */
+  readonly shards: Readonly<Record<string, string>>;
+}
+
+/** `host:port/database` of a PostgreSQL URL (the port 5432 and the database the user's if not given). */
+export function databaseIdentity(url: string): string {
+  try {
+    const u = new URL(url);
+    const db = decodeURIComponent(u.pathname.replace(/^\//, '')) || decodeURIComponent(u.username);
+    return `${u.hostname.toLowerCase()}:${u.port || '5432'}/${db}`;
+  } catch {
+    return '(not a URL)';
+  }
+}
+
+export function describeShardMap(map: ShardMap): ShardMapDescription {
+  const shards: Record<string, string> = {};
+  for (const name of [...new Set(map.byPartition)].sort()) shards[name] = databaseIdentity(map.shards.get(name) ?? '');
+  return { partitions: [...map.byPartition], shards };
+}
+
+/** A digest of the description: equal for two processes exactly when they put every partition in the same database. */
+export function shardMapFingerprint(d: ShardMapDescription): string {
+  const shards = Object.keys(d.shards).sort().map((k) => [k, d.shards[k]]);
+  return createHash('sha256').update(JSON.stringify({ partitions: d.partitions, shards })).digest('hex').slice(0, 32);
+}
+
+/** What differs between this process's description (`ours`) and another (`theirs`), for one log line. */
+export function shardMapDifferences(ours: ShardMapDescription, theirs: ShardMapDescription): string[] {
+  const out: string[] = [];
+  if (ours.partitions.length !== theirs.partitions.length) out.push(`PARTITIONS ${ours.partitions.length} here, ${theirs.partitions.length} in the record`);
+  const moved = new Map<string, number[]>();
+  for (let p = 0; p < Math.min(ours.partitions.length, theirs.partitions.length); p++) {
+    if (ours.partitions[p] === theirs.partitions[p]) continue;
+    const k = `${ours.partitions[p]} here, ${theirs.partitions[p]} in the record`;
+    moved.set(k, [...(moved.get(k) ?? []), p]);
+  }
+  for (const [k, ps] of moved) out.push(`partitions ${ranges(ps)}: shard ${k}`);
+  for (const name of Object.keys(ours.shards).sort()) {
+    const theirsIs = theirs.shards[name];
+    if (theirsIs !== undefined && theirsIs !== ours.shards[name]) out.push(`shard ${name} is ${ours.shards[name]} here, ${theirsIs} in the record`);
+  }
+  if (out.length === 0) out.push('the records differ');
+  return out;
+}
+
+/** The key of the shard map record in the lease bucket (OWNERS_BUCKET): the map the engine processes serve with. */
+export const SHARD_MAP_KEY = 'shardmap';
+
+/** What the record holds: the fingerprint, and the description it is of (for naming differences), and who wrote it. */
+export interface ShardMapRecord {
+  readonly fingerprint: string;
+  readonly map: ShardMapDescription;
+  readonly by: string;
+}
+
+export function shardMapRecord(map: ShardMap, by: string): ShardMapRecord {
+  const d = describeShardMap(map);
+  return { fingerprint: shardMapFingerprint(d), map: d, by };
+}
+
+/**
+ * The switch of a move (README, "Moving a partition"): records `map` (the new SHARD_MAP) as the one
+ * the engine processes serve with. Processes with the old map stop taking partitions (and hand
+ * theirs over) at their next lease round; processes restarted with this map serve.
+ */
+export async function recordShardMap(kv: { put(key: string, value: Uint8Array): Promise<unknown> }, map: ShardMap, by: string): Promise<ShardMapRecord> {
+  const record = shardMapRecord(map, by);
+  await kv.put(SHARD_MAP_KEY, Buffer.from(JSON.stringify(record)));
+  return record;
 }

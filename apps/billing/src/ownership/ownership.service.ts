@@ -9,6 +9,7 @@ import { CONFIG, NATS } from '../tokens';
 import { Departures } from './departures';
 import { LeaseBucket } from './lease-bucket';
 import { planLeases } from './lease-plan';
+import { ShardMapGuard, ShardMapStatus } from './shard-map-guard';
 
 /** How often this process looks for partitions to take or hand over (besides when the bucket changes). */
 const PLAN_INTERVAL_MS = 1000;
@@ -69,6 +70,7 @@ const LEASE_MARGIN_FRACTION = 0.2;
 export class Ownership {
   private readonly logger = new Logger('Ownership');
   private bucket: LeaseBucket | null = null;
+  private guard: ShardMapGuard | null = null;
   private departures: Departures | null = null;
   private readonly leases = new Map<number, Lease>();
   /** Partitions lost or handed over whose work is still being finished: not to be taken again yet. */
@@ -86,6 +88,7 @@ export class Ownership {
     private readonly subjects: Subjects,
     private readonly metrics: BillingMetrics,
     private readonly epochs: PartitionEpochRepository,
+    private readonly shardMapStatus: ShardMapStatus,
   ) {}
 
   get nodeId(): string {
@@ -107,6 +110,8 @@ export class Ownership {
     this.hooks = hooks;
     const kv = await withJetStreamPatience(() => this.nc.jetstream().views.kv(this.config.ownersBucket, { ttl: this.config.leaseTtlMs, history: 1, replicas: this.config.jetStreamReplicas }));
     this.bucket = new LeaseBucket(kv, this.config, () => this.nudge());
+    this.guard = new ShardMapGuard(kv, this.config.shards, this.config.nodeId, this.shardMapStatus);
+    await this.guard.check();
     await this.bucket.watch();
     this.bucket.checkPartitionCounts();
     await this.renew();
@@ -195,9 +200,16 @@ export class Ownership {
   private async renew(): Promise<void> {
     if (!this.bucket) return; // not started
     if (!this.stopping) this.bucket?.restartIfQuiet();
+    // The shard map record, read beside the renewals (a slow read must not delay them).
+    const checked = this.stopping ? Promise.resolve() : this.guard!.check().then((ok) => (ok ? undefined : this.nudge()));
+    if (!this.stopping && this.guard!.refused) {
+      // Another shard map: no presence (the others count it in their share), no partition held.
+      await Promise.all([this.bucket.leave(), this.handOver([...this.leases.keys()]).catch(() => undefined), checked]);
+      return;
+    }
     const presence = this.bucket!.announce();
     for (const lease of this.leases.values()) this.write(lease, () => this.renewLease(lease));
-    await Promise.all([presence.catch((error) => this.logger.warn({ msg: 'presence not renewed', error: String(error) })), this.checkFences()]);
+    await Promise.all([presence.catch((error) => this.logger.warn({ msg: 'presence not renewed', error: String(error) })), this.checkFences(), checked]);
   }
 
   /**
@@ -266,6 +278,10 @@ export class Ownership {
   private async plan(): Promise<void> {
     do {
       this.replan = false;
+      if (this.guard?.refused) {
+        await this.handOver([...this.leases.keys()]).catch(() => undefined);
+        return;
+      }
       const held = new Set([...this.leases.keys(), ...this.settling]);
       const bucket = this.bucket!;
       const plan = planLeases({ partitions: this.config.partitions, self: this.config.nodeId, nowMs: Date.now(), ttlMs: this.config.leaseTtlMs, owners: bucket.owners, nodes: bucket.nodes, held });
