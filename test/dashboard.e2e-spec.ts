@@ -1,10 +1,10 @@
-import { Browser, chromium } from 'playwright-core';
+import { Browser } from 'playwright-core';
+import { launchChromium } from './support/chromium';
 import { startEngine, TestEngine, WalletClient } from './support/engine';
 import { startGateway, TestGateway } from './support/gateway';
 import { ControlPlane, eventually } from './support/lifecycle';
 
 /** Debian's Chromium, as .ci/run installs it; no browser download. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** The live dashboard in a real headless Chromium: the balance it shows follows the ticks. */
 describe('live dashboard in a browser', () => {
@@ -18,10 +18,7 @@ describe('live dashboard in a browser', () => {
     engine = await startEngine({ TICK_INTERVAL_MS: '200' });
     gateway = await startGateway(engine.config.subjectPrefix);
     client = await WalletClient.connect(engine.config.subjectPrefix);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

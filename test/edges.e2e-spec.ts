@@ -1,5 +1,6 @@
 import { AddressInfo } from 'net';
-import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
+import { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from './support/chromium';
 import { io } from 'socket.io-client';
 import { startEngine, TEST_HEALTH_DETAILS_TOKEN, testDatabaseUrl, TestEngine, WalletClient } from './support/engine';
 import { startGateway, TestGateway } from './support/gateway';
@@ -7,7 +8,6 @@ import { eventually } from './support/lifecycle';
 import { TcpProxy } from './support/servers';
 
 /** Debian's Chromium, as .ci/run installs it; no browser download. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const PORTAL = 'https://portal.e2e.example';
 const EVIL = 'https://evil.e2e.example';
 
@@ -28,10 +28,7 @@ describe('edges: CORS, security headers, CSP, health', () => {
     gateway = await startGateway(engine.config.subjectPrefix, { CORS_ORIGINS: PORTAL });
     plain = await startGateway(engine.config.subjectPrefix);
     client = await WalletClient.connect(engine.config.subjectPrefix);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

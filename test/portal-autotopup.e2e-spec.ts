@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { Browser, chromium, Page } from 'playwright-core';
+import { Browser, Page } from 'playwright-core';
+import { launchChromium } from './support/chromium';
 import { Decimal } from '@billing/domain';
 import { isolatedNames, startEngine, TestEngine, WalletClient } from './support/engine';
 import { FakeProviders } from './support/fake-providers';
@@ -8,7 +9,6 @@ import { startGateway, TestGateway } from './support/gateway';
 import { ControlPlane, eventually } from './support/lifecycle';
 
 /** Debian's Chromium, as .ci/run installs it; no browser download. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(__dirname, '..', 'test-artifacts', 'portal');
 const PHONE_WIDTH = 420;
 
@@ -42,10 +42,7 @@ describe('portal: auto top-up and the balance in Chromium', () => {
     fakes.deliverTo(gateway.url);
     client = await WalletClient.connect(names.subjectPrefix);
     plane = await ControlPlane.connect(engine.config.lifecycleSubjectPrefix);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     for (const o of [org, runner]) await client.request(o, 'topup', { idempotencyKey: `t-${++key}`, amount: '100', currency: 'USD', provider: 'bank', reference: `bank-${run}-${key}` });
   }, 120_000);
 

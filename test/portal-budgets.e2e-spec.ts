@@ -1,12 +1,12 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { Browser, chromium, Page } from 'playwright-core';
+import { Browser, Page } from 'playwright-core';
+import { launchChromium } from './support/chromium';
 import { isolatedNames, sql, startEngine, TestEngine, WalletClient } from './support/engine';
 import { startGateway, TestGateway } from './support/gateway';
 import { ControlPlane, eventually } from './support/lifecycle';
 
 /** Debian's Chromium, as .ci/run installs it; no browser download. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(__dirname, '..', 'test-artifacts', 'portal');
 const PHONE_WIDTH = 420;
 
@@ -34,10 +34,7 @@ describe('portal: workspace budgets in Chromium', () => {
     gateway = await startGateway(names.subjectPrefix);
     client = await WalletClient.connect(names.subjectPrefix);
     plane = await ControlPlane.connect(engine.config.lifecycleSubjectPrefix);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     expect(await client.request(org, 'topup', { idempotencyKey: `t-${++key}`, amount: '1000', currency: 'USD', provider: 'bank', reference: `bank-${run}` })).toMatchObject({ ok: true });
   }, 120_000);
 

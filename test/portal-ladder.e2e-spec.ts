@@ -1,13 +1,13 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { Browser, chromium, Page } from 'playwright-core';
+import { Browser, Page } from 'playwright-core';
+import { launchChromium } from './support/chromium';
 import { Decimal } from '@billing/domain';
 import { isolatedNames, startEngine, TestEngine, WalletClient } from './support/engine';
 import { startGateway, TestGateway } from './support/gateway';
 import { ControlPlane, eventually } from './support/lifecycle';
 
 /** Debian's Chromium, as .ci/run installs it; no browser download. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(__dirname, '..', 'test-artifacts', 'portal');
 const PHONE_WIDTH = 420;
 /** GPUs stop when available reaches -5; stored data is scheduled for deletion when the total reaches -8, 0.01 day (14 min 24 s) later. */
@@ -37,10 +37,7 @@ describe('portal: the enforcement ladder in Chromium', () => {
     gateway = await startGateway(names.subjectPrefix);
     client = await WalletClient.connect(names.subjectPrefix);
     plane = await ControlPlane.connect(engine.config.lifecycleSubjectPrefix);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   }, 120_000);
 
   afterAll(async () => {

@@ -1,7 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as jwt from 'jsonwebtoken';
-import { Browser, chromium, Page } from 'playwright-core';
+import { Browser, Page } from 'playwright-core';
+import { launchChromium } from './support/chromium';
 import { INestApplication } from '@nestjs/common';
 import { createAlertsApp } from '../apps/alerts/src/app';
 import { EXAMPLE_COM_ADDRESS, testAlertsConfig, testResolver } from './support/alerts';
@@ -11,7 +12,6 @@ import { ControlPlane, eventually } from './support/lifecycle';
 import { operatorHeaders } from './support/operator';
 
 /** Debian's Chromium, as .ci/run installs it; no browser download. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** Screenshots of every page, kept after the run (git-ignored). */
 const ARTIFACTS = path.join(__dirname, '..', 'test-artifacts', 'portal');
 const PHONE_WIDTH = 420;
@@ -40,10 +40,7 @@ describe('customer portal in Chromium', () => {
     gateway = await startGateway(engine.config.subjectPrefix);
     client = await WalletClient.connect(engine.config.subjectPrefix);
     plane = await ControlPlane.connect(engine.config.lifecycleSubjectPrefix);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     const day = 86400_000;
     await client.request(org, 'topup', { idempotencyKey: 't', amount: '100.00', currency: 'USD', provider: 'stripe', reference: 'pi_portal' });
     await client.request(org, 'grant', { idempotencyKey: 'p', kind: 'plan', amount: '20', currency: 'USD', expiresAt: new Date(Date.now() + 30 * day).toISOString() });

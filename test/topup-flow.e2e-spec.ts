@@ -1,4 +1,5 @@
-import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
+import { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from './support/chromium';
 import { sql, startEngine, TestEngine, WalletClient } from './support/engine';
 import { FakePortal } from './support/fake-portal';
 import { FakeProviders } from './support/fake-providers';
@@ -7,7 +8,6 @@ import { eventually } from './support/lifecycle';
 import { freePort } from './support/servers';
 
 /** Debian's Chromium, as .ci/run installs it; no browser download. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /**
  * The dashboard's top-up flow in a real Chromium, against the real gateway (its real provider
@@ -49,10 +49,7 @@ describe('dashboard top-ups end to end in Chromium', () => {
     gateway = await startGateway(engine.config.subjectPrefix, { ...providerEnv(port), STRIPE_PUBLISHABLE_KEY: STRIPE.publishableKey, STRIPE_JS_URL: stripe.jsUrl });
     providers.deliverTo(gateway.url);
     client = await WalletClient.connect(engine.config.subjectPrefix);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   }, 120_000);
 
   afterAll(async () => {
