@@ -63,6 +63,12 @@ export function compareEvents(a: LifecycleEvent, b: LifecycleEvent): number {
  * - DELETED ends everything at its instant, and nothing after it counts.
  * So the periods never depend on arrival order, and a same-instant restart loses no run.
  */
+/** When the current GPU run began (ms), or null when the resource is not running. */
+export function runningSinceMs(periods: BillingPeriods): number | null {
+  const last = periods.gpu[periods.gpu.length - 1];
+  return periods.running && last ? last.startMs : null;
+}
+
 export function billingPeriods(events: readonly LifecycleEvent[]): BillingPeriods {
   const sorted = [...events].sort(compareEvents);
   const gpu: Interval[] = [];

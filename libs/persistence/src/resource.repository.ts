@@ -1,4 +1,4 @@
-import { billingPeriods, LifecycleStatus, ResourceRecord, UsageRow } from '@billing/domain';
+import { billingPeriods, LifecycleStatus, ResourceRecord, runningSinceMs, UsageRow } from '@billing/domain';
 import { FenceScope, partitionCondition, PartitionFilter } from './partitions';
 import { Shards } from './shards';
 
@@ -29,12 +29,6 @@ function toRecord(r: ResourceRecordRow): ResourceRecord {
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
-/** When the resource's current GPU run began, or null when it is not running. */
-function runningSince(r: ResourceRecord): number | null {
-  const last = r.periods.gpu[r.periods.gpu.length - 1];
-  return r.periods.running && last ? last.startMs : null;
-}
 
 
 /**
@@ -70,7 +64,7 @@ export class ResourceRepository {
            and case command when 'delete_storage' then ?::boolean or ?::timestamptz > requested_at else ?::boolean end and exists (select 1 from saved)
        )
        select count(*)::int as saved from saved`,
-      [r.orgId, r.resourceId, r.workspaceId, r.service, r.sku, r.storageGb, events, r.periods.deleted, iso(r.recomputeFromMs), this.scope.group, r.orgId, this.scope.partitions, epoch, r.orgId, r.resourceId, r.periods.deleted, iso(runningSince(r)), !r.periods.running],
+      [r.orgId, r.resourceId, r.workspaceId, r.service, r.sku, r.storageGb, events, r.periods.deleted, iso(r.recomputeFromMs), this.scope.group, r.orgId, this.scope.partitions, epoch, r.orgId, r.resourceId, r.periods.deleted, iso(runningSinceMs(r.periods)), !r.periods.running],
     );
     return (result.rows[0] as { saved: number }).saved === 1;
   }

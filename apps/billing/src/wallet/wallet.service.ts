@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ActorRegistry, Batcher } from '@billing/actors';
 import { ErrorCode, errorReply, Subjects } from '@billing/contracts';
-import { compareEvents, ResourceCharge } from '@billing/domain';
+import { compareEvents, ResourceCharge, runningSinceMs } from '@billing/domain';
 import { OutboxRelay } from '@billing/messaging';
 import { ResourceRepository, Shards, StoredOutboxMessage, WalletChange, WalletRepository, WorkspaceBudgetRepository } from '@billing/persistence';
 import { PriceCatalog } from '../resources/price-catalog';
@@ -102,6 +102,7 @@ export class WalletService {
     return stored.map((r) => {
       const { periods } = r;
       const last = [...r.events].sort(compareEvents).at(-1);
+      const since = runningSinceMs(periods);
       return {
         resourceId: r.resourceId,
         workspaceId: r.workspaceId,
@@ -110,7 +111,7 @@ export class WalletService {
         storageGb: r.storageGb ?? 0,
         status: periods.deleted ? 'DELETED' : (last?.status ?? 'PENDING'),
         running: periods.running,
-        runningSince: periods.running ? new Date(periods.gpu[periods.gpu.length - 1].startMs).toISOString() : null,
+        runningSince: since === null ? null : new Date(since).toISOString(),
         lastEventAt: last ? last.at.toISOString() : null,
       };
     });
